@@ -1,0 +1,1 @@
+"""The ``handocr`` command line (installed as the package ``handocr_cli``)."""

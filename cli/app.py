@@ -1,0 +1,284 @@
+"""The typer app: thin commands over the library. Results on stdout, diagnostics on stderr."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Optional
+
+import typer
+
+from handocr.errors import ExitCode, HandocrError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+__all__ = ["app", "main"]
+
+log = logging.getLogger("handocr.cli")
+
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+    help="Read handprinted block letters and digits from scanned pages.",
+)
+
+
+class OutputFormat(str, Enum):
+    """Output formats of ``handocr read``."""
+
+    TEXT = "text"
+    JSON = "json"
+
+
+def configure_cli_logging(verbose: int, *, quiet: bool = False) -> None:
+    """Send log records to stderr: warnings by default, info with -v, debug with -vv."""
+    level = (
+        logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("handocr: %(message)s"))
+    root = logging.getLogger("handocr")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+
+
+def _fail(err: HandocrError, verbose: int) -> typer.Exit:
+    log.error("%s", err, exc_info=verbose > 0)
+    return typer.Exit(code=int(err.exit_code))
+
+
+def _progress_bar(total_hint: str) -> tuple[Callable[[int, int], None], Callable[[], None]]:
+    """Return a rich progress bar on stderr when it is a terminal, else a no-op."""
+    if not sys.stderr.isatty():
+        return (lambda done, total: None), (lambda: None)
+    from rich.console import Console
+    from rich.progress import Progress
+
+    prog = Progress(console=Console(stderr=True), transient=True)
+    task = prog.add_task(total_hint, total=None)
+    prog.start()
+
+    def update(done: int, total: int) -> None:
+        prog.update(task, completed=done, total=total)
+
+    return update, prog.stop
+
+
+Verbose = Annotated[int, typer.Option("--verbose", "-v", count=True, help="-v info, -vv debug")]
+Device = Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N")]
+Models = Annotated[
+    Optional[list[str]],  # noqa: UP045 - typer needs Optional here on Python 3.10
+    typer.Option("--model", "-m", help="member name[.tag]; repeat for several (default: shipped)"),
+]
+
+
+@app.command()
+def read(
+    pages: Annotated[list[Path], typer.Argument(help="image or PDF files, read in order")],
+    fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="text or json")] = (
+        OutputFormat.TEXT
+    ),
+    models: Models = None,
+    device: Device = "auto",
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="errors only on stderr")] = False,
+    verbose: Verbose = 0,
+) -> None:
+    """Print the text found on PAGES: lines end with a newline, pages are separated by a form feed.
+
+    One unreadable file is reported on stderr and the others are still read; the exit code is
+    then that of the first error (3 for a bad input).
+    """
+    configure_cli_logging(verbose, quiet=quiet)
+    from handocr.api import Recognizer
+    from handocr.result import Document
+
+    rec = Recognizer(models=models, device=device)
+    done = []
+    first_error: HandocrError | None = None
+    for path in pages:
+        try:
+            doc = rec.read(path)
+        except HandocrError as err:
+            log.error("%s", err, exc_info=verbose > 0)
+            first_error = first_error or err
+            if err.exit_code != ExitCode.BAD_INPUT:
+                break  # weights or model errors affect every page
+            continue
+        done.extend(doc.pages)
+    models_info = rec._ensemble.models if rec._ensemble is not None else ()
+    pages_out = tuple(type(p)(i, p.width, p.height, p.lines, p.source) for i, p in enumerate(done))
+    result = Document(pages_out, models_info)
+    if done or first_error is None:
+        typer.echo(result.text if fmt is OutputFormat.TEXT else result.to_json())
+    if first_error is not None:
+        raise typer.Exit(code=int(first_error.exit_code))
+
+
+@app.command()
+def train(
+    arch: Annotated[str, typer.Option(help="registered architecture, e.g. cnn or resnet18")],
+    data: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(help="EMNIST IDX folder (default: $HANDOCR_DATA)"),
+    ] = None,
+    split: Annotated[str, typer.Option(help="EMNIST split: pool47, balanced, bymerge...")] = (
+        "pool47"
+    ),
+    out: Annotated[Path, typer.Option(help="output folder")] = Path("runs/train"),
+    tag: Annotated[str, typer.Option(help="weights tag")] = "emnist47-v1",
+    epochs: Annotated[int, typer.Option(min=1)] = 10,
+    batch_size: Annotated[int, typer.Option(min=1)] = 256,
+    lr: Annotated[float, typer.Option(help="peak OneCycle learning rate")] = 3e-3,
+    seed: int = 0,
+    time_budget: Annotated[
+        Optional[float],  # noqa: UP045
+        typer.Option(help="seconds; fewer epochs are run to fit it"),
+    ] = None,
+    threads: Annotated[Optional[int], typer.Option(help="torch CPU threads")] = None,  # noqa: UP045
+    max_train: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option(help="use at most this many training images"),
+    ] = None,
+    resume: Annotated[bool, typer.Option(help="continue from OUT/checkpoint.pt")] = False,
+    device: Device = "auto",
+    verbose: Verbose = 0,
+) -> None:
+    """Train one member on EMNIST and write OUT/<arch>.<tag>.safetensors plus curves."""
+    configure_cli_logging(max(verbose, 1))
+    from handocr.train.fit import TrainConfig, fit
+
+    try:
+        cfg = TrainConfig(
+            arch=arch,
+            data=str(data) if data else None,
+            split=split,
+            out_dir=str(out),
+            tag=tag,
+            epochs=epochs,
+            batch_size=batch_size,
+            lr=lr,
+            seed=seed,
+            time_budget_s=time_budget,
+            device=device,
+            threads=threads,
+            max_train=max_train,
+        )
+    except ValueError as err:
+        log.error("%s", err)
+        raise typer.Exit(code=int(ExitCode.USAGE)) from None
+    update, stop = _progress_bar(f"training {arch}")
+    try:
+        result = fit(cfg, resume=resume, progress=update)
+    except HandocrError as err:
+        raise _fail(err, verbose) from None
+    finally:
+        stop()
+    typer.echo(
+        json.dumps({"weights": str(result.weights), "sha256": result.sha256, **result.metrics})
+    )
+
+
+@app.command("eval")
+def eval_(
+    data: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(help="EMNIST IDX folder (default: $HANDOCR_DATA)"),
+    ] = None,
+    split: Annotated[str, typer.Option(help="EMNIST split")] = "pool47",
+    models: Models = None,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable summary")] = False,
+    confusion: Annotated[Path, typer.Option(help="confusion-matrix PNG to write")] = Path(
+        "confusion_matrix.png"
+    ),
+    device: Device = "auto",
+    verbose: Verbose = 0,
+) -> None:
+    """Classifier accuracy on an EMNIST test split: every member and the ensemble."""
+    configure_cli_logging(verbose)
+    from sklearn.metrics import classification_report
+
+    from handocr.ensemble import Ensemble
+    from handocr.evaluate import confusion_png, evaluate_classifier
+    from handocr.labels import LABELS
+    from handocr.train.data import load_emnist, to_label_space
+
+    try:
+        test = load_emnist(data, split, "test")
+        ens = Ensemble.from_names(models, device=device)
+        report = evaluate_classifier(ens, test.images, to_label_space(test))
+    except HandocrError as err:
+        raise _fail(err, verbose) from None
+    confusion_png(report.y_true, report.y_pred, LABELS, confusion)
+    log.info("wrote %s", confusion)
+    if as_json:
+        typer.echo(json.dumps(report.to_dict()))
+        return
+    for name, acc in report.members.items():
+        typer.echo(f"{name:<28} accuracy {acc:.4f}")
+    typer.echo(f"{'ensemble':<28} accuracy {report.ensemble:.4f}  (n = {report.n})")
+    typer.echo("")
+    typer.echo(
+        classification_report(
+            report.y_true,
+            report.y_pred,
+            labels=list(range(len(LABELS))),
+            target_names=list(LABELS),
+            digits=4,
+            zero_division=0,
+        )
+    )
+    typer.echo(f"confusion matrix: {confusion}")
+
+
+@app.command("eval-pages")
+def eval_pages(
+    root: Annotated[Path, typer.Argument(help="folder of sets (sub-folders with truth.tsv)")],
+    models: Models = None,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+    rows: Annotated[bool, typer.Option(help="include per-image rows in --json")] = False,
+    device: Device = "auto",
+    verbose: Verbose = 0,
+) -> None:
+    """Score every set under ROOT with the CER rule of the development data."""
+    configure_cli_logging(verbose)
+    from handocr.api import Recognizer
+    from handocr.evaluate import evaluate_page_set, find_page_sets
+
+    rec = Recognizer(models=models, device=device)
+    results = {}
+    try:
+        sets = find_page_sets(root)
+        for folder in sets:
+            update, stop = _progress_bar(folder.name)
+            try:
+                results[folder.name] = evaluate_page_set(rec, folder, progress=update)
+            finally:
+                stop()
+            for f in results[folder.name].failures:
+                log.warning("%s: %s", folder.name, f)
+    except HandocrError as err:
+        raise _fail(err, verbose) from None
+    if as_json:
+        typer.echo(json.dumps({k: v.to_dict(rows=rows) for k, v in results.items()}, indent=2))
+        return
+    typer.echo(f"{'set':<16}{'images':>8}{'CER':>9}{'exact':>9}{'s/image':>10}")
+    for name, s in results.items():
+        note = "  (digits only)" if s.digits_only else ""
+        typer.echo(
+            f"{name:<16}{s.images:>8}{s.cer:>9.3f}{s.exact:>9.3f}{s.seconds_per_image:>10.3f}{note}"
+        )
+
+
+def main() -> None:
+    """Entry point of the ``handocr`` console script."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.stderr.write("handocr: interrupted\n")
+        sys.exit(int(ExitCode.INTERRUPTED))

@@ -1,0 +1,191 @@
+"""The public entry points: :func:`recognize` and :class:`Recognizer`."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+from numpy.typing import NDArray
+
+from handocr.io import PageSource, iter_pages
+from handocr.result import Document, Page
+
+if TYPE_CHECKING:
+    from handocr.ensemble import Ensemble
+
+__all__ = ["Recognizer", "recognize"]
+
+log = logging.getLogger(__name__)
+
+
+class Recognizer:
+    """Loads the classifier ensemble once and reads many pages with it.
+
+    Parameters
+    ----------
+    models : sequence of str, optional
+        Registered names with an optional weights tag, e.g. ``"cnn.emnist47-v1"``; default the
+        shipped ``default_ensemble`` of ``weights/MANIFEST.json``.
+    device : {"auto", "cpu", "cuda", "cuda:N"}, default "auto"
+    batch_size : int, default 1024
+        Character crops per forward pass; peak memory grows linearly with it.
+
+    Notes
+    -----
+    Models load on first use, so a blank page never loads them.
+    """
+
+    def __init__(
+        self,
+        *,
+        models: Sequence[str] | None = None,
+        device: str = "auto",
+        batch_size: int = 1024,
+    ) -> None:
+        self.model_names = tuple(models) if models is not None else None
+        self.device = device
+        self.batch_size = batch_size
+        self._ensemble: Ensemble | None = None
+
+    @property
+    def ensemble(self) -> Ensemble:
+        """The loaded ensemble (loads it on first access).
+
+        Raises
+        ------
+        WeightsError, UnknownModelError
+            As :meth:`handocr.ensemble.Ensemble.from_names`.
+        """
+        if self._ensemble is None:
+            from handocr.ensemble import Ensemble
+
+            self._ensemble = Ensemble.from_names(
+                self.model_names, device=self.device, batch_size=self.batch_size
+            )
+        return self._ensemble
+
+    def read_page(
+        self, image: NDArray[np.uint8], *, index: int = 0, source: str | None = None
+    ) -> Page:
+        """Read one gray page.
+
+        Parameters
+        ----------
+        image : ndarray of uint8, shape (H, W)
+            Gray page, 0 = black (either polarity is accepted).
+        index : int
+            Position of the page in its document.
+        source : str, optional
+            Where the page came from, recorded in the result.
+
+        Returns
+        -------
+        Page
+        """
+        from handocr.crops import to_model_input
+        from handocr.decode import assemble_page, decode_chars
+        from handocr.preprocess import ink_map
+        from handocr.segment import glyph_mask, segment_page
+
+        ink = ink_map(image)
+        lines = segment_page(ink)
+        glyphs = [g for line in lines for g in line.glyphs]
+        h, w = image.shape
+        if not glyphs:
+            return Page(index, w, h, (), source)
+        boxes = [g.box for g in glyphs]
+        crops = to_model_input(ink, boxes, [glyph_mask(ink, g) for g in glyphs])
+        probs = self.ensemble.predict_proba(crops)
+        chars = decode_chars(probs, boxes)
+        starts = [s for line in lines for s in line.word_starts]
+        sizes = [len(line.glyphs) for line in lines]
+        return assemble_page(chars, sizes, starts, index=index, width=w, height=h, source=source)
+
+    def read(
+        self,
+        source: PageSource | Sequence[PageSource],
+        *,
+        on_page: Callable[[Page], None] | None = None,
+    ) -> Document:
+        """Read every page of one or more sources.
+
+        Parameters
+        ----------
+        source : path, ndarray, or sequence of them
+            See :func:`recognize`.
+        on_page : callable, optional
+            Called with each page as soon as it is read (progress reporting).
+
+        Returns
+        -------
+        Document
+
+        Raises
+        ------
+        InputImageError
+            A path is missing or unreadable, or an array has the wrong shape or dtype.
+        WeightsError, UnknownModelError
+            The models could not be loaded.
+        """
+        pages = []
+        for i, loaded in enumerate(iter_pages(source)):
+            page = self.read_page(loaded.image, index=i, source=loaded.source)
+            pages.append(page)
+            if on_page is not None:
+                on_page(page)
+        models = self._ensemble.models if self._ensemble is not None else ()
+        return Document(tuple(pages), models)
+
+
+@functools.lru_cache(maxsize=4)
+def _cached(models: tuple[str, ...] | None, device: str, batch_size: int) -> Recognizer:
+    return Recognizer(models=models, device=device, batch_size=batch_size)
+
+
+def recognize(
+    source: PageSource | Sequence[PageSource],
+    *,
+    models: Sequence[str] | None = None,
+    device: str = "auto",
+    batch_size: int = 1024,
+) -> Document:
+    """Read handprinted text from one or more page images.
+
+    Parameters
+    ----------
+    source : path, ndarray, or sequence of them
+        Pages in reading order: image files (PNG, JPEG, TIFF incl. multi-page, BMP, ...), PDF
+        files (rendered at 300 dpi), or arrays ``(H, W)`` gray / ``(H, W, 3)`` BGR of dtype
+        ``uint8``, 0 = black.
+    models : sequence of str, optional
+        Registered names with an optional weights tag, e.g. ``"cnn.emnist47-v1"``; default the
+        shipped ensemble.
+    device : {"auto", "cpu", "cuda", "cuda:N"}, default "auto"
+    batch_size : int, default 1024
+        Character crops per forward pass; peak memory grows linearly with it.
+
+    Returns
+    -------
+    Document
+        One ``Page`` per input page; boxes in that page's pixels (top-left origin),
+        confidences as probabilities in [0, 1].
+
+    Raises
+    ------
+    InputImageError
+        A path is missing or unreadable, or an array has the wrong shape or dtype.
+    WeightsError
+        Weights for a requested model are missing, corrupt, or do not fit it.
+    UnknownModelError
+        A name in ``models`` is not registered.
+
+    Examples
+    --------
+    >>> recognize(np.full((32, 32), 255, np.uint8)).text   # blank page: no crops, no model run
+    ''
+    """
+    key = tuple(models) if models is not None else None
+    return _cached(key, device, batch_size).read(source)

@@ -1,0 +1,90 @@
+"""Exit codes and the exception tree: the only module that defines handocr's exceptions.
+
+Every error handocr raises on purpose derives from :class:`HandocrError` and carries the
+:class:`ExitCode` that the command line returns for it. Each error also subclasses the matching
+builtin, so callers catching ``ValueError`` or ``FileNotFoundError`` keep working.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from enum import IntEnum
+from typing import ClassVar
+
+__all__ = [
+    "DataError",
+    "ExitCode",
+    "HandocrError",
+    "InputImageError",
+    "ModelOutputError",
+    "UnknownModelError",
+    "WeightsError",
+]
+
+
+class ExitCode(IntEnum):
+    """Process exit codes of the ``handocr`` command (documented in ``docs/errors.md``)."""
+
+    OK = 0
+    FAILURE = 1  # unexpected; traceback shown with -v
+    USAGE = 2  # bad arguments (what click/typer return)
+    BAD_INPUT = 3  # an input page could not be read
+    BAD_WEIGHTS = 4  # weights missing, corrupt or not fitting the model
+    BAD_DATA = 5  # training/evaluation data missing or malformed
+    INTERRUPTED = 130  # Ctrl-C
+
+
+class HandocrError(Exception):
+    """Base class of every error handocr raises on purpose."""
+
+    exit_code: ClassVar[ExitCode] = ExitCode.FAILURE
+
+
+class InputImageError(HandocrError, ValueError):
+    """An input page could not be read, or has an unsupported shape or dtype."""
+
+    exit_code = ExitCode.BAD_INPUT
+
+
+class WeightsError(HandocrError, ValueError):
+    """Weights for a model are missing, corrupt, or do not fit the model."""
+
+    exit_code = ExitCode.BAD_WEIGHTS
+
+
+class UnknownModelError(HandocrError, KeyError):
+    """A model name is not registered.
+
+    Parameters
+    ----------
+    name : str
+        The name that was asked for.
+    known : iterable of str
+        Registered names; close matches are suggested in the message.
+    """
+
+    exit_code = ExitCode.USAGE
+
+    def __init__(self, name: str, known: Iterable[str]) -> None:
+        known = sorted(known)
+        close = difflib.get_close_matches(name, known, n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        super().__init__(f"unknown model {name!r}{hint} (registered: {', '.join(known)})")
+        self.name = name
+
+    def __str__(self) -> str:
+        """Return the message without the quotes that ``KeyError`` adds."""
+        return str(self.args[0])
+
+
+class DataError(HandocrError, ValueError):
+    """Training or evaluation data is missing or malformed (names the file)."""
+
+    exit_code = ExitCode.BAD_DATA
+
+
+class ModelOutputError(HandocrError, RuntimeError):
+    """A model returned probabilities that are not finite or of the wrong shape."""
+
+    exit_code = ExitCode.FAILURE

@@ -1,0 +1,304 @@
+"""Evaluation: classifier accuracy on EMNIST, and character error rate (CER) on real pages.
+
+The CER rule is that of ``shared/data/pages/README.md`` so that figures compare: Levenshtein
+distance over the truth length, summed over a set (micro-average), after upper-casing and removing
+all whitespace on both sides; for digit-string sets (``orand_car_a``) every non-digit character
+is removed from both sides.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from handocr.errors import DataError, HandocrError
+
+if TYPE_CHECKING:
+    from handocr.api import Recognizer
+    from handocr.ensemble import Ensemble
+
+__all__ = [
+    "DIGIT_SETS",
+    "ClassifierReport",
+    "PageSetScore",
+    "evaluate_classifier",
+    "evaluate_page_set",
+    "find_page_sets",
+    "normalise_for_cer",
+]
+
+log = logging.getLogger(__name__)
+
+DIGIT_SETS = frozenset({"orand_car_a"})
+"""Sets scored on digits only (their truth transcribes no separators)."""
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".webp", ".pdf"}
+
+
+@dataclass(frozen=True, slots=True)
+class ClassifierReport:
+    """Accuracy of every member and of the ensemble on labelled crops.
+
+    Attributes
+    ----------
+    members : dict of str to float
+        Top-1 accuracy in ``[0, 1]`` of each member, keyed ``"arch.tag"``.
+    ensemble : float
+        Top-1 accuracy of the soft vote.
+    n : int
+        Number of images.
+    y_true, y_pred : ndarray of int64, shape (n,)
+        Labels and ensemble predictions (for reports and confusion matrices).
+    """
+
+    members: dict[str, float]
+    ensemble: float
+    n: int
+    y_true: NDArray[np.int64]
+    y_pred: NDArray[np.int64]
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"members": {name: accuracy}, "ensemble": accuracy, "n": count}``."""
+        return {"members": self.members, "ensemble": self.ensemble, "n": self.n}
+
+
+def evaluate_classifier(
+    ensemble: Ensemble, images: NDArray[np.uint8], labels: NDArray[np.int64]
+) -> ClassifierReport:
+    """Score an ensemble on upright EMNIST-style images.
+
+    Parameters
+    ----------
+    ensemble : Ensemble
+    images : ndarray of uint8, shape (N, 28, 28)
+        Upright, white ink on black (as :func:`handocr.train.data.load_emnist` returns).
+    labels : ndarray of int64, shape (N,)
+        Indices into :data:`handocr.labels.LABELS`.
+
+    Returns
+    -------
+    ClassifierReport
+    """
+    x = (images.astype(np.float32) / 255.0)[:, None]
+    per = ensemble.member_proba(x)
+    probs = np.tensordot(ensemble.weights, per, axes=1)
+    members = {
+        f"{m.info.name}.{m.info.tag}": float((p.argmax(1) == labels).mean())
+        for m, p in zip(ensemble.members, per, strict=True)
+    }
+    pred = probs.argmax(1).astype(np.int64)
+    return ClassifierReport(members, float((pred == labels).mean()), len(labels), labels, pred)
+
+
+_WS = re.compile(r"\s+")
+_NON_DIGIT = re.compile(r"[^0-9]")
+
+
+def normalise_for_cer(text: str, *, digits_only: bool = False) -> str:
+    r"""Apply the scoring normalisation: upper case, no whitespace, optionally digits only.
+
+    A literal ``\\n`` in a truth file stands for a line break and is removed like whitespace.
+
+    Examples
+    --------
+    >>> normalise_for_cer(r"Le Cam\nx")
+    'LECAMX'
+    >>> normalise_for_cer("1.500,-", digits_only=True)
+    '1500'
+    """
+    text = text.replace("\\n", "\n").upper()
+    text = _WS.sub("", text)
+    return _NON_DIGIT.sub("", text) if digits_only else text
+
+
+@dataclass(frozen=True, slots=True)
+class PageSetScore:
+    """Scores of one folder of images with ``truth.tsv``.
+
+    Attributes
+    ----------
+    name : str
+        Folder name.
+    images : int
+        Images scored (failures count as empty output).
+    cer : float
+        Summed edit distance over summed truth length (micro-average), >= 0.
+    exact : float
+        Share of images whose normalised output equals the normalised truth, in ``[0, 1]``.
+    seconds_per_image : float
+        Wall time per image, reading and recognition included.
+    digits_only : bool
+        Whether non-digits were removed before scoring.
+    failures : list of str
+        Images that could not be read, with the reason.
+    rows : list of dict
+        Per image: ``file``, ``truth``, ``output``, ``distance``.
+    """
+
+    name: str
+    images: int
+    cer: float
+    exact: float
+    seconds_per_image: float
+    digits_only: bool
+    failures: list[str] = field(default_factory=list)
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self, *, rows: bool = False) -> dict[str, Any]:
+        """Return a JSON-ready dict (per-image rows only when ``rows``)."""
+        d: dict[str, Any] = {
+            "images": self.images,
+            "cer": self.cer,
+            "exact": self.exact,
+            "seconds_per_image": self.seconds_per_image,
+            "digits_only": self.digits_only,
+            "failures": self.failures,
+        }
+        if rows:
+            d["rows"] = self.rows
+        return d
+
+
+def read_truth(path: Path) -> list[tuple[str, str]]:
+    """Read ``truth.tsv`` (``filename<TAB>text`` per line).
+
+    Raises
+    ------
+    DataError
+        The file is unreadable or a line has no tab.
+    """
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as err:
+        raise DataError(f"{path}: cannot read ({err})") from err
+    out = []
+    for k, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        name, sep, text = line.partition("\t")
+        if not sep:
+            raise DataError(f"{path}:{k}: expected 'filename<TAB>text'")
+        out.append((name, text))
+    return out
+
+
+def find_page_sets(root: Path) -> list[Path]:
+    """Return the sub-folders of ``root`` (or ``root`` itself) that hold ``truth.tsv``, sorted.
+
+    Raises
+    ------
+    DataError
+        ``root`` is not a folder or holds no such set.
+    """
+    if not root.is_dir():
+        raise DataError(f"{root}: not a folder")
+    sets = [root] if (root / "truth.tsv").is_file() else []
+    sets += sorted(p for p in root.iterdir() if p.is_dir() and (p / "truth.tsv").is_file())
+    if not sets:
+        raise DataError(f"{root}: no sub-folder holds images plus truth.tsv")
+    return sets
+
+
+def evaluate_page_set(
+    recognizer: Recognizer,
+    folder: Path,
+    *,
+    digits_only: bool | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> PageSetScore:
+    """Read every image listed in ``folder/truth.tsv`` and score it with the CER rule.
+
+    Parameters
+    ----------
+    recognizer : Recognizer
+    folder : Path
+    digits_only : bool, optional
+        Remove non-digits before scoring; default: when the folder's name is in
+        :data:`DIGIT_SETS`.
+    progress : callable, optional
+        ``progress(done, total)`` after every image.
+
+    Returns
+    -------
+    PageSetScore
+
+    Raises
+    ------
+    DataError
+        ``truth.tsv`` is unreadable or malformed.
+    """
+    from rapidfuzz.distance import Levenshtein
+
+    if digits_only is None:
+        digits_only = folder.name in DIGIT_SETS
+    truth = read_truth(folder / "truth.tsv")
+    dist_sum = len_sum = exact = 0
+    rows: list[dict[str, Any]] = []
+    failures: list[str] = []
+    t0 = time.perf_counter()
+    for k, (name, text) in enumerate(truth, start=1):
+        try:
+            out = recognizer.read(folder / name).text
+        except HandocrError as err:
+            failures.append(f"{name}: {err}")
+            out = ""
+        ref = normalise_for_cer(text, digits_only=digits_only)
+        hyp = normalise_for_cer(out, digits_only=digits_only)
+        dist = Levenshtein.distance(ref, hyp)
+        dist_sum += dist
+        len_sum += len(ref)
+        exact += int(ref == hyp)
+        rows.append({"file": name, "truth": text, "output": out, "distance": dist})
+        if progress:
+            progress(k, len(truth))
+    seconds = time.perf_counter() - t0
+    n = len(truth)
+    return PageSetScore(
+        folder.name,
+        n,
+        dist_sum / max(len_sum, 1),
+        exact / max(n, 1),
+        seconds / max(n, 1),
+        digits_only,
+        failures,
+        rows,
+    )
+
+
+def confusion_png(
+    y_true: Sequence[int], y_pred: Sequence[int], labels: Sequence[str], path: Path
+) -> None:
+    """Write a confusion-matrix heat map (rows = truth, columns = prediction) as PNG.
+
+    Uses scikit-learn's ``ConfusionMatrixDisplay`` with matplotlib's Agg backend.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import ConfusionMatrixDisplay
+
+    fig, ax = plt.subplots(figsize=(14, 14))
+    ConfusionMatrixDisplay.from_predictions(
+        y_true,
+        y_pred,
+        labels=list(range(len(labels))),
+        display_labels=list(labels),
+        include_values=False,
+        normalize="true",
+        ax=ax,
+        colorbar=True,
+    )
+    ax.set_title("EMNIST-47 confusion matrix (row-normalised)")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=80)
+    plt.close(fig)

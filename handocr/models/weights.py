@@ -1,0 +1,246 @@
+"""Weight files: safetensors with JSON metadata, checked against ``weights/MANIFEST.json``.
+
+The format follows kraken (safetensors + JSON metadata) and timm's safety rule: inference never
+unpickles. The metadata is one JSON string stored under the key ``"handocr"``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from dataclasses import asdict, dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from handocr.errors import WeightsError
+from handocr.labels import LABELS
+
+if TYPE_CHECKING:
+    from torch import nn
+
+__all__ = [
+    "WEIGHTS_ENV",
+    "WeightsInfo",
+    "file_sha256",
+    "find_weights",
+    "load_weights",
+    "read_manifest",
+    "save_weights",
+    "weights_dir",
+]
+
+log = logging.getLogger(__name__)
+
+WEIGHTS_ENV = "HANDOCR_WEIGHTS"
+FORMAT = "handocr-weights-1"
+MANIFEST = "MANIFEST.json"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WeightsInfo:
+    """Metadata stored with every weight file.
+
+    Attributes
+    ----------
+    arch : str
+        Registered architecture name.
+    tag : str
+        Weight variant, e.g. ``"emnist47-v1"``.
+    labels : tuple of str
+        Class index -> character; must equal :data:`handocr.labels.LABELS`.
+    input_size : tuple of int
+        ``(channels, height, width)``.
+    mean, std : float
+        Input normalisation applied before the network: ``(x - mean) / std`` on ``[0, 1]`` crops.
+    train : dict
+        Training provenance: config, data sha256, seed, git commit, command line.
+    metrics : dict
+        Measured metrics, e.g. ``{"val_accuracy": 0.9, "test_accuracy": 0.89}``.
+    """
+
+    arch: str
+    tag: str
+    labels: tuple[str, ...] = LABELS
+    input_size: tuple[int, int, int] = (1, 28, 28)
+    mean: float = 0.0
+    std: float = 1.0
+    train: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    format: str = FORMAT
+
+    @property
+    def name(self) -> str:
+        """``"arch.tag"``."""
+        return f"{self.arch}.{self.tag}"
+
+    def to_metadata(self) -> dict[str, str]:
+        """Return the safetensors metadata dict (``{"handocr": json}``)."""
+        return {"handocr": json.dumps(asdict(self), sort_keys=True)}
+
+    @classmethod
+    def from_metadata(cls, meta: dict[str, str] | None, *, source: str) -> WeightsInfo:
+        """Parse and validate metadata written by :meth:`to_metadata`.
+
+        Raises
+        ------
+        WeightsError
+            Missing or malformed metadata, an unknown format, or a label map other than handocr's.
+        """
+        try:
+            raw = json.loads((meta or {})["handocr"])
+            info = cls(
+                arch=str(raw["arch"]),
+                tag=str(raw["tag"]),
+                labels=tuple(raw["labels"]),
+                input_size=tuple(raw["input_size"]),  # type: ignore[arg-type]
+                mean=float(raw["mean"]),
+                std=float(raw["std"]),
+                train=dict(raw.get("train", {})),
+                metrics=dict(raw.get("metrics", {})),
+                format=str(raw["format"]),
+            )
+        except (KeyError, TypeError, ValueError) as err:
+            raise WeightsError(f"{source}: missing or malformed handocr metadata ({err})") from err
+        if info.format != FORMAT:
+            raise WeightsError(f"{source}: unknown weights format {info.format!r}")
+        if info.labels != LABELS:
+            raise WeightsError(f"{source}: its label map differs from handocr's 47 EMNIST classes")
+        return info
+
+
+def file_sha256(path: Path) -> str:
+    """Return the SHA-256 hex digest of a file."""
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def weights_dir() -> Path:
+    """Return the folder holding weights: ``HANDOCR_WEIGHTS`` if set, else the packaged copy."""
+    env = os.environ.get(WEIGHTS_ENV)
+    if env:
+        return Path(env)
+    return Path(str(resources.files("handocr_weights")))
+
+
+def read_manifest(folder: Path | None = None) -> dict[str, Any]:
+    """Read ``MANIFEST.json`` of a weights folder.
+
+    Raises
+    ------
+    WeightsError
+        The manifest is missing or not valid JSON.
+    """
+    folder = folder or weights_dir()
+    path = folder / MANIFEST
+    try:
+        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise WeightsError(
+            f"{path} not found (is {WEIGHTS_ENV} set to a weights folder?)"
+        ) from None
+    except (OSError, ValueError) as err:
+        raise WeightsError(f"{path}: unreadable manifest ({err})") from err
+    return data
+
+
+def find_weights(arch: str, tag: str | None = None) -> tuple[Path, str | None]:
+    """Locate the weights of ``arch`` (and ``tag``, or the manifest's default tag for it).
+
+    Returns
+    -------
+    (Path, str or None)
+        The file and the sha256 the manifest records for it.
+
+    Raises
+    ------
+    WeightsError
+        No weights of that name are listed.
+    """
+    folder = weights_dir()
+    manifest = read_manifest(folder)
+    entries: dict[str, Any] = manifest.get("weights", {})
+    name = f"{arch}.{tag}" if tag else manifest.get("default_tags", {}).get(arch)
+    if not name or name not in entries:
+        have = ", ".join(sorted(entries)) or "none"
+        raise WeightsError(f"no shipped weights for {arch}{'.' + tag if tag else ''}; have: {have}")
+    entry = entries[name]
+    return folder / entry["file"], entry.get("sha256")
+
+
+def save_weights(model: nn.Module, path: Path, info: WeightsInfo, *, fp16: bool = True) -> str:
+    """Write ``model``'s state dict as safetensors with ``info`` as metadata.
+
+    Floating-point tensors are stored as float16 when ``fp16`` (halves the file; the loader
+    casts back to the model's dtype). Returns the file's sha256.
+    """
+    import torch
+    from safetensors.torch import save_file
+
+    state = {}
+    for k, v in model.state_dict().items():
+        t = v.detach().cpu()
+        if fp16 and t.is_floating_point():
+            t = t.to(torch.float16)
+        state[k] = t.contiguous()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    save_file(state, str(tmp), metadata=info.to_metadata())
+    tmp.replace(path)
+    return file_sha256(path)
+
+
+def load_weights(
+    model: nn.Module, where: Path | tuple[Path, str | None], *, sha256: str | None = None
+) -> WeightsInfo:
+    """Load a file written by :func:`save_weights` into ``model``.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A freshly built model of the file's architecture.
+    where : Path or (Path, sha256)
+        The file, or the pair that :func:`find_weights` returns.
+    sha256 : str, optional
+        Expected digest; checked before anything is parsed.
+
+    Raises
+    ------
+    WeightsError
+        Missing file, sha256 mismatch, unreadable safetensors, bad metadata, or tensors that do not
+        fit ``model`` (names or shapes).
+    """
+    import torch
+    from safetensors import SafetensorError, safe_open
+
+    path, expected = where if isinstance(where, tuple) else (where, sha256)
+    if not path.is_file():
+        raise WeightsError(f"weights file not found: {path} (is {WEIGHTS_ENV} set?)")
+    if expected is not None and file_sha256(path) != expected:
+        raise WeightsError(f"{path.name}: sha256 mismatch; the file is corrupt or was replaced")
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as fh:
+            info = WeightsInfo.from_metadata(fh.metadata(), source=path.name)
+            state = {k: fh.get_tensor(k) for k in fh.keys()}  # noqa: SIM118 - safe_open API
+    except (SafetensorError, OSError, ValueError) as err:
+        if isinstance(err, WeightsError):
+            raise
+        raise WeightsError(f"{path.name}: not a readable safetensors file ({err})") from err
+    own = model.state_dict()
+    bad_shape = [k for k, v in state.items() if k in own and own[k].shape != v.shape]
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    if missing or unexpected or bad_shape:
+        raise WeightsError(
+            f"{path.name} does not fit {type(model).__name__}: "
+            f"missing={missing[:5]} unexpected={unexpected[:5]} wrong shape={bad_shape[:5]}"
+        )
+    with torch.no_grad():
+        model.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()})
+    log.debug("loaded %s (%s)", path.name, info.name)
+    return info

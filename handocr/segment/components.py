@@ -1,0 +1,98 @@
+"""Connected ink components from OpenCV contours, and glyphs made of one or more of them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from handocr.result import Box
+
+__all__ = ["Component", "Glyph", "find_components", "glyph_mask"]
+
+MIN_COMPONENT_PX = 3
+"""Components whose bounding box is smaller than this in both directions are speckle."""
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Component:
+    """One outer contour of ink.
+
+    Attributes
+    ----------
+    box : Box
+        Bounding box in page pixels.
+    contour : ndarray of int32, shape (K, 1, 2)
+        The outer contour as OpenCV returns it (x, y), page pixels.
+    """
+
+    box: Box
+    contour: NDArray[np.int32]
+
+    @property
+    def cx(self) -> float:
+        """Horizontal centre of the box, pixels."""
+        return (self.box.x0 + self.box.x1) / 2
+
+    @property
+    def cy(self) -> float:
+        """Vertical centre of the box, pixels."""
+        return (self.box.y0 + self.box.y1) / 2
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Glyph:
+    """A character candidate: one or more components (e.g. the bar of a 5, the dot of an i)."""
+
+    box: Box
+    parts: tuple[Component, ...]
+
+    @classmethod
+    def of(cls, parts: Sequence[Component]) -> Glyph:
+        """Build a glyph from its components."""
+        return cls(Box.enclosing([p.box for p in parts]), tuple(parts))
+
+
+def find_components(ink: NDArray[np.uint8]) -> list[Component]:
+    """Find the outer contours of the ink and their bounding boxes.
+
+    Parameters
+    ----------
+    ink : ndarray of uint8, shape (H, W)
+        255 = ink (:func:`handocr.preprocess.ink_map`).
+
+    Returns
+    -------
+    list of Component
+        In no particular order; speckle (both sides under :data:`MIN_COMPONENT_PX`) dropped.
+    """
+    import cv2
+
+    contours, _ = cv2.findContours(ink, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    out = []
+    for c in contours:
+        x, y, w, h = cv2.boundingRect(c)
+        if w < MIN_COMPONENT_PX and h < MIN_COMPONENT_PX:
+            continue
+        out.append(Component(Box(x, y, x + w, y + h), c))
+    return out
+
+
+def glyph_mask(ink: NDArray[np.uint8], glyph: Glyph) -> NDArray[np.uint8]:
+    """Return the glyph's own ink inside its box (ink of neighbours that reach in is excluded).
+
+    Returns
+    -------
+    ndarray of uint8, shape (box.height, box.width)
+        255 = ink of this glyph.
+    """
+    import cv2
+
+    b = glyph.box
+    mask = np.zeros((b.height, b.width), np.uint8)
+    cv2.drawContours(
+        mask, [p.contour for p in glyph.parts], -1, 255, thickness=cv2.FILLED, offset=(-b.x0, -b.y0)
+    )
+    return np.minimum(mask, ink[b.y0 : b.y1, b.x0 : b.x1])

@@ -1,0 +1,191 @@
+"""Grouping components into text lines, glyphs and words, in reading order.
+
+First version (issue 2): lines by vertical overlap of component centres, glyphs by horizontal
+overlap within a line (dots of i/j, detached bars), words by gaps larger than a share of the
+line's median glyph height.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from handocr.result import Box
+from handocr.segment.components import Component, Glyph, find_components
+
+__all__ = ["SegmentConfig", "TextLine", "find_lines", "segment_page"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SegmentConfig:
+    """Thresholds of the segmentation, as ratios of a line's median glyph height.
+
+    Attributes
+    ----------
+    big_ratio : float
+        Components at least this share of the page's median component height seed lines.
+    line_band : float
+        A component joins a line when its centre lies within this many median heights of the
+        line's centre.
+    merge_overlap : float
+        Two components of a line merge into one glyph when their horizontal overlap is at least
+        this share of the narrower one's width.
+    min_glyph_height : float
+        Glyphs lower than this share of the line's median height are punctuation or noise and
+        dropped (the 47 classes have no punctuation).
+    word_gap : float
+        A gap wider than this share of the line's median height always starts a new word.
+    gap_factor : float
+        A gap wider than this many times the line's median inter-character gap also starts a
+        new word, provided it exceeds ``min_word_gap`` heights.
+    min_word_gap : float
+        Gaps below this share of the median height never start a word.
+    """
+
+    big_ratio: float = 0.5
+    line_band: float = 0.6
+    merge_overlap: float = 0.6
+    min_glyph_height: float = 0.35
+    word_gap: float = 0.55
+    gap_factor: float = 2.5
+    min_word_gap: float = 0.2
+
+
+@dataclass(frozen=True, slots=True)
+class TextLine:
+    """A line of glyphs, left to right.
+
+    Attributes
+    ----------
+    box : Box
+        Union of the glyph boxes.
+    glyphs : tuple of Glyph
+    word_starts : tuple of bool
+        ``True`` where the glyph starts a new word (always ``True`` for the first).
+    """
+
+    box: Box
+    glyphs: tuple[Glyph, ...]
+    word_starts: tuple[bool, ...]
+
+
+class _LineAcc:
+    def __init__(self, c: Component) -> None:
+        self.members = [c]
+        self.cys = [c.cy]
+        self.hs = [c.box.height]
+
+    @property
+    def cy(self) -> float:
+        return float(np.median(self.cys))
+
+    @property
+    def h(self) -> float:
+        return float(np.median(self.hs))
+
+    def add(self, c: Component) -> None:
+        self.members.append(c)
+        self.cys.append(c.cy)
+        self.hs.append(c.box.height)
+
+
+def _group_lines(comps: list[Component], cfg: SegmentConfig) -> list[_LineAcc]:
+    heights = np.array([c.box.height for c in comps], dtype=np.float64)
+    h_page = float(np.median(heights))
+    big = [c for c in comps if c.box.height >= cfg.big_ratio * h_page]
+    small = [c for c in comps if c.box.height < cfg.big_ratio * h_page]
+    lines: list[_LineAcc] = []
+    for c in sorted(big, key=lambda c: (c.box.x0, c.cy)):
+        best, best_d = None, np.inf
+        for line in lines:
+            d = abs(c.cy - line.cy)
+            if d <= cfg.line_band * max(line.h, c.box.height) and d < best_d:
+                best, best_d = line, d
+        if best is None:
+            lines.append(_LineAcc(c))
+        else:
+            best.add(c)
+    for c in small:
+        best, best_d = None, np.inf
+        for line in lines:
+            d = abs(c.cy - line.cy)
+            if d <= line.h * (0.5 + cfg.line_band) and d < best_d:
+                best, best_d = line, d
+        if best is not None:
+            best.add(c)
+    return lines
+
+
+def _glyphs_of(members: list[Component], cfg: SegmentConfig, h_line: float) -> list[Glyph]:
+    groups: list[list[Component]] = []
+    for c in sorted(members, key=lambda c: c.box.x0):
+        if groups:
+            g = groups[-1]
+            gx0 = min(p.box.x0 for p in g)
+            gx1 = max(p.box.x1 for p in g)
+            overlap = min(gx1, c.box.x1) - max(gx0, c.box.x0)
+            narrow = min(gx1 - gx0, c.box.width)
+            if overlap >= cfg.merge_overlap * narrow and max(gx1, c.box.x1) - gx0 <= 1.5 * h_line:
+                g.append(c)
+                continue
+        groups.append([c])
+    glyphs = [Glyph.of(g) for g in groups]
+    return [g for g in glyphs if g.box.height >= cfg.min_glyph_height * h_line]
+
+
+def _word_starts(glyphs: list[Glyph], h_med: float, cfg: SegmentConfig) -> list[bool]:
+    """Word breaks from gap statistics: a gap far wider than the line's usual one."""
+    gaps = []
+    right = glyphs[0].box.x1
+    for g in glyphs[1:]:
+        gaps.append(g.box.x0 - right)
+        right = max(right, g.box.x1)
+    if not gaps:
+        return [True]
+    typical = float(np.median(np.maximum(gaps, 0)))
+    threshold = max(cfg.min_word_gap * h_med, min(cfg.word_gap * h_med, cfg.gap_factor * typical))
+    return [True] + [gap > threshold for gap in gaps]
+
+
+def segment_page(ink: NDArray[np.uint8], cfg: SegmentConfig | None = None) -> list[TextLine]:
+    """Segment an ink map into text lines of glyphs with word starts, in reading order.
+
+    Parameters
+    ----------
+    ink : ndarray of uint8, shape (H, W)
+        255 = ink (:func:`handocr.preprocess.ink_map`).
+    cfg : SegmentConfig, optional
+
+    Returns
+    -------
+    list of TextLine
+        Top to bottom; glyphs left to right. Empty for a blank page.
+    """
+    cfg = cfg or SegmentConfig()
+    comps = find_components(ink)
+    if not comps:
+        return []
+    out = []
+    for acc in _group_lines(comps, cfg):
+        glyphs = _glyphs_of(acc.members, cfg, acc.h)
+        if not glyphs:
+            continue
+        h_med = float(np.median([g.box.height for g in glyphs]))
+        starts = _word_starts(glyphs, h_med, cfg)
+        box = Box.enclosing([g.box for g in glyphs])
+        out.append(
+            (float(np.median([g.box.y0 + g.box.y1 for g in glyphs])) / 2, box, glyphs, starts)
+        )
+    out.sort(key=lambda t: (t[0], t[1].x0))
+    log.debug("segmented %d components into %d lines", len(comps), len(out))
+    return [TextLine(box, tuple(glyphs), tuple(starts)) for _, box, glyphs, starts in out]
+
+
+def find_lines(ink: NDArray[np.uint8], cfg: SegmentConfig | None = None) -> list[Box]:
+    """Return the box of every text line, top to bottom (see :func:`segment_page`)."""
+    return [line.box for line in segment_page(ink, cfg)]

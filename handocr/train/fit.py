@@ -1,0 +1,459 @@
+"""The training loop: EMNIST in memory, batched augmentation, OneCycle AdamW, checkpoints, export.
+
+Class imbalance is handled with the logit-adjusted loss (Menon et al. 2021, "Long-tail learning
+via logit adjustment", ICLR): the training loss adds ``log(prior)`` to the logits, so the network's
+own logits estimate class-balanced posteriors, which is what a balanced test set (and a page whose
+characters are not distributed like NIST's forms) needs.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import json
+import logging
+import math
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F  # noqa: N812 - torch convention
+from numpy.typing import NDArray
+from torch import nn
+
+from handocr.errors import DataError
+from handocr.labels import NUM_CLASSES
+from handocr.models.registry import create_model
+from handocr.models.weights import WeightsInfo, save_weights
+from handocr.train.augment import AugmentConfig, augment_batch
+
+__all__ = ["FitResult", "TrainConfig", "evaluate_logits", "fit"]
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int], None]
+ArraySet = tuple[NDArray[np.uint8], NDArray[np.int64]]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TrainConfig:
+    """Everything that defines a training run (saved beside the outputs and in the weights).
+
+    Attributes
+    ----------
+    arch : str
+        Registered architecture (``handocr.models.list_models()``).
+    data : str or None
+        EMNIST folder; ``None`` reads ``HANDOCR_DATA``.
+    split : str
+        EMNIST split name, e.g. ``pool47`` or ``balanced``.
+    out_dir : str
+        Folder for the checkpoint, history, curves and exported weights.
+    tag : str
+        Weight variant written into the file name (``<arch>.<tag>.safetensors``).
+    epochs : int
+        Maximum number of epochs (>= 1).
+    batch_size : int
+        Crops per step (>= 1).
+    lr : float
+        Peak learning rate of the OneCycle schedule (> 0).
+    weight_decay : float
+        AdamW decoupled weight decay (>= 0).
+    label_smoothing : float
+        In ``[0, 1)``.
+    val_fraction : float
+        Share of train carved out, stratified by class, for validation; in ``(0, 0.5]``.
+    seed : int
+        Seeds the split, shuffling, augmentation, dropout and initialisation.
+    time_budget_s : float or None
+        When set, the number of epochs is reduced so that the run fits this many seconds
+        (measured from a short timing probe before training).
+    device : str
+        ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
+    threads : int or None
+        ``torch.set_num_threads``; ``None`` keeps torch's default.
+    augment : bool
+        Random affine and stroke-width changes (:mod:`handocr.train.augment`).
+    logit_adjust : bool
+        Logit-adjusted loss against class imbalance (Menon et al. 2021).
+    max_train : int or None
+        Use at most this many training images (stratified); for smoke tests.
+    """
+
+    arch: str = "cnn"
+    data: str | None = None
+    split: str = "pool47"
+    out_dir: str = "runs/cnn"
+    tag: str = "emnist47-v1"
+    epochs: int = 10
+    batch_size: int = 256
+    lr: float = 3e-3
+    weight_decay: float = 5e-4
+    label_smoothing: float = 0.05
+    val_fraction: float = 0.05
+    seed: int = 0
+    time_budget_s: float | None = None
+    device: str = "auto"
+    threads: int | None = None
+    augment: bool = True
+    logit_adjust: bool = True
+    max_train: int | None = None
+    command: str = field(default_factory=lambda: " ".join(sys.argv))
+
+    def __post_init__(self) -> None:
+        """Check value ranges.
+
+        Raises
+        ------
+        ValueError
+            A value is out of its documented range.
+        """
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ValueError("epochs and batch_size must be >= 1")
+        if not self.lr > 0 or self.weight_decay < 0:
+            raise ValueError("lr must be > 0 and weight_decay >= 0")
+        if not 0 <= self.label_smoothing < 1:
+            raise ValueError("label_smoothing must be in [0, 1)")
+        if not 0 < self.val_fraction <= 0.5:
+            raise ValueError("val_fraction must be in (0, 0.5]")
+        if self.time_budget_s is not None and self.time_budget_s <= 0:
+            raise ValueError("time_budget_s must be > 0")
+
+
+@dataclass(frozen=True, slots=True)
+class FitResult:
+    """What :func:`fit` produced.
+
+    Attributes
+    ----------
+    weights : Path
+        The exported ``.safetensors`` file.
+    sha256 : str
+        Its digest.
+    metrics : dict
+        ``val_accuracy``, ``test_accuracy`` (when a test set was given), ``epochs``, ``seconds``.
+    history : list of dict
+        One row per epoch: ``epoch, train_loss, val_loss, val_accuracy, lr, seconds``.
+    """
+
+    weights: Path
+    sha256: str
+    metrics: dict[str, Any]
+    history: list[dict[str, float]]
+
+
+def _device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def _stratified_split(
+    labels: NDArray[np.int64], fraction: float, seed: int
+) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+    from sklearn.model_selection import train_test_split
+
+    idx = np.arange(len(labels))
+    tr, va = train_test_split(idx, test_size=fraction, random_state=seed, stratify=labels)
+    return np.sort(tr), np.sort(va)
+
+
+def _to_float(images: NDArray[np.uint8], dev: torch.device) -> torch.Tensor:
+    return torch.from_numpy(images).to(dev).unsqueeze(1).float().div_(255.0)
+
+
+@torch.inference_mode()
+def evaluate_logits(
+    net: nn.Module, images: NDArray[np.uint8], *, device: torch.device, batch_size: int = 1024
+) -> NDArray[np.float32]:
+    """Run ``net`` in eval mode over upright uint8 images.
+
+    Parameters
+    ----------
+    net : nn.Module
+    images : ndarray of uint8, shape (N, 28, 28)
+        White ink on black, upright.
+    device : torch.device
+    batch_size : int
+
+    Returns
+    -------
+    ndarray of float32, shape (N, num_classes)
+        Logits.
+    """
+    was_training = net.training
+    net.eval()
+    out = [
+        net(_to_float(images[i : i + batch_size], device)).float().cpu()
+        for i in range(0, len(images), batch_size)
+    ]
+    net.train(was_training)
+    if not out:
+        return np.zeros((0, NUM_CLASSES), np.float32)
+    return torch.cat(out).numpy()
+
+
+def _git_commit() -> str | None:
+    try:
+        res = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=Path(__file__).parent,
+        )
+    except OSError:
+        return None
+    return res.stdout.strip() or None
+
+
+def _load_sets(cfg: TrainConfig) -> tuple[ArraySet, ArraySet | None, str]:
+    from handocr.train.data import load_emnist, to_label_space
+
+    train = load_emnist(cfg.data, cfg.split, "train")
+    try:
+        test = load_emnist(cfg.data, cfg.split, "test")
+        test_set: ArraySet | None = (test.images, to_label_space(test))
+    except DataError as err:
+        log.warning("no test set (%s); reporting validation accuracy only", err)
+        test_set = None
+    return (train.images, to_label_space(train)), test_set, train.sha256
+
+
+def fit(
+    cfg: TrainConfig,
+    *,
+    train_set: ArraySet | None = None,
+    test_set: ArraySet | None = None,
+    resume: bool = False,
+    progress: Progress | None = None,
+) -> FitResult:
+    """Train one member and export it as fp16 safetensors with metadata.
+
+    Parameters
+    ----------
+    cfg : TrainConfig
+    train_set, test_set : (images, labels), optional
+        ``(N, 28, 28) uint8`` upright white-on-black images and ``(N,) int64`` labels in
+        :data:`handocr.labels.LABELS` order. When ``train_set`` is omitted, EMNIST is read from
+        ``cfg.data``/``cfg.split`` (train and, if present, test).
+    resume : bool
+        Continue from ``out_dir/checkpoint.pt`` (written after every epoch).
+    progress : callable, optional
+        ``progress(done_steps, total_steps)``, called after every step.
+
+    Returns
+    -------
+    FitResult
+
+    Raises
+    ------
+    DataError
+        Data missing or malformed, or ``resume`` without a readable checkpoint.
+    UnknownModelError
+        ``cfg.arch`` is not registered.
+    """
+    t_start = time.monotonic()
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    dev = _device(cfg.device)
+    out = Path(cfg.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    data_sha = "arrays"
+    if train_set is None:
+        train_set, test_set, data_sha = _load_sets(cfg)
+    images, labels = train_set
+    if cfg.max_train and cfg.max_train < len(labels):
+        keep, _ = _stratified_split(labels, 1 - cfg.max_train / len(labels), cfg.seed)
+        images, labels = images[keep], labels[keep]
+    tr_idx, va_idx = _stratified_split(labels, cfg.val_fraction, cfg.seed)
+    x_val, y_val = images[va_idx], labels[va_idx]
+    counts = np.bincount(labels[tr_idx], minlength=NUM_CLASSES).astype(np.float64)
+    log_prior = torch.tensor(np.log(np.maximum(counts, 1) / counts.sum()), dtype=torch.float32)
+    log_prior = log_prior.to(dev)
+
+    torch.manual_seed(cfg.seed)
+    net = create_model(cfg.arch, weights=None, device=str(dev)).train()
+    if dev.type == "cpu":
+        net = net.to(memory_format=torch.channels_last)
+    opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    steps_per_epoch = math.ceil(len(tr_idx) / cfg.batch_size)
+    aug_cfg = AugmentConfig()
+
+    def step(xb: torch.Tensor, yb: torch.Tensor, gen: torch.Generator) -> float:
+        if cfg.augment:
+            xb = augment_batch(xb, aug_cfg, gen)
+        if dev.type == "cpu":
+            xb = xb.contiguous(memory_format=torch.channels_last)
+        logits = net(xb)
+        if cfg.logit_adjust:
+            logits = logits + log_prior
+        loss = F.cross_entropy(logits, yb, label_smoothing=cfg.label_smoothing)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    epochs = cfg.epochs
+    ckpt_path = out / "checkpoint.pt"
+    if cfg.time_budget_s and not resume:
+        probe = copy.deepcopy(net.state_dict()), copy.deepcopy(opt.state_dict())
+        n_probe = min(12, steps_per_epoch)
+        gen = torch.Generator().manual_seed(0)
+        sel = tr_idx[: cfg.batch_size]
+        xb = _to_float(images[sel], dev)
+        yb = torch.from_numpy(labels[sel]).to(dev)
+        step(xb, yb, gen)  # warm-up
+        t0 = time.monotonic()
+        for _ in range(n_probe):
+            step(xb, yb, gen)
+        per_step = (time.monotonic() - t0) / n_probe
+        net.load_state_dict(probe[0])
+        opt.load_state_dict(probe[1])
+        est_epoch = per_step * steps_per_epoch * 1.08 + 2.0  # + validation
+        left = cfg.time_budget_s - (time.monotonic() - t_start)
+        epochs = max(1, min(cfg.epochs, int(left // est_epoch)))
+        log.info("time budget %.0f s: ~%.0f s per epoch -> %d epochs", left, est_epoch, epochs)
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=cfg.lr, total_steps=epochs * steps_per_epoch, pct_start=0.25
+    )
+    history: list[dict[str, float]] = []
+    start_epoch = 0
+    best_acc, best_state = -1.0, copy.deepcopy(net.state_dict())
+    if resume:
+        if not ckpt_path.is_file():
+            raise DataError(f"--resume: no checkpoint at {ckpt_path}")
+        try:
+            ck = torch.load(ckpt_path, map_location=dev, weights_only=True)
+            net.load_state_dict(ck["model"])
+            epochs = int(ck["epochs"])
+            # the scheduler's constructor rewrites the learning rates: build it first, then
+            # restore the optimizer (its param groups hold the current rates), then the schedule
+            sched = torch.optim.lr_scheduler.OneCycleLR(
+                opt, max_lr=cfg.lr, total_steps=epochs * steps_per_epoch, pct_start=0.25
+            )
+            opt.load_state_dict(ck["optimizer"])
+            sched.load_state_dict(ck["scheduler"])
+            start_epoch = int(ck["epoch"])
+            history = list(ck["history"])
+            best_acc, best_state = float(ck["best_acc"]), ck["best_state"]
+        except (RuntimeError, KeyError, EOFError, ValueError) as err:
+            raise DataError(f"{ckpt_path}: corrupt or incompatible checkpoint ({err})") from err
+        log.info("resumed from %s at epoch %d/%d", ckpt_path, start_epoch, epochs)
+
+    total_steps = epochs * steps_per_epoch
+    for epoch in range(start_epoch, epochs):
+        t_ep = time.monotonic()
+        torch.manual_seed(cfg.seed * 7919 + epoch)
+        gen = torch.Generator().manual_seed(cfg.seed * 104729 + epoch)
+        order = np.random.default_rng(cfg.seed + epoch).permutation(tr_idx)
+        net.train()
+        losses = []
+        for i in range(steps_per_epoch):
+            sel = order[i * cfg.batch_size : (i + 1) * cfg.batch_size]
+            xb = _to_float(images[sel], dev)
+            yb = torch.from_numpy(labels[sel]).to(dev)
+            losses.append(step(xb, yb, gen))
+            sched.step()
+            if progress:
+                progress(epoch * steps_per_epoch + i + 1, total_steps)
+        logits = evaluate_logits(net, x_val, device=dev)
+        val_loss = float(F.cross_entropy(torch.from_numpy(logits), torch.from_numpy(y_val)))
+        val_acc = float((logits.argmax(1) == y_val).mean())
+        row = {
+            "epoch": epoch + 1,
+            "train_loss": float(np.mean(losses)),
+            "val_loss": val_loss,
+            "val_accuracy": val_acc,
+            "lr": float(sched.get_last_lr()[0]),
+            "seconds": time.monotonic() - t_ep,
+        }
+        history.append(row)
+        log.info(
+            "epoch %d/%d: train loss %.4f, val loss %.4f, val acc %.4f (%.0f s)",
+            epoch + 1,
+            epochs,
+            row["train_loss"],
+            val_loss,
+            val_acc,
+            row["seconds"],
+        )
+        if val_acc > best_acc:
+            best_acc, best_state = val_acc, copy.deepcopy(net.state_dict())
+        tmp = ckpt_path.with_suffix(".tmp")
+        torch.save(
+            {
+                "model": net.state_dict(),
+                "optimizer": opt.state_dict(),
+                "scheduler": sched.state_dict(),
+                "epoch": epoch + 1,
+                "epochs": epochs,
+                "history": history,
+                "best_acc": best_acc,
+                "best_state": best_state,
+            },
+            tmp,
+        )
+        tmp.replace(ckpt_path)
+        _write_history(out, history)
+
+    net.load_state_dict(best_state)
+    net.eval()
+    metrics: dict[str, Any] = {"val_accuracy": round(best_acc, 5), "epochs": epochs}
+    if test_set is not None:
+        t_logits = evaluate_logits(net, test_set[0], device=dev)
+        metrics["test_accuracy"] = round(float((t_logits.argmax(1) == test_set[1]).mean()), 5)
+        metrics["test_n"] = len(test_set[1])
+    metrics["seconds"] = round(time.monotonic() - t_start, 1)
+    info = WeightsInfo(
+        arch=cfg.arch,
+        tag=cfg.tag,
+        train={
+            "config": asdict(cfg),
+            "data_sha256": data_sha,
+            "seed": cfg.seed,
+            "git_commit": _git_commit(),
+            "torch": torch.__version__,
+            "n_train": len(tr_idx),
+            "n_val": len(va_idx),
+        },
+        metrics=metrics,
+    )
+    weights = out / f"{cfg.arch}.{cfg.tag}.safetensors"
+    sha = save_weights(net.to("cpu").to(memory_format=torch.contiguous_format), weights, info)
+    (out / "config.json").write_text(json.dumps(asdict(cfg), indent=2), encoding="utf-8")
+    log.info("wrote %s (sha256 %s): %s", weights, sha[:12], metrics)
+    return FitResult(weights, sha, metrics, history)
+
+
+def _write_history(out: Path, history: list[dict[str, float]]) -> None:
+    with (out / "history.csv").open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(history[0]))
+        writer.writeheader()
+        writer.writerows(history)
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:  # pragma: no cover - matplotlib is a dependency
+        return
+    ep = [r["epoch"] for r in history]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.5))
+    ax1.plot(ep, [r["train_loss"] for r in history], label="train")
+    ax1.plot(ep, [r["val_loss"] for r in history], label="validation")
+    ax1.set_xlabel("epoch")
+    ax1.set_ylabel("loss")
+    ax1.legend()
+    ax2.plot(ep, [r["val_accuracy"] for r in history])
+    ax2.set_xlabel("epoch")
+    ax2.set_ylabel("validation accuracy")
+    fig.tight_layout()
+    fig.savefig(out / "curves.png", dpi=100)
+    plt.close(fig)

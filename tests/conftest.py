@@ -1,0 +1,86 @@
+"""Shared fixtures: synthetic pages, the committed EMNIST sample, tiny untrained weights."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+HERE = Path(__file__).parent
+REPO = HERE.parent
+SAMPLE = HERE / "data" / "emnist47-sample"
+SHARED = REPO.parent / "shared" / "data"
+EXAMPLE_FORM = REPO / "docs" / "examples" / "hsf_w4164_fullpage.png"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip `data` tests without ../shared and `gpu` tests without CUDA."""
+    skip_data = pytest.mark.skip(reason=f"{SHARED} not present")
+    has_gpu = False
+    if any("gpu" in item.keywords for item in items):
+        import torch
+
+        has_gpu = torch.cuda.is_available()
+    for item in items:
+        if "data" in item.keywords and not SHARED.is_dir():
+            item.add_marker(skip_data)
+        if "gpu" in item.keywords and not has_gpu:
+            item.add_marker(pytest.mark.skip(reason="no CUDA device"))
+
+
+def draw_text_page(lines: list[str], *, scale: float = 2.2, thickness: int = 7) -> np.ndarray:
+    """White page with lines of thick OpenCV Hershey text (black), one per row."""
+    import cv2
+
+    width = max(60 + int(48 * scale * len(t)) for t in lines)
+    page = np.full((60 + 90 * len(lines), width), 255, np.uint8)
+    for row, text in enumerate(lines):
+        cv2.putText(page, text, (24, 80 + 90 * row), cv2.FONT_HERSHEY_SIMPLEX, scale, 0, thickness)
+    return page
+
+
+@pytest.fixture(scope="session")
+def two_line_page() -> tuple[np.ndarray, list[str]]:
+    """White page with two lines of thick strokes drawn by OpenCV, plus the truth."""
+    truth = ["HELLO 42", "WORLD"]
+    return draw_text_page(truth), truth
+
+
+@pytest.fixture(scope="session")
+def emnist_sample() -> Path:
+    """Folder with the committed 10-per-class EMNIST-47 sample (official IDX names)."""
+    return SAMPLE
+
+
+@pytest.fixture(scope="session")
+def tiny_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A weights folder with an untrained `cnn` (seed 0) and its MANIFEST.json."""
+    import torch
+
+    from handocr.models.registry import create_model
+    from handocr.models.weights import WeightsInfo, save_weights
+
+    folder = tmp_path_factory.mktemp("weights")
+    torch.manual_seed(0)
+    net = create_model("cnn", weights=None)
+    sha = save_weights(net, folder / "cnn.tiny.safetensors", WeightsInfo(arch="cnn", tag="tiny"))
+    manifest = {
+        "schema": 1,
+        "default_ensemble": ["cnn.tiny"],
+        "default_tags": {"cnn": "cnn.tiny"},
+        "weights": {"cnn.tiny": {"file": "cnn.tiny.safetensors", "sha256": sha}},
+    }
+    (folder / "MANIFEST.json").write_text(json.dumps(manifest))
+    return folder
+
+
+@pytest.fixture
+def use_tiny_weights(tiny_weights: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point HANDOCR_WEIGHTS at the tiny weights for one test."""
+    monkeypatch.setenv("HANDOCR_WEIGHTS", str(tiny_weights))
+    from handocr import api
+
+    api._cached.cache_clear()
+    return tiny_weights

@@ -1,0 +1,165 @@
+"""The public API and the command line: outputs, exit codes, batches with bad pages."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from handocr_cli.app import app
+from typer.testing import CliRunner
+
+from handocr import Document, ExitCode, InputImageError, Recognizer, recognize
+
+from .conftest import draw_text_page
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def page_file(tmp_path: Path, two_line_page) -> Path:
+    path = tmp_path / "page.png"
+    cv2.imwrite(str(path), two_line_page[0])
+    return path
+
+
+def test_blank_page_reads_as_empty_text() -> None:
+    assert recognize(np.full((32, 32), 255, np.uint8)).text == ""
+
+
+def test_document_structure_boxes_and_confidences(use_tiny_weights: Path, two_line_page) -> None:
+    page, truth = two_line_page
+    doc = Recognizer(device="cpu").read(page)
+    assert len(doc.pages) == 1 and doc.models[0].tag == "tiny"
+    p = doc.pages[0]
+    assert (p.width, p.height) == (page.shape[1], page.shape[0])
+    assert [len(line.words) for line in p.lines] == [len(t.split()) for t in truth]
+    for line in p.lines:
+        for word in line.words:
+            for ch in word.chars:
+                assert 0.0 <= ch.confidence <= 1.0 and len(ch.text) == 1
+                assert 0 <= ch.box.x0 < ch.box.x1 <= p.width
+                assert len(ch.alternatives) == 2
+    assert [len(line.text.replace(" ", "")) for line in p.lines] == [7, 5]
+
+
+def test_rgba_array_raises_input_error() -> None:
+    with pytest.raises(InputImageError, match="channels"):
+        recognize(np.zeros((8, 8, 4), np.uint8))
+
+
+def test_float_array_raises_input_error() -> None:
+    with pytest.raises(InputImageError, match="uint8"):
+        recognize(np.zeros((8, 8), np.float64))
+
+
+def test_multipage_tiff_and_pdf_keep_order(use_tiny_weights: Path, tmp_path: Path) -> None:
+    from PIL import Image
+
+    frames = [Image.fromarray(draw_text_page([t])) for t in ("A", "BB", "CCC")]
+    tif = tmp_path / "doc.tif"
+    frames[0].save(tif, save_all=True, append_images=frames[1:])
+    pdf = tmp_path / "doc.pdf"
+    frames[0].convert("RGB").save(
+        pdf, save_all=True, append_images=[f.convert("RGB") for f in frames[1:]]
+    )
+    for path in (tif, pdf):
+        doc = recognize(path)
+        assert [p.source for p in doc.pages] == [f"{path.name}#{k}" for k in (1, 2, 3)]
+        assert [len(p.text) for p in doc.pages] == [1, 2, 3]
+
+
+def test_cli_text_is_doc_text(use_tiny_weights: Path, page_file: Path) -> None:
+    res = runner.invoke(app, ["read", str(page_file)])
+    assert res.exit_code == 0, res.output
+    assert res.stdout == recognize(page_file).text + "\n"
+
+
+def test_cli_json_round_trips(use_tiny_weights: Path, page_file: Path) -> None:
+    res = runner.invoke(app, ["read", "--format", "json", str(page_file)])
+    assert res.exit_code == 0
+    doc = Document.from_json(res.stdout)
+    assert doc.pages[0].source == "page.png" and doc.models[0].name == "cnn"
+
+
+def test_cli_missing_file_gives_bad_input(use_tiny_weights: Path, tmp_path: Path) -> None:
+    res = runner.invoke(app, ["read", str(tmp_path / "nope.png")])
+    assert res.exit_code == ExitCode.BAD_INPUT
+    assert "nope.png" in res.stderr and "Traceback" not in res.output
+
+
+def test_cli_batch_reports_bad_page_and_reads_the_rest(
+    use_tiny_weights: Path, page_file: Path, tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not an image at all")
+    res = runner.invoke(app, ["read", str(bad), str(page_file)])
+    assert res.exit_code == ExitCode.BAD_INPUT
+    assert "bad.png" in res.stderr
+    assert res.stdout == recognize(page_file).text + "\n"
+
+
+def test_cli_missing_weights_gives_bad_weights(
+    page_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HANDOCR_WEIGHTS", str(tmp_path))
+    res = runner.invoke(app, ["read", str(page_file)])
+    assert res.exit_code == ExitCode.BAD_WEIGHTS and "MANIFEST.json" in res.stderr
+
+
+def test_cli_unknown_model_gives_usage(use_tiny_weights: Path, page_file: Path) -> None:
+    res = runner.invoke(app, ["read", "-m", "resnet99", str(page_file)])
+    assert res.exit_code == ExitCode.USAGE and "resnet99" in res.stderr
+
+
+def test_cli_eval_json(use_tiny_weights: Path, emnist_sample: Path, tmp_path: Path) -> None:
+    png = tmp_path / "cm.png"
+    res = runner.invoke(
+        app, ["eval", "--data", str(emnist_sample), "--json", "--confusion", str(png)]
+    )
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert out["n"] == 470 and set(out["members"]) == {"cnn.tiny"}
+    assert 0.0 <= out["ensemble"] <= 1.0 and png.stat().st_size > 0
+
+
+def test_cli_eval_bad_data_gives_bad_data(tmp_path: Path) -> None:
+    res = runner.invoke(app, ["eval", "--data", str(tmp_path)])
+    assert res.exit_code == ExitCode.BAD_DATA and "emnist-pool47-test" in res.stderr
+
+
+def test_cli_eval_pages_scores_a_synthetic_set(use_tiny_weights: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "sets" / "synthetic"
+    folder.mkdir(parents=True)
+    cv2.imwrite(str(folder / "a.png"), draw_text_page(["AB"]))
+    (folder / "truth.tsv").write_text("a.png\tAB\nmissing.png\tCD\n")
+    res = runner.invoke(app, ["eval-pages", str(tmp_path / "sets"), "--json"])
+    assert res.exit_code == 0, res.output
+    s = json.loads(res.stdout)["synthetic"]
+    assert s["images"] == 2 and len(s["failures"]) == 1
+    assert 0.5 <= s["cer"] <= 1.0  # the missing image counts as two deletions
+
+
+def test_python_dash_m_runs(use_tiny_weights: Path, page_file: Path) -> None:
+    env = {**os.environ, "HANDOCR_WEIGHTS": str(use_tiny_weights)}
+    res = subprocess.run(
+        [sys.executable, "-m", "handocr", "read", str(page_file)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=120,
+    )
+    assert res.returncode == 0, res.stderr
+    assert res.stdout == recognize(page_file).text + "\n"
+
+
+def test_import_handocr_does_not_import_torch() -> None:
+    code = "import sys, handocr; print('torch' in sys.modules, 'cv2' in sys.modules)"
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert res.stdout.split() == ["False", "False"]

@@ -1,0 +1,127 @@
+"""EMNIST IDX reader: real files, official names, and clear errors for bad ones."""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from handocr.errors import DataError
+from handocr.labels import LABELS
+from handocr.train.data import load_emnist, resolve_data_dir, to_label_space
+
+from .conftest import SHARED
+
+
+def test_sample_reads_upright_with_mapping(emnist_sample: Path) -> None:
+    split = load_emnist(emnist_sample, "pool47", "test")
+    assert split.images.shape == (470, 28, 28) and split.images.dtype == np.uint8
+    assert split.mapping == LABELS
+    assert np.bincount(split.labels).tolist() == [10] * 47
+    assert len(split.sha256) == 64
+
+
+def test_upright_orientation_matches_rendered_glyphs(emnist_sample: Path) -> None:
+    """A rendered upright glyph correlates better with its class mean than the transpose does."""
+    import cv2
+
+    from handocr.crops import to_model_input
+    from handocr.labels import index_of
+    from handocr.result import Box
+
+    split = load_emnist(emnist_sample, "pool47", "train")
+    wins = 0
+    glyphs = "7LFJP2"  # glyphs that change under transposition (not 4, Q, O, X)
+    for ch in glyphs:
+        page = np.zeros((120, 100), np.uint8)
+        cv2.putText(page, ch, (15, 100), cv2.FONT_HERSHEY_SIMPLEX, 3.0, 255, 9)
+        crop = to_model_input(page, [Box(0, 0, 100, 120)])[0, 0]
+        mean = split.images[split.labels == index_of(ch)].mean(0)
+        up = np.corrcoef(crop.ravel(), mean.ravel())[0, 1]
+        tr = np.corrcoef(crop.T.ravel(), mean.ravel())[0, 1]
+        wins += up > tr + 0.2
+    assert wins == len(glyphs)
+
+
+def test_uncompressed_files_read_like_gzipped(emnist_sample: Path, tmp_path: Path) -> None:
+    for f in emnist_sample.iterdir():
+        if f.suffix == ".gz":
+            (tmp_path / f.stem).write_bytes(gzip.decompress(f.read_bytes()))
+        else:
+            shutil.copy(f, tmp_path / f.name)
+    a = load_emnist(emnist_sample, "pool47", "test")
+    b = load_emnist(tmp_path, "pool47", "test")
+    np.testing.assert_array_equal(a.images, b.images)
+
+
+def _copy(emnist_sample: Path, tmp_path: Path) -> Path:
+    for f in emnist_sample.iterdir():
+        shutil.copy(f, tmp_path / f.name)
+    return tmp_path
+
+
+def test_wrong_magic_names_the_file(emnist_sample: Path, tmp_path: Path) -> None:
+    d = _copy(emnist_sample, tmp_path)
+    bad = d / "emnist-pool47-test-images-idx3-ubyte.gz"
+    raw = bytearray(gzip.decompress(bad.read_bytes()))
+    raw[3] = 0x01
+    bad.write_bytes(gzip.compress(bytes(raw)))
+    with pytest.raises(DataError, match=r"emnist-pool47-test-images.*magic"):
+        load_emnist(d, "pool47", "test")
+
+
+def test_count_mismatch_names_both_files(emnist_sample: Path, tmp_path: Path) -> None:
+    d = _copy(emnist_sample, tmp_path)
+    lab = d / "emnist-pool47-test-labels-idx1-ubyte.gz"
+    raw = gzip.decompress(lab.read_bytes())
+    n = 469
+    lab.write_bytes(gzip.compress(raw[:4] + n.to_bytes(4, "big") + raw[8 : 8 + n]))
+    with pytest.raises(DataError, match=r"470 images but .* 469 labels"):
+        load_emnist(d, "pool47", "test")
+
+
+def test_truncated_file_is_reported(emnist_sample: Path, tmp_path: Path) -> None:
+    d = _copy(emnist_sample, tmp_path)
+    img = d / "emnist-pool47-test-images-idx3-ubyte.gz"
+    img.write_bytes(gzip.compress(gzip.decompress(img.read_bytes())[:-100]))
+    with pytest.raises(DataError, match="header says"):
+        load_emnist(d, "pool47", "test")
+
+
+def test_unknown_split_and_missing_files(emnist_sample: Path, tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="unknown EMNIST split"):
+        load_emnist(emnist_sample, "pool48", "test")
+    with pytest.raises(DataError, match="emnist-balanced-test-images"):
+        load_emnist(emnist_sample, "balanced", "test")
+    with pytest.raises(DataError, match="not found"):
+        load_emnist(tmp_path / "nowhere", "pool47", "test")
+
+
+def test_data_dir_from_environment(emnist_sample: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HANDOCR_DATA", str(emnist_sample))
+    assert resolve_data_dir(None) == emnist_sample
+    monkeypatch.delenv("HANDOCR_DATA")
+    with pytest.raises(DataError, match="HANDOCR_DATA"):
+        resolve_data_dir(None)
+
+
+def test_byclass_style_mapping_folds_to_47_classes(emnist_sample: Path, tmp_path: Path) -> None:
+    d = _copy(emnist_sample, tmp_path)
+    # rename as an official split with lower-case 'c' as an extra class 47
+    for f in list(d.iterdir()):
+        f.rename(d / f.name.replace("pool47", "byclass"))
+    mapping = d / "emnist-byclass-mapping.txt"
+    mapping.write_text(mapping.read_text() + "47 99\n")
+    split = load_emnist(d, "byclass", "test")
+    assert split.mapping[47] == "c"
+    assert to_label_space(split).max() < 47
+
+
+@pytest.mark.data
+def test_shared_pool47_has_the_documented_counts() -> None:
+    test = load_emnist(SHARED / "emnist47", "pool47", "test")
+    assert len(test.labels) == 14_100
+    assert np.bincount(test.labels).tolist() == [300] * 47

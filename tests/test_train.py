@@ -1,0 +1,88 @@
+"""Training: a tiny CPU run learns, exports metadata, and resumes to the same result."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from handocr.models import create_model
+from handocr.models.weights import load_weights
+from handocr.train.augment import AugmentConfig, augment_batch
+from handocr.train.data import load_emnist, to_label_space
+from handocr.train.fit import TrainConfig, fit
+
+
+def _sample(emnist_sample: Path) -> tuple[np.ndarray, np.ndarray]:
+    s = load_emnist(emnist_sample, "pool47", "train")
+    return s.images, to_label_space(s)
+
+
+@pytest.mark.slow
+def test_tiny_run_learns_and_exports_metadata(emnist_sample: Path, tmp_path: Path) -> None:
+    images, labels = _sample(emnist_sample)
+    cfg = TrainConfig(out_dir=str(tmp_path), epochs=4, batch_size=32, val_fraction=0.1, tag="t")
+    res = fit(cfg, train_set=(images, labels), test_set=(images[:47], labels[:47]))
+    losses = [r["train_loss"] for r in res.history]
+    assert losses[-1] < losses[0]
+    info = load_weights(create_model("cnn", weights=None), res.weights, sha256=res.sha256)
+    assert info.train["config"]["epochs"] == 4 and info.train["seed"] == 0
+    assert set(info.metrics) >= {"val_accuracy", "test_accuracy"}
+    assert (tmp_path / "history.csv").is_file() and (tmp_path / "curves.png").is_file()
+
+
+@pytest.mark.slow
+def test_interrupted_and_resumed_run_matches_uninterrupted(
+    emnist_sample: Path, tmp_path: Path
+) -> None:
+    images, labels = _sample(emnist_sample)
+    keep = np.concatenate([np.flatnonzero(labels == k)[:5] for k in range(47)])
+    data = (images[keep], labels[keep])
+
+    def cfg(name: str) -> TrainConfig:
+        return TrainConfig(out_dir=str(tmp_path / name), epochs=3, batch_size=32, val_fraction=0.2)
+
+    full = fit(cfg("a"), train_set=data)
+
+    def interrupt(done: int, total: int) -> None:
+        if done == total // 2:  # mid-epoch 2 of 3
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        fit(cfg("b"), train_set=data, progress=interrupt)
+    again = fit(cfg("b"), train_set=data, resume=True)
+
+    def strip(rows: list[dict[str, float]]) -> list[dict[str, float]]:
+        return [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
+
+    assert strip(again.history) == strip(full.history)
+    assert {k: v for k, v in again.metrics.items() if k != "seconds"} == {
+        k: v for k, v in full.metrics.items() if k != "seconds"
+    }
+
+
+def test_resume_without_checkpoint_is_a_data_error(tmp_path: Path) -> None:
+    from handocr.errors import DataError
+
+    images = np.zeros((40, 28, 28), np.uint8)
+    labels = np.arange(40) % 2
+    with pytest.raises(DataError, match="no checkpoint"):
+        fit(TrainConfig(out_dir=str(tmp_path), epochs=1), train_set=(images, labels), resume=True)
+
+
+def test_config_checks_ranges() -> None:
+    with pytest.raises(ValueError, match="label_smoothing"):
+        TrainConfig(label_smoothing=1.5)
+    with pytest.raises(ValueError, match="epochs"):
+        TrainConfig(epochs=0)
+
+
+def test_augmentation_keeps_shape_and_range() -> None:
+    import torch
+
+    x = torch.rand(16, 1, 28, 28)
+    out = augment_batch(x, AugmentConfig(), torch.Generator().manual_seed(0))
+    assert out.shape == x.shape and float(out.min()) >= 0 and float(out.max()) <= 1
+    same = augment_batch(x, AugmentConfig(), torch.Generator().manual_seed(0))
+    assert torch.equal(out, same)

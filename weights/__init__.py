@@ -1,0 +1,1 @@
+"""Shipped model weights (``*.safetensors``) and their ``MANIFEST.json``; data only."""
