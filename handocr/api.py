@@ -32,6 +32,8 @@ class Recognizer:
     device : {"auto", "cpu", "cuda", "cuda:N"}, default "auto"
     batch_size : int, default 1024
         Character crops per forward pass; peak memory grows linearly with it.
+    word_context : bool, default True
+        Resolve digit/letter look-alikes per word (:func:`handocr.decode.apply_word_context`).
 
     Notes
     -----
@@ -44,7 +46,9 @@ class Recognizer:
         models: Sequence[str] | None = None,
         device: str = "auto",
         batch_size: int = 1024,
+        word_context: bool = True,
     ) -> None:
+        self.word_context = word_context
         self.model_names = tuple(models) if models is not None else None
         self.device = device
         self.batch_size = batch_size
@@ -99,8 +103,8 @@ class Recognizer:
         boxes = [g.box for g in glyphs]
         crops = to_model_input(ink, boxes, [glyph_mask(ink, g) for g in glyphs])
         probs = self.ensemble.predict_proba(crops)
-        chars = decode_chars(probs, boxes)
         starts = [s for line in lines for s in line.word_starts]
+        chars = decode_chars(probs, boxes, word_starts=starts if self.word_context else None)
         sizes = [len(line.glyphs) for line in lines]
         return assemble_page(chars, sizes, starts, index=index, width=w, height=h, source=source)
 

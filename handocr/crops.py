@@ -69,8 +69,8 @@ def normalise_glyph(glyph: NDArray[np.uint8]) -> NDArray[np.float32]:
     frame = np.zeros((FRAME_PX, FRAME_PX), np.float32)
     y0, x0 = (FRAME_PX - nh) // 2, (FRAME_PX - nw) // 2
     frame[y0 : y0 + nh, x0 : x0 + nw] = big
-    frame = cv2.GaussianBlur(frame, (0, 0), BLUR_SIGMA_PX)
-    small = cv2.resize(frame, (INPUT_PX, INPUT_PX), interpolation=cv2.INTER_AREA)
+    blurred = cv2.GaussianBlur(frame, (0, 0), BLUR_SIGMA_PX)
+    small = cv2.resize(blurred, (INPUT_PX, INPUT_PX), interpolation=cv2.INTER_AREA)
     peak = float(small.max())
     if peak <= 0:
         return np.zeros((INPUT_PX, INPUT_PX), np.float32)

@@ -1,5 +1,13 @@
 """Probabilities + segmentation -> result objects (characters, words, lines, a page).
 
+Word context: each word is a digit string, a letter string, or mixed. With class-balanced
+posteriors ``p(c | x)`` (the training's logit adjustment gives those), the likelihood of a word's
+crops under a type whose character set is ``S`` is ``prod_i mean_{c in S} p(c | x_i)``; with a
+prior over the three types this gives ``P(type | word)``, and each character's reported
+probabilities are ``sum_type P(type | word) p(c | x_i, type)``. An ambiguous ``O``/``0`` in a word
+of letters so reads as ``O``, and in a number as ``0``, while a genuine mixed code such as ``A12``
+stays mixed when its letters and digits are clear.
+
 Output case: EMNIST-47 merges ``c i j k l m o p s u v w x y z`` into their capitals, so those
 classes print in upper case; the eleven lower-case classes ``a b d e f g h n q r t`` print in
 lower case, as the classifier saw them.
@@ -12,17 +20,72 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from handocr.labels import LABELS
+from handocr.labels import DIGITS, LABELS
 from handocr.result import Box, Char, Line, Page, Word
 
-__all__ = ["TOP_K", "assemble_page", "decode_chars"]
+__all__ = ["TOP_K", "TYPE_PRIOR", "apply_word_context", "assemble_page", "decode_chars"]
 
 TOP_K = 3
 """Characters kept per position: the choice plus ``TOP_K - 1`` alternatives."""
 
+TYPE_PRIOR = {"letters": 0.45, "digits": 0.45, "mixed": 0.10}
+"""Prior probability of each word type."""
+
+_IS_DIGIT = np.array([ch in DIGITS for ch in LABELS])
+_TYPE_MASKS = {
+    "letters": ~_IS_DIGIT,
+    "digits": _IS_DIGIT,
+    "mixed": np.ones(len(LABELS), bool),
+}
+
+
+def apply_word_context(probs: NDArray[np.float32]) -> NDArray[np.float32]:
+    """Re-weight one word's character probabilities by the posterior of its type.
+
+    Parameters
+    ----------
+    probs : ndarray of float32, shape (n, 47)
+        Class-balanced posteriors of the word's ``n`` characters, rows summing to 1.
+
+    Returns
+    -------
+    ndarray of float32, shape (n, 47)
+        Rows summing to 1: ``sum_type P(type | word) p(c | x_i, type)``.
+
+    Examples
+    --------
+    >>> from handocr.labels import index_of
+    >>> p = np.full((3, 47), 1e-4, np.float32)
+    >>> p[0, index_of("C")] = p[1, index_of("A")] = 1.0
+    >>> p[2, index_of("O")] = 0.45; p[2, index_of("0")] = 0.55
+    >>> p /= p.sum(1, keepdims=True)
+    >>> LABELS[int(apply_word_context(p)[2].argmax())]
+    'O'
+    """
+    if len(probs) == 0:
+        return probs
+    p = probs.astype(np.float64)
+    log_post = {}
+    for name, mask in _TYPE_MASKS.items():
+        mass = p[:, mask].sum(1)
+        log_post[name] = np.log(TYPE_PRIOR[name]) + np.log(mass / mask.sum() + 1e-30).sum()
+    top = max(log_post.values())
+    weights = {k: np.exp(v - top) for k, v in log_post.items()}
+    total = sum(weights.values())
+    out = np.zeros_like(p)
+    for name, mask in _TYPE_MASKS.items():
+        restricted = np.where(mask, p, 0.0)
+        restricted /= np.maximum(restricted.sum(1, keepdims=True), 1e-30)
+        out += weights[name] / total * restricted
+    return out.astype(np.float32)
+
 
 def decode_chars(
-    probs: NDArray[np.float32], boxes: Sequence[Box], *, top_k: int = TOP_K
+    probs: NDArray[np.float32],
+    boxes: Sequence[Box],
+    *,
+    word_starts: Sequence[bool] | None = None,
+    top_k: int = TOP_K,
 ) -> list[Char]:
     """Pick the most probable class of each crop and keep the runners-up.
 
@@ -32,6 +95,9 @@ def decode_chars(
         Ensemble probabilities, rows summing to 1, columns in ``LABELS`` order.
     boxes : sequence of Box
         ``N`` boxes in page pixels.
+    word_starts : sequence of bool, optional
+        ``N`` flags, True where a word begins; when given, each word's probabilities pass
+        through :func:`apply_word_context` first.
     top_k : int
         Candidates kept per character (>= 1).
 
@@ -47,6 +113,15 @@ def decode_chars(
     """
     if len(probs) != len(boxes):
         raise ValueError(f"{len(probs)} probability rows for {len(boxes)} boxes")
+    if word_starts is not None:
+        if len(word_starts) != len(boxes):
+            raise ValueError(f"{len(word_starts)} word flags for {len(boxes)} boxes")
+        starts = [k for k, s in enumerate(word_starts) if s or k == 0] + [len(boxes)]
+        probs = (
+            np.concatenate([apply_word_context(probs[a:b]) for a, b in zip(starts, starts[1:])])
+            if len(boxes)
+            else probs
+        )
     order = np.argsort(-probs, axis=1, kind="stable")[:, :top_k]
     out = []
     for row, idx, box in zip(probs, order, boxes, strict=True):

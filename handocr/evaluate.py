@@ -105,7 +105,7 @@ _NON_DIGIT = re.compile(r"[^0-9]")
 def normalise_for_cer(text: str, *, digits_only: bool = False) -> str:
     r"""Apply the scoring normalisation: upper case, no whitespace, optionally digits only.
 
-    A literal ``\\n`` in a truth file stands for a line break and is removed like whitespace.
+    A literal ``\n`` in a truth file stands for a line break and is removed like whitespace.
 
     Examples
     --------

@@ -105,6 +105,6 @@ def remove_ruled_lines(ink: NDArray[np.uint8], *, span: float = 3.0) -> NDArray[
         lines[(opened > 0) & carriers[labels]] = 255
     if not lines.any():
         return ink
-    lines = cv2.dilate(lines, np.ones((3, 3), np.uint8))
-    log.debug("removed %d ruled-line pixels (run >= %d px)", int(np.count_nonzero(lines)), run_px)
-    return np.where(lines > 0, 0, ink).astype(np.uint8)
+    widened = cv2.dilate(lines, np.ones((3, 3), np.uint8))
+    log.debug("removed %d ruled-line pixels (run >= %d px)", int(np.count_nonzero(widened)), run_px)
+    return np.where(widened > 0, 0, ink).astype(np.uint8)

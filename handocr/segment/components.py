@@ -76,7 +76,7 @@ def find_components(ink: NDArray[np.uint8]) -> list[Component]:
         x, y, w, h = cv2.boundingRect(c)
         if w < MIN_COMPONENT_PX and h < MIN_COMPONENT_PX:
             continue
-        out.append(Component(Box(x, y, x + w, y + h), c))
+        out.append(Component(Box(x, y, x + w, y + h), np.asarray(c, np.int32)))
     return out
 
 
