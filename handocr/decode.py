@@ -16,6 +16,7 @@ lower case, as the classifier saw them.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import pairwise
 
 import numpy as np
 from numpy.typing import NDArray
@@ -117,11 +118,8 @@ def decode_chars(
         if len(word_starts) != len(boxes):
             raise ValueError(f"{len(word_starts)} word flags for {len(boxes)} boxes")
         starts = [k for k, s in enumerate(word_starts) if s or k == 0] + [len(boxes)]
-        probs = (
-            np.concatenate([apply_word_context(probs[a:b]) for a, b in zip(starts, starts[1:])])
-            if len(boxes)
-            else probs
-        )
+        if len(boxes):
+            probs = np.concatenate([apply_word_context(probs[a:b]) for a, b in pairwise(starts)])
     order = np.argsort(-probs, axis=1, kind="stable")[:, :top_k]
     out = []
     for row, idx, box in zip(probs, order, boxes, strict=True):
