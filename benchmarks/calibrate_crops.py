@@ -43,7 +43,8 @@ def main() -> None:
         for sigma in (1.0, 2.0):
             crops.BORDER_PX, crops.BLUR_SIGMA_PX = border, sigma
             outs = [crops.normalise_glyph(s) for s in src]
-            corr = np.mean([np.corrcoef(o.ravel(), a.ravel())[0, 1] for o, a in zip(outs, imgs, strict=True)])
+            pairs = zip(outs, imgs, strict=True)
+            corr = np.mean([np.corrcoef(o.ravel(), a.ravel())[0, 1] for o, a in pairs])
             side = np.median([long_side(o, 30 / 255) for o in outs])
             print(f"{border:>10} {sigma:>9.1f} {corr:>7.3f} {side:>9.0f}")
 
