@@ -135,14 +135,49 @@ class Char:
         )
 
 
-def _mean_min(values: Sequence[float]) -> tuple[float, float]:
-    if not values:
-        return 0.0, 0.0
-    return sum(values) / len(values), min(values)
+class _CharGroup:
+    """Shared behaviour of words and lines: confidences over their characters, JSON."""
+
+    __slots__ = ()
+    box: Box
+
+    def all_chars(self) -> tuple[Char, ...]:
+        """Every character of the group, left to right."""
+        raise NotImplementedError
+
+    def _children(self) -> tuple[tuple[str, list[dict[str, Any]]]]:
+        raise NotImplementedError
+
+    @property
+    def text(self) -> str:
+        """The group's text."""
+        raise NotImplementedError
+
+    @property
+    def confidence(self) -> float:
+        """Mean character confidence, in ``[0, 1]`` (0 when empty)."""
+        values = [c.confidence for c in self.all_chars()]
+        return sum(values) / len(values) if values else 0.0
+
+    @property
+    def min_confidence(self) -> float:
+        """Lowest character confidence, in ``[0, 1]`` (0 when empty)."""
+        return min((c.confidence for c in self.all_chars()), default=0.0)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        ((key, children),) = self._children()
+        return {
+            "text": self.text,
+            "box": self.box.to_list(),
+            "confidence": self.confidence,
+            "min_confidence": self.min_confidence,
+            key: children,
+        }
 
 
 @dataclass(frozen=True, slots=True)
-class Word:
+class Word(_CharGroup):
     """Characters without a word break between them, left to right."""
 
     chars: tuple[Char, ...]
@@ -153,25 +188,12 @@ class Word:
         """The characters joined."""
         return "".join(c.text for c in self.chars)
 
-    @property
-    def confidence(self) -> float:
-        """Mean character confidence, in ``[0, 1]``."""
-        return _mean_min([c.confidence for c in self.chars])[0]
+    def all_chars(self) -> tuple[Char, ...]:
+        """The word's characters."""
+        return self.chars
 
-    @property
-    def min_confidence(self) -> float:
-        """Lowest character confidence, in ``[0, 1]``."""
-        return _mean_min([c.confidence for c in self.chars])[1]
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dict."""
-        return {
-            "text": self.text,
-            "box": self.box.to_list(),
-            "confidence": self.confidence,
-            "min_confidence": self.min_confidence,
-            "chars": [c.to_dict() for c in self.chars],
-        }
+    def _children(self) -> tuple[tuple[str, list[dict[str, Any]]]]:
+        return (("chars", [c.to_dict() for c in self.chars]),)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Word:
@@ -180,7 +202,7 @@ class Word:
 
 
 @dataclass(frozen=True, slots=True)
-class Line:
+class Line(_CharGroup):
     """Words of one text line, left to right."""
 
     words: tuple[Word, ...]
@@ -191,25 +213,12 @@ class Line:
         """Words joined by a space."""
         return " ".join(w.text for w in self.words)
 
-    @property
-    def confidence(self) -> float:
-        """Mean character confidence, in ``[0, 1]``."""
-        return _mean_min([c.confidence for w in self.words for c in w.chars])[0]
+    def all_chars(self) -> tuple[Char, ...]:
+        """The characters of all words."""
+        return tuple(c for w in self.words for c in w.chars)
 
-    @property
-    def min_confidence(self) -> float:
-        """Lowest character confidence, in ``[0, 1]``."""
-        return _mean_min([c.confidence for w in self.words for c in w.chars])[1]
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dict."""
-        return {
-            "text": self.text,
-            "box": self.box.to_list(),
-            "confidence": self.confidence,
-            "min_confidence": self.min_confidence,
-            "words": [w.to_dict() for w in self.words],
-        }
+    def _children(self) -> tuple[tuple[str, list[dict[str, Any]]]]:
+        return (("words", [w.to_dict() for w in self.words]),)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Line:
