@@ -142,7 +142,7 @@ class _CharGroup:
     box: Box
 
     def all_chars(self) -> tuple[Char, ...]:
-        """Every character of the group, left to right."""
+        """Return every character of the group, left to right."""
         raise NotImplementedError
 
     def _children(self) -> tuple[tuple[str, list[dict[str, Any]]]]:
@@ -189,7 +189,7 @@ class Word(_CharGroup):
         return "".join(c.text for c in self.chars)
 
     def all_chars(self) -> tuple[Char, ...]:
-        """The word's characters."""
+        """Return the word's characters."""
         return self.chars
 
     def _children(self) -> tuple[tuple[str, list[dict[str, Any]]]]:
@@ -214,7 +214,7 @@ class Line(_CharGroup):
         return " ".join(w.text for w in self.words)
 
     def all_chars(self) -> tuple[Char, ...]:
-        """The characters of all words."""
+        """Return the characters of all words."""
         return tuple(c for w in self.words for c in w.chars)
 
     def _children(self) -> tuple[tuple[str, list[dict[str, Any]]]]:
