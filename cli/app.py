@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import sys
@@ -111,9 +112,8 @@ def read(
                 break  # weights or model errors affect every page
             continue
         done.extend(doc.pages)
-    models_info = rec._ensemble.models if rec._ensemble is not None else ()
-    pages_out = tuple(type(p)(i, p.width, p.height, p.lines, p.source) for i, p in enumerate(done))
-    result = Document(pages_out, models_info)
+    pages_out = tuple(dataclasses.replace(p, index=i) for i, p in enumerate(done))
+    result = Document(pages_out, rec.loaded_models)
     if done or first_error is None:
         typer.echo(result.text if fmt is OutputFormat.TEXT else result.to_json())
     if first_error is not None:

@@ -11,7 +11,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from handocr.io import PageSource, iter_pages
-from handocr.result import Document, Page
+from handocr.result import Document, ModelInfo, Page
 
 if TYPE_CHECKING:
     from handocr.ensemble import Ensemble
@@ -70,6 +70,11 @@ class Recognizer:
                 self.model_names, device=self.device, batch_size=self.batch_size
             )
         return self._ensemble
+
+    @property
+    def loaded_models(self) -> tuple[ModelInfo, ...]:
+        """Name, tag and sha256 of the members, if loaded; ``()`` before any model ran."""
+        return self._ensemble.models if self._ensemble is not None else ()
 
     def read_page(
         self, image: NDArray[np.uint8], *, index: int = 0, source: str | None = None
@@ -140,8 +145,7 @@ class Recognizer:
             pages.append(page)
             if on_page is not None:
                 on_page(page)
-        models = self._ensemble.models if self._ensemble is not None else ()
-        return Document(tuple(pages), models)
+        return Document(tuple(pages), self.loaded_models)
 
 
 @functools.lru_cache(maxsize=4)
