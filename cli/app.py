@@ -204,7 +204,7 @@ def eval_(
     from sklearn.metrics import classification_report
 
     from handocr.ensemble import Ensemble
-    from handocr.evaluate import confusion_png, evaluate_classifier
+    from handocr.evaluate import FOLDED_GROUPS, confusion_png, evaluate_classifier
     from handocr.labels import LABELS
     from handocr.train.data import load_emnist, to_label_space
 
@@ -219,9 +219,19 @@ def eval_(
     if as_json:
         typer.echo(json.dumps(report.to_dict()))
         return
-    for name, acc in report.members.items():
-        typer.echo(f"{name:<28} accuracy {acc:.4f}")
-    typer.echo(f"{'ensemble':<28} accuracy {report.ensemble:.4f}  (n = {report.n})")
+    typer.echo(f"{'model':<28}{'top-1':>8}{'top-2':>8}{'folded':>8}{'ECE':>8}{'NLL':>8}")
+    rows = [*report.members.items(), ("ensemble", report.ensemble)]
+    for name, sc in rows:
+        typer.echo(
+            f"{name:<28}{sc.top1:>8.4f}{sc.top2:>8.4f}{sc.folded:>8.4f}{sc.ece:>8.4f}{sc.nll:>8.4f}"
+        )
+    typer.echo(
+        f"n = {report.n}; folded: {' '.join('{' + ','.join(g) + '}' for g in FOLDED_GROUPS)}"
+    )
+    typer.echo(
+        "most confused (truth -> prediction: count): "
+        + ", ".join(f"{t}->{p}: {c}" for t, p, c in report.most_confused())
+    )
     typer.echo("")
     typer.echo(
         classification_report(

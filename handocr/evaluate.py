@@ -12,7 +12,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +27,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DIGIT_SETS",
+    "FOLDED_GROUPS",
     "ClassifierReport",
+    "Scores",
+    "expected_calibration_error",
     "PageSetScore",
     "evaluate_classifier",
     "evaluate_page_set",
@@ -43,37 +46,154 @@ DIGIT_SETS = frozenset({"orand_car_a"})
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".webp", ".pdf"}
 
 
+FOLDED_GROUPS: tuple[str, ...] = ("0O", "1IL", "9gq", "2Z", "5S", "Ff")
+"""Visually ambiguous EMNIST-47 classes counted as one for the folded accuracy."""
+
+ECE_BINS = 15
+
+
+def expected_calibration_error(
+    probs: NDArray[np.floating[Any]], labels: NDArray[np.int64], *, bins: int = ECE_BINS
+) -> float:
+    """Return the expected calibration error of the top-1 confidence (Guo et al. 2017).
+
+    Equal-width confidence bins.
+
+    Parameters
+    ----------
+    probs : ndarray, shape (N, C)
+        Class probabilities, rows summing to 1.
+    labels : ndarray of int64, shape (N,)
+    bins : int
+        Number of equal-width confidence bins on ``[0, 1]``.
+
+    Returns
+    -------
+    float
+        ``sum_b |B_b| / N * |accuracy(B_b) - confidence(B_b)|``, in ``[0, 1]``.
+
+    Examples
+    --------
+    >>> p = np.array([[0.9, 0.1], [0.9, 0.1]]); y = np.array([0, 1])
+    >>> round(expected_calibration_error(p, y), 3)
+    0.4
+    """
+    if len(labels) == 0:
+        return 0.0
+    conf = probs.max(1)
+    correct = probs.argmax(1) == labels
+    which = np.minimum((conf * bins).astype(int), bins - 1)
+    ece = 0.0
+    for b in range(bins):
+        sel = which == b
+        if sel.any():
+            ece += sel.mean() * abs(correct[sel].mean() - conf[sel].mean())
+    return float(ece)
+
+
+def _fold_table() -> NDArray[np.int64]:
+    from handocr.labels import LABELS
+
+    table = np.arange(len(LABELS))
+    for group in FOLDED_GROUPS:
+        first = LABELS.index(group[0])
+        for ch in group[1:]:
+            table[LABELS.index(ch)] = first
+    return table
+
+
 @dataclass(frozen=True, slots=True)
-class ClassifierReport:
-    """Accuracy of every member and of the ensemble on labelled crops.
+class Scores:
+    """Scores of one classifier on labelled crops.
 
     Attributes
     ----------
-    members : dict of str to float
-        Top-1 accuracy in ``[0, 1]`` of each member, keyed ``"arch.tag"``.
-    ensemble : float
-        Top-1 accuracy of the soft vote.
+    top1, top2 : float
+        Share of crops whose label is the first / among the first two predictions.
+    folded : float
+        Top-1 accuracy when each group of :data:`FOLDED_GROUPS` counts as one class: the
+        ceiling that the ambiguity of the classes leaves visible.
+    ece : float
+        Expected calibration error of the top-1 confidence (15 bins).
+    nll : float
+        Mean negative log-likelihood of the labels.
+    """
+
+    top1: float
+    top2: float
+    folded: float
+    ece: float
+    nll: float
+
+    @classmethod
+    def of(cls, probs: NDArray[np.floating[Any]], labels: NDArray[np.int64]) -> Scores:
+        """Compute every score from ``(N, 47)`` probabilities and ``(N,)`` labels."""
+        if len(labels) == 0:
+            return cls(0.0, 0.0, 0.0, 0.0, 0.0)
+        top2 = np.argsort(-probs, axis=1)[:, :2]
+        fold = _fold_table()
+        pred = probs.argmax(1)
+        p_true = probs[np.arange(len(labels)), labels]
+        return cls(
+            top1=float((pred == labels).mean()),
+            top2=float((top2 == labels[:, None]).any(1).mean()),
+            folded=float((fold[pred] == fold[labels]).mean()),
+            ece=expected_calibration_error(probs, labels),
+            nll=float(-np.log(np.maximum(p_true, 1e-12)).mean()),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ClassifierReport:
+    """Scores of every member and of the ensemble on labelled crops.
+
+    Attributes
+    ----------
+    members : dict of str to Scores
+        Keyed ``"arch.tag"``.
+    ensemble : Scores
+        Scores of the soft vote.
     n : int
         Number of images.
     y_true, y_pred : ndarray of int64, shape (n,)
         Labels and ensemble predictions (for reports and confusion matrices).
     """
 
-    members: dict[str, float]
-    ensemble: float
+    members: dict[str, Scores]
+    ensemble: Scores
     n: int
     y_true: NDArray[np.int64]
     y_pred: NDArray[np.int64]
 
     def to_dict(self) -> dict[str, Any]:
-        """``{"members": {name: accuracy}, "ensemble": accuracy, "n": count}``."""
-        return {"members": self.members, "ensemble": self.ensemble, "n": self.n}
+        """Return ``{"members": {name: top1}, "ensemble": top1, "n": N, "ece": e, ...}``."""
+        return {
+            "members": {k: v.top1 for k, v in self.members.items()},
+            "ensemble": self.ensemble.top1,
+            "n": self.n,
+            "ece": self.ensemble.ece,
+            "scores": {
+                "members": {k: asdict(v) for k, v in self.members.items()},
+                "ensemble": asdict(self.ensemble),
+            },
+        }
+
+    def most_confused(self, k: int = 10) -> list[tuple[str, str, int]]:
+        """Return the ``k`` most frequent (truth, prediction, count) confusions of the ensemble."""
+        from handocr.labels import LABELS
+
+        cm = np.zeros((len(LABELS), len(LABELS)), np.int64)
+        np.add.at(cm, (self.y_true, self.y_pred), 1)
+        np.fill_diagonal(cm, 0)
+        flat = np.argsort(-cm, axis=None)[:k]
+        pairs = [divmod(int(i), len(LABELS)) for i in flat]
+        return [(LABELS[t], LABELS[p], int(cm[t, p])) for t, p in pairs if cm[t, p] > 0]
 
 
 def evaluate_classifier(
     ensemble: Ensemble, images: NDArray[np.uint8], labels: NDArray[np.int64]
 ) -> ClassifierReport:
-    """Score an ensemble on upright EMNIST-style images.
+    """Score an ensemble and each of its members on upright EMNIST-style images.
 
     Parameters
     ----------
@@ -91,11 +211,11 @@ def evaluate_classifier(
     per = ensemble.member_proba(x)
     probs = np.tensordot(ensemble.weights, per, axes=1)
     members = {
-        f"{m.info.name}.{m.info.tag}": float((p.argmax(1) == labels).mean())
+        f"{m.info.name}.{m.info.tag}": Scores.of(p, labels)
         for m, p in zip(ensemble.members, per, strict=True)
     }
     pred = probs.argmax(1).astype(np.int64)
-    return ClassifierReport(members, float((pred == labels).mean()), len(labels), labels, pred)
+    return ClassifierReport(members, Scores.of(probs, labels), len(labels), labels, pred)
 
 
 _WS = re.compile(r"\s+")

@@ -163,3 +163,19 @@ def test_import_handocr_does_not_import_torch() -> None:
     code = "import sys, handocr; print('torch' in sys.modules, 'cv2' in sys.modules)"
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert res.stdout.split() == ["False", "False"]
+
+
+def test_scores_fold_ambiguous_classes_and_count_top2() -> None:
+    from handocr.evaluate import Scores
+    from handocr.labels import NUM_CLASSES, index_of
+
+    labels = np.array([index_of("O"), index_of("A")])
+    probs = np.full((2, NUM_CLASSES), 0.001)
+    probs[0, index_of("0")] = 0.9  # O read as 0: wrong, right when folded
+    probs[0, index_of("O")] = 0.05
+    probs[1, index_of("B")] = 0.6  # A read as B, A second
+    probs[1, index_of("A")] = 0.3
+    probs /= probs.sum(1, keepdims=True)
+    sc = Scores.of(probs, labels)
+    assert sc.top1 == 0.0 and sc.top2 == 1.0 and sc.folded == 0.5
+    assert 0.0 < sc.ece <= 1.0 and sc.nll > 0
