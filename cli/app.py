@@ -184,6 +184,33 @@ def train(
     )
 
 
+@app.command()
+def calibrate(
+    weights: Annotated[Path, typer.Argument(help="a .safetensors file written by train")],
+    data: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(help="EMNIST IDX folder (default: the training one, then $HANDOCR_DATA)"),
+    ] = None,
+    out: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(help="write here instead of replacing WEIGHTS"),
+    ] = None,
+    device: Device = "cpu",
+    verbose: Verbose = 0,
+) -> None:
+    """Fit a member's temperature on its validation split (Guo et al. 2017) and store it."""
+    configure_cli_logging(max(verbose, 1))
+    from handocr.train.calibrate import calibrate_weights
+
+    try:
+        result = calibrate_weights(
+            weights, data=str(data) if data else None, out=out, device=device
+        )
+    except HandocrError as err:
+        raise _fail(err, verbose) from None
+    typer.echo(json.dumps(result))
+
+
 @app.command("eval")
 def eval_(
     data: Annotated[

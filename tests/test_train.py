@@ -86,3 +86,21 @@ def test_augmentation_keeps_shape_and_range() -> None:
     assert out.shape == x.shape and float(out.min()) >= 0 and float(out.max()) <= 1
     same = augment_batch(x, AugmentConfig(), torch.Generator().manual_seed(0))
     assert torch.equal(out, same)
+
+
+@pytest.mark.slow
+def test_calibrate_refits_temperature_on_the_training_validation_split(
+    emnist_sample: Path, tmp_path: Path
+) -> None:
+    from handocr.train.calibrate import calibrate_weights
+
+    cfg = TrainConfig(
+        data=str(emnist_sample), out_dir=str(tmp_path), epochs=2, batch_size=32, val_fraction=0.2
+    )
+    res = fit(cfg)
+    assert 0.05 <= res.metrics["temperature"] <= 20
+    out = tmp_path / "calibrated.safetensors"
+    got = calibrate_weights(res.weights, out=out)
+    info = load_weights(create_model("cnn", weights=None), out)
+    assert info.metrics["temperature"] == got["temperature"]
+    assert got["val_ece"] <= got["val_ece_raw"] + 1e-6

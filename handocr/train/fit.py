@@ -32,8 +32,9 @@ from handocr.labels import NUM_CLASSES
 from handocr.models.registry import create_model
 from handocr.models.weights import WeightsInfo, save_weights
 from handocr.train.augment import AugmentConfig, augment_batch
+from handocr.train.calibrate import calibrate_temperature
 
-__all__ = ["FitResult", "TrainConfig", "evaluate_logits", "fit"]
+__all__ = ["FitResult", "TrainConfig", "evaluate_logits", "fit", "split_train_val"]
 
 log = logging.getLogger(__name__)
 
@@ -164,6 +165,24 @@ def _stratified_split(
     return np.sort(tr), np.sort(va)
 
 
+def split_train_val(
+    train_set: ArraySet, cfg: TrainConfig
+) -> tuple[NDArray[np.uint8], NDArray[np.int64], NDArray[np.intp], NDArray[np.intp]]:
+    """Apply ``cfg.max_train`` and carve the stratified validation split, reproducibly.
+
+    Returns
+    -------
+    (images, labels, train_idx, val_idx)
+        The (possibly subsampled) arrays and sorted index arrays into them.
+    """
+    images, labels = train_set
+    if cfg.max_train and cfg.max_train < len(labels):
+        keep, _ = _stratified_split(labels, 1 - cfg.max_train / len(labels), cfg.seed)
+        images, labels = images[keep], labels[keep]
+    tr_idx, va_idx = _stratified_split(labels, cfg.val_fraction, cfg.seed)
+    return images, labels, tr_idx, va_idx
+
+
 def _to_float(images: NDArray[np.uint8], dev: torch.device) -> torch.Tensor:
     return torch.from_numpy(images).to(dev).unsqueeze(1).float().div_(255.0)
 
@@ -268,11 +287,7 @@ def fit(
     data_sha = "arrays"
     if train_set is None:
         train_set, test_set, data_sha = _load_sets(cfg)
-    images, labels = train_set
-    if cfg.max_train and cfg.max_train < len(labels):
-        keep, _ = _stratified_split(labels, 1 - cfg.max_train / len(labels), cfg.seed)
-        images, labels = images[keep], labels[keep]
-    tr_idx, va_idx = _stratified_split(labels, cfg.val_fraction, cfg.seed)
+    images, labels, tr_idx, va_idx = split_train_val(train_set, cfg)
     x_val, y_val = images[va_idx], labels[va_idx]
     counts = np.bincount(labels[tr_idx], minlength=NUM_CLASSES).astype(np.float64)
     log_prior = torch.tensor(np.log(np.maximum(counts, 1) / counts.sum()), dtype=torch.float32)
@@ -406,6 +421,7 @@ def fit(
     net.load_state_dict(best_state)
     net.eval()
     metrics: dict[str, Any] = {"val_accuracy": round(best_acc, 5), "epochs": epochs}
+    metrics.update(calibrate_temperature(evaluate_logits(net, x_val, device=dev), y_val))
     if test_set is not None:
         t_logits = evaluate_logits(net, test_set[0], device=dev)
         metrics["test_accuracy"] = round(float((t_logits.argmax(1) == test_set[1]).mean()), 5)
