@@ -17,6 +17,8 @@ from handocr.errors import ExitCode, HandocrError
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from handocr.api import Recognizer
+
 __all__ = ["app", "main"]
 
 log = logging.getLogger("handocr.cli")
@@ -71,8 +73,22 @@ def _progress_bar(total_hint: str) -> tuple[Callable[[int, int], None], Callable
     return update, prog.stop
 
 
+def _recognizer(*, models: list[str] | None, device: str, charset: str | None) -> Recognizer:
+    from handocr.api import Recognizer
+
+    try:
+        return Recognizer(models=models, device=device, charset=charset)
+    except ValueError as err:  # a bad --charset
+        log.error("%s", err)
+        raise typer.Exit(code=int(ExitCode.USAGE)) from None
+
+
 Verbose = Annotated[int, typer.Option("--verbose", "-v", count=True, help="-v info, -vv debug")]
 Device = Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N")]
+Charset = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option(help="restrict output: digits, upper, letters, alnum, or explicit characters"),
+]
 Models = Annotated[
     Optional[list[str]],  # noqa: UP045 - typer needs Optional here on Python 3.10
     typer.Option("--model", "-m", help="member name[.tag]; repeat for several (default: shipped)"),
@@ -86,6 +102,7 @@ def read(
         OutputFormat.TEXT
     ),
     models: Models = None,
+    charset: Charset = None,
     device: Device = "auto",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="errors only on stderr")] = False,
     verbose: Verbose = 0,
@@ -96,10 +113,9 @@ def read(
     then that of the first error (3 for a bad input).
     """
     configure_cli_logging(verbose, quiet=quiet)
-    from handocr.api import Recognizer
     from handocr.result import Document
 
-    rec = Recognizer(models=models, device=device)
+    rec = _recognizer(models=models, device=device, charset=charset)
     done = []
     first_error: HandocrError | None = None
     for path in pages:
@@ -279,15 +295,15 @@ def eval_pages(
     models: Models = None,
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
     rows: Annotated[bool, typer.Option(help="include per-image rows in --json")] = False,
+    charset: Charset = None,
     device: Device = "auto",
     verbose: Verbose = 0,
 ) -> None:
     """Score every set under ROOT with the CER rule of the development data."""
     configure_cli_logging(verbose)
-    from handocr.api import Recognizer
     from handocr.evaluate import evaluate_page_set, find_page_sets
 
-    rec = Recognizer(models=models, device=device)
+    rec = _recognizer(models=models, device=device, charset=charset)
     results = {}
     try:
         sets = find_page_sets(root)

@@ -34,6 +34,14 @@ class Recognizer:
         Character crops per forward pass; peak memory grows linearly with it.
     word_context : bool, default True
         Resolve digit/letter look-alikes per word (:func:`handocr.decode.apply_word_context`).
+    charset : str, optional
+        Restrict output to a character set for fields of known type: ``digits``, ``upper``,
+        ``letters``, ``alnum`` or explicit characters (:func:`handocr.labels.charset_fold`).
+
+    Raises
+    ------
+    ValueError
+        ``charset`` names characters outside the 47 classes.
 
     Notes
     -----
@@ -47,7 +55,13 @@ class Recognizer:
         device: str = "auto",
         batch_size: int = 1024,
         word_context: bool = True,
+        charset: str | None = None,
     ) -> None:
+        if charset is not None:
+            from handocr.labels import charset_fold
+
+            charset_fold(charset)  # validate early
+        self.charset = charset
         self.word_context = word_context
         self.model_names = tuple(models) if models is not None else None
         self.device = device
@@ -108,6 +122,10 @@ class Recognizer:
         boxes = [g.box for g in glyphs]
         crops = to_model_input(ink, boxes, [glyph_mask(ink, g) for g in glyphs])
         probs = self.ensemble.predict_proba(crops)
+        if self.charset is not None:
+            from handocr.decode import apply_charset
+
+            probs = apply_charset(probs, self.charset)
         starts = [s for line in lines for s in line.word_starts]
         chars = decode_chars(probs, boxes, word_starts=starts if self.word_context else None)
         sizes = [len(line.glyphs) for line in lines]

@@ -24,7 +24,14 @@ from numpy.typing import NDArray
 from handocr.labels import DIGITS, LABELS
 from handocr.result import Box, Char, Line, Page, Word
 
-__all__ = ["TOP_K", "TYPE_PRIOR", "apply_word_context", "assemble_page", "decode_chars"]
+__all__ = [
+    "TOP_K",
+    "TYPE_PRIOR",
+    "apply_charset",
+    "apply_word_context",
+    "assemble_page",
+    "decode_chars",
+]
 
 TOP_K = 3
 """Characters kept per position: the choice plus ``TOP_K - 1`` alternatives."""
@@ -38,6 +45,39 @@ _TYPE_MASKS = {
     "digits": _IS_DIGIT,
     "mixed": np.ones(len(LABELS), bool),
 }
+
+
+def apply_charset(probs: NDArray[np.float32], charset: str) -> NDArray[np.float32]:
+    """Restrict probabilities to a character set, folding other-case classes into allowed ones.
+
+    Parameters
+    ----------
+    probs : ndarray of float32, shape (N, 47)
+        Rows summing to 1.
+    charset : str
+        See :func:`handocr.labels.charset_fold`.
+
+    Returns
+    -------
+    ndarray of float32, shape (N, 47)
+        Rows summing to 1, zero outside the set.
+
+    Raises
+    ------
+    ValueError
+        As :func:`handocr.labels.charset_fold`.
+    """
+    from handocr.labels import charset_fold
+
+    fold = np.array(charset_fold(charset))
+    out = np.zeros_like(probs, dtype=np.float64)
+    for i, target in enumerate(fold):
+        if target >= 0:
+            out[:, target] += probs[:, i]
+    total = out.sum(1, keepdims=True)
+    uniform = (fold == np.arange(len(fold))).astype(np.float64)
+    out = np.where(total > 0, out / np.maximum(total, 1e-30), uniform / uniform.sum())
+    return out.astype(np.float32)
 
 
 def apply_word_context(probs: NDArray[np.float32]) -> NDArray[np.float32]:

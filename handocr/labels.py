@@ -8,7 +8,16 @@ are merged into their upper-case class, so handocr prints those in upper case.
 
 from __future__ import annotations
 
-__all__ = ["DIGITS", "LABELS", "MERGED_LOWER", "NUM_CLASSES", "UPPER", "index_of"]
+__all__ = [
+    "CHARSETS",
+    "DIGITS",
+    "LABELS",
+    "MERGED_LOWER",
+    "NUM_CLASSES",
+    "UPPER",
+    "charset_fold",
+    "index_of",
+]
 
 DIGITS = "0123456789"
 UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -21,6 +30,14 @@ LABELS: tuple[str, ...] = tuple(DIGITS + UPPER + KEPT_LOWER)
 NUM_CLASSES = len(LABELS)  # 47
 
 _INDEX = {ch: i for i, ch in enumerate(LABELS)}
+
+CHARSETS = {
+    "digits": DIGITS,
+    "upper": UPPER,
+    "letters": UPPER + KEPT_LOWER,
+    "alnum": DIGITS + UPPER + KEPT_LOWER,
+}
+"""Named character sets for fields whose type is known."""
 
 
 def index_of(char: str) -> int:
@@ -52,3 +69,54 @@ def index_of(char: str) -> int:
     if char in MERGED_LOWER:
         char = char.upper()
     return _INDEX[char]
+
+
+def charset_fold(charset: str) -> tuple[int, ...]:
+    """Map each of the 47 classes onto the class that a character set allows for it.
+
+    A class in the set maps to itself; a class whose other case is in the set maps there (with
+    ``upper``, the lower-case shapes ``a b d e f g h n q r t`` count as ``A B D ...``); any other
+    class maps to -1 (ruled out).
+
+    Parameters
+    ----------
+    charset : str
+        A name from :data:`CHARSETS` (``digits``, ``upper``, ``letters``, ``alnum``) or explicit
+        characters such as ``"0123456789ABCDEF"``. Lower-case letters that EMNIST merges count
+        as their capitals.
+
+    Returns
+    -------
+    tuple of int
+        47 target class indices (or -1) in :data:`LABELS` order.
+
+    Raises
+    ------
+    ValueError
+        Explicit characters outside the 47 classes, or an empty set.
+
+    Examples
+    --------
+    >>> fold = charset_fold("upper")
+    >>> LABELS[fold[index_of("a")]], fold[index_of("7")]
+    ('A', -1)
+    >>> sum(t >= 0 for t in charset_fold("digits")), sum(t >= 0 for t in charset_fold("alnum"))
+    (10, 47)
+    """
+    chars = CHARSETS.get(charset, charset)
+    allowed = set()
+    for ch in chars:
+        try:
+            allowed.add(index_of(ch))
+        except KeyError:
+            raise ValueError(
+                f"character {ch!r} of charset {charset!r} is not one of the 47 EMNIST classes; "
+                f"use a name ({', '.join(CHARSETS)}) or characters from 0-9, A-Z, a-z"
+            ) from None
+    if not allowed:
+        raise ValueError("the charset allows no character")
+    fold = []
+    for i, ch in enumerate(LABELS):
+        partner = _INDEX.get(ch.swapcase(), -1) if ch.isalpha() else -1
+        fold.append(i if i in allowed else partner if partner in allowed else -1)
+    return tuple(fold)

@@ -179,3 +179,26 @@ def test_scores_fold_ambiguous_classes_and_count_top2() -> None:
     sc = Scores.of(probs, labels)
     assert sc.top1 == 0.0 and sc.top2 == 1.0 and sc.folded == 0.5
     assert 0.0 < sc.ece <= 1.0 and sc.nll > 0
+
+
+def test_charset_digits_gives_only_digits(use_tiny_weights: Path, page_file: Path) -> None:
+    res = runner.invoke(app, ["read", "--charset", "digits", str(page_file)])
+    assert res.exit_code == 0
+    assert res.stdout.replace(" ", "").replace("\n", "").isdigit()
+
+
+def test_bad_charset_is_a_usage_error(page_file: Path) -> None:
+    res = runner.invoke(app, ["read", "--charset", "€", str(page_file)])
+    assert res.exit_code == ExitCode.USAGE and "47 EMNIST classes" in res.stderr
+
+
+def test_apply_charset_folds_case_and_renormalises() -> None:
+    from handocr.decode import apply_charset
+    from handocr.labels import NUM_CLASSES, index_of
+
+    p = np.zeros((1, NUM_CLASSES), np.float32)
+    p[0, index_of("a")] = 0.5
+    p[0, index_of("A")] = 0.2
+    p[0, index_of("4")] = 0.3
+    out = apply_charset(p, "upper")
+    assert out[0, index_of("A")] == pytest.approx(1.0) and out[0, index_of("4")] == 0
