@@ -29,8 +29,9 @@ log = logging.getLogger(__name__)
 PageSource = Union[str, os.PathLike[str], NDArray[np.uint8]]  # noqa: UP007 - runtime alias on 3.10
 """A path to an image or PDF, or an ``(H, W)`` / ``(H, W, 3)`` uint8 array."""
 
-MAX_PIXELS = 200_000_000
-"""Largest page accepted, in pixels (about 14,000 x 14,000); larger headers are refused."""
+MAX_PIXELS = 100_000_000
+"""Largest page accepted, in pixels (10,000 x 10,000; A4 at 600 dpi is 35 million); a larger
+image is refused from its header, before any pixel is decoded."""
 
 PDF_DPI = 300
 PDF_SUFFIXES = {".pdf"}
@@ -93,12 +94,16 @@ def _pil_to_gray(img: Image.Image, where: str) -> NDArray[np.uint8]:
 def _iter_image_file(path: Path) -> Iterator[LoadedPage]:
     from PIL import Image, ImageSequence, UnidentifiedImageError
 
-    Image.MAX_IMAGE_PIXELS = MAX_PIXELS
     try:
-        with Image.open(path) as img:
+        with Image.open(path) as img:  # lazy: reads the header only
             n = getattr(img, "n_frames", 1)
             for k, frame in enumerate(ImageSequence.Iterator(img), start=1):
                 source = f"{path.name}#{k}" if n > 1 else path.name
+                w, h = frame.size
+                if w * h > MAX_PIXELS:
+                    raise InputImageError(
+                        f"{source}: {w}x{h} pixels is over the limit of {MAX_PIXELS:,}"
+                    )
                 yield LoadedPage(_pil_to_gray(frame, source), source)
     except FileNotFoundError:
         raise InputImageError(f"{path}: no such file") from None

@@ -202,3 +202,13 @@ def test_apply_charset_folds_case_and_renormalises() -> None:
     p[0, index_of("4")] = 0.3
     out = apply_charset(p, "upper")
     assert out[0, index_of("A")] == pytest.approx(1.0) and out[0, index_of("4")] == 0
+
+
+def test_oversized_header_is_refused_before_decoding(tmp_path: Path, monkeypatch) -> None:
+    import handocr.io as hio
+
+    path = tmp_path / "big.png"
+    cv2.imwrite(str(path), np.full((300, 400), 255, np.uint8))
+    monkeypatch.setattr(hio, "MAX_PIXELS", 100_000)
+    with pytest.raises(InputImageError, match="over the limit"):
+        recognize(path)
