@@ -33,7 +33,8 @@ class Recognizer:
     batch_size : int, default 1024
         Character crops per forward pass; peak memory grows linearly with it.
     word_context : bool, default True
-        Resolve digit/letter look-alikes per word (:func:`handocr.decode.apply_word_context`).
+        Resolve digit/letter look-alikes from the line and word they stand in
+        (:func:`handocr.decode.apply_line_context`).
     charset : str, optional
         Restrict output to a character set for fields of known type: ``digits``, ``upper``,
         ``letters``, ``alnum`` or explicit characters (:func:`handocr.labels.charset_fold`).
@@ -127,8 +128,9 @@ class Recognizer:
 
             probs = apply_charset(probs, self.charset)
         starts = [s for line in lines for s in line.word_starts]
-        chars = decode_chars(probs, boxes, word_starts=starts if self.word_context else None)
         sizes = [len(line.glyphs) for line in lines]
+        context = {"word_starts": starts, "line_sizes": sizes} if self.word_context else {}
+        chars = decode_chars(probs, boxes, **context)  # type: ignore[arg-type]
         return assemble_page(chars, sizes, starts, index=index, width=w, height=h, source=source)
 
     def read(

@@ -1,6 +1,7 @@
 """Probabilities + segmentation -> result objects (characters, words, lines, a page).
 
-Word context: each word is a digit string, a letter string, or mixed. With class-balanced
+Context: each line is a letter string, a digit string, or a mixed line in which each word is
+letters, digits, or mixed (:func:`apply_line_context`). With class-balanced
 posteriors ``p(c | x)`` (the training's logit adjustment gives those), the likelihood of a word's
 crops under a type whose character set is ``S`` is ``prod_i mean_{c in S} p(c | x_i)``; with a
 prior over the three types this gives ``P(type | word)``, and each character's reported
@@ -26,8 +27,10 @@ from handocr.result import Box, Char, Line, Page, Word
 
 __all__ = [
     "TOP_K",
+    "LINE_TYPE_PRIOR",
     "TYPE_PRIOR",
     "apply_charset",
+    "apply_line_context",
     "apply_word_context",
     "assemble_page",
     "decode_chars",
@@ -38,6 +41,9 @@ TOP_K = 3
 
 TYPE_PRIOR = {"letters": 0.45, "digits": 0.45, "mixed": 0.10}
 """Prior probability of each word type."""
+
+LINE_TYPE_PRIOR = {"letters": 0.4, "digits": 0.4, "mixed": 0.2}
+"""Prior probability of each line type (a mixed line lets every word choose its own type)."""
 
 _IS_DIGIT = np.array([ch in DIGITS for ch in LABELS])
 _TYPE_MASKS = {
@@ -80,6 +86,35 @@ def apply_charset(probs: NDArray[np.float32], charset: str) -> NDArray[np.float3
     return out.astype(np.float32)
 
 
+def _restricted(p: NDArray[np.float64], mask: NDArray[np.bool_]) -> NDArray[np.float64]:
+    r = np.where(mask, p, 0.0)
+    out: NDArray[np.float64] = r / np.maximum(r.sum(1, keepdims=True), 1e-30)
+    return out
+
+
+def _type_log_likelihoods(p: NDArray[np.float64]) -> dict[str, float]:
+    """``log prod_i mean_{c in S_type} p(c | x_i)`` for the pure types."""
+    return {
+        name: float(np.log(p[:, mask].sum(1) / mask.sum() + 1e-30).sum())
+        for name, mask in _TYPE_MASKS.items()
+    }
+
+
+def _posterior(log_joint: dict[str, float]) -> tuple[dict[str, float], float]:
+    top = max(log_joint.values())
+    w = {k: float(np.exp(v - top)) for k, v in log_joint.items()}
+    total = sum(w.values())
+    return {k: v / total for k, v in w.items()}, top + float(np.log(total))
+
+
+def _word_context(p: NDArray[np.float64]) -> tuple[NDArray[np.float64], float]:
+    """Word-level mixture: (re-weighted probabilities, log marginal likelihood of the word)."""
+    ll = _type_log_likelihoods(p)
+    post, log_marginal = _posterior({k: np.log(TYPE_PRIOR[k]) + v for k, v in ll.items()})
+    out = sum(post[k] * _restricted(p, m) for k, m in _TYPE_MASKS.items())
+    return np.asarray(out), log_marginal
+
+
 def apply_word_context(probs: NDArray[np.float32]) -> NDArray[np.float32]:
     """Re-weight one word's character probabilities by the posterior of its type.
 
@@ -105,19 +140,56 @@ def apply_word_context(probs: NDArray[np.float32]) -> NDArray[np.float32]:
     """
     if len(probs) == 0:
         return probs
+    return _word_context(probs.astype(np.float64))[0].astype(np.float32)
+
+
+def apply_line_context(
+    probs: NDArray[np.float32], word_starts: Sequence[bool]
+) -> NDArray[np.float32]:
+    """Re-weight one line's probabilities: the whole line is letters, digits, or mixed words.
+
+    A line of letters or of digits restricts every character to that set; a mixed line lets
+    each word choose its own type (:func:`apply_word_context`). The line's type posterior uses
+    :data:`LINE_TYPE_PRIOR` and, for the mixed case, the product of the words' marginal
+    likelihoods. Names written with wide letter spacing so still read as one letter string.
+
+    Parameters
+    ----------
+    probs : ndarray of float32, shape (n, 47)
+        Class-balanced posteriors of the line's characters, rows summing to 1.
+    word_starts : sequence of bool
+        ``n`` flags, True where a word begins.
+
+    Returns
+    -------
+    ndarray of float32, shape (n, 47)
+        Rows summing to 1.
+
+    Raises
+    ------
+    ValueError
+        ``word_starts`` and ``probs`` differ in length.
+    """
+    if len(word_starts) != len(probs):
+        raise ValueError(f"{len(word_starts)} word flags for {len(probs)} characters")
+    if len(probs) == 0:
+        return probs
     p = probs.astype(np.float64)
-    log_post = {}
-    for name, mask in _TYPE_MASKS.items():
-        mass = p[:, mask].sum(1)
-        log_post[name] = np.log(TYPE_PRIOR[name]) + np.log(mass / mask.sum() + 1e-30).sum()
-    top = max(log_post.values())
-    weights = {k: np.exp(v - top) for k, v in log_post.items()}
-    total = sum(weights.values())
-    out = np.zeros_like(p)
-    for name, mask in _TYPE_MASKS.items():
-        restricted = np.where(mask, p, 0.0)
-        restricted /= np.maximum(restricted.sum(1, keepdims=True), 1e-30)
-        out += weights[name] / total * restricted
+    starts = [k for k, s in enumerate(word_starts) if s or k == 0] + [len(p)]
+    words = [_word_context(p[a:b]) for a, b in pairwise(starts)]
+    mixed_out = np.concatenate([w[0] for w in words])
+    ll = _type_log_likelihoods(p)
+    log_joint = {
+        "letters": np.log(LINE_TYPE_PRIOR["letters"]) + ll["letters"],
+        "digits": np.log(LINE_TYPE_PRIOR["digits"]) + ll["digits"],
+        "mixed": np.log(LINE_TYPE_PRIOR["mixed"]) + sum(w[1] for w in words),
+    }
+    post, _ = _posterior(log_joint)
+    out = (
+        post["letters"] * _restricted(p, _TYPE_MASKS["letters"])
+        + post["digits"] * _restricted(p, _TYPE_MASKS["digits"])
+        + post["mixed"] * mixed_out
+    )
     return out.astype(np.float32)
 
 
@@ -126,6 +198,7 @@ def decode_chars(
     boxes: Sequence[Box],
     *,
     word_starts: Sequence[bool] | None = None,
+    line_sizes: Sequence[int] | None = None,
     top_k: int = TOP_K,
 ) -> list[Char]:
     """Pick the most probable class of each crop and keep the runners-up.
@@ -137,8 +210,10 @@ def decode_chars(
     boxes : sequence of Box
         ``N`` boxes in page pixels.
     word_starts : sequence of bool, optional
-        ``N`` flags, True where a word begins; when given, each word's probabilities pass
-        through :func:`apply_word_context` first.
+        ``N`` flags, True where a word begins; when given, each line's probabilities pass
+        through :func:`apply_line_context` first.
+    line_sizes : sequence of int, optional
+        Characters per line, in order (default: all in one line).
     top_k : int
         Candidates kept per character (>= 1).
 
@@ -150,16 +225,22 @@ def decode_chars(
     Raises
     ------
     ValueError
-        ``probs`` and ``boxes`` disagree in length.
+        ``probs``, ``boxes``, ``word_starts`` or ``line_sizes`` disagree in length.
     """
     if len(probs) != len(boxes):
         raise ValueError(f"{len(probs)} probability rows for {len(boxes)} boxes")
     if word_starts is not None:
         if len(word_starts) != len(boxes):
             raise ValueError(f"{len(word_starts)} word flags for {len(boxes)} boxes")
-        starts = [k for k, s in enumerate(word_starts) if s or k == 0] + [len(boxes)]
-        if len(boxes):
-            probs = np.concatenate([apply_word_context(probs[a:b]) for a, b in pairwise(starts)])
+        sizes = list(line_sizes) if line_sizes is not None else [len(boxes)]
+        if sum(sizes) != len(boxes):
+            raise ValueError(f"line sizes {sizes} do not add up to {len(boxes)} boxes")
+        bounds = np.cumsum([0, *sizes])
+        parts = [
+            apply_line_context(probs[a:b], word_starts[a:b]) for a, b in pairwise(bounds) if b > a
+        ]
+        if parts:
+            probs = np.concatenate(parts)
     order = np.argsort(-probs, axis=1, kind="stable")[:, :top_k]
     out = []
     for row, idx, box in zip(probs, order, boxes, strict=True):
