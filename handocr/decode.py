@@ -11,7 +11,9 @@ stays mixed when its letters and digits are clear.
 
 Output case: EMNIST-47 merges ``c i j k l m o p s u v w x y z`` into their capitals, so those
 classes print in upper case; the eleven lower-case classes ``a b d e f g h n q r t`` print in
-lower case, as the classifier saw them.
+lower case, as the classifier saw them. One exception: the merged class ``L`` also holds
+lower-case ``l``, a plain bar; in a line of capitals a bar-shaped glyph is read as ``I``
+(:data:`BAR_ASPECT`).
 """
 
 from __future__ import annotations
@@ -193,6 +195,33 @@ def apply_line_context(
     return out.astype(np.float32)
 
 
+BAR_ASPECT = 0.3
+"""A glyph at most this wide for its height is a plain bar: ``I``, ``1`` or ``l``, never ``L``."""
+
+_L, _I = LABELS.index("L"), LABELS.index("I")
+_LOWER_ONLY = np.array([ch in "abdefghnqrt" for ch in LABELS])
+
+
+def _bars_as_i(probs: NDArray[np.float32], boxes: Sequence[Box]) -> NDArray[np.float32]:
+    """In a line of capitals, read a bar that EMNIST files under ``L`` (lower-case l) as ``I``.
+
+    EMNIST-47 merges lower-case ``l`` into ``L``, so the classifier often calls a plain vertical
+    bar ``L``. A capital L has a foot, so a glyph narrower than :data:`BAR_ASPECT` times its
+    height cannot be one; unless the line is lower-case (a fifth or more of its characters are
+    lower-case-only classes), its ``L`` probability moves to ``I``.
+    """
+    top = probs.argmax(1)
+    if (_LOWER_ONLY[top]).mean() >= 0.2:
+        return probs
+    bars = np.array([b.width <= BAR_ASPECT * b.height for b in boxes])
+    if not bars.any():
+        return probs
+    out = probs.copy()
+    out[bars, _I] += out[bars, _L]
+    out[bars, _L] = 0.0
+    return out
+
+
 def decode_chars(
     probs: NDArray[np.float32],
     boxes: Sequence[Box],
@@ -241,6 +270,9 @@ def decode_chars(
         ]
         if parts:
             probs = np.concatenate(parts)
+        probs = np.concatenate(
+            [_bars_as_i(probs[a:b], boxes[a:b]) for a, b in pairwise(bounds) if b > a] or [probs]
+        )
     order = np.argsort(-probs, axis=1, kind="stable")[:, :top_k]
     out = []
     for row, idx, box in zip(probs, order, boxes, strict=True):

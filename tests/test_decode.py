@@ -53,3 +53,20 @@ def test_decode_chars_checks_lengths() -> None:
         decode_chars(p, [Box(0, 0, 1, 1)], word_starts=[True, False])
     (ch,) = decode_chars(p, [Box(0, 0, 1, 1)], word_starts=[True], line_sizes=[1])
     assert ch.text == "A" and 0.99 < ch.confidence <= 1.0 and len(ch.alternatives) == 2
+
+
+def test_narrow_bar_in_capitals_reads_as_i_not_l() -> None:
+    p = _probs([{"L": 0.6, "I": 0.3, "1": 0.1}, {"A": 0.99}])
+    bar, wide = Box(0, 0, 4, 40), Box(10, 0, 40, 40)
+    chars = decode_chars(p, [bar, wide], word_starts=[True, False], line_sizes=[2])
+    assert [c.text for c in chars] == ["I", "A"]
+    # a capital L has a foot: a wide box keeps L
+    chars = decode_chars(p, [Box(0, 0, 25, 40), wide], word_starts=[True, False], line_sizes=[2])
+    assert chars[0].text == "L"
+
+
+def test_bar_in_a_lower_case_line_stays_l() -> None:
+    p = _probs([{"h": 0.9}, {"e": 0.9}, {"L": 0.7, "I": 0.3}, {"L": 0.7, "I": 0.3}])
+    boxes = [Box(0, 0, 20, 40), Box(22, 10, 40, 40), Box(42, 0, 46, 40), Box(50, 0, 54, 40)]
+    chars = decode_chars(p, boxes, word_starts=[True, False, False, False], line_sizes=[4])
+    assert "".join(c.text for c in chars) == "heLL"
