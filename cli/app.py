@@ -36,6 +36,8 @@ class OutputFormat(str, Enum):
 
     TEXT = "text"
     JSON = "json"
+    HOCR = "hocr"
+    TSV = "tsv"
 
 
 def configure_cli_logging(verbose: int, *, quiet: bool = False) -> None:
@@ -98,7 +100,7 @@ Models = Annotated[
 @app.command()
 def read(
     pages: Annotated[list[Path], typer.Argument(help="image or PDF files, read in order")],
-    fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="text or json")] = (
+    fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="text, json, hocr or tsv")] = (
         OutputFormat.TEXT
     ),
     models: Models = None,
@@ -131,7 +133,13 @@ def read(
     pages_out = tuple(dataclasses.replace(p, index=i) for i, p in enumerate(done))
     result = Document(pages_out, rec.loaded_models)
     if done or first_error is None:
-        typer.echo(result.text if fmt is OutputFormat.TEXT else result.to_json())
+        render = {
+            OutputFormat.TEXT: lambda: result.text,
+            OutputFormat.JSON: result.to_json,
+            OutputFormat.HOCR: result.to_hocr,
+            OutputFormat.TSV: result.to_tsv,
+        }[fmt]
+        typer.echo(render(), nl=fmt in (OutputFormat.TEXT, OutputFormat.JSON))
     if first_error is not None:
         raise typer.Exit(code=int(first_error.exit_code))
 

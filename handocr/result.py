@@ -313,6 +313,19 @@ class Document:
         """Return :meth:`to_dict` as a JSON string."""
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
 
+    def to_hocr(self) -> str:
+        """Return the document as hOCR 1.2 XHTML (:func:`handocr.export.to_hocr`)."""
+        from handocr import __version__
+        from handocr.export import to_hocr
+
+        return to_hocr(self, version=__version__)
+
+    def to_tsv(self) -> str:
+        """Return Tesseract-style TSV rows (:func:`handocr.export.to_tsv`)."""
+        from handocr.export import to_tsv
+
+        return to_tsv(self)
+
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Document:
         """Inverse of :meth:`to_dict`.

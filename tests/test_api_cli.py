@@ -212,3 +212,11 @@ def test_oversized_header_is_refused_before_decoding(tmp_path: Path, monkeypatch
     monkeypatch.setattr(hio, "MAX_PIXELS", 100_000)
     with pytest.raises(InputImageError, match="over the limit"):
         recognize(path)
+
+
+@pytest.mark.parametrize("fmt", ["hocr", "tsv"])
+def test_cli_hocr_and_tsv_match_the_library(use_tiny_weights: Path, page_file: Path, fmt) -> None:
+    res = runner.invoke(app, ["read", "--format", fmt, str(page_file)])
+    assert res.exit_code == 0
+    doc = recognize(page_file)
+    assert res.stdout == (doc.to_hocr() if fmt == "hocr" else doc.to_tsv())

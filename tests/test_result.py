@@ -67,3 +67,27 @@ def test_box_union_contains_both_and_iou_in_unit_range(v: list[int]) -> None:
     assert 0.0 <= a.iou(b) <= 1.0
     assert a.iou(b) == pytest.approx(b.iou(a))
     assert Box.from_list(a.to_list()) == a
+
+
+def test_hocr_is_xhtml_with_the_required_classes_and_boxes() -> None:
+    import xml.etree.ElementTree as ET
+
+    doc = _doc()
+    root = ET.fromstring(doc.to_hocr())
+    ns = {"h": "http://www.w3.org/1999/xhtml"}
+    pages = root.findall(".//h:div[@class='ocr_page']", ns)
+    assert len(pages) == 2 and "bbox 0 0 100 50" in pages[0].get("title", "")
+    lines = root.findall(".//h:span[@class='ocr_line']", ns)
+    words = root.findall(".//h:span[@class='ocrx_word']", ns)
+    chars = root.findall(".//h:span[@class='ocrx_cinfo']", ns)
+    assert len(lines) == 2 and len(words) == 3 and len(chars) == 5
+    assert words[0].get("title") == "bbox 0 0 18 12; x_wconf 50"
+    assert "".join(c.text or "" for c in chars) == "AB12Z"
+
+
+def test_tsv_has_tesseract_columns_and_one_row_per_word() -> None:
+    rows = [r.split("\t") for r in _doc().to_tsv().splitlines()]
+    assert rows[0][:2] == ["level", "page_num"] and len(rows[0]) == 12
+    words = [r for r in rows[1:] if r[0] == "5"]
+    assert [w[-1] for w in words] == ["AB", "12", "Z"]
+    assert words[0][6:10] == ["0", "0", "18", "12"]
