@@ -15,10 +15,15 @@ from handocr.result import Document, ModelInfo, Page
 
 if TYPE_CHECKING:
     from handocr.ensemble import Ensemble
+    from handocr.segment.split import Piece
 
-__all__ = ["Recognizer", "recognize"]
+__all__ = ["SPLIT_MARGIN", "Recognizer", "recognize"]
 
 log = logging.getLogger(__name__)
+
+SPLIT_MARGIN = 0.5
+"""How much higher (natural log) the pieces' mean best log-probability must be than the whole
+glyph's for a cut to be kept."""
 
 
 class Recognizer:
@@ -35,6 +40,9 @@ class Recognizer:
     word_context : bool, default True
         Resolve digit/letter look-alikes from the line and word they stand in
         (:func:`handocr.decode.apply_line_context`).
+    split_touching : bool, default True
+        Try cutting glyphs much wider than high into touching characters, keeping a cut when
+        the classifier is more confident in its pieces (recognition-based segmentation).
     charset : str, optional
         Restrict output to a character set for fields of known type: ``digits``, ``upper``,
         ``letters``, ``alnum`` or explicit characters (:func:`handocr.labels.charset_fold`).
@@ -57,7 +65,9 @@ class Recognizer:
         batch_size: int = 1024,
         word_context: bool = True,
         charset: str | None = None,
+        split_touching: bool = True,
     ) -> None:
+        self.split_touching = split_touching
         if charset is not None:
             from handocr.labels import charset_fold
 
@@ -109,29 +119,98 @@ class Recognizer:
         -------
         Page
         """
-        from handocr.crops import to_model_input
         from handocr.decode import assemble_page, decode_chars
         from handocr.preprocess import ink_map
         from handocr.segment import glyph_mask, segment_page
+        from handocr.segment.split import Piece
 
         ink = ink_map(image)
         lines = segment_page(ink)
-        glyphs = [g for line in lines for g in line.glyphs]
         h, w = image.shape
-        if not glyphs:
+        items = [[Piece(g.box, glyph_mask(ink, g)) for g in line.glyphs] for line in lines]
+        starts = [list(line.word_starts) for line in lines]
+        flat = [p for row in items for p in row]
+        if not flat:
             return Page(index, w, h, (), source)
-        boxes = [g.box for g in glyphs]
-        crops = to_model_input(ink, boxes, [glyph_mask(ink, g) for g in glyphs])
-        probs = self.ensemble.predict_proba(crops)
+        probs = self._classify(flat)
+        if self.split_touching:
+            items, starts, probs = self._split_touching(items, starts, probs)
         if self.charset is not None:
             from handocr.decode import apply_charset
 
             probs = apply_charset(probs, self.charset)
-        starts = [s for line in lines for s in line.word_starts]
-        sizes = [len(line.glyphs) for line in lines]
-        context = {"word_starts": starts, "line_sizes": sizes} if self.word_context else {}
+        boxes = [p.box for row in items for p in row]
+        flat_starts = [s for row in starts for s in row]
+        sizes = [len(row) for row in items]
+        context = {"word_starts": flat_starts, "line_sizes": sizes} if self.word_context else {}
         chars = decode_chars(probs, boxes, **context)  # type: ignore[arg-type]
-        return assemble_page(chars, sizes, starts, index=index, width=w, height=h, source=source)
+        return assemble_page(
+            chars, sizes, flat_starts, index=index, width=w, height=h, source=source
+        )
+
+    def _classify(self, pieces: Sequence[Piece]) -> NDArray[np.float32]:
+        from handocr.crops import to_model_input
+
+        empty = np.zeros((1, 1), np.uint8)
+        x = to_model_input(empty, [p.box for p in pieces], [p.mask for p in pieces])
+        return self.ensemble.predict_proba(x)
+
+    def _split_touching(
+        self,
+        items: list[list[Piece]],
+        starts: list[list[bool]],
+        probs: NDArray[np.float32],
+    ) -> tuple[list[list[Piece]], list[list[bool]], NDArray[np.float32]]:
+        """Recognition-based segmentation of wide glyphs.
+
+        Each wide glyph's cut options (:func:`handocr.segment.split.split_candidates`) are
+        classified in one batch; an option replaces the glyph when the mean log-probability of
+        its pieces' best classes beats the glyph's own by :data:`SPLIT_MARGIN`.
+        """
+        from handocr.segment.split import split_candidates
+
+        options: dict[int, list[list[Piece]]] = {}
+        k = 0
+        for row in items:
+            for piece in row:
+                found = split_candidates(piece)
+                if found:
+                    options[k] = found
+                k += 1
+        if not options:
+            return items, starts, probs
+        batch = [p for opts in options.values() for opt in opts for p in opt]
+        batch_probs = self._classify(batch)
+        chosen: dict[int, tuple[list[Piece], NDArray[np.float32]]] = {}
+        pos = 0
+        for i, opts in options.items():
+            best = float(np.log(probs[i].max() + 1e-12)) + SPLIT_MARGIN
+            for opt in opts:
+                pp = batch_probs[pos : pos + len(opt)]
+                pos += len(opt)
+                score = float(np.log(pp.max(1) + 1e-12).mean())
+                if score > best:
+                    best, chosen[i] = score, (opt, pp)
+        if not chosen:
+            return items, starts, probs
+        new_items, new_starts, new_probs = [], [], []
+        k = 0
+        for row, row_starts in zip(items, starts, strict=True):
+            out_row, out_starts = [], []
+            for piece, start in zip(row, row_starts, strict=True):
+                if k in chosen:
+                    pieces, pp = chosen[k]
+                    out_row += pieces
+                    out_starts += [start] + [False] * (len(pieces) - 1)
+                    new_probs.append(pp)
+                else:
+                    out_row.append(piece)
+                    out_starts.append(start)
+                    new_probs.append(probs[k : k + 1])
+                k += 1
+            new_items.append(out_row)
+            new_starts.append(out_starts)
+        return new_items, new_starts, np.concatenate(new_probs)
 
     def read(
         self,

@@ -86,3 +86,18 @@ def test_random_pages_segment_without_error(page: np.ndarray) -> None:
 def test_ink_map_rejects_wrong_dtype() -> None:
     with pytest.raises(ValueError, match="uint8"):
         ink_map(np.zeros((4, 4), np.float32))
+
+
+def test_touching_pair_is_cut_at_the_thin_bridge() -> None:
+    from handocr.result import Box
+    from handocr.segment.split import Piece, split_candidates
+
+    mask = np.zeros((40, 70), np.uint8)
+    mask[:, 2:30] = 255  # left blob
+    mask[:, 40:68] = 255  # right blob
+    mask[18:21, 30:40] = 255  # thin bridge
+    options = split_candidates(Piece(Box(100, 10, 170, 50), mask))
+    two = next(o for o in options if len(o) == 2)
+    assert 128 <= two[0].box.x1 <= 142 and two[1].box.x0 >= two[0].box.x1
+    assert all(p.mask.shape == (p.box.height, p.box.width) for p in two)
+    assert split_candidates(Piece(Box(0, 0, 30, 40), np.full((40, 30), 255, np.uint8))) == []
