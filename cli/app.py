@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import sys
@@ -17,7 +16,10 @@ from handocr.errors import ExitCode, HandocrError
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    import numpy as np
+
     from handocr.api import Recognizer
+    from handocr.result import Page
 
 __all__ = ["app", "main"]
 
@@ -105,6 +107,10 @@ def read(
     ),
     models: Models = None,
     charset: Charset = None,
+    overlay: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(help="write one PNG per page with boxes and characters into this folder"),
+    ] = None,
     device: Device = "auto",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="errors only on stderr")] = False,
     verbose: Verbose = 0,
@@ -115,6 +121,7 @@ def read(
     then that of the first error (3 for a bad input).
     """
     configure_cli_logging(verbose, quiet=quiet)
+    from handocr.io import iter_pages
     from handocr.result import Document
 
     rec = _recognizer(models=models, device=device, charset=charset)
@@ -122,16 +129,17 @@ def read(
     first_error: HandocrError | None = None
     for path in pages:
         try:
-            doc = rec.read(path)
+            for loaded in iter_pages(path):
+                page = rec.read_page(loaded.image, index=len(done), source=loaded.source)
+                done.append(page)
+                if overlay is not None:
+                    _write_overlay(overlay, loaded.image, page)
         except HandocrError as err:
             log.error("%s", err, exc_info=verbose > 0)
             first_error = first_error or err
             if err.exit_code != ExitCode.BAD_INPUT:
                 break  # weights or model errors affect every page
-            continue
-        done.extend(doc.pages)
-    pages_out = tuple(dataclasses.replace(p, index=i) for i, p in enumerate(done))
-    result = Document(pages_out, rec.loaded_models)
+    result = Document(tuple(done), rec.loaded_models)
     if done or first_error is None:
         render = {
             OutputFormat.TEXT: lambda: result.text,
@@ -142,6 +150,20 @@ def read(
         typer.echo(render(), nl=fmt in (OutputFormat.TEXT, OutputFormat.JSON))
     if first_error is not None:
         raise typer.Exit(code=int(first_error.exit_code))
+
+
+def _write_overlay(folder: Path, image: np.ndarray, page: Page) -> None:
+    import cv2
+
+    from handocr.overlay import draw_overlay
+
+    folder.mkdir(parents=True, exist_ok=True)
+    base, _, number = (page.source or f"page{page.index + 1}").partition("#")
+    target = folder / (Path(base).stem + (f"-p{number}" if number else "") + ".png")
+    if not cv2.imwrite(str(target), draw_overlay(image, page)):
+        log.warning("could not write %s", target)
+    else:
+        log.info("wrote %s", target)
 
 
 @app.command()

@@ -220,3 +220,18 @@ def test_cli_hocr_and_tsv_match_the_library(use_tiny_weights: Path, page_file: P
     assert res.exit_code == 0
     doc = recognize(page_file)
     assert res.stdout == (doc.to_hocr() if fmt == "hocr" else doc.to_tsv())
+
+
+def test_overlay_writes_one_png_per_page(use_tiny_weights: Path, tmp_path: Path) -> None:
+    from PIL import Image
+
+    frames = [Image.fromarray(draw_text_page([t])) for t in ("AB", "CD")]
+    tif = tmp_path / "two.tif"
+    frames[0].save(tif, save_all=True, append_images=frames[1:])
+    out = tmp_path / "overlays"
+    res = runner.invoke(app, ["read", "--overlay", str(out), str(tif)])
+    assert res.exit_code == 0
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["two-p1.png", "two-p2.png"]
+    img = cv2.imread(str(out / names[0]))
+    assert img.shape[:2] == np.asarray(frames[0]).shape[:2] and img.shape[2] == 3

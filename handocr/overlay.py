@@ -1,0 +1,61 @@
+"""Draw a page's recognition result over its image, for checking by eye."""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+from handocr.result import Page
+
+__all__ = ["confidence_colour", "draw_overlay"]
+
+
+def confidence_colour(confidence: float) -> tuple[int, int, int]:
+    """Return a BGR colour from red (confidence 0) through yellow to green (confidence 1)."""
+    c = min(max(confidence, 0.0), 1.0)
+    return (0, int(255 * min(1.0, 2 * c)), int(255 * min(1.0, 2 * (1 - c))))
+
+
+def draw_overlay(image: NDArray[np.uint8], page: Page) -> NDArray[np.uint8]:
+    """Draw line (blue), word (grey) and character boxes with the read characters.
+
+    Character boxes and labels are coloured by confidence (:func:`confidence_colour`).
+
+    Parameters
+    ----------
+    image : ndarray of uint8, shape (H, W)
+        The gray page that ``page`` was read from.
+    page : Page
+
+    Returns
+    -------
+    ndarray of uint8, shape (H, W, 3)
+        BGR picture (as OpenCV writes it).
+    """
+    import cv2
+
+    out = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    out = (out.astype(np.float32) * 0.6 + 102).astype(np.uint8)  # fade the page
+    thick = max(1, round(max(image.shape) / 1500))
+    for line in page.lines:
+        b = line.box
+        cv2.rectangle(out, (b.x0, b.y0), (b.x1 - 1, b.y1 - 1), (255, 120, 0), thick)
+        for word in line.words:
+            b = word.box
+            cv2.rectangle(out, (b.x0, b.y0), (b.x1 - 1, b.y1 - 1), (150, 150, 150), thick)
+            for ch in word.chars:
+                b = ch.box
+                colour = confidence_colour(ch.confidence)
+                cv2.rectangle(out, (b.x0, b.y0), (b.x1 - 1, b.y1 - 1), colour, thick)
+                scale = max(0.4, b.height / 45)
+                cv2.putText(
+                    out,
+                    ch.text,
+                    (b.x0, max(12, b.y0 - 3)),
+                    cv2.FONT_HERSHEY_SIMPLEX,
+                    scale,
+                    colour,
+                    thick,
+                    cv2.LINE_AA,
+                )
+    return np.asarray(out, np.uint8)
