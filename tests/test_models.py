@@ -146,3 +146,16 @@ def test_weights_folder_copy_is_found(tiny_weights: Path, tmp_path: Path, monkey
     shutil.copytree(tiny_weights, dst)
     monkeypatch.setenv("HANDOCR_WEIGHTS", str(dst))
     assert Ensemble.from_names(device="cpu").models[0].tag == "tiny"
+
+
+def test_write_manifest_lists_every_file(tiny_weights: Path, tmp_path: Path) -> None:
+    from handocr.models.weights import write_manifest
+
+    dst = tmp_path / "w"
+    shutil.copytree(tiny_weights, dst)
+    (dst / "MANIFEST.json").unlink()
+    manifest = write_manifest(dst, ["cnn.tiny"])
+    assert manifest["default_tags"] == {"cnn": "cnn.tiny"}
+    assert json.loads((dst / "MANIFEST.json").read_text()) == manifest
+    with pytest.raises(WeightsError, match="without a file"):
+        write_manifest(dst, ["cnn.nope"])

@@ -30,6 +30,7 @@ __all__ = [
     "read_manifest",
     "save_weights",
     "weights_dir",
+    "write_manifest",
 ]
 
 log = logging.getLogger(__name__)
@@ -244,3 +245,60 @@ def load_weights(
         model.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()})
     log.debug("loaded %s (%s)", path.name, info.name)
     return info
+
+
+def write_manifest(folder: Path, default_ensemble: list[str]) -> dict[str, Any]:
+    """Rebuild ``MANIFEST.json`` of a weights folder from its files' own metadata.
+
+    Every ``*.safetensors`` file is listed under its ``arch.tag`` with its sha256, size, metrics
+    and training command; the first listed weight of each arch is its default tag.
+
+    Parameters
+    ----------
+    folder : Path
+    default_ensemble : list of str
+        ``arch.tag`` names of the default ensemble, in voting order.
+
+    Returns
+    -------
+    dict
+        The manifest written.
+
+    Raises
+    ------
+    WeightsError
+        A file has no valid metadata, or a default member has no file.
+    """
+    from safetensors import safe_open
+
+    entries: dict[str, Any] = {}
+    defaults: dict[str, str] = {}
+    for path in sorted(folder.glob("*.safetensors")):
+        with safe_open(str(path), framework="pt") as fh:
+            info = WeightsInfo.from_metadata(fh.metadata(), source=path.name)
+        entries[info.name] = {
+            "file": path.name,
+            "sha256": file_sha256(path),
+            "bytes": path.stat().st_size,
+            "metrics": info.metrics,
+            "command": info.train.get("config", {}).get("command"),
+            "data_sha256": info.train.get("data_sha256"),
+        }
+        defaults.setdefault(info.arch, info.name)
+    missing = [n for n in default_ensemble if n not in entries]
+    if missing:
+        raise WeightsError(f"default ensemble members without a file in {folder}: {missing}")
+    manifest = {
+        "schema": 1,
+        "default_ensemble": list(default_ensemble),
+        "default_tags": defaults,
+        "weights": entries,
+    }
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    return manifest
+
+
+if __name__ == "__main__":  # python -m handocr.models.weights weights cnn.emnist47-v2 ...
+    import sys
+
+    write_manifest(Path(sys.argv[1]), sys.argv[2:])
