@@ -43,8 +43,6 @@ log = logging.getLogger(__name__)
 DIGIT_SETS = frozenset({"orand_car_a"})
 """Sets scored on digits only (their truth transcribes no separators)."""
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".webp", ".pdf"}
-
 
 FOLDED_GROUPS: tuple[str, ...] = ("0O", "1IL", "9gq", "2Z", "5S", "Ff")
 """Visually ambiguous EMNIST-47 classes counted as one for the folded accuracy."""
