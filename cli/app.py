@@ -33,6 +33,14 @@ app = typer.Typer(
 )
 
 
+class VotingRule(str, Enum):
+    """How the ensemble's members vote (:func:`handocr.ensemble.combine_votes`)."""
+
+    WEIGHTED = "weighted"
+    SOFT = "soft"
+    HARD = "hard"
+
+
 class OutputFormat(str, Enum):
     """Output formats of ``handocr read``."""
 
@@ -77,11 +85,13 @@ def _progress_bar(total_hint: str) -> tuple[Callable[[int, int], None], Callable
     return update, prog.stop
 
 
-def _recognizer(*, models: list[str] | None, device: str, charset: str | None) -> Recognizer:
+def _recognizer(
+    *, models: list[str] | None, device: str, charset: str | None, voting: VotingRule
+) -> Recognizer:
     from handocr.api import Recognizer
 
     try:
-        return Recognizer(models=models, device=device, charset=charset)
+        return Recognizer(models=models, device=device, charset=charset, voting=voting.value)
     except ValueError as err:  # a bad --charset
         log.error("%s", err)
         raise typer.Exit(code=int(ExitCode.USAGE)) from None
@@ -92,6 +102,10 @@ Device = Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N")]
 Charset = Annotated[
     Optional[str],  # noqa: UP045
     typer.Option(help="restrict output: digits, upper, letters, alnum, or explicit characters"),
+]
+VotingOpt = Annotated[
+    VotingRule,
+    typer.Option(help="weighted (fitted weights), soft (equal weights) or hard (majority)"),
 ]
 Models = Annotated[
     Optional[list[str]],  # noqa: UP045 - typer needs Optional here on Python 3.10
@@ -106,6 +120,7 @@ def read(
         OutputFormat.TEXT
     ),
     models: Models = None,
+    voting: VotingOpt = VotingRule.WEIGHTED,
     charset: Charset = None,
     overlay: Annotated[
         Optional[Path],  # noqa: UP045
@@ -124,8 +139,8 @@ def read(
     from handocr.io import iter_pages
     from handocr.result import Document
 
-    rec = _recognizer(models=models, device=device, charset=charset)
-    done = []
+    rec = _recognizer(models=models, device=device, charset=charset, voting=voting)
+    done: list[Page] = []
     first_error: HandocrError | None = None
     for path in pages:
         try:
@@ -192,6 +207,9 @@ def train(
         typer.Option(help="use at most this many training images"),
     ] = None,
     resume: Annotated[bool, typer.Option(help="continue from OUT/checkpoint.pt")] = False,
+    precision: Annotated[
+        str, typer.Option(help="auto, fp32 or bf16 (autocast for the training forward pass)")
+    ] = "auto",
     device: Device = "auto",
     verbose: Verbose = 0,
 ) -> None:
@@ -214,6 +232,7 @@ def train(
             device=device,
             threads=threads,
             max_train=max_train,
+            precision=precision,
         )
     except ValueError as err:
         log.error("%s", err)
@@ -257,6 +276,35 @@ def calibrate(
     typer.echo(json.dumps(result))
 
 
+@app.command("fit-ensemble")
+def fit_ensemble(
+    members: Annotated[list[str], typer.Argument(help="arch.tag names of the members")],
+    data: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(help="EMNIST IDX folder (default: the training one, then $HANDOCR_DATA)"),
+    ] = None,
+    write: Annotated[
+        bool,
+        typer.Option(help="make MEMBERS the default ensemble with these weights in MANIFEST.json"),
+    ] = False,
+    device: Device = "cpu",
+    verbose: Verbose = 0,
+) -> None:
+    """Fit the voting weights of MEMBERS on their common validation split (log-loss)."""
+    configure_cli_logging(max(verbose, 1))
+    from handocr.models.weights import weights_dir, write_manifest
+    from handocr.train.calibrate import fit_ensemble as fit
+
+    try:
+        result = fit(list(members), data=str(data) if data else None, device=device)
+        if write:
+            write_manifest(weights_dir(), list(members), result["voting_weights"])
+            log.info("wrote %s", weights_dir() / "MANIFEST.json")
+    except HandocrError as err:
+        raise _fail(err, verbose) from None
+    typer.echo(json.dumps(result))
+
+
 @app.command("eval")
 def eval_(
     data: Annotated[
@@ -265,6 +313,7 @@ def eval_(
     ] = None,
     split: Annotated[str, typer.Option(help="EMNIST split")] = "pool47",
     models: Models = None,
+    voting: VotingOpt = VotingRule.WEIGHTED,
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable summary")] = False,
     confusion: Annotated[Path, typer.Option(help="confusion-matrix PNG to write")] = Path(
         "confusion_matrix.png"
@@ -283,7 +332,7 @@ def eval_(
 
     try:
         test = load_emnist(data, split, "test")
-        ens = Ensemble.from_names(models, device=device)
+        ens = Ensemble.from_names(models, voting=voting.value, device=device)
         report = evaluate_classifier(ens, test.images, to_label_space(test))
     except HandocrError as err:
         raise _fail(err, verbose) from None
@@ -325,6 +374,7 @@ def eval_pages(
     models: Models = None,
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
     rows: Annotated[bool, typer.Option(help="include per-image rows in --json")] = False,
+    voting: VotingOpt = VotingRule.WEIGHTED,
     charset: Charset = None,
     device: Device = "auto",
     verbose: Verbose = 0,
@@ -333,7 +383,7 @@ def eval_pages(
     configure_cli_logging(verbose)
     from handocr.evaluate import evaluate_page_set, find_page_sets
 
-    rec = _recognizer(models=models, device=device, charset=charset)
+    rec = _recognizer(models=models, device=device, charset=charset, voting=voting)
     results = {}
     try:
         sets = find_page_sets(root)

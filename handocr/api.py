@@ -46,11 +46,14 @@ class Recognizer:
     charset : str, optional
         Restrict output to a character set for fields of known type: ``digits``, ``upper``,
         ``letters``, ``alnum`` or explicit characters (:func:`handocr.labels.charset_fold`).
+    voting : {"weighted", "soft", "hard"}, default "weighted"
+        How the members' probabilities combine (:func:`handocr.ensemble.combine_votes`);
+        every character keeps each member's own vote (:attr:`handocr.result.Char.votes`).
 
     Raises
     ------
     ValueError
-        ``charset`` names characters outside the 47 classes.
+        ``charset`` names characters outside the 47 classes, or ``voting`` is unknown.
 
     Notes
     -----
@@ -66,7 +69,13 @@ class Recognizer:
         word_context: bool = True,
         charset: str | None = None,
         split_touching: bool = True,
+        voting: str = "weighted",
     ) -> None:
+        from handocr.ensemble import VOTING
+
+        if voting not in VOTING:
+            raise ValueError(f"voting must be one of {', '.join(VOTING)}, not {voting!r}")
+        self.voting = voting
         self.split_touching = split_touching
         if charset is not None:
             from handocr.labels import charset_fold
@@ -92,7 +101,10 @@ class Recognizer:
             from handocr.ensemble import Ensemble
 
             self._ensemble = Ensemble.from_names(
-                self.model_names, device=self.device, batch_size=self.batch_size
+                self.model_names,
+                voting=self.voting,
+                device=self.device,
+                batch_size=self.batch_size,
             )
         return self._ensemble
 
@@ -119,7 +131,7 @@ class Recognizer:
         -------
         Page
         """
-        from handocr.decode import assemble_page, decode_chars
+        from handocr.decode import assemble_page, attach_votes, decode_chars
         from handocr.preprocess import ink_map
         from handocr.segment import glyph_mask, segment_page
         from handocr.segment.split import Piece
@@ -132,9 +144,10 @@ class Recognizer:
         flat = [p for row in items for p in row]
         if not flat:
             return Page(index, w, h, (), source)
-        probs = self._classify(flat)
+        stack = self._classify(flat)
         if self.split_touching:
-            items, starts, probs = self._split_touching(items, starts, probs)
+            items, starts, stack = self._split_touching(items, starts, stack)
+        probs, per_member = stack[:, 0], stack[:, 1:]
         if self.charset is not None:
             from handocr.decode import apply_charset
 
@@ -144,16 +157,19 @@ class Recognizer:
         sizes = [len(row) for row in items]
         context = {"word_starts": flat_starts, "line_sizes": sizes} if self.word_context else {}
         chars = decode_chars(probs, boxes, **context)  # type: ignore[arg-type]
+        chars = attach_votes(chars, per_member, [m.key for m in self.ensemble.models])
         return assemble_page(
             chars, sizes, flat_starts, index=index, width=w, height=h, source=source
         )
 
     def _classify(self, pieces: Sequence[Piece]) -> NDArray[np.float32]:
+        """Return ``(N, 1 + M, 47)``: the voted probabilities, then each member's."""
         from handocr.crops import to_model_input
 
         empty = np.zeros((1, 1), np.uint8)
         x = to_model_input(empty, [p.box for p in pieces], [p.mask for p in pieces])
-        return self.ensemble.predict_proba(x)
+        combined, per_member = self.ensemble.vote(x)
+        return np.concatenate([combined[:, None], per_member.transpose(1, 0, 2)], axis=1)
 
     def _split_touching(
         self,
@@ -162,6 +178,9 @@ class Recognizer:
         probs: NDArray[np.float32],
     ) -> tuple[list[list[Piece]], list[list[bool]], NDArray[np.float32]]:
         """Recognition-based segmentation of wide glyphs.
+
+        ``probs`` is :meth:`_classify`'s ``(N, 1 + M, 47)`` stack; the decision uses the voted
+        probabilities ``[:, 0]``.
 
         Each wide glyph's cut options (:func:`handocr.segment.split.split_candidates`) are
         classified in one batch; an option replaces the glyph when the mean log-probability of
@@ -184,11 +203,11 @@ class Recognizer:
         chosen: dict[int, tuple[list[Piece], NDArray[np.float32]]] = {}
         pos = 0
         for i, opts in options.items():
-            best = float(np.log(probs[i].max() + 1e-12)) + SPLIT_MARGIN
+            best = float(np.log(probs[i, 0].max() + 1e-12)) + SPLIT_MARGIN
             for opt in opts:
                 pp = batch_probs[pos : pos + len(opt)]
                 pos += len(opt)
-                score = float(np.log(pp.max(1) + 1e-12).mean())
+                score = float(np.log(pp[:, 0].max(1) + 1e-12).mean())
                 if score > best:
                     best, chosen[i] = score, (opt, pp)
         if not chosen:
@@ -248,8 +267,10 @@ class Recognizer:
 
 
 @functools.lru_cache(maxsize=4)
-def _cached(models: tuple[str, ...] | None, device: str, batch_size: int) -> Recognizer:
-    return Recognizer(models=models, device=device, batch_size=batch_size)
+def _cached(
+    models: tuple[str, ...] | None, device: str, batch_size: int, voting: str
+) -> Recognizer:
+    return Recognizer(models=models, device=device, batch_size=batch_size, voting=voting)
 
 
 def recognize(
@@ -258,6 +279,7 @@ def recognize(
     models: Sequence[str] | None = None,
     device: str = "auto",
     batch_size: int = 1024,
+    voting: str = "weighted",
 ) -> Document:
     """Read handprinted text from one or more page images.
 
@@ -273,6 +295,8 @@ def recognize(
     device : {"auto", "cpu", "cuda", "cuda:N"}, default "auto"
     batch_size : int, default 1024
         Character crops per forward pass; peak memory grows linearly with it.
+    voting : {"weighted", "soft", "hard"}, default "weighted"
+        See :class:`Recognizer`.
 
     Returns
     -------
@@ -295,4 +319,4 @@ def recognize(
     ''
     """
     key = tuple(models) if models is not None else None
-    return _cached(key, device, batch_size).read(source)
+    return _cached(key, device, batch_size, voting).read(source)

@@ -18,6 +18,7 @@ lower-case ``l``, a plain bar; in a line of capitals a bar-shaped glyph is read 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from itertools import pairwise
 
@@ -279,6 +280,48 @@ def decode_chars(
         cands = [(LABELS[int(k)], float(row[k])) for k in idx]
         out.append(Char(cands[0][0], box, cands[0][1], tuple(cands[1:])))
     return out
+
+
+def attach_votes(
+    chars: Sequence[Char], per_member: NDArray[np.float32], members: Sequence[str]
+) -> list[Char]:
+    """Record each member's own top class and probability on every character.
+
+    Parameters
+    ----------
+    chars : sequence of Char
+        ``N`` decoded characters.
+    per_member : ndarray of float32, shape (N, M, 47)
+        The members' probabilities for the same crops (before context decoding).
+    members : sequence of str
+        ``M`` member names (``"arch.tag"``).
+
+    Returns
+    -------
+    list of Char
+        Copies with :attr:`Char.votes` filled.
+
+    Raises
+    ------
+    ValueError
+        The shapes disagree.
+    """
+    if per_member.shape[:2] != (len(chars), len(members)):
+        raise ValueError(
+            f"votes of shape {per_member.shape} for {len(chars)} characters and "
+            f"{len(members)} members"
+        )
+    top = per_member.argmax(2)
+    return [
+        dataclasses.replace(
+            c,
+            votes=tuple(
+                (name, LABELS[int(top[i, k])], float(per_member[i, k, top[i, k]]))
+                for k, name in enumerate(members)
+            ),
+        )
+        for i, c in enumerate(chars)
+    ]
 
 
 def assemble_page(

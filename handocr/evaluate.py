@@ -150,7 +150,7 @@ class ClassifierReport:
     members : dict of str to Scores
         Keyed ``"arch.tag"``.
     ensemble : Scores
-        Scores of the soft vote.
+        Scores of the ensemble's vote (its ``voting`` rule).
     n : int
         Number of images.
     y_true, y_pred : ndarray of int64, shape (n,)
@@ -206,12 +206,8 @@ def evaluate_classifier(
     ClassifierReport
     """
     x = (images.astype(np.float32) / 255.0)[:, None]
-    per = ensemble.member_proba(x)
-    probs = np.tensordot(ensemble.weights, per, axes=1)
-    members = {
-        f"{m.info.name}.{m.info.tag}": Scores.of(p, labels)
-        for m, p in zip(ensemble.members, per, strict=True)
-    }
+    probs, per = ensemble.vote(x)
+    members = {m.info.key: Scores.of(p, labels) for m, p in zip(ensemble.members, per, strict=True)}
     pred = probs.argmax(1).astype(np.int64)
     return ClassifierReport(members, Scores.of(probs, labels), len(labels), labels, pred)
 
@@ -392,7 +388,10 @@ def evaluate_page_set(
 
 
 def confusion_png(
-    y_true: Sequence[int], y_pred: Sequence[int], labels: Sequence[str], path: Path
+    y_true: Sequence[int] | NDArray[np.int64],
+    y_pred: Sequence[int] | NDArray[np.int64],
+    labels: Sequence[str],
+    path: Path,
 ) -> None:
     """Write a confusion-matrix heat map (rows = truth, columns = prediction) as PNG.
 

@@ -13,7 +13,10 @@ from typing import Any
 
 __all__ = ["SCHEMA_VERSION", "Box", "Char", "Document", "Line", "ModelInfo", "Page", "Word"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""Version of the JSON result schema (docs/result-schema.md). 2 added ``votes`` per character;
+:meth:`Document.from_dict` also reads version 1."""
+READABLE_SCHEMAS = (1, 2)
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -108,12 +111,16 @@ class Char:
         The ensemble's probability of ``text``, in ``[0, 1]``.
     alternatives : tuple of (str, float)
         The next most probable characters with their probabilities, best first.
+    votes : tuple of (str, str, float)
+        Each ensemble member's own vote before context decoding: ``(member "arch.tag", its
+        top character, its probability in [0, 1])``; empty when not recorded.
     """
 
     text: str
     box: Box
     confidence: float
     alternatives: tuple[tuple[str, float], ...] = ()
+    votes: tuple[tuple[str, str, float], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict."""
@@ -122,6 +129,7 @@ class Char:
             "box": self.box.to_list(),
             "confidence": self.confidence,
             "alternatives": [[t, p] for t, p in self.alternatives],
+            "votes": [{"model": m, "text": t, "confidence": p} for m, t, p in self.votes],
         }
 
     @classmethod
@@ -132,6 +140,10 @@ class Char:
             Box.from_list(d["box"]),
             float(d["confidence"]),
             tuple((str(t), float(p)) for t, p in d.get("alternatives", ())),
+            tuple(
+                (str(v["model"]), str(v["text"]), float(v["confidence"]))
+                for v in d.get("votes", ())
+            ),
         )
 
 
@@ -283,6 +295,11 @@ class ModelInfo:
     tag: str
     sha256: str
 
+    @property
+    def key(self) -> str:
+        """``"name.tag"``, as in ``weights/MANIFEST.json`` and :attr:`Char.votes`."""
+        return f"{self.name}.{self.tag}"
+
     def to_dict(self) -> dict[str, str]:
         """Return a JSON-ready dict."""
         return {"name": self.name, "tag": self.tag, "sha256": self.sha256}
@@ -301,7 +318,7 @@ class Document:
         return "\f".join(p.text for p in self.pages)
 
     def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dict with ``"schema": 1``."""
+        """Return a JSON-ready dict with ``"schema": SCHEMA_VERSION``."""
         return {
             "schema": SCHEMA_VERSION,
             "models": [m.to_dict() for m in self.models],
@@ -335,7 +352,7 @@ class Document:
         ValueError
             The dict is of another schema version.
         """
-        if d.get("schema") != SCHEMA_VERSION:
+        if d.get("schema") not in READABLE_SCHEMAS:
             raise ValueError(f"unsupported result schema {d.get('schema')!r}")
         return cls(
             tuple(Page.from_dict(p) for p in d["pages"]),

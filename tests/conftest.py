@@ -56,21 +56,29 @@ def emnist_sample() -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A weights folder with an untrained `cnn` (seed 0) and its MANIFEST.json."""
+    """A weights folder with two untrained `cnn` members (seeds 0 and 1) and MANIFEST.json.
+
+    The default ensemble is both, with voting weights 0.7 / 0.3.
+    """
     import torch
 
     from handocr.models.registry import create_model
     from handocr.models.weights import WeightsInfo, save_weights
 
     folder = tmp_path_factory.mktemp("weights")
-    torch.manual_seed(0)
-    net = create_model("cnn", weights=None)
-    sha = save_weights(net, folder / "cnn.tiny.safetensors", WeightsInfo(arch="cnn", tag="tiny"))
+    entries = {}
+    for seed, tag in enumerate(("tiny", "tiny-b")):
+        torch.manual_seed(seed)
+        net = create_model("cnn", weights=None)
+        path = folder / f"cnn.{tag}.safetensors"
+        sha = save_weights(net, path, WeightsInfo(arch="cnn", tag=tag))
+        entries[f"cnn.{tag}"] = {"file": path.name, "sha256": sha}
     manifest = {
         "schema": 1,
-        "default_ensemble": ["cnn.tiny"],
+        "default_ensemble": ["cnn.tiny", "cnn.tiny-b"],
         "default_tags": {"cnn": "cnn.tiny"},
-        "weights": {"cnn.tiny": {"file": "cnn.tiny.safetensors", "sha256": sha}},
+        "weights": entries,
+        "voting_weights": {"cnn.tiny": 0.7, "cnn.tiny-b": 0.3},
     }
     (folder / "MANIFEST.json").write_text(json.dumps(manifest))
     return folder

@@ -157,5 +157,10 @@ def test_write_manifest_lists_every_file(tiny_weights: Path, tmp_path: Path) -> 
     manifest = write_manifest(dst, ["cnn.tiny"])
     assert manifest["default_tags"] == {"cnn": "cnn.tiny"}
     assert json.loads((dst / "MANIFEST.json").read_text()) == manifest
+    assert set(manifest["weights"]) == {"cnn.tiny", "cnn.tiny-b"}
+    assert "voting_weights" not in manifest  # none given, none kept from a manifest
+    both = write_manifest(dst, ["cnn.tiny", "cnn.tiny-b"], {"cnn.tiny": 0.6, "cnn.tiny-b": 0.4})
+    again = write_manifest(dst, ["cnn.tiny", "cnn.tiny-b"])  # keeps the fitted weights
+    assert again["voting_weights"] == both["voting_weights"] == {"cnn.tiny": 0.6, "cnn.tiny-b": 0.4}
     with pytest.raises(WeightsError, match="without a file"):
         write_manifest(dst, ["cnn.nope"])

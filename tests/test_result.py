@@ -12,7 +12,13 @@ from handocr.result import Box, Char, Document, Line, ModelInfo, Page, Word
 def _doc() -> Document:
     def word(text: str, x: int) -> Word:
         chars = tuple(
-            Char(c, Box(x + 10 * i, 0, x + 10 * i + 8, 12), 0.5 + 0.01 * i, (("O", 0.1),))
+            Char(
+                c,
+                Box(x + 10 * i, 0, x + 10 * i + 8, 12),
+                0.5 + 0.01 * i,
+                (("O", 0.1),),
+                (("cnn.emnist47-v1", c, 0.6), ("resnet10t.emnist47-v1", "O", 0.4)),
+            )
             for i, c in enumerate(text)
         )
         return Word(chars, Box.enclosing([c.box for c in chars]))
@@ -34,7 +40,22 @@ def test_json_round_trip_is_lossless() -> None:
     doc = _doc()
     again = Document.from_json(doc.to_json())
     assert again == doc
-    assert again.to_dict()["schema"] == 1
+    assert again.to_dict()["schema"] == 2
+    vote = again.to_dict()["pages"][0]["lines"][0]["words"][0]["chars"][0]["votes"][1]
+    assert vote == {"model": "resnet10t.emnist47-v1", "text": "O", "confidence": 0.4}
+
+
+def test_schema_1_documents_still_read() -> None:
+    d = _doc().to_dict()
+    d["schema"] = 1
+    for page in d["pages"]:
+        for line in page["lines"]:
+            for word in line["words"]:
+                for char in word["chars"]:
+                    del char["votes"]
+    old = Document.from_dict(d)
+    assert old.text == _doc().text
+    assert old.pages[0].lines[0].words[0].chars[0].votes == ()
 
 
 def test_confidences_are_mean_and_min() -> None:

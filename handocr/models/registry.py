@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -82,16 +83,25 @@ def split_name(name: str) -> tuple[str, str | None]:
 def model_spec(arch: str) -> ModelSpec:
     """Return the spec of a registered architecture.
 
+    Any timm ResNet name, optionally with a stem suffix (``resnet34``, ``resnet18-imagenet``,
+    see :mod:`handocr.models.resnet`), resolves without registration; whether timm knows it is
+    checked when the model is built.
+
     Raises
     ------
     UnknownModelError
-        ``arch`` is not registered; the message lists close matches.
+        ``arch`` is not registered and not a ResNet name; the message lists close matches.
     """
     _ensure_builtin()
-    try:
+    if arch in _REGISTRY:
         return _REGISTRY[arch]
-    except KeyError:
-        raise UnknownModelError(arch, _REGISTRY) from None
+    from handocr.models.resnet import parse_resnet_name, timm_resnet
+
+    parsed = parse_resnet_name(arch)
+    if parsed is None:
+        raise UnknownModelError(arch, _REGISTRY)
+    timm_name, stem = parsed
+    return ModelSpec(arch, functools.partial(timm_resnet, timm_name, stem), (1, 28, 28))
 
 
 def create_model(

@@ -247,17 +247,25 @@ def load_weights(
     return info
 
 
-def write_manifest(folder: Path, default_ensemble: list[str]) -> dict[str, Any]:
+def write_manifest(
+    folder: Path,
+    default_ensemble: list[str],
+    voting_weights: dict[str, float] | None = None,
+) -> dict[str, Any]:
     """Rebuild ``MANIFEST.json`` of a weights folder from its files' own metadata.
 
     Every ``*.safetensors`` file is listed under its ``arch.tag`` with its sha256, size, metrics
-    and training command; the first listed weight of each arch is its default tag.
+    and training command. The default tag of an arch is its member of ``default_ensemble``, else
+    its first file in name order.
 
     Parameters
     ----------
     folder : Path
     default_ensemble : list of str
         ``arch.tag`` names of the default ensemble, in voting order.
+    voting_weights : dict of str to float, optional
+        Fitted voting weights of the default ensemble (``handocr fit-ensemble``); when omitted,
+        those of the existing manifest are kept if they cover exactly ``default_ensemble``.
 
     Returns
     -------
@@ -288,12 +296,18 @@ def write_manifest(folder: Path, default_ensemble: list[str]) -> dict[str, Any]:
     missing = [n for n in default_ensemble if n not in entries]
     if missing:
         raise WeightsError(f"default ensemble members without a file in {folder}: {missing}")
-    manifest = {
+    for name in reversed(default_ensemble):  # a member of the default ensemble wins
+        defaults[name.partition(".")[0]] = name
+    if voting_weights is None and (folder / MANIFEST).is_file():
+        voting_weights = read_manifest(folder).get("voting_weights")
+    manifest: dict[str, Any] = {
         "schema": 1,
         "default_ensemble": list(default_ensemble),
         "default_tags": defaults,
         "weights": entries,
     }
+    if voting_weights and set(voting_weights) == set(default_ensemble):
+        manifest["voting_weights"] = {n: voting_weights[n] for n in default_ensemble}
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return manifest
 

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["calibrate_temperature", "calibrate_weights", "fit_temperature"]
+__all__ = ["calibrate_temperature", "calibrate_weights", "fit_ensemble", "fit_temperature"]
 
 log = logging.getLogger(__name__)
 
@@ -131,4 +131,88 @@ def calibrate_weights(
     result = calibrate_temperature(logits, labels[va])
     new = dataclasses.replace(info, metrics={**info.metrics, **result})
     save_weights(probe.to("cpu"), out or path, new)
+    return result
+
+
+def fit_ensemble(
+    names: list[str], *, data: str | None = None, device: str = "cpu"
+) -> dict[str, Any]:
+    """Fit the voting weights of an ensemble on its members' common validation split.
+
+    Each member is temperature-scaled with the temperature stored in its weights (fitted by
+    ``train`` or ``calibrate``); the weights then minimise the log-loss of the weighted mean of
+    probabilities (:func:`handocr.ensemble.fit_voting_weights`). Like the temperatures, the
+    loss is class-balanced (each crop weighted by the inverse frequency of its class), matching
+    the logit-adjusted training.
+
+    Parameters
+    ----------
+    names : list of str
+        ``arch.tag`` names of shipped (or ``$HANDOCR_WEIGHTS``) weights.
+    data : str, optional
+        EMNIST folder; default the first member's training folder, then ``$HANDOCR_DATA``.
+    device : str
+
+    Returns
+    -------
+    dict
+        ``voting_weights`` (name -> weight), and the validation ``n``, ``nll_equal``,
+        ``nll_fitted``, ``accuracy_equal``, ``accuracy_fitted``, ``ece_fitted``.
+
+    Raises
+    ------
+    WeightsError
+        A member has no training config, or the members were validated on different splits
+        (so no crop is unseen by all of them).
+    DataError
+        The EMNIST data cannot be read.
+    """
+    from safetensors import safe_open
+
+    from handocr.ensemble import Ensemble, combine_votes, fit_voting_weights
+    from handocr.errors import WeightsError
+    from handocr.evaluate import expected_calibration_error
+    from handocr.models.registry import split_name
+    from handocr.models.weights import WeightsInfo, find_weights
+    from handocr.train.data import load_emnist, to_label_space
+    from handocr.train.fit import TrainConfig, split_train_val
+
+    ens = Ensemble.from_names(names, voting="soft", device=device)
+    configs = []
+    for name in names:
+        path, _ = find_weights(*split_name(name))
+        with safe_open(str(path), framework="pt") as fh:
+            info = WeightsInfo.from_metadata(fh.metadata(), source=path.name)
+        try:
+            cfg = TrainConfig(**info.train["config"])
+        except (KeyError, TypeError) as err:
+            raise WeightsError(f"{path.name}: no usable training config in its metadata") from err
+        configs.append(cfg)
+    keys = {(c.split, c.seed, c.val_fraction, c.max_train) for c in configs}
+    if len(keys) != 1:
+        raise WeightsError(f"members were validated on different splits: {sorted(map(str, keys))}")
+    cfg = configs[0]
+    train = load_emnist(data or cfg.data, cfg.split, "train")
+    images, labels, _, va = split_train_val((train.images, to_label_space(train)), cfg)
+    x = (images[va].astype(np.float32) / 255.0)[:, None]
+    y = labels[va]
+    per = ens.member_proba(x)
+    counts = np.bincount(y, minlength=per.shape[2]).astype(np.float64)
+    w = fit_voting_weights(per, y, sample_weight=1.0 / counts[y])
+    equal = combine_votes(per, np.full(len(names), 1 / len(names)), "soft")
+    fitted = combine_votes(per, w, "weighted")
+
+    def nll(p: NDArray[np.floating[Any]]) -> float:
+        return round(float(-np.log(np.maximum(p[np.arange(len(y)), y], 1e-12)).mean()), 5)
+
+    result = {
+        "voting_weights": {n: round(float(v), 5) for n, v in zip(names, w, strict=True)},
+        "n": len(y),
+        "nll_equal": nll(equal),
+        "nll_fitted": nll(fitted),
+        "accuracy_equal": round(float((equal.argmax(1) == y).mean()), 5),
+        "accuracy_fitted": round(float((fitted.argmax(1) == y).mean()), 5),
+        "ece_fitted": round(expected_calibration_error(fitted, y), 5),
+    }
+    log.info("voting weights %s", result)
     return result
