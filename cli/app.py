@@ -196,6 +196,16 @@ def train(
     epochs: Annotated[int, typer.Option(min=1)] = 10,
     batch_size: Annotated[int, typer.Option(min=1)] = 256,
     lr: Annotated[float, typer.Option(help="peak OneCycle learning rate")] = 3e-3,
+    weight_decay: Annotated[float, typer.Option(help="AdamW decoupled weight decay")] = 5e-4,
+    label_smoothing: Annotated[float, typer.Option(help="in [0, 1)")] = 0.05,
+    ema: Annotated[
+        Optional[float],  # noqa: UP045
+        typer.Option(help="export an EMA of the weights with this decay, e.g. 0.999"),
+    ] = None,
+    patience: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option(help="stop after this many epochs without a validation gain"),
+    ] = None,
     seed: int = 0,
     time_budget: Annotated[
         Optional[float],  # noqa: UP045
@@ -227,6 +237,10 @@ def train(
             epochs=epochs,
             batch_size=batch_size,
             lr=lr,
+            weight_decay=weight_decay,
+            label_smoothing=label_smoothing,
+            ema=ema,
+            patience=patience,
             seed=seed,
             time_budget_s=time_budget,
             device=device,

@@ -33,15 +33,18 @@ def test_tiny_run_learns_and_exports_metadata(emnist_sample: Path, tmp_path: Pat
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("ema", [None, 0.9])
 def test_interrupted_and_resumed_run_matches_uninterrupted(
-    emnist_sample: Path, tmp_path: Path
+    emnist_sample: Path, tmp_path: Path, ema: float | None
 ) -> None:
     images, labels = _sample(emnist_sample)
     keep = np.concatenate([np.flatnonzero(labels == k)[:5] for k in range(47)])
     data = (images[keep], labels[keep])
 
     def cfg(name: str) -> TrainConfig:
-        return TrainConfig(out_dir=str(tmp_path / name), epochs=3, batch_size=32, val_fraction=0.2)
+        return TrainConfig(
+            out_dir=str(tmp_path / name), epochs=3, batch_size=32, val_fraction=0.2, ema=ema
+        )
 
     full = fit(cfg("a"), train_set=data)
 
@@ -74,6 +77,38 @@ def test_resume_without_checkpoint_is_a_data_error(tmp_path: Path) -> None:
 def test_config_checks_ranges() -> None:
     with pytest.raises(ValueError, match="label_smoothing"):
         TrainConfig(label_smoothing=1.5)
+    with pytest.raises(ValueError, match="precision"):
+        TrainConfig(precision="fp8")
+    with pytest.raises(ValueError, match="ema"):
+        TrainConfig(ema=1.0)
+    with pytest.raises(ValueError, match="patience"):
+        TrainConfig(patience=0)
+
+
+def test_precision_resolves_to_an_autocast_dtype() -> None:
+    import torch
+
+    from handocr.train.fit import autocast_dtype
+
+    cpu = torch.device("cpu")
+    assert autocast_dtype("fp32", cpu) is None
+    assert autocast_dtype("bf16", cpu) is torch.bfloat16
+    assert autocast_dtype("auto", cpu) in (None, torch.bfloat16)
+
+
+@pytest.mark.slow
+def test_early_stopping_ends_the_run_and_exports_the_best_epoch(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (200, 28, 28), dtype=np.uint8)  # noise: nothing to learn
+    labels = np.arange(200) % 4
+    cfg = TrainConfig(
+        out_dir=str(tmp_path), epochs=30, batch_size=50, val_fraction=0.2, patience=2, ema=0.5
+    )
+    res = fit(cfg, train_set=(images, labels))
+    accs = [r["val_accuracy"] for r in res.history]
+    assert len(accs) < 30 and res.metrics.get("stopped_early") is True
+    assert len(accs) - (int(np.argmax(accs)) + 1) == 2  # stopped 2 epochs after the best
+    assert res.metrics["val_accuracy"] == pytest.approx(max(accs), abs=1e-5)
     with pytest.raises(ValueError, match="epochs"):
         TrainConfig(epochs=0)
 
