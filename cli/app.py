@@ -68,9 +68,11 @@ def _fail(err: HandocrError, verbose: int) -> typer.Exit:
     return typer.Exit(code=int(err.exit_code))
 
 
-def _progress_bar(total_hint: str) -> tuple[Callable[[int, int], None], Callable[[], None]]:
+def _progress_bar(
+    total_hint: str, *, enabled: bool = True
+) -> tuple[Callable[[int, int], None], Callable[[], None]]:
     """Return a rich progress bar on stderr when it is a terminal, else a no-op."""
-    if not sys.stderr.isatty():
+    if not enabled or not sys.stderr.isatty():
         return (lambda done, total: None), (lambda: None)
     from rich.console import Console
     from rich.progress import Progress
@@ -113,12 +115,34 @@ Models = Annotated[
 ]
 
 
+SUFFIX = {"text": ".txt", "json": ".json", "hocr": ".hocr", "tsv": ".tsv"}
+
+
 @app.command()
 def read(
-    pages: Annotated[list[Path], typer.Argument(help="image or PDF files, read in order")],
+    pages: Annotated[
+        list[str],
+        typer.Argument(help="image or PDF files, directories, or - for standard input"),
+    ],
     fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="text, json, hocr or tsv")] = (
         OutputFormat.TEXT
     ),
+    output: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("--output", "-o", help="write the result here instead of stdout"),
+    ] = None,
+    output_dir: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(help="write one result per input into this folder (<name>.<format>)"),
+    ] = None,
+    recursive: Annotated[
+        bool, typer.Option("--recursive", "-r", help="also read sub-directories")
+    ] = False,
+    page_ranges: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--pages", help="pages of multi-page inputs, e.g. 1-3,7"),
+    ] = None,
+    dpi: Annotated[int, typer.Option(min=1, help="PDF rendering resolution")] = 300,
     models: Models = None,
     voting: VotingOpt = VotingRule.WEIGHTED,
     charset: Charset = None,
@@ -130,41 +154,107 @@ def read(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="errors only on stderr")] = False,
     verbose: Verbose = 0,
 ) -> None:
-    """Print the text found on PAGES: lines end with a newline, pages are separated by a form feed.
+    """Read PAGES and print or write the text found (pages separated by a form feed).
 
-    One unreadable file is reported on stderr and the others are still read; the exit code is
-    then that of the first error (3 for a bad input).
+    A file that cannot be read is reported on stderr and every other input is still read and
+    written. Exit codes: 0 all read, 6 some inputs failed (the rest was written), 3 no input
+    could be read, 4 weights unusable (docs/errors.md).
     """
     configure_cli_logging(verbose, quiet=quiet)
-    from handocr.io import iter_pages
+    from handocr.io import expand_inputs, iter_pages, parse_page_ranges
     from handocr.result import Document
 
+    if output is not None and output_dir is not None:
+        log.error("use either --output or --output-dir, not both")
+        raise typer.Exit(code=int(ExitCode.USAGE))
+    try:
+        selection = parse_page_ranges(page_ranges) if page_ranges else None
+    except ValueError as err:
+        log.error("%s", err)
+        raise typer.Exit(code=int(ExitCode.USAGE)) from None
     rec = _recognizer(models=models, device=device, charset=charset, voting=voting)
+    render = {
+        OutputFormat.TEXT: lambda d: d.text + "\n",
+        OutputFormat.JSON: lambda d: d.to_json() + "\n",
+        OutputFormat.HOCR: lambda d: d.to_hocr(),
+        OutputFormat.TSV: lambda d: d.to_tsv(),
+    }[fmt]
+    errors: list[HandocrError] = []
+    try:
+        inputs = expand_inputs(pages, recursive=recursive)
+    except HandocrError as err:
+        raise _fail(err, verbose) from None
     done: list[Page] = []
-    first_error: HandocrError | None = None
-    for path in pages:
+    n_ok = 0
+    multi = len(inputs) > 1 or Path(inputs[0]).suffix.lower() in {".pdf", ".tif", ".tiff"}
+    update, stop = _progress_bar("reading", enabled=multi and not quiet)
+    try:
+        for k, item in enumerate(inputs):
+            mine: list[Page] = []
+            try:
+                for loaded in iter_pages(item, pdf_dpi=dpi, pages=selection):
+                    index = len(mine) if output_dir is not None else len(done) + len(mine)
+                    page = rec.read_page(loaded.image, index=index, source=loaded.source)
+                    mine.append(page)
+                    if overlay is not None:
+                        _write_overlay(overlay, loaded.image, page)
+                    update(k, len(inputs))
+            except HandocrError as err:
+                log.error("%s", err, exc_info=verbose > 0)
+                errors.append(err)
+                if err.exit_code != ExitCode.BAD_INPUT:
+                    break  # weights or model errors affect every page
+                continue
+            n_ok += 1
+            if output_dir is not None:
+                name = "stdin" if item == "-" else Path(item).name
+                target = output_dir / (name + SUFFIX[fmt.value])
+                _write_atomic(target, render(Document(tuple(mine), rec.loaded_models)))
+            else:
+                done.extend(mine)
+            update(k + 1, len(inputs))
+    finally:
+        stop()
+    if output_dir is None and (n_ok or not errors):
+        text = render(Document(tuple(done), rec.loaded_models))
+        if output is not None:
+            _write_atomic(output, text)
+        else:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+    if errors:
+        fatal = [e for e in errors if e.exit_code != ExitCode.BAD_INPUT]
+        code = fatal[0].exit_code if fatal else ExitCode.BAD_INPUT
+        if not fatal and n_ok:
+            code = ExitCode.PARTIAL
+        raise typer.Exit(code=int(code))
+
+
+def _write_atomic(target: Path, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``target``, then rename it into place.
+
+    A reader never sees a half-written result. An unwritable target is logged as an
+    :class:`handocr.errors.OutputError` and ends the command with exit code 7 (``BAD_OUTPUT``).
+    """
+    import os
+    import tempfile
+
+    from handocr.errors import OutputError
+
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
         try:
-            for loaded in iter_pages(path):
-                page = rec.read_page(loaded.image, index=len(done), source=loaded.source)
-                done.append(page)
-                if overlay is not None:
-                    _write_overlay(overlay, loaded.image, page)
-        except HandocrError as err:
-            log.error("%s", err, exc_info=verbose > 0)
-            first_error = first_error or err
-            if err.exit_code != ExitCode.BAD_INPUT:
-                break  # weights or model errors affect every page
-    result = Document(tuple(done), rec.loaded_models)
-    if done or first_error is None:
-        render = {
-            OutputFormat.TEXT: lambda: result.text,
-            OutputFormat.JSON: result.to_json,
-            OutputFormat.HOCR: result.to_hocr,
-            OutputFormat.TSV: result.to_tsv,
-        }[fmt]
-        typer.echo(render(), nl=fmt in (OutputFormat.TEXT, OutputFormat.JSON))
-    if first_error is not None:
-        raise typer.Exit(code=int(first_error.exit_code))
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+                fh.write(text)
+            Path(tmp).replace(target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as err:
+        log.error("%s", OutputError(f"{target}: cannot write ({err.strerror or err})"))
+        raise typer.Exit(code=int(ExitCode.BAD_OUTPUT)) from None
+    log.info("wrote %s", target)
 
 
 def _write_overlay(folder: Path, image: np.ndarray, page: Page) -> None:

@@ -18,6 +18,7 @@ __all__ = [
     "HandocrError",
     "InputImageError",
     "ModelOutputError",
+    "OutputError",
     "UnknownModelError",
     "WeightsError",
 ]
@@ -32,6 +33,8 @@ class ExitCode(IntEnum):
     BAD_INPUT = 3  # an input page could not be read
     BAD_WEIGHTS = 4  # weights missing, corrupt or not fitting the model
     BAD_DATA = 5  # training/evaluation data missing or malformed
+    PARTIAL = 6  # a batch: some inputs failed, every other one was read and written
+    BAD_OUTPUT = 7  # a result file could not be written
     INTERRUPTED = 130  # Ctrl-C
 
 
@@ -88,3 +91,9 @@ class ModelOutputError(HandocrError, RuntimeError):
     """A model returned probabilities that are not finite or of the wrong shape."""
 
     exit_code = ExitCode.FAILURE
+
+
+class OutputError(HandocrError, OSError):
+    """A result file could not be written (``-o`` / ``--output-dir``)."""
+
+    exit_code = ExitCode.BAD_OUTPUT

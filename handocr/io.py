@@ -1,14 +1,17 @@
-"""Reading pages: image files, multi-page TIFF, PDF and arrays -> ``(H, W) uint8`` gray pages.
+"""Reading pages: image files, multi-page TIFF, PDF, bytes, PIL images and arrays -> gray pages.
 
 Decoding is left to Pillow (images, TIFF) and pypdfium2 (PDF); this module only checks and
 converts. Colour becomes gray (ITU-R 601-2 luma, Pillow's ``"L"`` mode), EXIF rotation is applied,
-and 0 is black.
+and 0 is black. :func:`expand_inputs` turns command-line arguments (files, directories, ``-``)
+into an ordered list of inputs; :func:`parse_page_ranges` reads ``--pages 1-3,7``.
 """
 
 from __future__ import annotations
 
+import io
 import logging
 import os
+import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,12 +25,22 @@ from handocr.errors import InputImageError
 if TYPE_CHECKING:
     from PIL import Image
 
-__all__ = ["MAX_PIXELS", "LoadedPage", "PageSource", "iter_pages", "load_pages"]
+__all__ = [
+    "IMAGE_SUFFIXES",
+    "MAX_PIXELS",
+    "LoadedPage",
+    "PageSource",
+    "expand_inputs",
+    "iter_pages",
+    "load_pages",
+    "parse_page_ranges",
+]
 
 log = logging.getLogger(__name__)
 
-PageSource = Union[str, os.PathLike[str], NDArray[np.uint8]]  # noqa: UP007 - runtime alias on 3.10
-"""A path to an image or PDF, or an ``(H, W)`` / ``(H, W, 3)`` uint8 array."""
+PageSource = Union[str, os.PathLike[str], NDArray[np.uint8], bytes, "Image.Image"]
+"""A path to an image or PDF, the bytes of one, a PIL image, or an ``(H, W)`` / ``(H, W, 3)``
+uint8 array."""
 
 MAX_PIXELS = 100_000_000
 """Largest page accepted, in pixels (10,000 x 10,000; A4 at 600 dpi is 35 million); a larger
@@ -35,6 +48,11 @@ image is refused from its header, before any pixel is decoded."""
 
 PDF_DPI = 300
 PDF_SUFFIXES = {".pdf"}
+IMAGE_SUFFIXES = frozenset(
+    {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".webp", ".pbm", ".pgm", ".ppm"}
+)
+"""File name endings that :func:`expand_inputs` picks up in a directory (with ``.pdf``)."""
+STDIN = "-"
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,42 +109,95 @@ def _pil_to_gray(img: Image.Image, where: str) -> NDArray[np.uint8]:
     return _check_array(gray, where)
 
 
-def _iter_image_file(path: Path) -> Iterator[LoadedPage]:
-    from PIL import Image, ImageSequence, UnidentifiedImageError
+def parse_page_ranges(spec: str) -> frozenset[int]:
+    """Parse a page selection such as ``"1-3,7"`` into 1-based page numbers.
+
+    Parameters
+    ----------
+    spec : str
+        Comma-separated page numbers and inclusive ranges ``a-b`` (``a <= b``), 1-based.
+
+    Returns
+    -------
+    frozenset of int
+
+    Raises
+    ------
+    ValueError
+        Empty, non-numeric, zero or negative numbers, or a reversed range.
+
+    Examples
+    --------
+    >>> sorted(parse_page_ranges("1-3,7"))
+    [1, 2, 3, 7]
+    """
+    pages: set[int] = set()
+    for part in spec.replace(" ", "").split(","):
+        lo, dash, hi = part.partition("-")
+        try:
+            a = int(lo)
+            b = int(hi) if dash else a
+        except ValueError:
+            raise ValueError(f"bad page range {part!r} in {spec!r}; use e.g. 1-3,7") from None
+        if a < 1 or b < a:
+            raise ValueError(f"bad page range {part!r} in {spec!r}; pages count from 1")
+        pages.update(range(a, b + 1))
+    return frozenset(pages)
+
+
+def _iter_pil(img: Image.Image, name: str, pages: frozenset[int] | None) -> Iterator[LoadedPage]:
+    from PIL import ImageSequence
+
+    n = getattr(img, "n_frames", 1)
+    for k, frame in enumerate(ImageSequence.Iterator(img), start=1):
+        if pages is not None and k not in pages:
+            continue
+        source = f"{name}#{k}" if n > 1 else name
+        w, h = frame.size
+        if w * h > MAX_PIXELS:
+            raise InputImageError(f"{source}: {w}x{h} pixels is over the limit of {MAX_PIXELS:,}")
+        yield LoadedPage(_pil_to_gray(frame, source), source)
+
+
+def _iter_image_file(
+    path: Path | io.BytesIO, name: str, pages: frozenset[int] | None = None
+) -> Iterator[LoadedPage]:
+    from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(path) as img:  # lazy: reads the header only
-            n = getattr(img, "n_frames", 1)
-            for k, frame in enumerate(ImageSequence.Iterator(img), start=1):
-                source = f"{path.name}#{k}" if n > 1 else path.name
-                w, h = frame.size
-                if w * h > MAX_PIXELS:
-                    raise InputImageError(
-                        f"{source}: {w}x{h} pixels is over the limit of {MAX_PIXELS:,}"
-                    )
-                yield LoadedPage(_pil_to_gray(frame, source), source)
+            yield from _iter_pil(img, name, pages)
     except FileNotFoundError:
         raise InputImageError(f"{path}: no such file") from None
     except Image.DecompressionBombError as err:
         raise InputImageError(f"{path}: too large ({err})") from err
+    except PermissionError:
+        raise InputImageError(f"{name}: permission denied") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
         if isinstance(err, InputImageError):
             raise
-        raise InputImageError(f"{path}: not a readable image ({err})") from err
+        raise InputImageError(f"{name}: not a readable image ({err})") from err
 
 
-def _iter_pdf(path: Path, dpi: int) -> Iterator[LoadedPage]:
+def _iter_pdf(
+    path: Path | bytes, name: str, dpi: int, pages: frozenset[int] | None = None
+) -> Iterator[LoadedPage]:
     import pypdfium2 as pdfium
 
+    if isinstance(path, Path) and not path.is_file():
+        raise InputImageError(f"{path}: no such file")
     try:
-        pdf = pdfium.PdfDocument(str(path))
+        pdf = pdfium.PdfDocument(path if isinstance(path, bytes) else str(path))
     except pdfium.PdfiumError as err:
-        raise InputImageError(f"{path}: not a readable PDF ({err})") from err
+        raise InputImageError(f"{name}: not a readable PDF ({err})") from err
     try:
         n = len(pdf)
         if n == 0:
-            raise InputImageError(f"{path}: the PDF has no pages")
-        for k in range(n):
+            raise InputImageError(f"{name}: the PDF has no pages")
+        wanted = range(n) if pages is None else [k - 1 for k in sorted(pages) if k <= n]
+        if pages is not None and max(pages) > n:
+            log.warning("%s: has %d pages; pages over %d are skipped", name, n, n)
+        for k in wanted:
             page = pdf[k]
             try:
                 bitmap = page.render(scale=dpi / 72, grayscale=True)
@@ -135,23 +206,32 @@ def _iter_pdf(path: Path, dpi: int) -> Iterator[LoadedPage]:
                 page.close()
             if arr.ndim == 3:
                 arr = arr[..., 0]
-            yield LoadedPage(_check_array(arr.astype(np.uint8), path.name), f"{path.name}#{k + 1}")
+            yield LoadedPage(_check_array(arr.astype(np.uint8), name), f"{name}#{k + 1}")
     finally:
         pdf.close()
 
 
 def iter_pages(
-    source: PageSource | Sequence[PageSource], *, pdf_dpi: int = PDF_DPI
+    source: PageSource | Sequence[PageSource],
+    *,
+    pdf_dpi: int = PDF_DPI,
+    pages: frozenset[int] | None = None,
 ) -> Iterator[LoadedPage]:
     """Yield the pages of one or more sources in order, one at a time.
 
+    Only one page image is held at a time, so a 100-page PDF is read in the memory of one page.
+
     Parameters
     ----------
-    source : path, ndarray, or sequence of them
-        Arrays are ``(H, W)`` gray or ``(H, W, 3)`` BGR, dtype uint8, 0 = black. A multi-page
-        TIFF or a PDF yields several pages.
+    source : path, bytes, PIL image, ndarray, or a sequence of them
+        Arrays are ``(H, W)`` gray or ``(H, W, 3)`` BGR, dtype uint8, 0 = black. Bytes are the
+        content of an image or PDF file (``"%PDF"`` at the start selects PDF); the path ``"-"``
+        reads such bytes from standard input. A multi-page TIFF or a PDF yields several pages.
     pdf_dpi : int
-        Rendering resolution for PDF pages, dots per inch.
+        Rendering resolution for PDF pages, dots per inch (> 0).
+    pages : frozenset of int, optional
+        1-based page numbers to keep within each multi-page input (:func:`parse_page_ranges`);
+        default all. Single-page images count as page 1.
 
     Yields
     ------
@@ -162,25 +242,81 @@ def iter_pages(
     InputImageError
         A path is missing or unreadable, or an array has the wrong shape or dtype.
     """
-    single = isinstance(source, (str, os.PathLike, np.ndarray))
+    from PIL import Image
+
+    if pdf_dpi <= 0:
+        raise ValueError(f"pdf_dpi must be > 0, got {pdf_dpi}")
+    single = isinstance(source, (str, os.PathLike, np.ndarray, bytes, Image.Image))
     items: Sequence[PageSource] = [source] if single else list(source)  # type: ignore[list-item, arg-type]
     for i, item in enumerate(items):
         if isinstance(item, np.ndarray):
             yield LoadedPage(_check_array(item, f"array {i}"), None)
-            continue
-        if not isinstance(item, (str, os.PathLike)):
-            raise InputImageError(f"input {i}: unsupported type {type(item).__name__}")
-        path = Path(item)
-        if path.is_dir():
-            raise InputImageError(f"{path}: is a directory, not an image")
-        if path.suffix.lower() in PDF_SUFFIXES:
-            yield from _iter_pdf(path, pdf_dpi)
+        elif isinstance(item, Image.Image):
+            yield from _iter_pil(item, f"image {i}", pages)
+        elif isinstance(item, bytes) or (isinstance(item, str) and item == STDIN):
+            data = item if isinstance(item, bytes) else sys.stdin.buffer.read()
+            name = "stdin" if isinstance(item, str) else f"bytes {i}"
+            if not data:
+                raise InputImageError(f"{name}: empty input")
+            if data.startswith(b"%PDF"):
+                yield from _iter_pdf(data, name, pdf_dpi, pages)
+            else:
+                yield from _iter_image_file(io.BytesIO(data), name, pages)
+        elif isinstance(item, (str, os.PathLike)):
+            path = Path(item)
+            if path.is_dir():
+                raise InputImageError(f"{path}: is a directory, not an image")
+            if path.suffix.lower() in PDF_SUFFIXES:
+                yield from _iter_pdf(path, path.name, pdf_dpi, pages)
+            else:
+                yield from _iter_image_file(path, path.name, pages)
         else:
-            yield from _iter_image_file(path)
+            raise InputImageError(f"input {i}: unsupported type {type(item).__name__}")
+
+
+def expand_inputs(args: Sequence[str | os.PathLike[str]], *, recursive: bool = False) -> list[str]:
+    """Turn command-line arguments into the ordered list of inputs to read.
+
+    Files are kept in the order given, ``"-"`` (standard input) too; a directory is replaced by
+    the images and PDFs it holds (:data:`IMAGE_SUFFIXES`, ``.pdf``; hidden files skipped) in
+    name order, including sub-directories when ``recursive``.
+
+    Returns
+    -------
+    list of str
+        Paths (and ``"-"``). Missing files are kept: reading them reports the error.
+
+    Raises
+    ------
+    InputImageError
+        A directory holds no image or PDF (one error per such directory, raised at once).
+    """
+    out: list[str] = []
+    for arg in args:
+        path = Path(arg)
+        if str(arg) == STDIN or not path.is_dir():
+            out.append(str(arg))
+            continue
+        walk = path.rglob("*") if recursive else path.glob("*")
+        found = sorted(
+            p
+            for p in walk
+            if p.is_file()
+            and not any(part.startswith(".") for part in p.relative_to(path).parts)
+            and p.suffix.lower() in IMAGE_SUFFIXES | PDF_SUFFIXES
+        )
+        if not found:
+            hint = "" if recursive else " (use --recursive for sub-directories)"
+            raise InputImageError(f"{path}: no images or PDFs in this directory{hint}")
+        out.extend(str(p) for p in found)
+    return out
 
 
 def load_pages(
-    source: PageSource | Sequence[PageSource], *, pdf_dpi: int = PDF_DPI
+    source: PageSource | Sequence[PageSource],
+    *,
+    pdf_dpi: int = PDF_DPI,
+    pages: frozenset[int] | None = None,
 ) -> list[NDArray[np.uint8]]:
     """Read every page of ``source`` into memory (see :func:`iter_pages` for the details).
 
@@ -199,4 +335,4 @@ def load_pages(
     >>> [p.shape for p in load_pages(np.zeros((4, 6, 3), np.uint8))]
     [(4, 6)]
     """
-    return [p.image for p in iter_pages(source, pdf_dpi=pdf_dpi)]
+    return [p.image for p in iter_pages(source, pdf_dpi=pdf_dpi, pages=pages)]
