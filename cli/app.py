@@ -520,3 +520,7 @@ def main() -> None:
     except KeyboardInterrupt:
         sys.stderr.write("handocr: interrupted\n")
         sys.exit(int(ExitCode.INTERRUPTED))
+
+
+if __name__ == "__main__":
+    main()
