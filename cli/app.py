@@ -88,12 +88,19 @@ def _progress_bar(
 
 
 def _recognizer(
-    *, models: list[str] | None, device: str, charset: str | None, voting: VotingRule
+    *,
+    models: list[str] | None,
+    device: str,
+    charset: str | None,
+    voting: VotingRule,
+    deskew: bool = True,
 ) -> Recognizer:
     from handocr.api import Recognizer
 
     try:
-        return Recognizer(models=models, device=device, charset=charset, voting=voting.value)
+        return Recognizer(
+            models=models, device=device, charset=charset, voting=voting.value, deskew=deskew
+        )
     except ValueError as err:  # a bad --charset
         log.error("%s", err)
         raise typer.Exit(code=int(ExitCode.USAGE)) from None
@@ -105,6 +112,7 @@ Charset = Annotated[
     Optional[str],  # noqa: UP045
     typer.Option(help="restrict output: digits, upper, letters, alnum, or explicit characters"),
 ]
+Deskew = Annotated[bool, typer.Option(help="level skewed multi-line pages before segmentation")]
 VotingOpt = Annotated[
     VotingRule,
     typer.Option(help="weighted (fitted weights), soft (equal weights) or hard (majority)"),
@@ -146,6 +154,7 @@ def read(
     models: Models = None,
     voting: VotingOpt = VotingRule.WEIGHTED,
     charset: Charset = None,
+    deskew: Deskew = True,
     overlay: Annotated[
         Optional[Path],  # noqa: UP045
         typer.Option(help="write one PNG per page with boxes and characters into this folder"),
@@ -172,7 +181,7 @@ def read(
     except ValueError as err:
         log.error("%s", err)
         raise typer.Exit(code=int(ExitCode.USAGE)) from None
-    rec = _recognizer(models=models, device=device, charset=charset, voting=voting)
+    rec = _recognizer(models=models, device=device, charset=charset, voting=voting, deskew=deskew)
     render = {
         OutputFormat.TEXT: lambda d: d.text + "\n",
         OutputFormat.JSON: lambda d: d.to_json() + "\n",
@@ -480,6 +489,7 @@ def eval_pages(
     rows: Annotated[bool, typer.Option(help="include per-image rows in --json")] = False,
     voting: VotingOpt = VotingRule.WEIGHTED,
     charset: Charset = None,
+    deskew: Deskew = True,
     device: Device = "auto",
     verbose: Verbose = 0,
 ) -> None:
@@ -487,7 +497,7 @@ def eval_pages(
     configure_cli_logging(verbose)
     from handocr.evaluate import evaluate_page_set, find_page_sets
 
-    rec = _recognizer(models=models, device=device, charset=charset, voting=voting)
+    rec = _recognizer(models=models, device=device, charset=charset, voting=voting, deskew=deskew)
     results = {}
     try:
         sets = find_page_sets(root)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 from collections.abc import Callable, Sequence
@@ -11,7 +12,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from handocr.io import PageSource, iter_pages
-from handocr.result import Document, ModelInfo, Page
+from handocr.result import Box, Document, ModelInfo, Page
 
 if TYPE_CHECKING:
     from handocr.ensemble import Ensemble
@@ -49,6 +50,10 @@ class Recognizer:
     voting : {"weighted", "soft", "hard"}, default "weighted"
         How the members' probabilities combine (:func:`handocr.ensemble.combine_votes`);
         every character keeps each member's own vote (:attr:`handocr.result.Char.votes`).
+    deskew : bool, default True
+        Estimate the page's skew (:func:`handocr.preprocess.estimate_skew`) and, from
+        :data:`handocr.preprocess.MIN_SKEW_DEG` up, level the page before segmentation; boxes
+        are mapped back to the input page's pixels.
 
     Raises
     ------
@@ -70,9 +75,11 @@ class Recognizer:
         charset: str | None = None,
         split_touching: bool = True,
         voting: str = "weighted",
+        deskew: bool = True,
     ) -> None:
         from handocr.ensemble import VOTING
 
+        self.deskew = deskew
         if voting not in VOTING:
             raise ValueError(f"voting must be one of {', '.join(VOTING)}, not {voting!r}")
         self.voting = voting
@@ -132,13 +139,20 @@ class Recognizer:
         Page
         """
         from handocr.decode import assemble_page, attach_votes, decode_chars
-        from handocr.preprocess import ink_map
+        from handocr.preprocess import MIN_SKEW_DEG, estimate_skew, ink_map, rotate_page
         from handocr.segment import glyph_mask, segment_page
         from handocr.segment.split import Piece
 
-        ink = ink_map(image)
-        lines = segment_page(ink)
         h, w = image.shape
+        ink = ink_map(image)
+        inverse = None
+        if self.deskew:
+            angle = estimate_skew(ink)
+            if abs(angle) >= MIN_SKEW_DEG:
+                log.debug("page %d: skew %.2f degrees corrected", index, angle)
+                image, inverse = rotate_page(image, angle)
+                ink = ink_map(image)
+        lines = segment_page(ink)
         items = [[Piece(g.box, glyph_mask(ink, g)) for g in line.glyphs] for line in lines]
         starts = [list(line.word_starts) for line in lines]
         flat = [p for row in items for p in row]
@@ -158,6 +172,8 @@ class Recognizer:
         context = {"word_starts": flat_starts, "line_sizes": sizes} if self.word_context else {}
         chars = decode_chars(probs, boxes, **context)  # type: ignore[arg-type]
         chars = attach_votes(chars, per_member, [m.key for m in self.ensemble.models])
+        if inverse is not None:
+            chars = [dataclasses.replace(c, box=_map_box(c.box, inverse, w, h)) for c in chars]
         return assemble_page(
             chars, sizes, flat_starts, index=index, width=w, height=h, source=source
         )
@@ -264,6 +280,21 @@ class Recognizer:
             if on_page is not None:
                 on_page(page)
         return Document(tuple(pages), self.loaded_models)
+
+
+def _map_box(box: Box, affine: NDArray[np.float64], width: int, height: int) -> Box:
+    """Map ``box``'s corners by a 2x3 affine; return their enclosing box, clipped to the page."""
+    corners = np.array(
+        [[box.x0, box.y0, 1], [box.x1, box.y0, 1], [box.x0, box.y1, 1], [box.x1, box.y1, 1]],
+        np.float64,
+    )
+    xy = corners @ affine.T
+    x0, y0 = np.floor(xy.min(0)).astype(int)
+    x1, y1 = np.ceil(xy.max(0)).astype(int)
+    x0, y0 = min(max(0, x0), width - 1), min(max(0, y0), height - 1)
+    return Box(
+        int(x0), int(y0), int(max(x0 + 1, min(width, x1))), int(max(y0 + 1, min(height, y1)))
+    )
 
 
 @functools.lru_cache(maxsize=4)
