@@ -31,6 +31,7 @@ __all__ = [
     "LoadedPage",
     "PageSource",
     "expand_inputs",
+    "max_pixels",
     "iter_pages",
     "load_pages",
     "parse_page_ranges",
@@ -43,8 +44,24 @@ PageSource = Union[str, os.PathLike[str], NDArray[np.uint8], bytes, "Image.Image
 uint8 array."""
 
 MAX_PIXELS = 100_000_000
-"""Largest page accepted, in pixels (10,000 x 10,000; A4 at 600 dpi is 35 million); a larger
-image is refused from its header, before any pixel is decoded."""
+"""Default largest page accepted, in pixels (10,000 x 10,000; A4 at 600 dpi is 35 million); a
+larger image is refused from its header, before any pixel is decoded. The environment variable
+``HANDOCR_MAX_PIXELS`` overrides it."""
+MAX_PIXELS_ENV = "HANDOCR_MAX_PIXELS"
+
+
+def max_pixels() -> int:
+    """Return the pixel limit in force.
+
+    ``$HANDOCR_MAX_PIXELS`` when it is set to a positive integer, else :data:`MAX_PIXELS`.
+    """
+    raw = os.environ.get(MAX_PIXELS_ENV, "")
+    try:
+        value = int(raw)
+    except ValueError:
+        return MAX_PIXELS
+    return value if value > 0 else MAX_PIXELS
+
 
 PDF_DPI = 300
 PDF_SUFFIXES = {".pdf"}
@@ -154,8 +171,9 @@ def _iter_pil(img: Image.Image, name: str, pages: frozenset[int] | None) -> Iter
             continue
         source = f"{name}#{k}" if n > 1 else name
         w, h = frame.size
-        if w * h > MAX_PIXELS:
-            raise InputImageError(f"{source}: {w}x{h} pixels is over the limit of {MAX_PIXELS:,}")
+        limit = max_pixels()
+        if w * h > limit:
+            raise InputImageError(f"{source}: {w}x{h} pixels is over the limit of {limit:,}")
         yield LoadedPage(_pil_to_gray(frame, source), source)
 
 
