@@ -297,6 +297,9 @@ def train(
     lr: Annotated[float, typer.Option(help="peak OneCycle learning rate")] = 3e-3,
     weight_decay: Annotated[float, typer.Option(help="AdamW decoupled weight decay")] = 5e-4,
     label_smoothing: Annotated[float, typer.Option(help="in [0, 1)")] = 0.05,
+    val_fraction: Annotated[
+        float, typer.Option(help="share of train held out (stratified) for validation")
+    ] = 0.05,
     ema: Annotated[
         Optional[float],  # noqa: UP045
         typer.Option(help="export an EMA of the weights with this decay, e.g. 0.999"),
@@ -338,6 +341,7 @@ def train(
             lr=lr,
             weight_decay=weight_decay,
             label_smoothing=label_smoothing,
+            val_fraction=val_fraction,
             ema=ema,
             patience=patience,
             seed=seed,

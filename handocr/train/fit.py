@@ -13,6 +13,7 @@ import csv
 import json
 import logging
 import math
+import pickle
 import subprocess
 import sys
 import time
@@ -207,7 +208,13 @@ def _stratified_split(
     from sklearn.model_selection import train_test_split
 
     idx = np.arange(len(labels))
-    tr, va = train_test_split(idx, test_size=fraction, random_state=seed, stratify=labels)
+    try:
+        tr, va = train_test_split(idx, test_size=fraction, random_state=seed, stratify=labels)
+    except ValueError as err:  # too few images per class for a stratified split
+        raise DataError(
+            f"cannot split {len(labels)} images into train and validation by class ({err}); "
+            "use more data or a larger validation fraction"
+        ) from None
     return np.sort(tr), np.sort(va)
 
 
@@ -220,6 +227,11 @@ def split_train_val(
     -------
     (images, labels, train_idx, val_idx)
         The (possibly subsampled) arrays and sorted index arrays into them.
+
+    Raises
+    ------
+    DataError
+        Too few images for a split stratified by class.
     """
     images, labels = train_set
     if cfg.max_train and cfg.max_train < len(labels):
@@ -418,7 +430,14 @@ def fit(
             start_epoch = int(ck["epoch"])
             history = list(ck["history"])
             best_acc, best_state = float(ck["best_acc"]), ck["best_state"]
-        except (RuntimeError, KeyError, EOFError, ValueError) as err:
+        except (
+            RuntimeError,
+            KeyError,
+            EOFError,
+            ValueError,
+            OSError,
+            pickle.UnpicklingError,
+        ) as err:
             raise DataError(f"{ckpt_path}: corrupt or incompatible checkpoint ({err})") from err
         log.info("resumed from %s at epoch %d/%d", ckpt_path, start_epoch, epochs)
 
