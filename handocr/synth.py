@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 from handocr.labels import LABELS
 from handocr.result import Box
 
-__all__ = ["PageStyle", "SynthChar", "SynthPage", "box_iou", "match_boxes", "render_page"]
+__all__ = ["PageStyle", "SynthChar", "SynthPage", "match_boxes", "render_page"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,15 +242,6 @@ def _rotated(c: SynthChar, rot: NDArray[np.float64], ink: NDArray[np.uint8]) -> 
     if len(xs):
         x0, x1, y0, y1 = x0 + xs.min(), x0 + xs.max() + 1, y0 + ys.min(), y0 + ys.max() + 1
     return SynthChar(c.text, Box(int(x0), int(y0), int(x1), int(y1)), c.line, c.word)
-
-
-def box_iou(a: Box, b: Box) -> float:
-    """Intersection over union of two boxes, in ``[0, 1]``."""
-    ix = max(0, min(a.x1, b.x1) - max(a.x0, b.x0))
-    iy = max(0, min(a.y1, b.y1) - max(a.y0, b.y0))
-    inter = ix * iy
-    union = a.width * a.height + b.width * b.height - inter
-    return inter / union if union else 0.0
 
 
 def match_boxes(

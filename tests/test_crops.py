@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import given, settings
+import pytest
+from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
@@ -46,7 +47,7 @@ def test_mask_excludes_neighbour_ink() -> None:
     assert not np.allclose(with_mask, plain)
 
 
-@settings(max_examples=60, deadline=None)
+@pytest.mark.property
 @given(
     arrays(np.uint8, st.tuples(st.integers(1, 60), st.integers(1, 60))),
     st.lists(st.tuples(st.integers(0, 70), st.integers(0, 70), st.integers(0, 30)), max_size=5),

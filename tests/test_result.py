@@ -79,6 +79,7 @@ def test_inverted_box_is_refused() -> None:
 coords = st.integers(min_value=0, max_value=500)
 
 
+@pytest.mark.property
 @given(st.lists(coords, min_size=8, max_size=8))
 def test_box_union_contains_both_and_iou_in_unit_range(v: list[int]) -> None:
     a = Box(min(v[0], v[1]), min(v[2], v[3]), max(v[0], v[1]), max(v[2], v[3]))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
@@ -72,7 +72,7 @@ def test_glyph_mask_holds_only_its_own_ink() -> None:
     )
 
 
-@settings(max_examples=40, deadline=None)
+@pytest.mark.property
 @given(arrays(np.uint8, st.tuples(st.integers(1, 80), st.integers(1, 80))))
 def test_random_pages_segment_without_error(page: np.ndarray) -> None:
     ink = ink_map(page)

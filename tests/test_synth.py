@@ -10,7 +10,7 @@ import pytest
 from handocr.preprocess import estimate_skew, ink_map
 from handocr.result import Box
 from handocr.segment import segment_page
-from handocr.synth import PageStyle, box_iou, match_boxes, render_page
+from handocr.synth import PageStyle, match_boxes, render_page
 from handocr.train.data import load_emnist, to_label_space
 
 STYLES = {
@@ -42,7 +42,7 @@ def test_pages_are_reproducible_and_boxes_hold_ink(glyphs: tuple[np.ndarray, np.
 
 def test_box_matching() -> None:
     a, b = Box(0, 0, 10, 10), Box(5, 0, 15, 10)
-    assert box_iou(a, b) == pytest.approx(50 / 150)
+    assert a.iou(b) == pytest.approx(50 / 150)
     assert match_boxes([a], [a, b]) == (0.5, 1.0, 1)
     assert match_boxes([a, b], []) == (1.0, 0.0, 0)
 
