@@ -165,6 +165,16 @@ def test_import_handocr_does_not_import_torch() -> None:
     assert res.stdout.split() == ["False", "False"]
 
 
+def test_cli_help_does_not_import_torch() -> None:
+    code = (
+        "import sys; from handocr_cli.app import app; from typer.testing import CliRunner; "
+        "r = CliRunner().invoke(app, ['read', '--help']); "
+        "print(r.exit_code, 'torch' in sys.modules, 'timm' in sys.modules)"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert res.stdout.split() == ["0", "False", "False"]
+
+
 def test_scores_fold_ambiguous_classes_and_count_top2() -> None:
     from handocr.evaluate import Scores
     from handocr.labels import NUM_CLASSES, index_of
