@@ -94,12 +94,18 @@ def _recognizer(
     charset: str | None,
     voting: VotingRule,
     deskew: bool = True,
+    binarize: str = "otsu",
 ) -> Recognizer:
     from handocr.api import Recognizer
 
     try:
         return Recognizer(
-            models=models, device=device, charset=charset, voting=voting.value, deskew=deskew
+            models=models,
+            device=device,
+            charset=charset,
+            voting=voting.value,
+            deskew=deskew,
+            binarize=binarize,
         )
     except ValueError as err:  # a bad --charset
         log.error("%s", err)
@@ -111,6 +117,9 @@ Device = Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N")]
 Charset = Annotated[
     Optional[str],  # noqa: UP045
     typer.Option(help="restrict output: digits, upper, letters, alnum, or explicit characters"),
+]
+Binarize = Annotated[
+    str, typer.Option(help="otsu (global, with hysteresis) or sauvola (local threshold)")
 ]
 Deskew = Annotated[bool, typer.Option(help="level skewed multi-line pages before segmentation")]
 VotingOpt = Annotated[
@@ -155,6 +164,7 @@ def read(
     voting: VotingOpt = VotingRule.WEIGHTED,
     charset: Charset = None,
     deskew: Deskew = True,
+    binarize: Binarize = "otsu",
     overlay: Annotated[
         Optional[Path],  # noqa: UP045
         typer.Option(help="write one PNG per page with boxes and characters into this folder"),
@@ -181,7 +191,14 @@ def read(
     except ValueError as err:
         log.error("%s", err)
         raise typer.Exit(code=int(ExitCode.USAGE)) from None
-    rec = _recognizer(models=models, device=device, charset=charset, voting=voting, deskew=deskew)
+    rec = _recognizer(
+        models=models,
+        device=device,
+        charset=charset,
+        voting=voting,
+        deskew=deskew,
+        binarize=binarize,
+    )
     render = {
         OutputFormat.TEXT: lambda d: d.text + "\n",
         OutputFormat.JSON: lambda d: d.to_json() + "\n",
@@ -494,6 +511,7 @@ def eval_pages(
     voting: VotingOpt = VotingRule.WEIGHTED,
     charset: Charset = None,
     deskew: Deskew = True,
+    binarize: Binarize = "otsu",
     device: Device = "auto",
     verbose: Verbose = 0,
 ) -> None:
@@ -501,7 +519,14 @@ def eval_pages(
     configure_cli_logging(verbose)
     from handocr.evaluate import evaluate_page_set, find_page_sets
 
-    rec = _recognizer(models=models, device=device, charset=charset, voting=voting, deskew=deskew)
+    rec = _recognizer(
+        models=models,
+        device=device,
+        charset=charset,
+        voting=voting,
+        deskew=deskew,
+        binarize=binarize,
+    )
     results = {}
     try:
         sets = find_page_sets(root)

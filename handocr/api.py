@@ -50,6 +50,9 @@ class Recognizer:
     voting : {"weighted", "soft", "hard"}, default "weighted"
         How the members' probabilities combine (:func:`handocr.ensemble.combine_votes`);
         every character keeps each member's own vote (:attr:`handocr.result.Char.votes`).
+    binarize : {"otsu", "sauvola"}, default "otsu"
+        Global Otsu threshold with hysteresis, or Sauvola's local threshold for uneven
+        lighting (:func:`handocr.preprocess.ink_map`).
     deskew : bool, default True
         Estimate the page's skew (:func:`handocr.preprocess.estimate_skew`) and, from
         :data:`handocr.preprocess.MIN_SKEW_DEG` up, level the page before segmentation; boxes
@@ -76,9 +79,14 @@ class Recognizer:
         split_touching: bool = True,
         voting: str = "weighted",
         deskew: bool = True,
+        binarize: str = "otsu",
     ) -> None:
         from handocr.ensemble import VOTING
+        from handocr.preprocess import BINARIZE
 
+        if binarize not in BINARIZE:
+            raise ValueError(f"binarize must be one of {', '.join(BINARIZE)}, not {binarize!r}")
+        self.binarize = binarize
         self.deskew = deskew
         if voting not in VOTING:
             raise ValueError(f"voting must be one of {', '.join(VOTING)}, not {voting!r}")
@@ -144,14 +152,14 @@ class Recognizer:
         from handocr.segment.split import Piece
 
         h, w = image.shape
-        ink = ink_map(image)
+        ink = ink_map(image, method=self.binarize)
         inverse = None
         if self.deskew:
             angle = estimate_skew(ink)
             if abs(angle) >= MIN_SKEW_DEG:
                 log.debug("page %d: skew %.2f degrees corrected", index, angle)
                 image, inverse = rotate_page(image, angle)
-                ink = ink_map(image)
+                ink = ink_map(image, method=self.binarize)
         lines = segment_page(ink)
         items = [[Piece(g.box, glyph_mask(ink, g)) for g in line.glyphs] for line in lines]
         starts = [list(line.word_starts) for line in lines]

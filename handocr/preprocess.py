@@ -8,6 +8,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 __all__ = [
+    "BINARIZE",
     "MIN_CONTRAST",
     "MIN_SKEW_DEG",
     "estimate_skew",
@@ -107,8 +108,16 @@ def rotate_page(
     return np.asarray(out, np.uint8), np.asarray(cv2.invertAffineTransform(rot), np.float64)
 
 
+BINARIZE = ("otsu", "sauvola")
+"""Binarisation methods of :func:`ink_map`."""
+
+
 def ink_map(
-    page: NDArray[np.uint8], *, remove_lines: bool = True, hysteresis: float | None = 0.6
+    page: NDArray[np.uint8],
+    *,
+    remove_lines: bool = True,
+    hysteresis: float | None = 0.6,
+    method: str = "otsu",
 ) -> NDArray[np.uint8]:
     """Binarise a gray page into an ink map, whatever its polarity.
 
@@ -121,6 +130,11 @@ def ink_map(
     Long straight runs inside line-sized components (form boxes, ruled lines) are removed when
     ``remove_lines``.
 
+    With ``method="sauvola"`` the global threshold is replaced by Sauvola's local one (Sauvola &
+    Pietikainen 2000; scikit-image's ``threshold_sauvola``, k = 0.2, a window of about a sixth
+    of the page's short side, odd, at least 15 px) for pages with uneven lighting or
+    backgrounds; Otsu still decides the polarity, and hysteresis is not applied.
+
     Parameters
     ----------
     page : ndarray of uint8, shape (H, W)
@@ -129,6 +143,8 @@ def ink_map(
         Remove ruled lines and box borders (:func:`remove_ruled_lines`).
     hysteresis : float in (0, 1], or None
         Position of the lower threshold between background and Otsu's; None (or 1) disables it.
+    method : {"otsu", "sauvola"}
+        Global Otsu threshold (with hysteresis) or Sauvola's local threshold.
 
     Returns
     -------
@@ -139,7 +155,7 @@ def ink_map(
     Raises
     ------
     ValueError
-        ``page`` is not a 2-D uint8 array.
+        ``page`` is not a 2-D uint8 array, or ``method`` is unknown.
 
     Examples
     --------
@@ -151,6 +167,8 @@ def ink_map(
 
     if page.ndim != 2 or page.dtype != np.uint8:
         raise ValueError(f"expected an (H, W) uint8 page, got {page.shape} {page.dtype}")
+    if method not in BINARIZE:
+        raise ValueError(f"method must be one of {', '.join(BINARIZE)}, not {method!r}")
     lo, hi = (int(v) for v in cv2.minMaxLoc(page)[:2])
     if hi - lo < MIN_CONTRAST:
         return np.zeros_like(page)
@@ -158,6 +176,13 @@ def ink_map(
     dark = page <= t
     dark_ink = dark.mean() <= 0.5
     ink = dark if dark_ink else ~dark
+    if method == "sauvola":
+        from skimage.filters import threshold_sauvola
+
+        window = max(15, min(page.shape) // 6) | 1
+        local = threshold_sauvola(page, window_size=window, k=0.2)
+        ink = (page <= local) if dark_ink else (page >= local)
+        hysteresis = None
     if hysteresis is not None and 0 < hysteresis < 1:
         ink = _hysteresis(page, ink, float(t), dark_ink, hysteresis)
     out = ink.astype(np.uint8) * 255

@@ -96,3 +96,19 @@ def test_skewed_page_is_read_with_boxes_in_page_pixels(
     _, r_off, _ = match_boxes([c.box for c in page.chars], found[False])
     assert r_on >= 0.97 and p_on >= 0.97, (p_on, r_on)
     assert r_on >= r_off  # levelling the page helps line finding
+
+
+def test_sauvola_reads_a_page_under_uneven_light(glyphs: tuple[np.ndarray, np.ndarray]) -> None:
+    page = render_page(*glyphs, PageStyle(), seed=11)
+    h, w = page.image.shape
+    light = np.linspace(0.25, 1.0, w)[None, :] * np.ones((h, 1))  # dark on the left
+    dim = (page.image.astype(np.float64) * light).astype(np.uint8)
+    truth = [c.box for c in page.chars]
+    scores = {}
+    for method in ("otsu", "sauvola"):
+        lines = segment_page(ink_map(dim, method=method))
+        scores[method] = match_boxes(truth, [g.box for ln in lines for g in ln.glyphs])[:2]
+    assert min(scores["sauvola"]) >= 0.95, scores
+    assert min(scores["sauvola"]) > min(scores["otsu"]), scores
+    with pytest.raises(ValueError, match="method"):
+        ink_map(dim, method="niblack")
