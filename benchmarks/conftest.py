@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
+
+SAMPLE = Path(__file__).parents[1] / "tests" / "data" / "emnist47-sample"
 
 
 @pytest.fixture(scope="session")
 def dense_page() -> np.ndarray:
-    """A synthetic page of 20 lines x 40 characters drawn by OpenCV (~800 glyphs)."""
-    import cv2
+    """A synthetic handprinted page of about 1,500 EMNIST characters (`handocr.synth`).
 
-    rng = np.random.default_rng(0)
-    alphabet = "ABCDEFGHJKLMNPRTUVWXYZ0123456789"
-    page = np.full((20 * 60 + 40, 40 * 34 + 40), 255, np.uint8)
-    for row in range(20):
-        text = "".join(rng.choice(list(alphabet), 40))
-        cv2.putText(page, text, (20, 60 + 60 * row), cv2.FONT_HERSHEY_SIMPLEX, 1.2, 0, 3)
-    return page
+    30 lines of 8 words of 4-8 characters, 28-40 px high, from the committed EMNIST sample.
+    """
+    from handocr.synth import PageStyle, render_page
+    from handocr.train.data import load_emnist, to_label_space
+
+    s = load_emnist(SAMPLE, "pool47", "test")
+    style = PageStyle(lines=30, words_per_line=8, chars_per_word=(4, 8), height=(28, 40))
+    page = render_page(s.images, to_label_space(s), style, seed=0)
+    return page.image
