@@ -484,6 +484,11 @@ def eval_(
     typer.echo(
         f"n = {report.n}; folded: {' '.join('{' + ','.join(g) + '}' for g in FOLDED_GROUPS)}"
     )
+    if len(report.members) > 1:
+        typer.echo(
+            f"members agree on {report.agreement:.4f}; oracle (any member right) "
+            f"{report.oracle:.4f}"
+        )
     typer.echo(
         "most confused (truth -> prediction: count): "
         + ", ".join(f"{t}->{p}: {c}" for t, p, c in report.most_confused())

@@ -155,6 +155,10 @@ class ClassifierReport:
         Number of images.
     y_true, y_pred : ndarray of int64, shape (n,)
         Labels and ensemble predictions (for reports and confusion matrices).
+    oracle : float
+        Share of images that at least one member gets right: the most any vote could reach.
+    agreement : float
+        Share of images on which all members give the same top-1 class.
     """
 
     members: dict[str, Scores]
@@ -162,6 +166,8 @@ class ClassifierReport:
     n: int
     y_true: NDArray[np.int64]
     y_pred: NDArray[np.int64]
+    oracle: float = 0.0
+    agreement: float = 1.0
 
     def to_dict(self) -> dict[str, Any]:
         """Return ``{"members": {name: top1}, "ensemble": top1, "n": N, "ece": e, ...}``."""
@@ -173,6 +179,8 @@ class ClassifierReport:
             "scores": {
                 "members": {k: asdict(v) for k, v in self.members.items()},
                 "ensemble": asdict(self.ensemble),
+                "oracle": self.oracle,
+                "agreement": self.agreement,
             },
         }
 
@@ -209,7 +217,12 @@ def evaluate_classifier(
     probs, per = ensemble.vote(x)
     members = {m.info.key: Scores.of(p, labels) for m, p in zip(ensemble.members, per, strict=True)}
     pred = probs.argmax(1).astype(np.int64)
-    return ClassifierReport(members, Scores.of(probs, labels), len(labels), labels, pred)
+    tops = per.argmax(2)  # (M, N)
+    oracle = float((tops == labels[None]).any(0).mean()) if len(labels) else 0.0
+    agreement = float((tops == tops[:1]).all(0).mean()) if len(labels) else 1.0
+    return ClassifierReport(
+        members, Scores.of(probs, labels), len(labels), labels, pred, oracle, agreement
+    )
 
 
 _WS = re.compile(r"\s+")

@@ -125,6 +125,8 @@ def test_cli_eval_json(use_tiny_weights: Path, emnist_sample: Path, tmp_path: Pa
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)
     assert out["n"] == 470 and set(out["members"]) == {"cnn.tiny", "cnn.tiny-b"}
+    best = max(out["members"].values())
+    assert best <= out["scores"]["oracle"] <= 1.0 and 0.0 <= out["scores"]["agreement"] <= 1.0
     assert 0.0 <= out["ensemble"] <= 1.0 and png.stat().st_size > 0
 
 
