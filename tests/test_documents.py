@@ -214,3 +214,44 @@ def test_hocr_is_xhtml_with_the_required_classes(use_tiny_weights: Path, tiff5: 
         assert all(prop in el.get("title", "") for el in found)
     for word in root.iterfind(".//*[@class='ocrx_word']", ns):
         assert "x_wconf " in word.get("title", "")
+
+
+def test_exif_orientation_is_applied(tmp_path: Path) -> None:
+    arr = np.full((40, 80), 255, np.uint8)
+    arr[:, :10] = 0  # ink on the left edge
+    img = Image.fromarray(arr)
+    exif = img.getexif()
+    exif[0x0112] = 6  # Orientation: rotate 90 degrees clockwise to display
+    path = tmp_path / "rotated.jpg"
+    img.save(path, exif=exif.tobytes(), quality=95)
+    (page,) = iter_pages(path)
+    assert page.image.shape == (80, 40)
+    assert page.image[:10].mean() < 128  # the left edge is now the top
+
+
+def test_model_failure_is_exit_1_with_one_line(
+    use_tiny_weights: Path, tiff5: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from handocr.ensemble import Ensemble
+    from handocr.errors import ModelOutputError
+
+    def broken(self: Ensemble, x: np.ndarray) -> np.ndarray:
+        raise ModelOutputError("member cnn.tiny returned non-finite probabilities")
+
+    monkeypatch.setattr(Ensemble, "member_proba", broken)
+    res = runner.invoke(_app(), ["read", str(tiff5)])
+    assert res.exit_code == ExitCode.FAILURE and "non-finite" in res.stderr
+    assert "Traceback" not in res.output and res.stdout == ""
+
+
+def test_ctrl_c_is_exit_130(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    import handocr_cli.app as cli
+
+    def interrupted() -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "app", interrupted)
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main()
+    assert exit_info.value.code == ExitCode.INTERRUPTED
+    assert "interrupted" in capsys.readouterr().err
