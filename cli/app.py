@@ -112,6 +112,10 @@ def _recognizer(
         raise typer.Exit(code=int(ExitCode.USAGE)) from None
 
 
+TrainingData = Annotated[
+    Optional[Path],  # noqa: UP045
+    typer.Option(help="EMNIST IDX folder (default: the training one, then $HANDOCR_DATA)"),
+]
 Verbose = Annotated[int, typer.Option("--verbose", "-v", count=True, help="-v info, -vv debug")]
 Device = Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N")]
 Charset = Annotated[
@@ -386,10 +390,7 @@ def train(
 @app.command()
 def calibrate(
     weights: Annotated[Path, typer.Argument(help="a .safetensors file written by train")],
-    data: Annotated[
-        Optional[Path],  # noqa: UP045
-        typer.Option(help="EMNIST IDX folder (default: the training one, then $HANDOCR_DATA)"),
-    ] = None,
+    data: TrainingData = None,
     out: Annotated[
         Optional[Path],  # noqa: UP045
         typer.Option(help="write here instead of replacing WEIGHTS"),
@@ -413,10 +414,7 @@ def calibrate(
 @app.command("fit-ensemble")
 def fit_ensemble(
     members: Annotated[list[str], typer.Argument(help="arch.tag names of the members")],
-    data: Annotated[
-        Optional[Path],  # noqa: UP045
-        typer.Option(help="EMNIST IDX folder (default: the training one, then $HANDOCR_DATA)"),
-    ] = None,
+    data: TrainingData = None,
     write: Annotated[
         bool,
         typer.Option(help="make MEMBERS the default ensemble with these weights in MANIFEST.json"),
