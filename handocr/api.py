@@ -57,11 +57,22 @@ class Recognizer:
         Estimate the page's skew (:func:`handocr.preprocess.estimate_skew`) and, from
         :data:`handocr.preprocess.MIN_SKEW_DEG` up, level the page before segmentation; boxes
         are mapped back to the input page's pixels.
+    backend : {"auto", "onnx", "torch"}, default "auto"
+        ``onnx``: ONNX Runtime on the CPU, without importing torch (fast start-up);
+        ``torch``: PyTorch on ``device``; ``auto``: ONNX Runtime on a CPU-only machine when the
+        members have exported graphs (:mod:`handocr.runtime`), else torch.
+    cascade : {"auto", "off", "fitted"} or float, default "auto"
+        ``auto``/``fitted``: the cascade fitted with the voting weights (the cheapest member
+        reads every character, the others only those it is unsure of; within 0.1 point of the
+        full ensemble's validation accuracy), ``off``: every member reads every character; a
+        number: that margin (:meth:`handocr.ensemble.Ensemble.from_names`). Characters the
+        cascade did not escalate carry one member's vote in :attr:`handocr.result.Char.votes`.
 
     Raises
     ------
     ValueError
-        ``charset`` names characters outside the 47 classes, or ``voting`` is unknown.
+        ``charset`` names characters outside the 47 classes, or ``voting``, ``backend`` or
+        ``cascade`` is unknown.
 
     Notes
     -----
@@ -80,9 +91,17 @@ class Recognizer:
         voting: str = "weighted",
         deskew: bool = True,
         binarize: str = "otsu",
+        backend: str = "auto",
+        cascade: str | float = "auto",
     ) -> None:
-        from handocr.ensemble import VOTING
+        from handocr.ensemble import VOTING, parse_cascade
         from handocr.preprocess import BINARIZE
+        from handocr.runtime import BACKENDS
+
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+        self.backend = backend
+        self.cascade = parse_cascade(cascade)
 
         if binarize not in BINARIZE:
             raise ValueError(f"binarize must be one of {', '.join(BINARIZE)}, not {binarize!r}")
@@ -120,6 +139,8 @@ class Recognizer:
                 voting=self.voting,
                 device=self.device,
                 batch_size=self.batch_size,
+                backend=self.backend,
+                cascade=self.cascade,
             )
         return self._ensemble
 
@@ -307,9 +328,21 @@ def _map_box(box: Box, affine: NDArray[np.float64], width: int, height: int) -> 
 
 @functools.lru_cache(maxsize=4)
 def _cached(
-    models: tuple[str, ...] | None, device: str, batch_size: int, voting: str
+    models: tuple[str, ...] | None,
+    device: str,
+    batch_size: int,
+    voting: str,
+    backend: str,
+    cascade: str | float,
 ) -> Recognizer:
-    return Recognizer(models=models, device=device, batch_size=batch_size, voting=voting)
+    return Recognizer(
+        models=models,
+        device=device,
+        batch_size=batch_size,
+        voting=voting,
+        backend=backend,
+        cascade=cascade,
+    )
 
 
 def recognize(
@@ -319,6 +352,8 @@ def recognize(
     device: str = "auto",
     batch_size: int = 1024,
     voting: str = "weighted",
+    backend: str = "auto",
+    cascade: str | float = "auto",
 ) -> Document:
     """Read handprinted text from one or more page images.
 
@@ -335,6 +370,10 @@ def recognize(
     batch_size : int, default 1024
         Character crops per forward pass; peak memory grows linearly with it.
     voting : {"weighted", "soft", "hard"}, default "weighted"
+        See :class:`Recognizer`.
+    backend : {"auto", "onnx", "torch"}, default "auto"
+        See :class:`Recognizer`.
+    cascade : {"auto", "off", "fitted"} or float, default "auto"
         See :class:`Recognizer`.
 
     Returns
@@ -358,4 +397,4 @@ def recognize(
     ''
     """
     key = tuple(models) if models is not None else None
-    return _cached(key, device, batch_size, voting).read(source)
+    return _cached(key, device, batch_size, voting, backend, cascade).read(source)

@@ -292,14 +292,15 @@ def attach_votes(
     chars : sequence of Char
         ``N`` decoded characters.
     per_member : ndarray of float32, shape (N, M, 47)
-        The members' probabilities for the same crops (before context decoding).
+        The members' probabilities for the same crops (before context decoding); NaN rows
+        mark members that did not read a crop (a cascade's unescalated characters).
     members : sequence of str
         ``M`` member names (``"arch.tag"``).
 
     Returns
     -------
     list of Char
-        Copies with :attr:`Char.votes` filled.
+        Copies with :attr:`Char.votes` filled, one per member that read the crop.
 
     Raises
     ------
@@ -311,13 +312,15 @@ def attach_votes(
             f"votes of shape {per_member.shape} for {len(chars)} characters and "
             f"{len(members)} members"
         )
-    top = per_member.argmax(2)
+    ran = ~np.isnan(per_member[:, :, 0])
+    top = np.nan_to_num(per_member, nan=-1.0).argmax(2)
     return [
         dataclasses.replace(
             c,
             votes=tuple(
                 (name, LABELS[int(top[i, k])], float(per_member[i, k, top[i, k]]))
                 for k, name in enumerate(members)
+                if ran[i, k]
             ),
         )
         for i, c in enumerate(chars)

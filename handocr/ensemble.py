@@ -21,14 +21,29 @@ from handocr.labels import NUM_CLASSES
 from handocr.result import ModelInfo
 
 if TYPE_CHECKING:
-    import torch
     from torch import nn
 
-__all__ = ["VOTING", "Ensemble", "Member", "combine_votes", "fit_voting_weights", "resolve_device"]
+    from handocr.runtime import OnnxNet
+
+__all__ = [
+    "CASCADE_MODES",
+    "VOTING",
+    "Ensemble",
+    "Member",
+    "cascade_combine",
+    "combine_votes",
+    "fit_voting_weights",
+    "low_margin",
+    "parse_cascade",
+    "resolve_device",
+]
 
 VOTING = ("weighted", "soft", "hard")
 """Voting rules: ``weighted`` (fitted weights; equal when none are stored), ``soft`` (equal
 weights), ``hard`` (majority of the members' top-1 classes)."""
+
+CASCADE_MODES = ("off", "auto", "fitted")
+"""Named cascade settings of :meth:`Ensemble.from_names` (besides a margin)."""
 
 HARD_TIE_WEIGHT = 1e-3
 """Share of the soft vote mixed into a hard vote: breaks ties, keeps rows summing to 1."""
@@ -53,8 +68,9 @@ class Member:
     ----------
     info : ModelInfo
         Name, tag and sha256 of its weights.
-    net : torch.nn.Module
-        Maps ``(N, 1, 28, 28)`` float32 to ``(N, 47)`` logits, in eval mode.
+    net : torch.nn.Module or handocr.runtime.OnnxNet
+        Maps ``(N, 1, 28, 28)`` float32 to ``(N, 47)`` logits: a torch module in eval mode, or
+        an ONNX Runtime session (numpy in, numpy out; no torch needed).
     mean, std : float
         Input normalisation ``(x - mean) / std``.
     temperature : float
@@ -62,7 +78,7 @@ class Member:
     """
 
     info: ModelInfo
-    net: nn.Module
+    net: nn.Module | OnnxNet
     mean: float = 0.0
     std: float = 1.0
     temperature: float = 1.0
@@ -108,6 +124,59 @@ def combine_votes(
     for k in range(m):
         share[rows, top[k]] += 1.0 / m
     return ((1 - HARD_TIE_WEIGHT) * share + HARD_TIE_WEIGHT * soft).astype(np.float32)
+
+
+def low_margin(probs: NDArray[np.float32], margin: float) -> NDArray[np.bool_]:
+    """Rows whose top-1 minus top-2 probability is below ``margin`` (the cascade's escalation).
+
+    Parameters
+    ----------
+    probs : ndarray of float32, shape (N, C)
+        Rows summing to 1.
+    margin : float
+        In [0, 1]; 0 escalates nothing, 1 everything but exact certainties.
+
+    Returns
+    -------
+    ndarray of bool, shape (N,)
+    """
+    if len(probs) == 0:
+        return np.zeros(0, bool)
+    top2 = np.partition(probs, -2, axis=1)[:, -2:]
+    return np.asarray((top2.max(1) - top2.min(1)) < margin)
+
+
+def cascade_combine(
+    per_member: NDArray[np.float32],
+    weights: NDArray[np.float64],
+    voting: str,
+    margin: float,
+    first: int,
+) -> tuple[NDArray[np.float32], NDArray[np.bool_]]:
+    """Compute a cascade's output from every member's probabilities (for evaluation).
+
+    Parameters
+    ----------
+    per_member : ndarray of float32, shape (M, N, C)
+    weights : ndarray of float64, shape (M,)
+    voting : {"weighted", "soft", "hard"}
+    margin : float
+        See :func:`low_margin`.
+    first : int
+        The member the cascade runs on every crop.
+
+    Returns
+    -------
+    combined : ndarray of float32, shape (N, C)
+        Member ``first``'s probabilities, and the vote of all members where it is unsure.
+    escalated : ndarray of bool, shape (N,)
+        The crops the other members had to see.
+    """
+    combined = per_member[first].copy()
+    escalated = low_margin(combined, margin)
+    if escalated.any():
+        combined[escalated] = combine_votes(per_member[:, escalated], weights, voting)
+    return combined, escalated
 
 
 def fit_voting_weights(
@@ -167,14 +236,22 @@ class Ensemble:
     voting : {"weighted", "soft", "hard"}, default "weighted"
         See :func:`combine_votes`.
     device : str
-        Torch device of the members.
+        Torch device of the torch members (ONNX Runtime members run on the CPU).
     batch_size : int
         Crops per forward pass; peak memory grows linearly with it.
+    cascade : float, optional
+        Run member ``cascade_first`` on every crop and the other members only on crops where
+        its probability margin (top-1 minus top-2, in [0, 1]) is below this value; the other
+        crops keep that member's probabilities. ``None`` (default): every member sees every
+        crop. ``0`` = that member alone, ``1`` = the full ensemble.
+    cascade_first : int, default 0
+        Index of the member the cascade runs first (the cheapest one).
 
     Raises
     ------
     ValueError
-        No members, or weights of the wrong length or sign.
+        No members, weights of the wrong length or sign, or a cascade outside [0, 1] or with
+        an index out of range.
     """
 
     def __init__(
@@ -185,6 +262,8 @@ class Ensemble:
         voting: str = "weighted",
         device: str = "cpu",
         batch_size: int = 1024,
+        cascade: float | None = None,
+        cascade_first: int = 0,
     ) -> None:
         if voting not in VOTING:
             raise ValueError(f"voting must be one of {', '.join(VOTING)}, not {voting!r}")
@@ -195,11 +274,17 @@ class Ensemble:
             raise ValueError(f"need {len(members)} non-negative voting weights, got {weights}")
         if batch_size < 1:
             raise ValueError("batch_size must be >= 1")
+        if cascade is not None and not 0.0 <= cascade <= 1.0:
+            raise ValueError(f"cascade margin must be in [0, 1], got {cascade}")
+        if not 0 <= cascade_first < len(members):
+            raise ValueError(f"cascade_first {cascade_first} is not a member index")
         self.members = tuple(members)
         self.weights = w / w.sum()
         self.voting = voting
         self.device = device
         self.batch_size = batch_size
+        self.cascade = cascade
+        self.cascade_first = cascade_first
 
     @classmethod
     def from_names(
@@ -209,6 +294,8 @@ class Ensemble:
         voting: str = "weighted",
         device: str = "auto",
         batch_size: int = 1024,
+        backend: str = "auto",
+        cascade: str | float = "off",
     ) -> Ensemble:
         """Build an ensemble from shipped weights.
 
@@ -220,40 +307,49 @@ class Ensemble:
             ``weighted`` uses the manifest's ``voting_weights`` when they cover exactly these
             members, equal weights otherwise.
         device : {"auto", "cpu", "cuda", "cuda:N"}
+            ``auto``: a GPU when torch sees one, else the CPU.
         batch_size : int
+        backend : {"auto", "onnx", "torch"}
+            ``onnx`` runs the members' exported graphs in ONNX Runtime on the CPU (no torch
+            import); ``auto`` picks it when the device is the CPU (``auto`` counts as CPU on a
+            machine without an NVIDIA driver), onnxruntime is installed and every member has a
+            graph; else torch.
+        cascade : {"off", "auto", "fitted"} or float
+            ``off``: every member sees every crop. ``fitted``: the manifest's ``cascade``
+            (first member and margin, fitted by ``handocr fit-ensemble``), which must cover
+            exactly these members; ``auto``: that cascade when there is one, else off. A
+            number: that margin (see :class:`Ensemble`), starting with the fitted first
+            member, or the first of ``names``.
 
         Raises
         ------
         UnknownModelError
             A name is not registered.
         WeightsError
-            Weights are missing, corrupt, or do not fit.
+            Weights or graphs are missing, corrupt, or do not fit; ``backend="onnx"`` without
+            onnxruntime or without a graph for a member; ``cascade="fitted"`` without a fitted
+            cascade for these members.
+        ValueError
+            Unknown ``backend`` or ``cascade``.
         """
-        from handocr.models.registry import model_spec, split_name
-        from handocr.models.weights import find_weights, load_weights, read_manifest
+        from handocr.models.registry import split_name
+        from handocr.models.weights import read_manifest
+        from handocr.runtime import BACKENDS
 
-        dev = resolve_device(device)
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
         manifest = read_manifest()
         if names is None:
             names = list(manifest.get("default_ensemble", []))
             if not names:
                 raise WeightsError("MANIFEST.json names no default_ensemble")
-        members = []
-        for name in names:
-            arch, tag = split_name(name)
-            net = model_spec(arch).build()
-            path, sha = find_weights(arch, tag)
-            info = load_weights(net, (path, sha))
-            net = net.to(dev).eval()
-            members.append(
-                Member(
-                    ModelInfo(arch, info.tag, sha or ""),
-                    net,
-                    info.mean,
-                    info.std,
-                    float(info.metrics.get("temperature", 1.0)),
-                )
-            )
+        pairs = [split_name(n) for n in names]
+        use_onnx = backend == "onnx" or (backend == "auto" and _onnx_usable(pairs, device))
+        dev = "cpu" if use_onnx else resolve_device(device)
+        members = [
+            _onnx_member(arch, tag) if use_onnx else _torch_member(arch, tag, dev)
+            for arch, tag in pairs
+        ]
         fitted = manifest.get("voting_weights", {})
         full = [m.info.key for m in members]
         weights = None
@@ -261,20 +357,40 @@ class Ensemble:
             weights = [float(fitted[n]) for n in full]
         elif voting == "weighted" and len(members) > 1:
             log.info("no fitted voting weights for %s; voting with equal weights", full)
-        return cls(members, weights=weights, voting=voting, device=dev, batch_size=batch_size)
+        margin, first = _cascade_of(manifest, full, cascade)
+        return cls(
+            members,
+            weights=weights,
+            voting=voting,
+            device=dev,
+            batch_size=batch_size,
+            cascade=margin,
+            cascade_first=first,
+        )
 
     @property
     def models(self) -> tuple[ModelInfo, ...]:
         """Name, tag and sha256 of every member."""
         return tuple(m.info for m in self.members)
 
-    def member_proba(self, x: NDArray[np.float32]) -> NDArray[np.float32]:
+    @property
+    def backend(self) -> str:
+        """``"onnx"`` when every member runs in ONNX Runtime, ``"torch"`` otherwise."""
+        from handocr.runtime import OnnxNet
+
+        return "onnx" if all(isinstance(m.net, OnnxNet) for m in self.members) else "torch"
+
+    def member_proba(
+        self, x: NDArray[np.float32], members: Sequence[int] | None = None
+    ) -> NDArray[np.float32]:
         """Each member's class probabilities.
 
         Parameters
         ----------
         x : ndarray of float32, shape (N, 1, 28, 28)
             Crops from :func:`handocr.crops.to_model_input`, values in ``[0, 1]``.
+        members : sequence of int, optional
+            Indices of the members to run (default all); the others' rows are NaN.
 
         Returns
         -------
@@ -290,37 +406,49 @@ class Ensemble:
         """
         if x.ndim != 4 or x.shape[1:] != (1, 28, 28):
             raise ValueError(f"expected (N, 1, 28, 28) crops, got {x.shape}")
-        out = np.zeros((len(self.members), len(x), NUM_CLASSES), np.float32)
+        run = range(len(self.members)) if members is None else members
+        fill = 0.0 if members is None else np.nan
+        out = np.full((len(self.members), len(x), NUM_CLASSES), fill, np.float32)
         if len(x) == 0:
             return out
-        import torch
-
-        with torch.inference_mode():
-            for i in range(0, len(x), self.batch_size):
-                xb = torch.from_numpy(np.ascontiguousarray(x[i : i + self.batch_size]))
-                xb = xb.to(self.device)
-                for k, m in enumerate(self.members):
-                    out[k, i : i + len(xb)] = self._run(m, xb)
+        x = np.ascontiguousarray(x, np.float32)
+        for i in range(0, len(x), self.batch_size):
+            xb = x[i : i + self.batch_size]
+            for k in run:
+                out[k, i : i + len(xb)] = self._run(self.members[k], xb)
         return out
 
-    @staticmethod
-    def _run(m: Member, xb: torch.Tensor) -> NDArray[np.float32]:
-        import torch
+    def _run(self, m: Member, xb: NDArray[np.float32]) -> NDArray[np.float32]:
+        """One member's temperature-scaled probabilities of one batch."""
+        from handocr.runtime import OnnxNet
 
         inp = (xb - m.mean) / m.std if (m.mean, m.std) != (0.0, 1.0) else xb
-        logits = m.net(inp)
+        if isinstance(m.net, OnnxNet):
+            logits = m.net(inp.astype(np.float32, copy=False))
+        else:
+            import torch
+
+            with torch.inference_mode():
+                t = m.net(torch.from_numpy(np.ascontiguousarray(inp)).to(self.device))
+                logits = t.float().cpu().numpy() if isinstance(t, torch.Tensor) else t
         if tuple(logits.shape) != (len(xb), NUM_CLASSES):
             raise ModelOutputError(
                 f"member {m.info.name} returned shape {tuple(logits.shape)}, "
                 f"expected ({len(xb)}, {NUM_CLASSES})"
             )
-        probs = torch.softmax(logits.float() / m.temperature, dim=1).cpu().numpy()
+        z = logits.astype(np.float64) / m.temperature
+        z -= z.max(1, keepdims=True)
+        e = np.exp(z)
+        probs = (e / e.sum(1, keepdims=True)).astype(np.float32)
         if not np.isfinite(probs).all():
             raise ModelOutputError(f"member {m.info.name} returned non-finite probabilities")
         return probs
 
     def vote(self, x: NDArray[np.float32]) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
         """Return the combined probabilities and every member's own, from one batched pass.
+
+        With a :attr:`cascade`, the members after the first run only on the crops whose
+        first-member margin is below it; their rows of ``per_member`` are NaN elsewhere.
 
         Parameters
         ----------
@@ -336,11 +464,23 @@ class Ensemble:
         ValueError, ModelOutputError
             As :meth:`member_proba`.
         """
-        per = self.member_proba(x)
-        return combine_votes(per, self.weights, self.voting), per
+        if self.cascade is None or len(self.members) == 1:
+            per = self.member_proba(x)
+            return combine_votes(per, self.weights, self.voting), per
+        f = self.cascade_first
+        per = self.member_proba(x, [f])
+        combined = per[f].copy()
+        hard = np.flatnonzero(low_margin(per[f], self.cascade))
+        if len(hard):
+            others = [k for k in range(len(self.members)) if k != f]
+            sub = self.member_proba(x[hard], others)
+            sub[f] = per[f, hard]
+            per[:, hard] = sub
+            combined[hard] = combine_votes(sub, self.weights, self.voting)
+        return combined, per
 
     def predict_proba(self, x: NDArray[np.float32]) -> NDArray[np.float32]:
-        """Voted class probabilities (:attr:`voting` rule).
+        """Voted class probabilities (:attr:`voting` rule, :attr:`cascade` if set).
 
         Parameters
         ----------
@@ -358,3 +498,105 @@ class Ensemble:
             As :meth:`member_proba`.
         """
         return self.vote(x)[0]
+
+
+def parse_cascade(cascade: str | float) -> str | float:
+    """Validate a cascade setting: one of :data:`CASCADE_MODES`, or a margin (number or text).
+
+    Returns
+    -------
+    str or float
+        The mode, or the margin as a float in [0, 1].
+
+    Raises
+    ------
+    ValueError
+        Neither a mode nor a number in [0, 1].
+    """
+    if isinstance(cascade, str):
+        if cascade in CASCADE_MODES:
+            return cascade
+        try:
+            cascade = float(cascade)
+        except ValueError:
+            raise ValueError(
+                f"cascade must be one of {', '.join(CASCADE_MODES)} or a margin in [0, 1], "
+                f"not {cascade!r}"
+            ) from None
+    if not 0.0 <= cascade <= 1.0:
+        raise ValueError(f"cascade margin must be in [0, 1], got {cascade}")
+    return float(cascade)
+
+
+def _cascade_of(
+    manifest: dict[str, Any], members: list[str], cascade: str | float
+) -> tuple[float | None, int]:
+    """Resolve a cascade setting to ``(margin or None, index of the first member)``."""
+    fit = manifest.get("cascade") or {}
+    fitted = set(fit.get("members", [])) == set(members) and fit.get("first") in members
+    first = members.index(fit["first"]) if fitted else 0
+    cascade = parse_cascade(cascade)
+    if cascade == "off" or len(members) == 1:
+        return None, 0
+    if cascade in ("auto", "fitted"):
+        if not fitted:
+            if cascade == "fitted":
+                raise WeightsError(f"MANIFEST.json has no fitted cascade for {members}")
+            return None, 0
+        return float(fit["margin"]), first
+    return float(cascade), first
+
+
+def _nvidia_driver() -> bool:
+    """Whether an NVIDIA driver is loaded (Linux), checked without importing torch."""
+    from pathlib import Path
+
+    return Path("/proc/driver/nvidia/version").exists()
+
+
+def _onnx_usable(pairs: Sequence[tuple[str, str | None]], device: str) -> bool:
+    """Whether ``backend="auto"`` should run these members in ONNX Runtime."""
+    from handocr.models.weights import find_graph
+    from handocr.runtime import onnxruntime_available
+
+    if device != "cpu" and not (device == "auto" and not _nvidia_driver()):
+        return False
+    try:
+        return onnxruntime_available() and all(find_graph(a, t) is not None for a, t in pairs)
+    except WeightsError:  # e.g. a name without shipped weights: torch reports it properly
+        return False
+
+
+def _torch_member(arch: str, tag: str | None, device: str) -> Member:
+    """Load a member for the torch backend."""
+    from handocr.models.registry import model_spec
+    from handocr.models.weights import find_weights, load_weights
+
+    net = model_spec(arch).build()
+    path, sha = find_weights(arch, tag)
+    info = load_weights(net, (path, sha))
+    net = net.to(device).eval()
+    temperature = float(info.metrics.get("temperature", 1.0))
+    return Member(ModelInfo(arch, info.tag, sha or ""), net, info.mean, info.std, temperature)
+
+
+def _onnx_member(arch: str, tag: str | None) -> Member:
+    """Load a member for ONNX Runtime; its graph and weights are checked by sha256 first."""
+    from handocr.models.weights import file_sha256, find_graph, find_weights, read_weights_info
+    from handocr.runtime import OnnxNet
+
+    path, sha = find_weights(arch, tag)
+    info = read_weights_info(path, sha)
+    graph = find_graph(arch, tag)
+    if graph is None:
+        raise WeightsError(
+            f"{path.name} has no ONNX graph (run `handocr export-onnx {info.name} --write`, "
+            "or use --backend torch)"
+        )
+    gpath, gsha = graph
+    if not gpath.is_file() or file_sha256(gpath) != gsha:
+        raise WeightsError(f"{gpath.name}: missing, or sha256 mismatch (corrupt or replaced)")
+    temperature = float(info.metrics.get("temperature", 1.0))
+    return Member(
+        ModelInfo(arch, info.tag, sha or ""), OnnxNet(gpath), info.mean, info.std, temperature
+    )

@@ -159,6 +159,11 @@ class ClassifierReport:
         Share of images that at least one member gets right: the most any vote could reach.
     agreement : float
         Share of images on which all members give the same top-1 class.
+    cascade : Scores or None
+        Scores of the ensemble's cascade (:attr:`handocr.ensemble.Ensemble.cascade`), if set;
+        ``y_pred`` stays the full ensemble's.
+    escalated : float or None
+        Share of images the cascade sent to every member.
     """
 
     members: dict[str, Scores]
@@ -168,6 +173,8 @@ class ClassifierReport:
     y_pred: NDArray[np.int64]
     oracle: float = 0.0
     agreement: float = 1.0
+    cascade: Scores | None = None
+    escalated: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return ``{"members": {name: top1}, "ensemble": top1, "n": N, "ece": e, ...}``."""
@@ -181,6 +188,8 @@ class ClassifierReport:
                 "ensemble": asdict(self.ensemble),
                 "oracle": self.oracle,
                 "agreement": self.agreement,
+                "cascade": asdict(self.cascade) if self.cascade is not None else None,
+                "escalated": self.escalated,
             },
         }
 
@@ -212,16 +221,35 @@ def evaluate_classifier(
     Returns
     -------
     ClassifierReport
+        The full ensemble's scores; with a cascade set, also the cascade's (computed from the
+        same member probabilities, as :meth:`handocr.ensemble.Ensemble.vote` would).
     """
+    from handocr.ensemble import cascade_combine, combine_votes
+
     x = (images.astype(np.float32) / 255.0)[:, None]
-    probs, per = ensemble.vote(x)
+    per = ensemble.member_proba(x)
+    probs = combine_votes(per, ensemble.weights, ensemble.voting)
+    cascade, escalated = None, None
+    if ensemble.cascade is not None and len(ensemble.members) > 1:
+        cp, esc = cascade_combine(
+            per, ensemble.weights, ensemble.voting, ensemble.cascade, ensemble.cascade_first
+        )
+        cascade, escalated = Scores.of(cp, labels), float(esc.mean()) if len(esc) else 0.0
     members = {m.info.key: Scores.of(p, labels) for m, p in zip(ensemble.members, per, strict=True)}
     pred = probs.argmax(1).astype(np.int64)
     tops = per.argmax(2)  # (M, N)
     oracle = float((tops == labels[None]).any(0).mean()) if len(labels) else 0.0
     agreement = float((tops == tops[:1]).all(0).mean()) if len(labels) else 1.0
     return ClassifierReport(
-        members, Scores.of(probs, labels), len(labels), labels, pred, oracle, agreement
+        members,
+        Scores.of(probs, labels),
+        len(labels),
+        labels,
+        pred,
+        oracle,
+        agreement,
+        cascade,
+        escalated,
     )
 
 

@@ -92,11 +92,45 @@ def tiny_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-@pytest.fixture
-def use_tiny_weights(tiny_weights: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Point HANDOCR_WEIGHTS at the tiny weights for one test."""
-    monkeypatch.setenv("HANDOCR_WEIGHTS", str(tiny_weights))
+def _point_weights(folder: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Set HANDOCR_WEIGHTS to ``folder`` for one test and forget cached recognizers."""
+    monkeypatch.setenv("HANDOCR_WEIGHTS", str(folder))
     from handocr import api
 
     api._cached.cache_clear()
-    return tiny_weights
+    return folder
+
+
+@pytest.fixture
+def use_tiny_weights(tiny_weights: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point HANDOCR_WEIGHTS at the tiny weights for one test."""
+    return _point_weights(tiny_weights, monkeypatch)
+
+
+@pytest.fixture(scope="session")
+def onnx_weights(tiny_weights: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny weights plus their exported ONNX graphs, and a fitted cascade in the manifest.
+
+    The cascade starts with ``cnn.tiny-b`` at margin 0.5.
+    """
+    import os
+    import shutil
+    from unittest import mock
+
+    from handocr.models.weights import write_manifest
+    from handocr.runtime import PARITY_ATOL, export_member
+
+    folder = tmp_path_factory.mktemp("onnx") / "w"
+    shutil.copytree(tiny_weights, folder)
+    with mock.patch.dict(os.environ, {"HANDOCR_WEIGHTS": str(folder)}):
+        for name in ("cnn.tiny", "cnn.tiny-b"):
+            assert export_member(name) <= PARITY_ATOL
+        cascade = {"members": ["cnn.tiny", "cnn.tiny-b"], "first": "cnn.tiny-b", "margin": 0.5}
+        write_manifest(folder, ["cnn.tiny", "cnn.tiny-b"], cascade=cascade)
+    return folder
+
+
+@pytest.fixture
+def use_onnx_weights(onnx_weights: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point HANDOCR_WEIGHTS at the tiny weights with ONNX graphs for one test."""
+    return _point_weights(onnx_weights, monkeypatch)

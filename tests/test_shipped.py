@@ -29,6 +29,8 @@ def test_manifest_matches_the_files() -> None:
         path = WEIGHTS / entry["file"]
         assert file_sha256(path) == entry["sha256"]
         assert path.stat().st_size < 25_000_000
+        if "graph" in entry:  # ONNX graph of the member (handocr.runtime)
+            assert file_sha256(WEIGHTS / entry["graph"]["file"]) == entry["graph"]["sha256"]
 
 
 @pytest.mark.weights

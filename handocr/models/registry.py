@@ -104,6 +104,32 @@ def model_spec(arch: str) -> ModelSpec:
     return ModelSpec(arch, functools.partial(timm_resnet, timm_name, stem), (1, 28, 28))
 
 
+def macs_per_crop(net: nn.Module, input_size: tuple[int, int, int] = (1, 28, 28)) -> int:
+    """Multiply-accumulate operations of one forward pass on one crop.
+
+    Counted by ``torch.utils.flop_counter.FlopCounterMode`` (FLOPs / 2: convolutions and
+    matrix products; element-wise ops, pooling and batch norm are not counted, as is usual).
+
+    Parameters
+    ----------
+    net : torch.nn.Module
+        Any member; put in eval mode for the count.
+    input_size : tuple of int
+        ``(channels, height, width)`` of one crop.
+
+    Returns
+    -------
+    int
+    """
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counter = FlopCounterMode(display=False)
+    with counter, torch.inference_mode():
+        net.eval()(torch.zeros(1, *input_size))
+    return int(counter.get_total_flops()) // 2
+
+
 def create_model(
     name: str, *, weights: str | None = "default", device: str = "cpu", **kwargs: Any
 ) -> nn.Module:

@@ -25,9 +25,11 @@ __all__ = [
     "WEIGHTS_ENV",
     "WeightsInfo",
     "file_sha256",
+    "find_graph",
     "find_weights",
     "load_weights",
     "read_manifest",
+    "read_weights_info",
     "save_weights",
     "weights_dir",
     "write_manifest",
@@ -174,6 +176,59 @@ def find_weights(arch: str, tag: str | None = None) -> tuple[Path, str | None]:
     return folder / entry["file"], entry.get("sha256")
 
 
+def find_graph(arch: str, tag: str | None = None) -> tuple[Path, str] | None:
+    """Locate the ONNX graph exported for ``arch`` (and ``tag``; see :func:`find_weights`).
+
+    Returns
+    -------
+    (Path, str) or None
+        The graph file and its sha256 from the manifest, or None when none was exported.
+
+    Raises
+    ------
+    WeightsError
+        No weights of that name are listed.
+    """
+    find_weights(arch, tag)  # same errors for unknown names
+    folder = weights_dir()
+    manifest = read_manifest(folder)
+    name = f"{arch}.{tag}" if tag else manifest["default_tags"][arch]
+    graph = manifest["weights"][name].get("graph")
+    if not graph:
+        return None
+    return folder / graph["file"], str(graph["sha256"])
+
+
+def read_weights_info(path: Path, sha256: str | None = None) -> WeightsInfo:
+    """Check a weights file and read its metadata, without torch.
+
+    Parameters
+    ----------
+    path : Path
+        A file written by :func:`save_weights`.
+    sha256 : str, optional
+        Expected digest; checked before anything is parsed.
+
+    Raises
+    ------
+    WeightsError
+        Missing file, sha256 mismatch, unreadable safetensors or bad metadata.
+    """
+    from safetensors import SafetensorError, safe_open
+
+    if not path.is_file():
+        raise WeightsError(f"weights file not found: {path} (is {WEIGHTS_ENV} set?)")
+    if sha256 is not None and file_sha256(path) != sha256:
+        raise WeightsError(f"{path.name}: sha256 mismatch; the file is corrupt or was replaced")
+    try:
+        with safe_open(str(path), framework="numpy") as fh:
+            return WeightsInfo.from_metadata(fh.metadata(), source=path.name)
+    except (SafetensorError, OSError, ValueError) as err:
+        if isinstance(err, WeightsError):
+            raise
+        raise WeightsError(f"{path.name}: not a readable safetensors file ({err})") from err
+
+
 def save_weights(model: nn.Module, path: Path, info: WeightsInfo, *, fp16: bool = True) -> str:
     """Write ``model``'s state dict as safetensors with ``info`` as metadata.
 
@@ -251,11 +306,13 @@ def write_manifest(
     folder: Path,
     default_ensemble: list[str],
     voting_weights: dict[str, float] | None = None,
+    cascade: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Rebuild ``MANIFEST.json`` of a weights folder from its files' own metadata.
 
     Every ``*.safetensors`` file is listed under its ``arch.tag`` with its sha256, size, metrics
-    and training command. The default tag of an arch is its member of ``default_ensemble``, else
+    and training command, and with its ONNX graph (``arch.tag.onnx``, :mod:`handocr.runtime`)
+    when there is one. The default tag of an arch is its member of ``default_ensemble``, else
     its first file in name order.
 
     Parameters
@@ -266,6 +323,10 @@ def write_manifest(
     voting_weights : dict of str to float, optional
         Fitted voting weights of the default ensemble (``handocr fit-ensemble``); when omitted,
         those of the existing manifest are kept if they cover exactly ``default_ensemble``.
+    cascade : dict, optional
+        The fitted cascade of the default ensemble (``members``, ``first``, ``margin``, ...;
+        :func:`handocr.train.calibrate.fit_cascade`); kept from the existing manifest like
+        ``voting_weights`` when omitted.
 
     Returns
     -------
@@ -292,14 +353,24 @@ def write_manifest(
             "command": info.train.get("config", {}).get("command"),
             "data_sha256": info.train.get("data_sha256"),
         }
+        graph = path.with_suffix(".onnx")
+        if graph.is_file():  # written by `handocr export-onnx` (handocr.runtime)
+            entries[info.name]["graph"] = {
+                "file": graph.name,
+                "sha256": file_sha256(graph),
+                "bytes": graph.stat().st_size,
+            }
         defaults.setdefault(info.arch, info.name)
     missing = [n for n in default_ensemble if n not in entries]
     if missing:
         raise WeightsError(f"default ensemble members without a file in {folder}: {missing}")
     for name in reversed(default_ensemble):  # a member of the default ensemble wins
         defaults[name.partition(".")[0]] = name
-    if voting_weights is None and (folder / MANIFEST).is_file():
-        voting_weights = read_manifest(folder).get("voting_weights")
+    old = read_manifest(folder) if (folder / MANIFEST).is_file() else {}
+    if voting_weights is None:
+        voting_weights = old.get("voting_weights")
+    if cascade is None:
+        cascade = old.get("cascade")
     manifest: dict[str, Any] = {
         "schema": 1,
         "default_ensemble": list(default_ensemble),
@@ -308,6 +379,8 @@ def write_manifest(
     }
     if voting_weights and set(voting_weights) == set(default_ensemble):
         manifest["voting_weights"] = {n: voting_weights[n] for n in default_ensemble}
+    if cascade and set(cascade.get("members", [])) == set(default_ensemble):
+        manifest["cascade"] = cascade
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return manifest
 

@@ -9,6 +9,7 @@ posteriors assume equally likely classes (pool47's test set is balanced).
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -134,6 +135,85 @@ def calibrate_weights(
     return result
 
 
+CASCADE_TOLERANCE = 0.001
+"""Largest drop of class-balanced validation accuracy (a fraction: 0.001 = 0.1 point) that a
+fitted cascade may cost against the full ensemble."""
+
+
+def balanced_accuracy(probs: NDArray[np.floating[Any]], labels: NDArray[np.int64]) -> float:
+    """Mean per-class recall of the arg-max (scikit-learn's ``balanced_accuracy_score``)."""
+    from sklearn.metrics import balanced_accuracy_score
+
+    return float(balanced_accuracy_score(labels, probs.argmax(1)))
+
+
+def fit_cascade(
+    per_member: NDArray[np.float32],
+    labels: NDArray[np.int64],
+    weights: NDArray[np.float64],
+    costs: Sequence[float],
+    *,
+    voting: str = "weighted",
+    tolerance: float = CASCADE_TOLERANCE,
+    margins: NDArray[np.float64] | None = None,
+) -> dict[str, Any]:
+    """Choose the cheapest cascade whose validation accuracy stays within ``tolerance``.
+
+    For every member as the first stage and every margin (:func:`handocr.ensemble.low_margin`),
+    the expected cost per crop is ``costs[first] + escalated share * sum(other costs)``; the
+    cheapest (first, margin) whose class-balanced accuracy is at least the full ensemble's minus
+    ``tolerance`` wins: confidence-based multistage cascading (Kaynak and Alpaydin 2000,
+    "MultiStage Cascading of Multiple Classifiers", ICML).
+
+    Parameters
+    ----------
+    per_member : ndarray of float32, shape (M, N, 47)
+        Temperature-scaled member probabilities on validation crops.
+    labels : ndarray of int64, shape (N,)
+    weights : ndarray of float64, shape (M,)
+        Voting weights of the full ensemble.
+    costs : sequence of float
+        Cost of each member per crop (e.g. multiply-accumulates, :func:`macs_per_crop`).
+    voting : {"weighted", "soft", "hard"}
+    tolerance : float
+        See :data:`CASCADE_TOLERANCE`.
+    margins : ndarray, optional
+        Candidate margins; default 0, 0.025, ..., 1.
+
+    Returns
+    -------
+    dict
+        ``first`` (member index), ``margin``, ``accuracy`` and ``accuracy_full`` (balanced,
+        validation), ``escalated`` (share of crops sent to every member), ``cost`` and
+        ``cost_full`` (per crop, units of ``costs``).
+    """
+    from handocr.ensemble import cascade_combine, combine_votes
+
+    grid = np.linspace(0.0, 1.0, 41) if margins is None else np.asarray(margins)
+    full = balanced_accuracy(combine_votes(per_member, weights, voting), labels)
+    total = float(sum(costs))
+    best: dict[str, Any] = {}
+    for first in range(per_member.shape[0]):
+        for margin in np.sort(grid):
+            combined, escalated = cascade_combine(per_member, weights, voting, margin, first)
+            acc = balanced_accuracy(combined, labels)
+            if acc < full - tolerance:
+                continue
+            cost = costs[first] + float(escalated.mean()) * (total - costs[first])
+            if not best or cost < best["cost"]:
+                best = {
+                    "first": first,
+                    "margin": round(float(margin), 4),
+                    "accuracy": round(acc, 5),
+                    "accuracy_full": round(full, 5),
+                    "escalated": round(float(escalated.mean()), 4),
+                    "cost": round(cost, 1),
+                    "cost_full": round(total, 1),
+                }
+            break  # larger margins of this first stage cost more
+    return best
+
+
 def fit_ensemble(
     names: list[str], *, data: str | None = None, device: str = "cpu"
 ) -> dict[str, Any]:
@@ -172,7 +252,7 @@ def fit_ensemble(
     from handocr.ensemble import Ensemble, combine_votes, fit_voting_weights
     from handocr.errors import WeightsError
     from handocr.evaluate import expected_calibration_error
-    from handocr.models.registry import split_name
+    from handocr.models.registry import macs_per_crop, model_spec, split_name
     from handocr.models.weights import WeightsInfo, find_weights
     from handocr.train.data import load_emnist, to_label_space
     from handocr.train.fit import TrainConfig, split_train_val
@@ -199,6 +279,8 @@ def fit_ensemble(
     per = ens.member_proba(x)
     counts = np.bincount(y, minlength=per.shape[2]).astype(np.float64)
     w = fit_voting_weights(per, y, sample_weight=1.0 / counts[y])
+    costs = [macs_per_crop(model_spec(split_name(n)[0]).build()) for n in names]
+    cascade = fit_cascade(per, y, w, costs) if len(names) > 1 else {}
     equal = combine_votes(per, np.full(len(names), 1 / len(names)), "soft")
     fitted = combine_votes(per, w, "weighted")
 
@@ -213,6 +295,14 @@ def fit_ensemble(
         "accuracy_equal": round(float((equal.argmax(1) == y).mean()), 5),
         "accuracy_fitted": round(float((fitted.argmax(1) == y).mean()), 5),
         "ece_fitted": round(expected_calibration_error(fitted, y), 5),
+        "macs_per_crop": dict(zip(names, costs, strict=True)),
     }
+    if cascade:
+        result["cascade"] = {
+            "members": list(names),
+            **cascade,
+            "first": names[cascade["first"]],
+            "cost_unit": "MAC per crop",
+        }
     log.info("voting weights %s", result)
     return result
