@@ -1,10 +1,17 @@
-"""Speed benchmarks (pytest-benchmark). Run: ``pytest benchmarks --benchmark-only``.
+"""Speed benchmarks (pytest-benchmark) of the shipped models. Run::
 
-Compare results only between runs on the same machine. Throughput is ``chars`` (in
-``extra_info``) divided by the mean time.
+    pytest benchmarks --benchmark-only --benchmark-columns=mean,stddev,rounds
+
+Compare results only between runs on the same, otherwise idle machine. Throughput is
+``extra_info["chars"]`` divided by the mean time. Crops are real EMNIST test images (the committed
+sample, tiled), so a cascade escalates as many of them as it would on real characters.
 """
 
 from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,30 +19,38 @@ import pytest
 from handocr.preprocess import ink_map
 from handocr.segment import segment_page
 
+SAMPLE = Path(__file__).parents[1] / "tests" / "data" / "emnist47-sample"
+MEMBERS = ["cnn", "resnet10t", "resnet10t-imagenet"]
+
+
+def _crops(n: int) -> np.ndarray:
+    from handocr.train.data import load_emnist
+
+    images = load_emnist(SAMPLE, "pool47", "test").images
+    x = (images.astype(np.float32) / 255.0)[:, None]
+    return np.resize(x, (n, 1, 28, 28))
+
 
 @pytest.mark.parametrize("batch", [1, 64, 1024])
-@pytest.mark.parametrize("member", ["cnn", "resnet10t", "resnet10t-imagenet"])
-def test_member_classification(benchmark, member: str, batch: int) -> None:
-    import torch
+@pytest.mark.parametrize("member", MEMBERS)
+@pytest.mark.parametrize("backend", ["onnx", "torch"])
+def test_member_classification(benchmark, backend: str, member: str, batch: int) -> None:
+    from handocr.ensemble import Ensemble
 
-    from handocr.ensemble import Ensemble, Member
-    from handocr.models import create_model
-    from handocr.result import ModelInfo
-
-    torch.manual_seed(0)
-    net = create_model(member, weights=None)
-    ens = Ensemble([Member(ModelInfo(member, "untrained", ""), net)])
-    x = np.random.default_rng(0).random((batch, 1, 28, 28), np.float32)
+    ens = Ensemble.from_names([member], device="cpu", backend=backend, batch_size=batch)
+    x = _crops(batch)
     benchmark.extra_info["chars"] = batch
     benchmark(ens.predict_proba, x)
 
 
 @pytest.mark.parametrize("batch", [256, 1024])
-def test_shipped_ensemble_classification(benchmark, batch: int) -> None:
+@pytest.mark.parametrize("cascade", ["auto", "off"])
+@pytest.mark.parametrize("backend", ["onnx", "torch"])
+def test_ensemble_classification(benchmark, backend: str, cascade: str, batch: int) -> None:
     from handocr.ensemble import Ensemble
 
-    ens = Ensemble.from_names(device="cpu", batch_size=batch)
-    x = np.random.default_rng(0).random((batch, 1, 28, 28), np.float32)
+    ens = Ensemble.from_names(device="cpu", backend=backend, cascade=cascade, batch_size=batch)
+    x = _crops(batch)
     benchmark.extra_info["chars"] = batch
     benchmark.extra_info["members"] = [m.info.key for m in ens.members]
     benchmark(ens.predict_proba, x)
@@ -46,10 +61,23 @@ def test_binarise_and_segment_dense_page(benchmark, dense_page: np.ndarray) -> N
     benchmark.extra_info["glyphs"] = sum(len(line.glyphs) for line in lines)
 
 
-def test_read_dense_page_end_to_end(benchmark, dense_page: np.ndarray) -> None:
+@pytest.mark.parametrize("cascade", ["auto", "off"])
+def test_read_dense_page_end_to_end(benchmark, dense_page: np.ndarray, cascade: str) -> None:
     from handocr.api import Recognizer
 
-    rec = Recognizer(device="cpu")
-    rec.ensemble  # noqa: B018 - load the models outside the timing
-    page = benchmark.pedantic(rec.read_page, args=(dense_page,), rounds=3, iterations=1)
+    rec = Recognizer(device="cpu", cascade=cascade)
+    rec.read_page(dense_page)  # load the models and warm up outside the timing
+    page = benchmark.pedantic(rec.read_page, args=(dense_page,), rounds=5, iterations=1)
     benchmark.extra_info["chars"] = sum(len(line.all_chars()) for line in page.lines)
+    benchmark.extra_info["backend"] = rec.ensemble.backend
+
+
+def test_cold_start_read_one_small_image(benchmark, small_field: Path) -> None:
+    """Wall time of a whole ``handocr read`` process on one name-field-sized image."""
+    cmd = [sys.executable, "-m", "handocr_cli", "read", str(small_field)]
+    subprocess.run(cmd, check=True, capture_output=True)  # warm the file cache once
+
+    def run() -> None:
+        subprocess.run(cmd, check=True, capture_output=True)
+
+    benchmark.pedantic(run, rounds=5, iterations=1)

@@ -278,6 +278,9 @@ class OnnxNet:
         so.inter_op_num_threads = 1
         so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         so.log_severity_level = 3
+        # Several members' sessions take turns on the same cores: threads that spin-wait
+        # after a run would steal the CPU from the next member's run.
+        so.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self.session = ort.InferenceSession(str(graph), so, providers=["CPUExecutionProvider"])
         except Exception as err:  # onnxruntime raises its own exception types
