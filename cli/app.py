@@ -585,7 +585,13 @@ def eval_pages(
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
     rows: Annotated[bool, typer.Option(help="include per-image rows in --json")] = False,
     voting: VotingOpt = VotingRule.WEIGHTED,
-    charset: Charset = None,
+    charset: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option(
+            help="restrict output of every set (digits, upper, ...), or of one set with "
+            "SET=CHARSET (e.g. orand_car_a=digits); repeatable"
+        ),
+    ] = None,
     deskew: Deskew = True,
     binarize: Binarize = "otsu",
     device: Device = "auto",
@@ -595,12 +601,27 @@ def eval_pages(
 ) -> None:
     """Score every set under ROOT with the CER rule of the development data."""
     configure_cli_logging(verbose)
-    from handocr.evaluate import evaluate_page_set, find_page_sets
+    import copy
 
+    from handocr.evaluate import evaluate_page_set, find_page_sets
+    from handocr.labels import charset_fold
+
+    default_charset: str | None = None
+    per_set: dict[str, str] = {}
+    for spec in charset or []:
+        name, sep, value = spec.rpartition("=")
+        try:
+            charset_fold(value)
+        except ValueError as err:
+            raise typer.BadParameter(str(err), param_hint="--charset") from None
+        if sep:
+            per_set[name] = value
+        else:
+            default_charset = value
     rec = _recognizer(
         models=models,
         device=device,
-        charset=charset,
+        charset=default_charset,
         voting=voting,
         deskew=deskew,
         binarize=binarize,
@@ -611,10 +632,19 @@ def eval_pages(
     try:
         sets = find_page_sets(root)
         rec.ensemble  # noqa: B018 - load the models before the clock starts
+        unknown = set(per_set) - {folder.name for folder in sets}
+        if unknown:
+            raise typer.BadParameter(
+                f"no set named {', '.join(sorted(unknown))} under {root}", param_hint="--charset"
+            )
         for folder in sets:
+            set_rec = rec
+            if folder.name in per_set:
+                set_rec = copy.copy(rec)  # shares the loaded models
+                set_rec.charset = per_set[folder.name]
             update, stop = _progress_bar(folder.name)
             try:
-                results[folder.name] = evaluate_page_set(rec, folder, progress=update)
+                results[folder.name] = evaluate_page_set(set_rec, folder, progress=update)
             finally:
                 stop()
             for f in results[folder.name].failures:
@@ -626,7 +656,9 @@ def eval_pages(
         return
     typer.echo(f"{'set':<16}{'images':>8}{'CER':>9}{'exact':>9}{'s/image':>10}")
     for name, s in results.items():
-        note = "  (digits only)" if s.digits_only else ""
+        notes = ["digits only"] if s.digits_only else []
+        notes += [f"--charset {s.charset}"] if s.charset else []
+        note = f"  ({', '.join(notes)})" if notes else ""
         typer.echo(
             f"{name:<16}{s.images:>8}{s.cer:>9.3f}{s.exact:>9.3f}{s.seconds_per_image:>10.3f}{note}"
         )

@@ -189,7 +189,7 @@ class Recognizer:
             return Page(index, w, h, (), source)
         stack = self._classify(flat)
         if self.split_touching:
-            items, starts, stack = self._split_touching(items, starts, stack)
+            items, starts, stack = self._split_touching(items, starts, stack, self.charset)
         probs, per_member = stack[:, 0], stack[:, 1:]
         if self.charset is not None:
             from handocr.decode import apply_charset
@@ -221,6 +221,7 @@ class Recognizer:
         items: list[list[Piece]],
         starts: list[list[bool]],
         probs: NDArray[np.float32],
+        charset: str | None = None,
     ) -> tuple[list[list[Piece]], list[list[bool]], NDArray[np.float32]]:
         """Recognition-based segmentation of wide glyphs.
 
@@ -229,9 +230,20 @@ class Recognizer:
 
         Each wide glyph's cut options (:func:`handocr.segment.split.split_candidates`) are
         classified in one batch; an option replaces the glyph when the mean log-probability of
-        its pieces' best classes beats the glyph's own by :data:`SPLIT_MARGIN`.
+        its pieces' best classes beats the glyph's own by :data:`SPLIT_MARGIN`. With a
+        ``charset``, the best classes are those of the set, each with the probability folded
+        onto it but not renormalised (:func:`handocr.decode.apply_charset`): two touching
+        zeros, a confident ``W`` as a whole, are then a poor digit, and their pieces good ones.
         """
         from handocr.segment.split import split_candidates
+
+        def best(p: NDArray[np.float32]) -> NDArray[np.float32]:
+            if charset is not None:
+                from handocr.decode import apply_charset
+
+                p = apply_charset(p, charset, normalize=False)
+            top: NDArray[np.float32] = p.max(1)
+            return top
 
         options: dict[int, list[list[Piece]]] = {}
         k = 0
@@ -248,13 +260,13 @@ class Recognizer:
         chosen: dict[int, tuple[list[Piece], NDArray[np.float32]]] = {}
         pos = 0
         for i, opts in options.items():
-            best = float(np.log(probs[i, 0].max() + 1e-12)) + SPLIT_MARGIN
+            bar = float(np.log(best(probs[i : i + 1, 0])[0] + 1e-12)) + SPLIT_MARGIN
             for opt in opts:
                 pp = batch_probs[pos : pos + len(opt)]
                 pos += len(opt)
-                score = float(np.log(pp[:, 0].max(1) + 1e-12).mean())
-                if score > best:
-                    best, chosen[i] = score, (opt, pp)
+                score = float(np.log(best(pp[:, 0]) + 1e-12).mean())
+                if score > bar:
+                    bar, chosen[i] = score, (opt, pp)
         if not chosen:
             return items, starts, probs
         new_items, new_starts, new_probs = [], [], []

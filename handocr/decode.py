@@ -56,7 +56,9 @@ _TYPE_MASKS = {
 }
 
 
-def apply_charset(probs: NDArray[np.float32], charset: str) -> NDArray[np.float32]:
+def apply_charset(
+    probs: NDArray[np.float32], charset: str, *, normalize: bool = True
+) -> NDArray[np.float32]:
     """Restrict probabilities to a character set, folding other-case classes into allowed ones.
 
     Parameters
@@ -65,11 +67,16 @@ def apply_charset(probs: NDArray[np.float32], charset: str) -> NDArray[np.float3
         Rows summing to 1.
     charset : str
         See :func:`handocr.labels.charset_fold`.
+    normalize : bool, default True
+        Rescale each row to sum to 1. With False, each row keeps only the probability mass that
+        falls on the set (after folding), so a crop that looks like no allowed character has a
+        small row sum: what recognition-based segmentation and mark rejection compare.
 
     Returns
     -------
     ndarray of float32, shape (N, 47)
-        Rows summing to 1, zero outside the set.
+        Zero outside the set; rows summing to 1 when ``normalize`` (a row with no mass on the
+        set becomes uniform over it), else to the mass on the set, in ``[0, 1]``.
 
     Raises
     ------
@@ -83,6 +90,8 @@ def apply_charset(probs: NDArray[np.float32], charset: str) -> NDArray[np.float3
     for i, target in enumerate(fold):
         if target >= 0:
             out[:, target] += probs[:, i]
+    if not normalize:
+        return out.astype(np.float32)
     total = out.sum(1, keepdims=True)
     uniform = (fold == np.arange(len(fold))).astype(np.float64)
     out = np.where(total > 0, out / np.maximum(total, 1e-30), uniform / uniform.sum())

@@ -296,6 +296,8 @@ class PageSetScore:
         Images that could not be read, with the reason.
     rows : list of dict
         Per image: ``file``, ``truth``, ``output``, ``distance``.
+    charset : str or None
+        The character set the output was restricted to (:attr:`handocr.Recognizer.charset`).
     """
 
     name: str
@@ -306,6 +308,7 @@ class PageSetScore:
     digits_only: bool
     failures: list[str] = field(default_factory=list)
     rows: list[dict[str, Any]] = field(default_factory=list)
+    charset: str | None = None
 
     def to_dict(self, *, rows: bool = False) -> dict[str, Any]:
         """Return a JSON-ready dict (per-image rows only when ``rows``)."""
@@ -315,6 +318,7 @@ class PageSetScore:
             "exact": self.exact,
             "seconds_per_image": self.seconds_per_image,
             "digits_only": self.digits_only,
+            "charset": self.charset,
             "failures": self.failures,
         }
         if rows:
@@ -425,6 +429,7 @@ def evaluate_page_set(
         digits_only,
         failures,
         rows,
+        recognizer.charset,
     )
 
 

@@ -13,6 +13,9 @@ __all__ = [
     "MIN_SKEW_DEG",
     "estimate_skew",
     "ink_map",
+    "TEXTURE_RATIO",
+    "WEIGHTED_RUN",
+    "WEIGHTED_SPAN",
     "remove_ruled_lines",
     "rotate_page",
 ]
@@ -222,28 +225,59 @@ def remove_ruled_lines(ink: NDArray[np.uint8], *, span: float = 2.2) -> NDArray[
     so the bar of a T or a long, thick 1 survives. Strokes that cross a line may be nicked where
     they overlap it.
 
+    A second pass repeats this on the result with ``h`` the *ink-weighted* median height (each
+    component counts with its pixel count; :data:`WEIGHTED_SPAN` and :data:`WEIGHTED_RUN`). On a
+    field with a textured background, specks outnumber the characters and pull the plain median
+    far below the text height (the first pass is then skipped: :data:`TEXTURE_RATIO`), and a
+    field whose digits all touch their underline is a single component; the weighted median is
+    the text height in both cases.
+
     Parameters
     ----------
     ink : ndarray of uint8, shape (H, W)
         255 = ink.
     span : float
-        Extent, in median component heights, from which a component may carry lines.
+        Extent, in median component heights, from which a component may carry lines (first pass).
 
     Returns
     -------
     ndarray of uint8, shape (H, W)
     """
+    ink = _remove_lines_pass(ink, span=span, run=2.0, weighted=False)
+    return _remove_lines_pass(ink, span=WEIGHTED_SPAN, run=WEIGHTED_RUN, weighted=True)
+
+
+TEXTURE_RATIO = 0.3
+"""A plain median height below this share of the ink-weighted one is set by specks of texture;
+the first pass of :func:`remove_ruled_lines` then leaves the page alone."""
+
+WEIGHTED_SPAN = 1.8
+"""Extent, in ink-weighted text heights, from which a component may carry lines (second pass)."""
+
+WEIGHTED_RUN = 1.8
+"""Straight runs at least this many ink-weighted text heights long are lines (second pass)."""
+
+
+def _remove_lines_pass(
+    ink: NDArray[np.uint8], *, span: float, run: float, weighted: bool
+) -> NDArray[np.uint8]:
     import cv2
 
     n, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
-    if n <= 2:
+    if n <= (1 if weighted else 2):
         return ink
     widths, heights = stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT]
-    sized = heights[heights >= 3]
-    if not len(sized):
+    sized = heights >= 3
+    if not sized.any():
         return ink
-    h_med = float(np.median(sized))
-    run_px = max(10, round(2 * h_med))
+    hs, areas = heights[sized], stats[1:, cv2.CC_STAT_AREA][sized]
+    order = np.argsort(hs, kind="stable")
+    cum = np.cumsum(areas[order])
+    h_weighted = float(hs[order][int(np.searchsorted(cum, cum[-1] / 2))])
+    h_med = h_weighted if weighted else float(np.median(hs))
+    if h_med < TEXTURE_RATIO * h_weighted:
+        return ink  # specks set the plain median: leave this page to the weighted pass
+    run_px = max(10, round(run * h_med))
     lines = np.zeros_like(ink)
     for horizontal, extent in ((True, widths), (False, heights)):
         carriers = np.concatenate([[False], extent >= span * h_med])

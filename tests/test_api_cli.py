@@ -247,3 +247,29 @@ def test_overlay_writes_one_png_per_page(use_tiny_weights: Path, tmp_path: Path)
     assert names == ["two-p1.png", "two-p2.png"]
     img = cv2.imread(str(out / names[0]))
     assert img.shape[:2] == np.asarray(frames[0]).shape[:2] and img.shape[2] == 3
+
+
+def test_cli_eval_pages_applies_a_charset_to_one_set(
+    use_tiny_weights: Path, tmp_path: Path
+) -> None:
+    for name in ("amounts", "names"):
+        folder = tmp_path / "sets" / name
+        folder.mkdir(parents=True)
+        cv2.imwrite(str(folder / "a.png"), draw_text_page(["12"]))
+        (folder / "truth.tsv").write_text("a.png\t12\n")
+    root = str(tmp_path / "sets")
+    res = runner.invoke(
+        app, ["eval-pages", root, "--json", "--rows", "--charset", "amounts=digits"]
+    )
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert out["amounts"]["charset"] == "digits" and out["names"]["charset"] is None
+    assert all(ch.isdigit() for ch in out["amounts"]["rows"][0]["output"].replace(" ", ""))
+    res = runner.invoke(app, ["eval-pages", root, "--json", "--charset", "upper"])
+    assert res.exit_code == 0 and {v["charset"] for v in json.loads(res.stdout).values()} == {
+        "upper"
+    }
+    res = runner.invoke(app, ["eval-pages", root, "--charset", "cheques=digits"])
+    assert res.exit_code == ExitCode.USAGE and "cheques" in res.output
+    res = runner.invoke(app, ["eval-pages", root, "--charset", "amounts=%"])
+    assert res.exit_code == ExitCode.USAGE

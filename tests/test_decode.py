@@ -70,3 +70,41 @@ def test_bar_in_a_lower_case_line_stays_l() -> None:
     boxes = [Box(0, 0, 20, 40), Box(22, 10, 40, 40), Box(42, 0, 46, 40), Box(50, 0, 54, 40)]
     chars = decode_chars(p, boxes, word_starts=[True, False, False, False], line_sizes=[4])
     assert "".join(c.text for c in chars) == "heLL"
+
+
+def test_apply_charset_without_normalising_keeps_only_the_mass_on_the_set() -> None:
+    from handocr.decode import apply_charset
+
+    p = _probs([{"W": 0.9, "0": 0.05, "O": 0.03}, {"0": 0.6, "O": 0.3}])
+    kept = apply_charset(p, "digits", normalize=False)
+    # the letter O folds onto nothing in "digits" (no case partner), so only 0's mass stays
+    assert kept[0].sum() == pytest.approx(p[0, : len("0123456789")].sum(), abs=1e-6)
+    assert kept[0].sum() < 0.1 and kept[1].sum() > 0.5
+    assert apply_charset(p, "digits").sum(1) == pytest.approx([1.0, 1.0])
+
+
+def test_split_decision_uses_the_charset() -> None:
+    # two touching zeros: as a whole a confident W, cut in two a pair of fair zeros; without a
+    # charset the W wins, with digits the cut does
+    from handocr.api import Recognizer
+    from handocr.segment.split import Piece
+
+    mask = np.zeros((30, 64), np.uint8)
+    mask[:, 2:28] = 255
+    mask[:, 36:62] = 255
+    mask[14:16, 28:36] = 255
+    glyph = Piece(Box(0, 0, 64, 30), mask)
+    whole = _probs([{"W": 0.9, "0": 0.02}])
+    zero = _probs([{"0": 0.55, "O": 0.35}])[0]
+
+    class Stub(Recognizer):
+        def _classify(self, pieces):  # type: ignore[no-untyped-def]
+            out = np.repeat(zero[None], len(pieces), axis=0)
+            return np.stack([out, out], axis=1)
+
+    rec = Stub(device="cpu")
+    stack = np.stack([whole, whole], axis=1)
+    items, _, probs = rec._split_touching([[glyph]], [[True]], stack)
+    assert len(items[0]) == 1
+    items, starts, probs = rec._split_touching([[glyph]], [[True]], stack, "digits")
+    assert len(items[0]) == 2 and starts == [[True, False]] and probs.shape == (2, 2, NUM_CLASSES)

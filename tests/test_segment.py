@@ -101,3 +101,63 @@ def test_touching_pair_is_cut_at_the_thin_bridge() -> None:
     assert 128 <= two[0].box.x1 <= 142 and two[1].box.x0 >= two[0].box.x1
     assert all(p.mask.shape == (p.box.height, p.box.width) for p in two)
     assert split_candidates(Piece(Box(0, 0, 30, 40), np.full((40, 30), 255, np.uint8))) == []
+
+
+def test_specks_of_texture_do_not_make_lines() -> None:
+    # many specks (more than letters) drawn well below the text: with a plain median height they
+    # set the page's scale and form a line of their own; the ink-weighted text height drops them
+    page = draw_text_page(["HELLO"])
+    h, w = page.shape
+    page = np.vstack([page, np.full((80, w), 255, np.uint8)])
+    for x in range(10, w - 10, 12):
+        page[h + 40 : h + 44, x : x + 4] = 0
+    lines = segment_page(ink_map(page))
+    assert len(lines) == 1 and len(lines[0].glyphs) == 5
+
+
+def test_flat_fragments_beside_text_do_not_join_its_glyphs() -> None:
+    # remnants of an erased underline: 1-pixel-high dashes along the text's foot
+    page = draw_text_page(["10000"], scale=2.0, thickness=5)
+    ink = ink_map(page)
+    ys = np.nonzero(ink.any(1))[0]
+    foot = int(ys.max()) + 2
+    for x in range(8, page.shape[1] - 20, 16):
+        page[foot, x : x + 9] = 0
+    lines = segment_page(ink_map(page))
+    assert len(lines) == 1
+    assert [g.box.height >= 10 for g in lines[0].glyphs] == [True] * 5
+
+
+def test_text_height_follows_the_ink_not_the_count() -> None:
+    from handocr.segment import find_components
+    from handocr.segment.layout import text_height
+
+    page = np.full((100, 300), 255, np.uint8)
+    page[20:60, 20:35] = 0  # one character, 40 px high
+    for x in range(60, 280, 10):
+        page[80:84, x : x + 4] = 0  # 22 specks, 4 px high
+    comps = find_components(ink_map(page))
+    assert len(comps) == 23
+    assert text_height(comps) == 40
+    assert text_height([]) == 0.0
+
+
+def test_underline_touching_every_digit_is_removed() -> None:
+    # a field whose digits all touch their underline is a single component
+    from handocr.preprocess import remove_ruled_lines
+
+    page = draw_text_page(["230"], scale=2.0, thickness=5)
+    ink = ink_map(page, remove_lines=False)
+    rows = np.nonzero(ink.any(1))[0]
+    cols = np.nonzero(ink.any(0))[0]
+    base = int(rows.max())
+    ink[base - 1 : base + 1, cols.min() - 6 : cols.max() + 6] = 255
+    import cv2
+
+    assert cv2.connectedComponents(ink)[0] == 2  # background + one component
+    cleaned = remove_ruled_lines(ink)
+    assert not cleaned[base - 1 : base + 1].any(1).all() or (
+        np.count_nonzero(cleaned[base - 1 : base + 1]) < 0.2 * (cols.ptp() + 12)
+    )
+    lines = segment_page(cleaned)
+    assert len(lines) == 1 and len(lines[0].glyphs) == 3

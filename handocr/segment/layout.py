@@ -7,7 +7,9 @@ line's median glyph height.
 
 from __future__ import annotations
 
+import bisect
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,7 +18,7 @@ from numpy.typing import NDArray
 from handocr.result import Box
 from handocr.segment.components import Component, Glyph, find_components
 
-__all__ = ["SegmentConfig", "TextLine", "find_lines", "segment_page"]
+__all__ = ["SegmentConfig", "TextLine", "find_lines", "segment_page", "text_height"]
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +47,9 @@ class SegmentConfig:
         new word, provided it exceeds ``min_word_gap`` heights.
     min_word_gap : float
         Gaps below this share of the median height never start a word.
+    min_line_height : float
+        Lines whose median glyph height is below this share of the page's text height
+        (:func:`text_height`) are texture, specks or underline remnants, and dropped.
     """
 
     big_ratio: float = 0.5
@@ -54,6 +59,7 @@ class SegmentConfig:
     word_gap: float = 0.55
     gap_factor: float = 2.5
     min_word_gap: float = 0.2
+    min_line_height: float = 0.4
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,28 +81,72 @@ class TextLine:
 
 
 class _LineAcc:
+    """A line being built: its components; centre and height come from the big ones only."""
+
     def __init__(self, c: Component) -> None:
         self.members = [c]
-        self.cys = [c.cy]
-        self.hs = [c.box.height]
+        self.cys = [float(c.cy)]  # kept sorted: the medians are read once per candidate
+        self.hs = [float(c.box.height)]
+
+    @staticmethod
+    def _median(v: list[float]) -> float:
+        n = len(v)
+        return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
 
     @property
     def cy(self) -> float:
-        return float(np.median(self.cys))
+        return self._median(self.cys)
 
     @property
     def h(self) -> float:
-        return float(np.median(self.hs))
+        return self._median(self.hs)
 
-    def add(self, c: Component) -> None:
+    def add(self, c: Component, *, big: bool = True) -> None:
         self.members.append(c)
-        self.cys.append(c.cy)
-        self.hs.append(c.box.height)
+        if big:
+            bisect.insort(self.cys, float(c.cy))
+            bisect.insort(self.hs, float(c.box.height))
 
 
-def _group_lines(comps: list[Component], cfg: SegmentConfig) -> list[_LineAcc]:
-    heights = np.array([c.box.height for c in comps], dtype=np.float64)
-    h_page = float(np.median(heights))
+def text_height(comps: Sequence[Component]) -> float:
+    """Return the page's dominant text height: the ink-weighted median component height.
+
+    Each component counts with its ink area (the area its outer contour encloses, at least
+    1 px), so a few large characters outweigh many specks of background texture or fragments
+    of an erased underline, which a plain median of the heights would follow.
+
+    Parameters
+    ----------
+    comps : sequence of Component
+        The page's components (:func:`handocr.segment.find_components`).
+
+    Returns
+    -------
+    float
+        Height in pixels; 0.0 when ``comps`` is empty.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from handocr.result import Box
+    >>> def comp(w, h):
+    ...     c = np.array([[[0, 0]], [[w - 1, 0]], [[w - 1, h - 1]], [[0, h - 1]]], np.int32)
+    ...     return Component(Box(0, 0, w, h), c)
+    >>> text_height([comp(20, 30), comp(18, 28)] + [comp(6, 1)] * 5)
+    30.0
+    """
+    import cv2
+
+    if not comps:
+        return 0.0
+    heights = np.array([c.box.height for c in comps], np.float64)
+    areas = np.array([max(1.0, cv2.contourArea(c.contour)) for c in comps], np.float64)
+    order = np.argsort(heights, kind="stable")
+    cum = np.cumsum(areas[order])
+    return float(heights[order][int(np.searchsorted(cum, cum[-1] / 2))])
+
+
+def _group_lines(comps: list[Component], cfg: SegmentConfig, h_page: float) -> list[_LineAcc]:
     big = [c for c in comps if c.box.height >= cfg.big_ratio * h_page]
     small = [c for c in comps if c.box.height < cfg.big_ratio * h_page]
     lines: list[_LineAcc] = []
@@ -117,7 +167,7 @@ def _group_lines(comps: list[Component], cfg: SegmentConfig) -> list[_LineAcc]:
             if d <= line.h * (0.5 + cfg.line_band) and d < best_d:
                 best, best_d = line, d
         if best is not None:
-            best.add(c)
+            best.add(c, big=False)
     return lines
 
 
@@ -170,12 +220,18 @@ def segment_page(ink: NDArray[np.uint8], cfg: SegmentConfig | None = None) -> li
     comps = find_components(ink)
     if not comps:
         return []
+    h_page = text_height(comps)
     out = []
-    for acc in _group_lines(comps, cfg):
+    for acc in _group_lines(comps, cfg, h_page):
         glyphs = _glyphs_of(acc.members, cfg, acc.h)
         if not glyphs:
             continue
         h_med = float(np.median([g.box.height for g in glyphs]))
+        if h_med < cfg.min_line_height * h_page:
+            log.debug(
+                "dropped a line of %d marks %.1f px high (text %.1f px)", len(glyphs), h_med, h_page
+            )
+            continue
         starts = _word_starts(glyphs, h_med, cfg)
         box = Box.enclosing([g.box for g in glyphs])
         out.append(
