@@ -11,6 +11,7 @@ on black, like the training images after :func:`handocr.train.data.load_emnist` 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import numpy as np
@@ -23,6 +24,7 @@ __all__ = [
     "FRAME_PX",
     "INPUT_PX",
     "BLUR_SIGMA_PX",
+    "frame_operator",
     "normalise_glyph",
     "to_model_input",
 ]
@@ -39,8 +41,36 @@ BLUR_SIGMA_PX = 1.0  # Gaussian sigma at FRAME_PX scale
 INPUT_PX = 28  # model input side
 
 
+@functools.lru_cache(maxsize=1)
+def frame_operator() -> NDArray[np.float32]:
+    """Return the blur-then-resample step of the recipe as one matrix, applied along each axis.
+
+    OpenCV's ``GaussianBlur(frame, (0, 0), BLUR_SIGMA_PX)`` (9 taps, reflect-101 border) and
+    ``resize(..., (28, 28), INTER_AREA)`` are both separable and linear, so on a
+    ``FRAME_PX`` x ``FRAME_PX`` frame ``F`` they equal ``M @ F @ M.T`` with ``M`` built here by
+    applying the two OpenCV operations to the identity along one axis (tested equal to the
+    two calls within 1e-5). Only the columns of ``M`` under the glyph are then needed.
+
+    Returns
+    -------
+    ndarray of float32, shape (INPUT_PX, FRAME_PX)
+    """
+    import cv2
+
+    eye = np.eye(FRAME_PX, dtype=np.float32)
+    taps = cv2.getGaussianKernel(9, BLUR_SIGMA_PX, cv2.CV_32F)  # OpenCV's size for sigma 1
+    one = np.ones((1, 1), np.float32)
+    blur = cv2.sepFilter2D(eye, -1, one, taps, borderType=cv2.BORDER_REFLECT_101)
+    area = cv2.resize(eye, (FRAME_PX, INPUT_PX), interpolation=cv2.INTER_AREA)
+    return np.ascontiguousarray(area @ blur, dtype=np.float32)
+
+
 def normalise_glyph(glyph: NDArray[np.uint8]) -> NDArray[np.float32]:
     """Normalise one character image the EMNIST way.
+
+    The region of interest is scaled (aspect ratio kept) to fit ``FRAME_PX - 2 * BORDER_PX``,
+    centred in a ``FRAME_PX`` square frame, blurred (sigma :data:`BLUR_SIGMA_PX`) and area-
+    resampled to ``INPUT_PX``; the last two steps run as :func:`frame_operator` products.
 
     Parameters
     ----------
@@ -56,21 +86,18 @@ def normalise_glyph(glyph: NDArray[np.uint8]) -> NDArray[np.float32]:
     """
     import cv2
 
-    ys, xs = np.nonzero(glyph)
-    if len(ys) == 0:
+    x, y, w, h = cv2.boundingRect(np.ascontiguousarray(glyph))
+    if w == 0 or h == 0:
         return np.zeros((INPUT_PX, INPUT_PX), np.float32)
-    roi = glyph[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
-    h, w = roi.shape
+    roi = glyph[y : y + h, x : x + w]
     inner = FRAME_PX - 2 * BORDER_PX
     scale = inner / max(h, w)
     nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
     interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
     big = cv2.resize(roi.astype(np.float32), (nw, nh), interpolation=interp)
-    frame = np.zeros((FRAME_PX, FRAME_PX), np.float32)
     y0, x0 = (FRAME_PX - nh) // 2, (FRAME_PX - nw) // 2
-    frame[y0 : y0 + nh, x0 : x0 + nw] = big
-    blurred = cv2.GaussianBlur(frame, (0, 0), BLUR_SIGMA_PX)
-    small = cv2.resize(blurred, (INPUT_PX, INPUT_PX), interpolation=cv2.INTER_AREA)
+    m = frame_operator()
+    small = m[:, y0 : y0 + nh] @ big @ m[:, x0 : x0 + nw].T
     peak = float(small.max())
     if peak <= 0:
         return np.zeros((INPUT_PX, INPUT_PX), np.float32)
@@ -105,17 +132,24 @@ def to_model_input(
     ValueError
         ``masks`` is given with a length or a shape that does not match ``boxes``.
     """
+    from threadpoolctl import threadpool_limits
+
     if masks is not None and len(masks) != len(boxes):
         raise ValueError(f"{len(masks)} masks for {len(boxes)} boxes")
     out = np.zeros((len(boxes), 1, INPUT_PX, INPUT_PX), np.float32)
     h, w = ink.shape[:2]
-    for i, b in enumerate(boxes):
-        if masks is not None:
-            crop = masks[i]
-            if crop.shape != (b.height, b.width):
-                raise ValueError(f"mask {i} has shape {crop.shape}, box is {b.height}x{b.width}")
-        else:
-            crop = ink[max(0, b.y0) : min(h, b.y1), max(0, b.x0) : min(w, b.x1)]
-        if crop.size:
-            out[i, 0] = normalise_glyph(crop)
+    # The small matrix products must not wake BLAS threads: they would spin on the cores
+    # that the classifier needs right after.
+    with threadpool_limits(limits=1, user_api="blas"):
+        for i, b in enumerate(boxes):
+            if masks is not None:
+                crop = masks[i]
+                if crop.shape != (b.height, b.width):
+                    raise ValueError(
+                        f"mask {i} has shape {crop.shape}, box is {b.height}x{b.width}"
+                    )
+            else:
+                crop = ink[max(0, b.y0) : min(h, b.y1), max(0, b.x0) : min(w, b.x1)]
+            if crop.size:
+                out[i, 0] = normalise_glyph(crop)
     return out

@@ -12,6 +12,7 @@ __all__ = [
     "MIN_CONTRAST",
     "MIN_SKEW_DEG",
     "estimate_skew",
+    "hysteresis_threshold",
     "ink_map",
     "TEXTURE_RATIO",
     "WEIGHTED_RUN",
@@ -126,7 +127,8 @@ def ink_map(
 
     Otsu's threshold (Otsu 1979) splits the gray levels; the larger class is the background, so
     dark-on-light and light-on-dark pages give the same map. Faint strokes are then completed by
-    hysteresis thresholding (scikit-image's ``apply_hysteresis_threshold``): pixels above a lower
+    hysteresis thresholding (:func:`hysteresis_threshold`, equal to scikit-image's
+    ``apply_hysteresis_threshold``): pixels above a lower
     threshold are kept where they connect to pixels above Otsu's. The lower threshold lies
     ``hysteresis`` of the way from the background's median level to Otsu's, but never within four
     standard deviations of the background, so a textured background does not leak into the ink.
@@ -197,19 +199,50 @@ def ink_map(
 def _hysteresis(
     page: NDArray[np.uint8], ink: NDArray[np.bool_], t: float, dark_ink: bool, frac: float
 ) -> NDArray[np.bool_]:
-    from skimage.filters import apply_hysteresis_threshold
+    import cv2
 
-    # work in "inkness": higher = more ink
-    level = 255.0 - page.astype(np.float32) if dark_ink else page.astype(np.float32)
+    # work in "inkness": higher = more ink; background statistics from a 256-bin histogram
+    level = (255 - page) if dark_ink else page
     high = 255.0 - t if dark_ink else t + 1.0
-    background = level[~ink]
-    if background.size == 0:
+    hist = cv2.calcHist([level], [0], (~ink).astype(np.uint8), [256], [0, 256]).ravel()
+    n = float(hist.sum())
+    if n == 0:
         return ink
-    bg, noise = float(np.median(background)), float(background.std())
+    values = np.arange(256, dtype=np.float64)
+    bg = float(np.searchsorted(np.cumsum(hist), n / 2))  # the (lower) median level
+    mean = float((hist * values).sum() / n)
+    noise = float(np.sqrt(max(0.0, (hist * values**2).sum() / n - mean**2)))
     low = max(bg + frac * (high - bg), bg + 4.0 * noise)
     if low >= high:
         return ink
-    return np.asarray(apply_hysteresis_threshold(level, low, high - 0.5), dtype=bool)
+    return hysteresis_threshold(level, low, high - 0.5)
+
+
+def hysteresis_threshold(level: NDArray[np.uint8], low: float, high: float) -> NDArray[np.bool_]:
+    """Pixels above ``low`` that are 4-connected to a pixel above ``high``.
+
+    The same result as scikit-image's ``filters.apply_hysteresis_threshold`` (tested equal),
+    computed with OpenCV's connected-component labelling, about three times faster on a page.
+
+    Parameters
+    ----------
+    level : ndarray of uint8, shape (H, W)
+        Higher = more ink.
+    low, high : float
+        Thresholds, ``low <= high``; comparisons are strict (``>``), as in scikit-image.
+
+    Returns
+    -------
+    ndarray of bool, shape (H, W)
+    """
+    import cv2
+
+    n, labels = cv2.connectedComponents(
+        (level > low).astype(np.uint8), connectivity=4, ltype=cv2.CV_32S
+    )
+    hit = np.bincount(labels[level > high], minlength=n) > 0
+    hit[0] = False
+    return np.asarray(hit[labels])
 
 
 def remove_ruled_lines(ink: NDArray[np.uint8], *, span: float = 2.2) -> NDArray[np.uint8]:

@@ -58,3 +58,43 @@ def test_to_model_input_shape_dtype_range(ink: np.ndarray, raw: list[tuple[int, 
     assert out.shape == (len(boxes), 1, INPUT_PX, INPUT_PX)
     assert out.dtype == np.float32
     assert np.isfinite(out).all() and ((out >= 0.0) & (out <= 1.0)).all()
+
+
+def _reference_normalise(glyph: np.ndarray) -> np.ndarray:
+    """The EMNIST recipe spelled out with OpenCV calls on a whole frame (the slow reference)."""
+    import cv2
+
+    from handocr.crops import BLUR_SIGMA_PX, BORDER_PX, FRAME_PX, INPUT_PX
+
+    ys, xs = np.nonzero(glyph)
+    if len(ys) == 0:
+        return np.zeros((INPUT_PX, INPUT_PX), np.float32)
+    roi = glyph[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+    h, w = roi.shape
+    scale = (FRAME_PX - 2 * BORDER_PX) / max(h, w)
+    nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
+    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    big = cv2.resize(roi.astype(np.float32), (nw, nh), interpolation=interp)
+    frame = np.zeros((FRAME_PX, FRAME_PX), np.float32)
+    y0, x0 = (FRAME_PX - nh) // 2, (FRAME_PX - nw) // 2
+    frame[y0 : y0 + nh, x0 : x0 + nw] = big
+    blurred = cv2.GaussianBlur(frame, (0, 0), BLUR_SIGMA_PX)
+    small = cv2.resize(blurred, (INPUT_PX, INPUT_PX), interpolation=cv2.INTER_AREA)
+    return np.clip(small / small.max(), 0.0, 1.0).astype(np.float32)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_fast_normalisation_equals_the_opencv_recipe(seed: int) -> None:
+    import cv2
+
+    from handocr.crops import normalise_glyph
+
+    rng = np.random.default_rng(seed)
+    for _ in range(50):
+        h, w = (int(v) for v in rng.integers(1, 180, 2))
+        glyph = np.zeros((h, w), np.uint8)
+        for _ in range(3):
+            p, q = rng.integers(0, [w, h]), rng.integers(0, [w, h])
+            cv2.line(glyph, tuple(map(int, p)), tuple(map(int, q)), 255, int(rng.integers(1, 6)))
+        glyph = cv2.GaussianBlur(glyph, (3, 3), 0)  # gray edges, as masks of real scans have
+        np.testing.assert_allclose(normalise_glyph(glyph), _reference_normalise(glyph), atol=1e-5)

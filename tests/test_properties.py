@@ -82,3 +82,19 @@ def test_random_pages_read_end_to_end(use_tiny_weights: Path, page: np.ndarray) 
             assert 0.0 <= c.confidence <= 1.0
             assert 0 <= c.box.x0 < c.box.x1 <= page.shape[1]
             assert 0 <= c.box.y0 < c.box.y1 <= page.shape[0]
+
+
+@pytest.mark.property
+@given(
+    arrays(np.uint8, st.tuples(st.integers(1, 60), st.integers(1, 60))),
+    st.integers(0, 254),
+    st.integers(0, 60),
+)
+def test_hysteresis_threshold_equals_scikit_image(level: np.ndarray, low: int, gap: int) -> None:
+    from skimage.filters import apply_hysteresis_threshold
+
+    from handocr.preprocess import hysteresis_threshold
+
+    high = min(255.0, low + gap + 0.5)
+    expected = apply_hysteresis_threshold(level.astype(np.float32), float(low), high)
+    np.testing.assert_array_equal(hysteresis_threshold(level, float(low), high), expected)
