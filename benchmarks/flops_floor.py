@@ -94,6 +94,7 @@ def main() -> None:
     from handocr.train.data import load_emnist
 
     x = (load_emnist(args.data, "pool47", "test").images.astype(np.float32) / 255.0)[:, None]
+    x = x[np.random.default_rng(0).permutation(len(x))]  # test files are sorted by class
     batch = np.resize(x, (args.batch, 1, 28, 28))
     cores = cpu_threads()
     ghz = args.ghz or clock_ghz()
