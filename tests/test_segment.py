@@ -161,3 +161,67 @@ def test_underline_touching_every_digit_is_removed() -> None:
     )
     lines = segment_page(cleaned)
     assert len(lines) == 1 and len(lines[0].glyphs) == 3
+
+
+def _put(page: np.ndarray, ch: str, x: int, y_base: int) -> None:
+    import cv2
+
+    cv2.putText(page, ch, (x, y_base), cv2.FONT_HERSHEY_SIMPLEX, 1.2, 0, 3)
+
+
+def test_a_rising_line_stays_one_line() -> None:
+    # 14 characters whose baseline climbs 1.6 character heights (~45 px) across the line, and a
+    # level line below: a global line centre would split the first line in two.
+    page = np.full((260, 760), 255, np.uint8)
+    for i, ch in enumerate("ABCDEFGHKLMNPR"):
+        _put(page, ch, 20 + i * 52, 120 - round(i * 45 / 13))
+    for i, ch in enumerate("STUVWXYZ"):
+        _put(page, ch, 20 + i * 52, 220)
+    lines = segment_page(ink_map(page))
+    assert [len(line.glyphs) for line in lines] == [14, 8]
+
+
+def test_two_columns_read_left_column_first() -> None:
+    # Left column lines at y 60/130/200, right column at 95/165/235: sorting lines by height
+    # alone would interleave them.
+    page = np.full((280, 900), 255, np.uint8)
+    for row in range(3):
+        for i, ch in enumerate("ABCDE"):
+            _put(page, ch, 20 + i * 50, 60 + 70 * row)
+        for i, ch in enumerate("KLMNP"):
+            _put(page, ch, 560 + i * 50, 95 + 70 * row)
+    lines = segment_page(ink_map(page))
+    assert len(lines) == 6
+    assert [line.box.x0 < 450 for line in lines] == [True] * 3 + [False] * 3
+    assert [line.box.y0 for line in lines[:3]] == sorted(line.box.y0 for line in lines[:3])
+
+
+def test_a_single_row_with_a_wide_gap_is_not_cut_into_columns() -> None:
+    page = np.full((100, 900), 255, np.uint8)
+    for i, ch in enumerate("NAME"):
+        _put(page, ch, 20 + i * 30, 60)
+    for i, ch in enumerate("DATE"):
+        _put(page, ch, 600 + i * 30, 60)
+    lines = segment_page(ink_map(page))
+    assert len(lines) == 1 and sum(lines[0].word_starts) == 2
+
+
+def test_reading_blocks_cut_columns_then_bands() -> None:
+    from handocr.segment import find_components
+    from handocr.segment.layout import reading_blocks, text_height
+
+    # a title across the page, then two columns of two lines
+    page = np.full((300, 900), 255, np.uint8)
+    for i, ch in enumerate("TITLEXYZ"):
+        _put(page, ch, 200 + i * 60, 50)
+    for row in range(2):
+        for i, ch in enumerate("ABC"):
+            _put(page, ch, 20 + i * 50, 170 + 60 * row)
+            _put(page, ch, 600 + i * 50, 170 + 60 * row)
+    comps = find_components(ink_map(page))
+    blocks = reading_blocks(comps, text_height(comps))
+    firsts = [(min(c.box.y0 for c in b), min(c.box.x0 for c in b)) for b in blocks]
+    assert firsts[0][0] < 60  # the title first
+    left = [i for i, (_, x) in enumerate(firsts) if 0 < x < 300]
+    right = [i for i, (_, x) in enumerate(firsts) if x >= 550]
+    assert left and right and max(left) < min(right)

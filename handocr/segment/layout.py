@@ -1,8 +1,15 @@
 """Grouping components into text lines, glyphs and words, in reading order.
 
-First version (issue 2): lines by vertical overlap of component centres, glyphs by horizontal
-overlap within a line (dots of i/j, detached bars), words by gaps larger than a share of the
-line's median glyph height.
+Reading order: the page is first cut into blocks by a recursive XY-cut (Nagy and Seth 1984,
+"Hierarchical representation of optically scanned documents"): a vertical gutter of white at
+least :attr:`SegmentConfig.column_gap` text heights wide through a block of several lines
+separates columns, read left before right; a horizontal white band of at least
+:attr:`SegmentConfig.block_gap` heights separates blocks read top before bottom. Within a block,
+lines follow their own baseline: a component joins the line whose *nearby* components (the
+last :data:`TRACK` big ones to its left) are centred closest to it, so a line that rises or
+sags across the page stays one line. Glyphs are grouped by horizontal overlap within a line
+(dots of i/j, detached bars), words by gaps larger than a share of the line's median glyph
+height.
 """
 
 from __future__ import annotations
@@ -18,7 +25,18 @@ from numpy.typing import NDArray
 from handocr.result import Box
 from handocr.segment.components import Component, Glyph, find_components
 
-__all__ = ["SegmentConfig", "TextLine", "find_lines", "segment_page", "text_height"]
+__all__ = [
+    "TRACK",
+    "SegmentConfig",
+    "TextLine",
+    "find_lines",
+    "reading_blocks",
+    "segment_page",
+    "text_height",
+]
+
+TRACK = 3
+"""Big components to the left whose median centre is a line's local baseline estimate."""
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +68,14 @@ class SegmentConfig:
     min_line_height : float
         Lines whose median glyph height is below this share of the page's text height
         (:func:`text_height`) are texture, specks or underline remnants, and dropped.
+    column_gap : float
+        A vertical white gutter at least this many page text heights wide, through a block at
+        least ``column_min_height`` text heights tall, separates columns (reading order).
+    column_min_height : float
+        Blocks lower than this (in text heights: about two lines) are never cut into columns,
+        so a single row of fields stays one line.
+    block_gap : float
+        A horizontal white band at least this many text heights high separates blocks.
     """
 
     big_ratio: float = 0.5
@@ -60,6 +86,9 @@ class SegmentConfig:
     gap_factor: float = 2.5
     min_word_gap: float = 0.2
     min_line_height: float = 0.4
+    column_gap: float = 3.0
+    column_min_height: float = 2.5
+    block_gap: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,12 +110,23 @@ class TextLine:
 
 
 class _LineAcc:
-    """A line being built: its components; centre and height come from the big ones only."""
+    """A line being built: its components; centre and height come from the big ones only.
+
+    Big components arrive left to right, so the last :data:`TRACK` of them give the line's
+    centre where the next one would join (its local baseline).
+    """
 
     def __init__(self, c: Component) -> None:
         self.members = [c]
         self.cys = [float(c.cy)]  # kept sorted: the medians are read once per candidate
         self.hs = [float(c.box.height)]
+        self.track_x = [float(c.cx)]  # big members' centres in arrival (x) order
+        self.track_y = [float(c.cy)]
+        self.lo = self.hi = float(c.cy)  # range of the big members' centres
+
+    def near(self, cy: float, reach: float) -> bool:
+        """Whether ``cy`` lies within ``reach`` of the range of the line's centres (cheap)."""
+        return self.lo - reach <= cy <= self.hi + reach
 
     @staticmethod
     def _median(v: list[float]) -> float:
@@ -101,11 +141,22 @@ class _LineAcc:
     def h(self) -> float:
         return self._median(self.hs)
 
+    def cy_at(self, x: float) -> float:
+        """Return the line's centre near ``x``: the median of its ``TRACK`` nearest big members."""
+        k = bisect.bisect_left(self.track_x, x)
+        lo, hi = max(0, k - TRACK), min(len(self.track_x), k + TRACK)
+        near = sorted(range(lo, hi), key=lambda i: abs(self.track_x[i] - x))[:TRACK]
+        return self._median(sorted(self.track_y[i] for i in near))
+
     def add(self, c: Component, *, big: bool = True) -> None:
         self.members.append(c)
         if big:
             bisect.insort(self.cys, float(c.cy))
             bisect.insort(self.hs, float(c.box.height))
+            k = bisect.bisect_right(self.track_x, float(c.cx))
+            self.track_x.insert(k, float(c.cx))
+            self.track_y.insert(k, float(c.cy))
+            self.lo, self.hi = min(self.lo, float(c.cy)), max(self.hi, float(c.cy))
 
 
 def text_height(comps: Sequence[Component]) -> float:
@@ -153,8 +204,11 @@ def _group_lines(comps: list[Component], cfg: SegmentConfig, h_page: float) -> l
     for c in sorted(big, key=lambda c: (c.box.x0, c.cy)):
         best, best_d = None, np.inf
         for line in lines:
-            d = abs(c.cy - line.cy)
-            if d <= cfg.line_band * max(line.h, c.box.height) and d < best_d:
+            reach = cfg.line_band * max(line.h, c.box.height)
+            if not line.near(c.cy, reach):
+                continue
+            d = abs(c.cy - line.cy_at(c.cx))
+            if d <= reach and d < best_d:
                 best, best_d = line, d
         if best is None:
             lines.append(_LineAcc(c))
@@ -163,12 +217,73 @@ def _group_lines(comps: list[Component], cfg: SegmentConfig, h_page: float) -> l
     for c in small:
         best, best_d = None, np.inf
         for line in lines:
-            d = abs(c.cy - line.cy)
-            if d <= line.h * (0.5 + cfg.line_band) and d < best_d:
+            reach = line.h * (0.5 + cfg.line_band)
+            if not line.near(c.cy, reach):
+                continue
+            d = abs(c.cy - line.cy_at(c.cx))
+            if d <= reach and d < best_d:
                 best, best_d = line, d
         if best is not None:
             best.add(c, big=False)
     return lines
+
+
+def _widest_gap(spans: list[tuple[int, int]]) -> tuple[int, int]:
+    """Return ``(width, position)`` of the widest uncovered gap between sorted-by-start spans."""
+    best, pos = 0, 0
+    reach = spans[0][1]
+    for a, b in spans[1:]:
+        if a - reach > best:
+            best, pos = a - reach, (reach + a) // 2
+        reach = max(reach, b)
+    return best, pos
+
+
+def reading_blocks(
+    comps: Sequence[Component], h_page: float, cfg: SegmentConfig | None = None
+) -> list[list[Component]]:
+    """Cut the page's components into blocks in reading order (recursive XY-cut).
+
+    Parameters
+    ----------
+    comps : sequence of Component
+    h_page : float
+        The page's text height in pixels (:func:`text_height`).
+    cfg : SegmentConfig, optional
+        ``column_gap``, ``column_min_height`` and ``block_gap`` (in text heights).
+
+    Returns
+    -------
+    list of list of Component
+        Blocks: columns left to right, bands top to bottom, recursively. One block when the
+        page has no gutter or band wide enough.
+    """
+    cfg = cfg or SegmentConfig()
+    out: list[list[Component]] = []
+    stack = [list(comps)]
+    while stack:
+        block = stack.pop()
+        if len(block) < 2 or h_page <= 0:
+            out.append(block)
+            continue
+        y0 = min(c.box.y0 for c in block)
+        y1 = max(c.box.y1 for c in block)
+        xs = sorted((c.box.x0, c.box.x1) for c in block)
+        gap_x, cut_x = _widest_gap(xs)
+        if gap_x >= cfg.column_gap * h_page and y1 - y0 >= cfg.column_min_height * h_page:
+            left = [c for c in block if c.cx < cut_x]
+            right = [c for c in block if c.cx >= cut_x]
+            stack += [right, left]  # popped left first
+            continue
+        ys = sorted((c.box.y0, c.box.y1) for c in block)
+        gap_y, cut_y = _widest_gap(ys)
+        if gap_y >= cfg.block_gap * h_page:
+            top = [c for c in block if c.cy < cut_y]
+            bottom = [c for c in block if c.cy >= cut_y]
+            stack += [bottom, top]
+            continue
+        out.append(block)
+    return out
 
 
 def _glyphs_of(members: list[Component], cfg: SegmentConfig, h_line: float) -> list[Glyph]:
@@ -214,13 +329,23 @@ def segment_page(ink: NDArray[np.uint8], cfg: SegmentConfig | None = None) -> li
     Returns
     -------
     list of TextLine
-        Top to bottom; glyphs left to right. Empty for a blank page.
+        In reading order (:func:`reading_blocks`, then top to bottom within a block); glyphs
+        left to right. Empty for a blank page.
     """
     cfg = cfg or SegmentConfig()
     comps = find_components(ink)
     if not comps:
         return []
     h_page = text_height(comps)
+    result: list[TextLine] = []
+    for block in reading_blocks(comps, h_page, cfg):
+        result += _lines_of_block(block, cfg, h_page)
+    log.debug("segmented %d components into %d lines", len(comps), len(result))
+    return result
+
+
+def _lines_of_block(comps: list[Component], cfg: SegmentConfig, h_page: float) -> list[TextLine]:
+    """Lines of one reading block, top to bottom."""
     out = []
     for acc in _group_lines(comps, cfg, h_page):
         glyphs = _glyphs_of(acc.members, cfg, acc.h)
@@ -238,7 +363,6 @@ def segment_page(ink: NDArray[np.uint8], cfg: SegmentConfig | None = None) -> li
             (float(np.median([g.box.y0 + g.box.y1 for g in glyphs])) / 2, box, glyphs, starts)
         )
     out.sort(key=lambda t: (t[0], t[1].x0))
-    log.debug("segmented %d components into %d lines", len(comps), len(out))
     return [TextLine(box, tuple(glyphs), tuple(starts)) for _, box, glyphs, starts in out]
 
 
