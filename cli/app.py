@@ -366,6 +366,14 @@ def train(
     precision: Annotated[
         str, typer.Option(help="auto, fp32 or bf16 (autocast for the training forward pass)")
     ] = "auto",
+    init: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(help="fine-tune: start from these weights (.safetensors, same arch)"),
+    ] = None,
+    lowres: Annotated[
+        float,
+        typer.Option(min=0.0, max=1.0, help="share of crops re-rendered at low resolution"),
+    ] = 0.0,
     device: Device = "auto",
     verbose: Verbose = 0,
 ) -> None:
@@ -394,6 +402,8 @@ def train(
             threads=threads,
             max_train=max_train,
             precision=precision,
+            init=str(init) if init else None,
+            lowres=lowres,
         )
     except ValueError as err:
         log.error("%s", err)

@@ -139,3 +139,54 @@ def test_calibrate_refits_temperature_on_the_training_validation_split(
     info = load_weights(create_model("cnn", weights=None), out)
     assert info.metrics["temperature"] == got["temperature"]
     assert got["val_ece"] <= got["val_ece_raw"] + 1e-6
+
+
+def test_low_resolution_rendering_makes_thin_strokes_blocky_and_thick() -> None:
+    import torch
+
+    x = torch.zeros(8, 1, 28, 28)
+    x[:, 0, 4:24, 13:15] = 1.0  # a thin vertical bar, 2 px wide
+    cfg = AugmentConfig(
+        rotate_deg=0, shear=0, scale=0, translate_px=0, stroke_p=0, lowres_p=1.0, lowres_px=(9, 9)
+    )
+    out = augment_batch(x, cfg, torch.Generator().manual_seed(0))
+    assert out.shape == x.shape and float(out.min()) >= 0 and float(out.max()) <= 1
+    width_in = (x[0, 0, 14] > 0.5).sum()
+    width_out = (out[:, 0, 14] > 0.5).sum(1)
+    assert (width_out > width_in).all()  # one low-res pixel is 3 px wide at 28 px
+    untouched = augment_batch(
+        x, AugmentConfig(lowres_p=0.0, stroke_p=0, rotate_deg=0, shear=0, scale=0, translate_px=0)
+    )
+    assert torch.allclose(untouched, x, atol=1e-5)
+
+
+def test_fine_tuning_starts_from_the_given_weights(emnist_sample: Path, tmp_path: Path) -> None:
+    import torch
+
+    from handocr.models.weights import WeightsInfo, save_weights
+
+    images, labels = _sample(emnist_sample)
+    torch.manual_seed(123)
+    start = create_model("cnn", weights=None)
+    init = tmp_path / "cnn.start.safetensors"
+    save_weights(start, init, WeightsInfo(arch="cnn", tag="start"))
+    cfg = TrainConfig(
+        out_dir=str(tmp_path / "run"),
+        epochs=1,
+        batch_size=64,
+        lr=1e-9,
+        val_fraction=0.2,
+        init=str(init),
+        lowres=0.5,
+        augment=True,
+    )
+    res = fit(cfg, train_set=(images, labels))
+    tuned = create_model("cnn", weights=None)
+    load_weights(tuned, res.weights)
+    ref = create_model("cnn", weights=None)
+    load_weights(ref, init)
+    w0 = dict(ref.named_parameters())
+    for name, p in tuned.named_parameters():  # lr 1e-9: still the initial weights
+        torch.testing.assert_close(p, w0[name], atol=2e-3, rtol=0)
+    with pytest.raises(ValueError, match="lowres"):
+        TrainConfig(lowres=1.5)

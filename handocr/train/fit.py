@@ -94,6 +94,12 @@ class TrainConfig:
     patience : int or None
         Early stopping: end the run when validation accuracy has not improved for this many
         epochs; the best epoch's weights are exported in every case.
+    init : str or None
+        Start from the weights of this safetensors file (fine-tuning; same architecture)
+        instead of a random initialisation.
+    lowres : float
+        Probability of the low-resolution re-rendering augmentation
+        (:attr:`handocr.train.augment.AugmentConfig.lowres_p`).
     precision : str
         ``auto``, ``fp32`` or ``bf16``: bfloat16 autocast for the training forward pass
         (weights and optimiser state stay float32). ``auto`` picks ``bf16`` on a CUDA device
@@ -122,6 +128,8 @@ class TrainConfig:
     ema: float | None = None
     patience: int | None = None
     precision: str = "auto"
+    init: str | None = None
+    lowres: float = 0.0
     command: str = field(default_factory=lambda: " ".join(sys.argv))
 
     def __post_init__(self) -> None:
@@ -148,6 +156,8 @@ class TrainConfig:
             raise ValueError("patience must be >= 1")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}")
+        if not 0 <= self.lowres <= 1:
+            raise ValueError("lowres must be in [0, 1]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -353,12 +363,17 @@ def fit(
 
     torch.manual_seed(cfg.seed)
     net = create_model(cfg.arch, weights=None, device=str(dev)).train()
+    if cfg.init:
+        from handocr.models.weights import load_weights
+
+        load_weights(net, Path(cfg.init))
+        log.info("initialised from %s", cfg.init)
     if dev.type == "cpu":
         net = net.to(memory_format=torch.channels_last)
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     ema: Any = None  # created after the timing probe, so that the probe leaves no trace
     steps_per_epoch = math.ceil(len(tr_idx) / cfg.batch_size)
-    aug_cfg = AugmentConfig()
+    aug_cfg = AugmentConfig(lowres_p=cfg.lowres)
     amp = autocast_dtype(cfg.precision, dev)
     log.info("training %s on %s, autocast %s", cfg.arch, dev, amp or "off (float32)")
 
