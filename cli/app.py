@@ -14,11 +14,12 @@ import typer
 from handocr.errors import ExitCode, HandocrError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
     import numpy as np
 
     from handocr.api import Recognizer
+    from handocr.io import LoadedPage
     from handocr.result import Page
 
 __all__ = ["app", "main"]
@@ -205,6 +206,9 @@ def read(
     could be read, 4 weights unusable (docs/errors.md).
     """
     configure_cli_logging(verbose, quiet=quiet)
+    import itertools
+
+    from handocr.api import BATCH_PAGES, BATCH_PIXELS
     from handocr.io import expand_inputs, iter_pages, parse_page_ranges
     from handocr.result import Document
 
@@ -241,31 +245,76 @@ def read(
     n_ok = 0
     multi = len(inputs) > 1 or Path(inputs[0]).suffix.lower() in {".pdf", ".tif", ".tiff"}
     update, stop = _progress_bar("reading", enabled=multi and not quiet)
+    # Single-page inputs wait in `pending` and are recognised together (one shared batch per
+    # group, handocr.api.batch_pages); multi-page inputs are read page by page.
+    pending: list[tuple[int, str, LoadedPage]] = []
+
+    def finish(k: int, item: str, mine: list[Page]) -> None:
+        nonlocal n_ok
+        n_ok += 1
+        if output_dir is not None:
+            name = "stdin" if item == "-" else Path(item).name
+            target = output_dir / (name + SUFFIX[fmt.value])
+            _write_atomic(target, render(Document(tuple(mine), rec.loaded_models)))
+        else:
+            done.extend(mine)
+        update(k + 1, len(inputs))
+
+    def flush() -> None:
+        if not pending:
+            return
+        first = 0 if output_dir is not None else len(done)
+        indices = [0 if output_dir is not None else first + i for i in range(len(pending))]
+        loaded_pages = [p for _, _, p in pending]
+        pages = rec.read_pages(
+            [p.image for p in loaded_pages],
+            indices=indices,
+            sources=[p.source for p in loaded_pages],
+        )
+        for (k, item, loaded), page in zip(pending, pages, strict=True):
+            if overlay is not None:
+                _write_overlay(overlay, loaded.image, page)
+            finish(k, item, [page])
+        pending.clear()
+
+    def read_rest(k: int, item: str, head: list[LoadedPage], rest: Iterator[LoadedPage]) -> None:
+        mine: list[Page] = []
+        for loaded in itertools.chain(head, rest):
+            index = len(mine) if output_dir is not None else len(done) + len(mine)
+            page = rec.read_page(loaded.image, index=index, source=loaded.source)
+            mine.append(page)
+            if overlay is not None:
+                _write_overlay(overlay, loaded.image, page)
+            update(k, len(inputs))
+        finish(k, item, mine)
+
     try:
         for k, item in enumerate(inputs):
-            mine: list[Page] = []
             try:
-                for loaded in iter_pages(item, pdf_dpi=dpi, pages=selection):
-                    index = len(mine) if output_dir is not None else len(done) + len(mine)
-                    page = rec.read_page(loaded.image, index=index, source=loaded.source)
-                    mine.append(page)
-                    if overlay is not None:
-                        _write_overlay(overlay, loaded.image, page)
-                    update(k, len(inputs))
+                it = iter(iter_pages(item, pdf_dpi=dpi, pages=selection))
+                head = list(itertools.islice(it, 2))
+                if len(head) == 1:
+                    pending.append((k, item, head[0]))
+                    if (
+                        sum(p.image.size for _, _, p in pending) >= BATCH_PIXELS
+                        or len(pending) >= BATCH_PAGES
+                    ):
+                        flush()
+                    continue
+                flush()  # keep the inputs in order
+                read_rest(k, item, head, it)
             except HandocrError as err:
                 log.error("%s", err, exc_info=verbose > 0)
                 errors.append(err)
                 if err.exit_code != ExitCode.BAD_INPUT:
                     break  # weights or model errors affect every page
                 continue
-            n_ok += 1
-            if output_dir is not None:
-                name = "stdin" if item == "-" else Path(item).name
-                target = output_dir / (name + SUFFIX[fmt.value])
-                _write_atomic(target, render(Document(tuple(mine), rec.loaded_models)))
-            else:
-                done.extend(mine)
-            update(k + 1, len(inputs))
+        else:
+            try:
+                flush()
+            except HandocrError as err:
+                log.error("%s", err, exc_info=verbose > 0)
+                errors.append(err)
     finally:
         stop()
     if output_dir is None and (n_ok or not errors):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -18,7 +18,9 @@ if TYPE_CHECKING:
     from handocr.ensemble import Ensemble
     from handocr.segment.split import Piece
 
-__all__ = ["SPLIT_MARGIN", "Recognizer", "recognize"]
+__all__ = ["BATCH_PAGES", "BATCH_PIXELS", "SPLIT_MARGIN", "Recognizer", "batch_pages", "recognize"]
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +169,61 @@ class Recognizer:
         -------
         Page
         """
-        from handocr.decode import assemble_page, attach_votes, decode_chars
+        return self.read_pages([image], indices=[index], sources=[source])[0]
+
+    def read_pages(
+        self,
+        images: Sequence[NDArray[np.uint8]],
+        *,
+        indices: Sequence[int] | None = None,
+        sources: Sequence[str | None] | None = None,
+    ) -> list[Page]:
+        """Read several gray pages, classifying all their characters in shared batches.
+
+        Binarisation and segmentation run page by page; the character crops of all pages go
+        through the ensemble together, which saves the per-call cost of many small pages
+        (e.g. one field per image). The result equals reading each page on its own.
+
+        Parameters
+        ----------
+        images : sequence of ndarray of uint8, shape (H, W)
+            Gray pages, 0 = black (either polarity is accepted).
+        indices : sequence of int, optional
+            Position of each page in its document; default 0, 1, 2, ...
+        sources : sequence of str or None, optional
+            Where each page came from, recorded in the results.
+
+        Returns
+        -------
+        list of Page
+            One per image, in order.
+
+        Raises
+        ------
+        ValueError
+            ``indices`` or ``sources`` has a length other than ``images``.
+        """
+        indices = list(range(len(images))) if indices is None else list(indices)
+        sources = [None] * len(images) if sources is None else list(sources)
+        if not len(indices) == len(sources) == len(images):
+            raise ValueError("need one index and one source per image")
+        pairs = zip(images, indices, strict=True)
+        prepared = [self._prepare(image, index) for image, index in pairs]
+        flat = [p for prep in prepared for row in prep.items for p in row]
+        stacks: list[NDArray[np.float32]] = []
+        if flat:
+            stack = self._classify(flat)
+            counts = np.cumsum([sum(len(row) for row in prep.items) for prep in prepared])
+            stacks = np.split(stack, counts[:-1])
+        else:
+            stacks = [np.zeros((0, 1, 0), np.float32)] * len(prepared)
+        return [
+            self._finish(prep, st, index, source)
+            for prep, st, index, source in zip(prepared, stacks, indices, sources, strict=True)
+        ]
+
+    def _prepare(self, image: NDArray[np.uint8], index: int) -> _Prepared:
+        """Binarise, deskew and segment one page; nothing is classified yet."""
         from handocr.preprocess import MIN_SKEW_DEG, estimate_skew, ink_map, rotate_page
         from handocr.segment import glyph_mask, segment_page
         from handocr.segment.split import Piece
@@ -184,10 +240,17 @@ class Recognizer:
         lines = segment_page(ink)
         items = [[Piece(g.box, glyph_mask(ink, g)) for g in line.glyphs] for line in lines]
         starts = [list(line.word_starts) for line in lines]
-        flat = [p for row in items for p in row]
-        if not flat:
+        return _Prepared(w, h, inverse, items, starts)
+
+    def _finish(
+        self, prep: _Prepared, stack: NDArray[np.float32], index: int, source: str | None
+    ) -> Page:
+        """Split touching glyphs, decode and assemble one page from its classified crops."""
+        from handocr.decode import assemble_page, attach_votes, decode_chars
+
+        w, h, items, starts = prep.width, prep.height, prep.items, prep.starts
+        if not any(items):
             return Page(index, w, h, (), source)
-        stack = self._classify(flat)
         if self.split_touching:
             items, starts, stack = self._split_touching(items, starts, stack, self.charset)
         probs, per_member = stack[:, 0], stack[:, 1:]
@@ -201,8 +264,9 @@ class Recognizer:
         context = {"word_starts": flat_starts, "line_sizes": sizes} if self.word_context else {}
         chars = decode_chars(probs, boxes, **context)  # type: ignore[arg-type]
         chars = attach_votes(chars, per_member, [m.key for m in self.ensemble.models])
-        if inverse is not None:
-            chars = [dataclasses.replace(c, box=_map_box(c.box, inverse, w, h)) for c in chars]
+        if prep.inverse is not None:
+            inv = prep.inverse
+            chars = [dataclasses.replace(c, box=_map_box(c.box, inv, w, h)) for c in chars]
         return assemble_page(
             chars, sizes, flat_starts, index=index, width=w, height=h, source=source
         )
@@ -314,13 +378,65 @@ class Recognizer:
         WeightsError, UnknownModelError
             The models could not be loaded.
         """
-        pages = []
-        for i, loaded in enumerate(iter_pages(source)):
-            page = self.read_page(loaded.image, index=i, source=loaded.source)
-            pages.append(page)
-            if on_page is not None:
-                on_page(page)
+        pages: list[Page] = []
+        for group in batch_pages(iter_pages(source)):
+            done = self.read_pages(
+                [g.image for g in group],
+                indices=range(len(pages), len(pages) + len(group)),
+                sources=[g.source for g in group],
+            )
+            for page in done:
+                pages.append(page)
+                if on_page is not None:
+                    on_page(page)
         return Document(tuple(pages), self.loaded_models)
+
+
+BATCH_PIXELS = 4_000_000
+"""Pages are gathered for one shared classification until they hold this many pixels (about
+half an A4 page at 300 dpi), so small field images share batches and big pages go alone."""
+
+BATCH_PAGES = 64
+"""At most this many pages share one classification."""
+
+
+def batch_pages(pages: Iterable[T], *, pixels: int = BATCH_PIXELS) -> Iterator[list[T]]:
+    """Group loaded pages (anything with an ``image`` array) for :meth:`Recognizer.read_pages`.
+
+    Parameters
+    ----------
+    pages : iterable
+        Items with an ``image`` attribute, ``(H, W)`` arrays.
+    pixels : int
+        A group is closed once its images hold at least this many pixels, or
+        :data:`BATCH_PAGES` pages; memory stays bounded by about one group.
+
+    Yields
+    ------
+    list
+        Consecutive items, in order.
+    """
+    group: list[T] = []
+    held = 0
+    for item in pages:
+        group.append(item)
+        held += int(item.image.size)  # type: ignore[attr-defined]
+        if held >= pixels or len(group) >= BATCH_PAGES:
+            yield group
+            group, held = [], 0
+    if group:
+        yield group
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Prepared:
+    """A segmented page waiting for its crops' probabilities."""
+
+    width: int
+    height: int
+    inverse: NDArray[np.float64] | None  # affine back to the input page when deskewed
+    items: list[list[Piece]]
+    starts: list[list[bool]]
 
 
 def _map_box(box: Box, affine: NDArray[np.float64], width: int, height: int) -> Box:

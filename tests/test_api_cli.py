@@ -273,3 +273,62 @@ def test_cli_eval_pages_applies_a_charset_to_one_set(
     assert res.exit_code == ExitCode.USAGE and "cheques" in res.output
     res = runner.invoke(app, ["eval-pages", root, "--charset", "amounts=%"])
     assert res.exit_code == ExitCode.USAGE
+
+
+def test_read_pages_shares_batches_and_equals_page_by_page(use_tiny_weights) -> None:
+    from handocr.api import Recognizer
+
+    from .conftest import draw_text_page
+
+    images = [draw_text_page([t]) for t in ("AB 12", "XYZ", "7")]
+    images.append(np.full((50, 80), 255, np.uint8))  # blank: no crops
+    rec = Recognizer(device="cpu")
+    together = rec.read_pages(images, indices=[3, 4, 5, 6], sources=["a", "b", "c", "d"])
+    triples = zip(images, [3, 4, 5, 6], "abcd", strict=True)
+    alone = [rec.read_page(im, index=i, source=s) for im, i, s in triples]
+    assert [p.index for p in together] == [3, 4, 5, 6] and together[3].lines == ()
+    for a, b in zip(together, alone, strict=True):
+        assert a.text == b.text and a.source == b.source
+        ca = [c for line in a.lines for c in line.all_chars()]
+        cb = [c for line in b.lines for c in line.all_chars()]
+        assert [c.box for c in ca] == [c.box for c in cb]
+        np.testing.assert_allclose(
+            [c.confidence for c in ca], [c.confidence for c in cb], atol=1e-5
+        )
+    with pytest.raises(ValueError, match="one index"):
+        rec.read_pages(images, indices=[0])
+
+
+def test_batch_pages_groups_by_pixels_and_count() -> None:
+    from types import SimpleNamespace
+
+    from handocr.api import BATCH_PAGES, batch_pages
+
+    pages = [SimpleNamespace(image=np.zeros((10, 10))) for _ in range(7)]
+    assert [len(g) for g in batch_pages(pages, pixels=300)] == [3, 3, 1]
+    many = [SimpleNamespace(image=np.zeros((1, 1))) for _ in range(BATCH_PAGES + 5)]
+    assert [len(g) for g in batch_pages(many)] == [BATCH_PAGES, 5]
+
+
+def test_cli_reads_many_small_inputs_in_order_and_reports_the_bad_one(
+    use_tiny_weights, tmp_path: Path
+) -> None:
+    import cv2
+    from handocr_cli.app import app
+    from typer.testing import CliRunner
+
+    from .conftest import draw_text_page
+
+    paths = []
+    for i, text in enumerate(["AB", "CD", "EF"]):
+        p = tmp_path / f"{i}.png"
+        cv2.imwrite(str(p), draw_text_page([text]))
+        paths.append(p)
+    bad = tmp_path / "1b.png"
+    bad.write_bytes(b"not a png")
+    args = ["read", "-f", "json", str(paths[0]), str(bad), str(paths[1]), str(paths[2])]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 6  # PARTIAL: the others were read and written
+    doc = json.loads(result.stdout)
+    assert [p["source"] for p in doc["pages"]] == [p.name for p in paths]
+    assert [p["index"] for p in doc["pages"]] == [0, 1, 2]
