@@ -289,3 +289,28 @@ def test_cli_backend_and_cascade_options(use_onnx_weights: Path, tmp_path: Path)
     for opts in (["--backend", "gpu"], ["--cascade", "often"], ["--cascade", "2"]):
         result = runner.invoke(app, ["read", str(page), *opts])
         assert result.exit_code == 2, (opts, result.output)
+
+
+def test_fit_cascade_does_not_take_a_lucky_dip() -> None:
+    from handocr.train.calibrate import fit_cascade
+
+    c = NUM_CLASSES
+    eye = np.eye(c, dtype=np.float32)
+    # A: the cheap member is right but unsure (margin 0.3), the costly one confidently wrong;
+    # B: the cheap member is confidently wrong, the costly one right; C: the cheap member is
+    # confidently right, the costly one unsure and wrong. The cheap member alone ties the full
+    # ensemble (20 of 30) by luck: escalating only A (margin 0.5) drops to 10 of 30.
+    groups = [
+        (0.6 * eye[0] + 0.3 * eye[1] + 0.1 / c, 0.99 * eye[1] + 0.01 / c, 0),
+        (0.95 * eye[3] + 0.05 / c, 0.99 * eye[2] + 0.01 / c, 2),
+        (0.9 * eye[4] + 0.1 / c, 0.5 * eye[5] + 0.4 * eye[4] + 0.1 / c, 4),
+    ]
+    cheap = np.stack([g[0] for g in groups for _ in range(10)])
+    costly = np.stack([g[1] for g in groups for _ in range(10)])
+    y = np.array([g[2] for g in groups for _ in range(10)])
+    per = np.stack([cheap, costly]).astype(np.float32)
+    fit = fit_cascade(
+        per, y, np.array([0.5, 0.5]), [1.0, 10.0], tolerance=0.0, margins=np.array([0, 0.5, 1])
+    )
+    assert (fit["first"], fit["margin"]) != (0, 0.0)  # the lucky dip is not taken
+    assert (fit["first"], fit["margin"]) == (1, 0.5)

@@ -135,9 +135,10 @@ def calibrate_weights(
     return result
 
 
-CASCADE_TOLERANCE = 0.001
-"""Largest drop of class-balanced validation accuracy (a fraction: 0.001 = 0.1 point) that a
-fitted cascade may cost against the full ensemble."""
+CASCADE_TOLERANCE = 0.0005
+"""Largest drop of validation accuracy (a fraction: 0.0005 = 0.05 point) that a fitted cascade
+may cost against the full ensemble: half of the 0.1-point budget of issue #6, because
+validation differences that small are noisy (a 0.1-point fit measured -0.11 on test)."""
 
 
 def balanced_accuracy(probs: NDArray[np.floating[Any]], labels: NDArray[np.int64]) -> float:
@@ -161,9 +162,12 @@ def fit_cascade(
 
     For every member as the first stage and every margin (:func:`handocr.ensemble.low_margin`),
     the expected cost per crop is ``costs[first] + escalated share * sum(other costs)``; the
-    cheapest (first, margin) whose class-balanced accuracy is at least the full ensemble's minus
-    ``tolerance`` wins: confidence-based multistage cascading (Kaynak and Alpaydin 2000,
-    "MultiStage Cascading of Multiple Classifiers", ICML).
+    cheapest (first, margin) wins whose accuracy stays within ``tolerance`` of the full
+    ensemble's: confidence-based multistage cascading (Kaynak and Alpaydin 2000, "MultiStage
+    Cascading of Multiple Classifiers", ICML). Validation differences of a tenth of a point
+    are noisy, so a margin must keep *both* the plain and the class-balanced accuracy within
+    ``tolerance``, at that margin and at every larger one of the grid (a lucky dip at one
+    margin is not taken).
 
     Parameters
     ----------
@@ -189,28 +193,33 @@ def fit_cascade(
     """
     from handocr.ensemble import cascade_combine, combine_votes
 
-    grid = np.linspace(0.0, 1.0, 41) if margins is None else np.asarray(margins)
-    full = balanced_accuracy(combine_votes(per_member, weights, voting), labels)
+    grid = np.sort(np.linspace(0.0, 1.0, 41) if margins is None else np.asarray(margins))
+    full_p = combine_votes(per_member, weights, voting)
+    full = balanced_accuracy(full_p, labels)
+    full_plain = float((full_p.argmax(1) == labels).mean())
     total = float(sum(costs))
     best: dict[str, Any] = {}
     for first in range(per_member.shape[0]):
-        for margin in np.sort(grid):
+        chosen: dict[str, Any] = {}
+        for margin in grid[::-1]:  # from the full ensemble down; stop at the first failure
             combined, escalated = cascade_combine(per_member, weights, voting, margin, first)
             acc = balanced_accuracy(combined, labels)
-            if acc < full - tolerance:
-                continue
-            cost = costs[first] + float(escalated.mean()) * (total - costs[first])
-            if not best or cost < best["cost"]:
-                best = {
-                    "first": first,
-                    "margin": round(float(margin), 4),
-                    "accuracy": round(acc, 5),
-                    "accuracy_full": round(full, 5),
-                    "escalated": round(float(escalated.mean()), 4),
-                    "cost": round(cost, 1),
-                    "cost_full": round(total, 1),
-                }
-            break  # larger margins of this first stage cost more
+            plain = float((combined.argmax(1) == labels).mean())
+            if acc < full - tolerance or plain < full_plain - tolerance:
+                break
+            chosen = {
+                "first": first,
+                "margin": round(float(margin), 4),
+                "accuracy": round(acc, 5),
+                "accuracy_full": round(full, 5),
+                "accuracy_plain": round(plain, 5),
+                "accuracy_plain_full": round(full_plain, 5),
+                "escalated": round(float(escalated.mean()), 4),
+                "cost": round(costs[first] + float(escalated.mean()) * (total - costs[first]), 1),
+                "cost_full": round(total, 1),
+            }
+        if chosen and (not best or chosen["cost"] < best["cost"]):
+            best = chosen
     return best
 
 
