@@ -1,10 +1,11 @@
 """How close classification is to this CPU's floor: MACs per character against measured speed.
 
 For each member, the full ensemble and the fitted cascade: multiply-accumulates per character
-(``handocr.models.registry.macs_per_crop``; the cascade's = first member + escalated share x the
-others, the share measured on the same crops), the fastest possible characters per second at
-the CPU's fp32 peak (nominal: cores x reported clock x FMA lanes per cycle; empirical: the best
-MAC rate any single member sustains), and the measured speed (ONNX Runtime, batch 256).
+(``handocr.models.registry.macs_per_crop``; the cascade's = each stage's members' MACs times
+the share of crops that reach the stage, measured on the same crops), the fastest possible
+characters per second at the CPU's fp32 peak (nominal: cores x reported clock x FMA lanes per
+cycle; empirical: the best MAC rate any single member sustains), and the measured speed (ONNX
+Runtime, batch 256).
 
 Run::
 
@@ -89,7 +90,7 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=256)
     args = ap.parse_args()
 
-    from handocr.ensemble import Ensemble, low_margin
+    from handocr.ensemble import Ensemble, staged_combine
     from handocr.runtime import cpu_threads
     from handocr.train.data import load_emnist
 
@@ -104,16 +105,25 @@ def main() -> None:
     macs, blas = torch_measurements([m.info.name for m in full.members], cores)
     print(f"{cores} cores at {ghz:.2f} GHz x {args.fma_lanes} fp32 FMA/cycle: {peak:.0f} GMAC/s")
 
-    first = cascade.cascade_first
-    assert cascade.cascade is not None
-    escalated = float(low_margin(full.member_proba(x, [first])[first], cascade.cascade).mean())
+    _, reached = staged_combine(
+        full.member_proba(x),
+        full.weights,
+        full.voting,
+        cascade.cascade_stages,
+        cascade.cascade_margins,
+    )
+    stage_macs = [sum(macs[k] for k in stage) for stage in cascade.cascade_stages]
+    shares = [1.0] + [float(r.mean()) for r in reached]
+    cascade_macs = sum(c * sh for c, sh in zip(stage_macs, shares, strict=True))
     configs: list[tuple[str, float, Ensemble]] = [
         (m.info.key, float(c), Ensemble([m], device="cpu", batch_size=args.batch))
         for m, c in zip(full.members, macs, strict=True)
     ]
     configs.append(("ensemble (full)", float(sum(macs)), full))
-    cascade_macs = macs[first] + escalated * (sum(macs) - macs[first])
-    configs.append((f"cascade ({escalated:.1%} escalated)", cascade_macs, cascade))
+    reach = " / ".join(f"{sh:.1%}" for sh in shares[1:])
+    configs.append(
+        (f"cascade ({len(stage_macs)} stages, later stages read {reach})", cascade_macs, cascade)
+    )
     print(f"crops: {len(x)} from {args.data}; batch {args.batch}; ONNX Runtime, {cores} threads")
     measured = []
     for _name, _mac, ens in configs:

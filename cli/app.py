@@ -615,9 +615,13 @@ def eval_(
             f"{report.oracle:.4f}"
         )
     if report.cascade is not None:
+        stages = " > ".join(
+            "+".join(ens.members[k].info.key for k in stage) for stage in ens.cascade_stages
+        )
+        margins = ", ".join(f"{m:g}" for m in ens.cascade_margins)
         typer.echo(
-            f"cascade: {ens.members[ens.cascade_first].info.key} first, margin {ens.cascade}; "
-            f"{report.escalated:.4f} of the characters went to every member"
+            f"cascade: {stages} (margins {margins}); {report.escalated:.4f} of the characters "
+            "went past the first stage"
         )
     typer.echo(
         "most confused (truth -> prediction: count): "

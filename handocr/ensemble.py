@@ -32,6 +32,7 @@ __all__ = [
     "Member",
     "cascade_combine",
     "combine_votes",
+    "staged_combine",
     "fit_voting_weights",
     "low_margin",
     "parse_cascade",
@@ -174,11 +175,71 @@ def cascade_combine(
     escalated : ndarray of bool, shape (N,)
         The crops the other members had to see.
     """
-    combined = per_member[first].copy()
-    escalated = low_margin(combined, margin)
-    if escalated.any():
-        combined[escalated] = combine_votes(per_member[:, escalated], weights, voting)
-    return combined, escalated
+    rest = tuple(k for k in range(per_member.shape[0]) if k != first)
+    combined, reached = staged_combine(per_member, weights, voting, ((first,), rest), (margin,))
+    return combined, reached[0]
+
+
+def _subset_vote(
+    per_member: NDArray[np.float32], weights: NDArray[np.float64], voting: str, seen: list[int]
+) -> NDArray[np.float32]:
+    """Vote over the members in ``seen`` only (weights renormalised; one member: its own)."""
+    if len(seen) == 1:
+        return np.array(per_member[seen[0]], np.float32, copy=True)
+    w = weights[seen]
+    w = w / w.sum() if w.sum() > 0 else np.full(len(seen), 1.0 / len(seen))
+    return combine_votes(per_member[seen], w, voting)
+
+
+def staged_combine(
+    per_member: NDArray[np.float32],
+    weights: NDArray[np.float64],
+    voting: str,
+    stages: Sequence[Sequence[int]],
+    margins: Sequence[float],
+) -> tuple[NDArray[np.float32], NDArray[np.bool_]]:
+    """Compute a multistage cascade's output from every member's probabilities.
+
+    Stage 0's members read every crop; where the vote so far has a margin
+    (:func:`low_margin`) below ``margins[s - 1]``, stage ``s``'s members join and the vote is
+    recomputed over every member seen so far (weights renormalised).
+
+    Parameters
+    ----------
+    per_member : ndarray of float32, shape (M, N, C)
+    weights : ndarray of float64, shape (M,)
+    voting : {"weighted", "soft", "hard"}
+    stages : sequence of sequence of int
+        Member indices per stage; together each member once.
+    margins : sequence of float
+        One per stage after the first, in [0, 1].
+
+    Returns
+    -------
+    combined : ndarray of float32, shape (N, C)
+    reached : ndarray of bool, shape (S - 1, N)
+        ``reached[s - 1]``: the crops that stage ``s`` had to read.
+
+    Raises
+    ------
+    ValueError
+        ``margins`` does not have one value per later stage.
+    """
+    if len(margins) != len(stages) - 1:
+        raise ValueError(f"{len(stages)} stages need {len(stages) - 1} margins")
+    seen = list(stages[0])
+    combined = _subset_vote(per_member, weights, voting, seen)
+    n = per_member.shape[1]
+    reached = np.zeros((len(margins), n), bool)
+    active = np.arange(n)
+    for s, margin in enumerate(margins):
+        active = active[low_margin(combined[active], margin)]
+        if len(active) == 0:
+            break
+        reached[s, active] = True
+        seen += list(stages[s + 1])
+        combined[active] = _subset_vote(per_member[:, active], weights, voting, seen)
+    return combined, reached
 
 
 def fit_voting_weights(
@@ -248,6 +309,11 @@ class Ensemble:
         crop. ``0`` = that member alone, ``1`` = the full ensemble.
     cascade_first : int, default 0
         Index of the member the cascade runs first (the cheapest one).
+    cascade_stages : sequence of sequence of int, optional
+        A multistage cascade instead (:func:`staged_combine`): member indices per stage, with
+        ``cascade_margins`` (one per later stage). Overrides ``cascade``/``cascade_first``,
+        which then report its first stage.
+    cascade_margins : sequence of float, optional
 
     Raises
     ------
@@ -266,6 +332,8 @@ class Ensemble:
         batch_size: int = 1024,
         cascade: float | None = None,
         cascade_first: int = 0,
+        cascade_stages: Sequence[Sequence[int]] | None = None,
+        cascade_margins: Sequence[float] = (),
     ) -> None:
         if voting not in VOTING:
             raise ValueError(f"voting must be one of {', '.join(VOTING)}, not {voting!r}")
@@ -285,8 +353,24 @@ class Ensemble:
         self.voting = voting
         self.device = device
         self.batch_size = batch_size
+        if cascade_stages is not None:
+            flat = sorted(k for stage in cascade_stages for k in stage)
+            if flat != list(range(len(members))) or len(cascade_margins) != len(cascade_stages) - 1:
+                raise ValueError("cascade stages must hold every member once, one margin per stage")
+            if not all(0.0 <= m <= 1.0 for m in cascade_margins):
+                raise ValueError(f"cascade margins must be in [0, 1], got {cascade_margins}")
+            cascade, cascade_first = float(cascade_margins[0]), int(cascade_stages[0][0])
+            stages = tuple(tuple(int(k) for k in st) for st in cascade_stages)
+            margins = tuple(float(m) for m in cascade_margins)
+        elif cascade is not None:
+            rest = tuple(k for k in range(len(members)) if k != cascade_first)
+            stages, margins = ((cascade_first,), rest), (float(cascade),)
+        else:
+            stages, margins = (tuple(range(len(members))),), ()
         self.cascade = cascade
         self.cascade_first = cascade_first
+        self.cascade_stages: tuple[tuple[int, ...], ...] = stages
+        self.cascade_margins: tuple[float, ...] = margins
 
     @classmethod
     def from_names(
@@ -318,7 +402,7 @@ class Ensemble:
             graph; else torch.
         cascade : {"off", "auto", "fitted"} or float
             ``off``: every member sees every crop. ``fitted``: the manifest's ``cascade``
-            (first member and margin, fitted by ``handocr fit-ensemble``), which must cover
+            (its stages and margins, fitted by ``handocr fit-ensemble``), which must cover
             exactly these members; ``auto``: that cascade when there is one, else off. A
             number: that margin (see :class:`Ensemble`), starting with the fitted first
             member, or the first of ``names``.
@@ -359,15 +443,13 @@ class Ensemble:
             weights = [float(fitted[n]) for n in full]
         elif voting == "weighted" and len(members) > 1:
             log.info("no fitted voting weights for %s; voting with equal weights", full)
-        margin, first = _cascade_of(manifest, full, cascade)
         return cls(
             members,
             weights=weights,
             voting=voting,
             device=dev,
             batch_size=batch_size,
-            cascade=margin,
-            cascade_first=first,
+            **_cascade_of(manifest, full, cascade),
         )
 
     @property
@@ -449,8 +531,9 @@ class Ensemble:
     def vote(self, x: NDArray[np.float32]) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
         """Return the combined probabilities and every member's own, from one batched pass.
 
-        With a :attr:`cascade`, the members after the first run only on the crops whose
-        first-member margin is below it; their rows of ``per_member`` are NaN elsewhere.
+        With a cascade (:attr:`cascade_stages`), the members of each later stage run only on
+        the crops whose vote so far has a margin below that stage's; their rows of
+        ``per_member`` are NaN elsewhere.
 
         Parameters
         ----------
@@ -469,16 +552,20 @@ class Ensemble:
         if self.cascade is None or len(self.members) == 1:
             per = self.member_proba(x)
             return combine_votes(per, self.weights, self.voting), per
-        f = self.cascade_first
-        per = self.member_proba(x, [f])
-        combined = per[f].copy()
-        hard = np.flatnonzero(low_margin(per[f], self.cascade))
-        if len(hard):
-            others = [k for k in range(len(self.members)) if k != f]
-            sub = self.member_proba(x[hard], others)
-            sub[f] = per[f, hard]
-            per[:, hard] = sub
-            combined[hard] = combine_votes(sub, self.weights, self.voting)
+        stages = self.cascade_stages
+        seen = list(stages[0])
+        per = self.member_proba(x, seen)
+        combined = _subset_vote(per, self.weights, self.voting, seen)
+        active = np.arange(len(x))
+        for s, margin in enumerate(self.cascade_margins):
+            active = active[low_margin(combined[active], margin)]
+            if len(active) == 0:
+                break
+            sub = self.member_proba(x[active], list(stages[s + 1]))
+            for k in stages[s + 1]:
+                per[k, active] = sub[k]
+            seen += list(stages[s + 1])
+            combined[active] = _subset_vote(per[:, active], self.weights, self.voting, seen)
         return combined, per
 
     def predict_proba(self, x: NDArray[np.float32]) -> NDArray[np.float32]:
@@ -532,21 +619,24 @@ def parse_cascade(cascade: str | float) -> str | float:
 
 def _cascade_of(
     manifest: dict[str, Any], members: list[str], cascade: str | float
-) -> tuple[float | None, int]:
-    """Resolve a cascade setting to ``(margin or None, index of the first member)``."""
+) -> dict[str, Any]:
+    """Resolve a cascade setting to :class:`Ensemble` keyword arguments."""
     fit = manifest.get("cascade") or {}
     fitted = set(fit.get("members", [])) == set(members) and fit.get("first") in members
     first = members.index(fit["first"]) if fitted else 0
     cascade = parse_cascade(cascade)
     if cascade == "off" or len(members) == 1:
-        return None, 0
+        return {}
     if cascade in ("auto", "fitted"):
         if not fitted:
             if cascade == "fitted":
                 raise WeightsError(f"MANIFEST.json has no fitted cascade for {members}")
-            return None, 0
-        return float(fit["margin"]), first
-    return float(cascade), first
+            return {}
+        if fit.get("stages"):
+            stages = [[members.index(n) for n in stage] for stage in fit["stages"]]
+            return {"cascade_stages": stages, "cascade_margins": list(fit["margins"])}
+        return {"cascade": float(fit["margin"]), "cascade_first": first}
+    return {"cascade": float(cascade), "cascade_first": first}
 
 
 def _nvidia_driver() -> bool:

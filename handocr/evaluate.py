@@ -163,7 +163,7 @@ class ClassifierReport:
         Scores of the ensemble's cascade (:attr:`handocr.ensemble.Ensemble.cascade`), if set;
         ``y_pred`` stays the full ensemble's.
     escalated : float or None
-        Share of images the cascade sent to every member.
+        Share of images the cascade sent past its first stage.
     """
 
     members: dict[str, Scores]
@@ -224,17 +224,22 @@ def evaluate_classifier(
         The full ensemble's scores; with a cascade set, also the cascade's (computed from the
         same member probabilities, as :meth:`handocr.ensemble.Ensemble.vote` would).
     """
-    from handocr.ensemble import cascade_combine, combine_votes
+    from handocr.ensemble import combine_votes, staged_combine
 
     x = (images.astype(np.float32) / 255.0)[:, None]
     per = ensemble.member_proba(x)
     probs = combine_votes(per, ensemble.weights, ensemble.voting)
     cascade, escalated = None, None
     if ensemble.cascade is not None and len(ensemble.members) > 1:
-        cp, esc = cascade_combine(
-            per, ensemble.weights, ensemble.voting, ensemble.cascade, ensemble.cascade_first
+        cp, reached = staged_combine(
+            per,
+            ensemble.weights,
+            ensemble.voting,
+            ensemble.cascade_stages,
+            ensemble.cascade_margins,
         )
-        cascade, escalated = Scores.of(cp, labels), float(esc.mean()) if len(esc) else 0.0
+        cascade = Scores.of(cp, labels)
+        escalated = float(reached[0].mean()) if reached.size else 0.0
     members = {m.info.key: Scores.of(p, labels) for m, p in zip(ensemble.members, per, strict=True)}
     pred = probs.argmax(1).astype(np.int64)
     tops = per.argmax(2)  # (M, N)

@@ -314,3 +314,59 @@ def test_fit_cascade_does_not_take_a_lucky_dip() -> None:
     )
     assert (fit["first"], fit["margin"]) != (0, 0.0)  # the lucky dip is not taken
     assert (fit["first"], fit["margin"]) == (1, 0.5)
+
+
+def test_three_stage_cascade_runs_each_stage_on_fewer_crops(monkeypatch) -> None:
+    from handocr import runtime
+    from handocr.ensemble import staged_combine
+
+    monkeypatch.setattr(runtime, "OnnxNet", _Const)
+    members, x = _fake_members(n=80)
+    w = [0.5, 0.3, 0.2]
+    per_full = Ensemble(members, weights=w).member_proba(x)
+    for m in members:
+        m.net.seen = 0  # type: ignore[union-attr]
+    stages, margins = [[2], [0], [1]], [0.6, 0.3]
+    ens = Ensemble(members, weights=w, cascade_stages=stages, cascade_margins=margins)
+    assert (ens.cascade, ens.cascade_first) == (0.6, 2)
+    combined, per = ens.vote(x)
+    expected, reached = staged_combine(per_full, ens.weights, "weighted", stages, margins)
+    np.testing.assert_allclose(combined, expected, atol=1e-6)
+    seen = [m.net.seen for m in members]  # type: ignore[union-attr]
+    assert seen == [reached[0].sum(), reached[1].sum(), len(x)]
+    assert 0 < reached[1].sum() < reached[0].sum() < len(x)
+    assert np.isnan(per[1, ~reached[1]]).all() and not np.isnan(per[1, reached[1]]).any()
+    with pytest.raises(ValueError, match="every member once"):
+        Ensemble(members, cascade_stages=[[0], [1]], cascade_margins=[0.5])
+    with pytest.raises(ValueError, match="margins"):
+        staged_combine(per_full, ens.weights, "weighted", stages, [0.5])
+
+
+def test_fitted_three_stage_cascade_keeps_accuracy_at_all_larger_margins() -> None:
+    from handocr.ensemble import combine_votes, staged_combine
+    from handocr.train.calibrate import balanced_accuracy, fit_cascade
+
+    rng = np.random.default_rng(0)
+    n, c = 600, NUM_CLASSES
+    y = rng.integers(0, c, n)
+    per = []
+    for noise in (1.2, 1.5, 1.8):  # three members of decreasing quality
+        z = rng.normal(0, noise, (n, c))
+        z[np.arange(n), y] += 2.5
+        e = np.exp(z - z.max(1, keepdims=True))
+        per.append(e / e.sum(1, keepdims=True))
+    per_m = np.stack(per).astype(np.float32)
+    w = np.full(3, 1 / 3)
+    tol = 0.0
+    fit = fit_cascade(per_m, y, w, [10.0, 200.0, 5.0], tolerance=tol)
+    full = combine_votes(per_m, w, "weighted")
+    assert "stages" in fit  # the costly member last: three stages beat two
+    grid = np.linspace(0, 1, 41)[::2]
+    m1, m2 = fit["margins"]
+    for a in grid[grid >= m1 - 1e-9]:
+        for b in grid[grid >= m2 - 1e-9]:
+            p, _ = staged_combine(per_m, w, "weighted", fit["stages"], (a, b))
+            assert balanced_accuracy(p, y) >= balanced_accuracy(full, y) - tol - 1e-9
+            assert (p.argmax(1) == y).mean() >= (full.argmax(1) == y).mean() - tol - 1e-9
+    assert fit["stages"][-1] == [1]  # the costly member reads only the hardest crops
+    assert fit["cost"] < 0.7 * 215.0

@@ -184,12 +184,18 @@ def fit_cascade(
     margins : ndarray, optional
         Candidate margins; default 0, 0.025, ..., 1.
 
+    With three members, cascades of one member per stage (the cheapest first, the next only
+    where it is unsure, the last only where both are) are searched too, on every second margin
+    of the grid for each stage (:func:`handocr.ensemble.staged_combine`).
+
     Returns
     -------
     dict
-        ``first`` (member index), ``margin``, ``accuracy`` and ``accuracy_full`` (balanced,
-        validation), ``escalated`` (share of crops sent to every member), ``cost`` and
-        ``cost_full`` (per crop, units of ``costs``).
+        ``first`` (member index), ``margin`` (of the first stage), ``accuracy`` and
+        ``accuracy_full`` (balanced, validation), ``escalated`` (share of crops sent past the
+        first stage), ``cost`` and ``cost_full`` (per crop, units of ``costs``); for a
+        three-stage cascade also ``stages`` (member indices per stage), ``margins`` and
+        ``escalated_last``. Empty when no setting qualifies.
     """
     from handocr.ensemble import cascade_combine, combine_votes
 
@@ -220,6 +226,74 @@ def fit_cascade(
             }
         if chosen and (not best or chosen["cost"] < best["cost"]):
             best = chosen
+    if per_member.shape[0] == 3:
+        three = _fit_three_stages(per_member, labels, weights, costs, voting, tolerance, grid)
+        if three and (not best or three["cost"] < best["cost"]):
+            best = three
+    return best
+
+
+def _fit_three_stages(
+    per_member: NDArray[np.float32],
+    labels: NDArray[np.int64],
+    weights: NDArray[np.float64],
+    costs: Sequence[float],
+    voting: str,
+    tolerance: float,
+    grid: NDArray[np.float64],
+) -> dict[str, Any]:
+    """Find the cheapest one-member-per-stage cascade of three members (:func:`fit_cascade`).
+
+    Margins ``(m1, m2)`` come from every second value of ``grid``; a pair qualifies when it and
+    every pair with both margins at least as large keep the accuracy within ``tolerance``.
+    """
+    import itertools
+
+    from handocr.ensemble import combine_votes, staged_combine
+
+    full_p = combine_votes(per_member, weights, voting)
+    full = balanced_accuracy(full_p, labels)
+    full_plain = float((full_p.argmax(1) == labels).mean())
+    g = grid[::2]
+    best: dict[str, Any] = {}
+    for order in itertools.permutations(range(3)):
+        stages = [[order[0]], [order[1]], [order[2]]]
+        ok = np.zeros((len(g), len(g)), bool)
+        cost = np.zeros(ok.shape)
+        info: dict[tuple[int, int], tuple[float, float, float, float]] = {}
+        for i, j in itertools.product(range(len(g)), repeat=2):
+            combined, reached = staged_combine(per_member, weights, voting, stages, (g[i], g[j]))
+            acc = balanced_accuracy(combined, labels)
+            plain = float((combined.argmax(1) == labels).mean())
+            ok[i, j] = acc >= full - tolerance and plain >= full_plain - tolerance
+            e1, e2 = float(reached[0].mean()), float(reached[1].mean())
+            cost[i, j] = costs[order[0]] + e1 * costs[order[1]] + e2 * costs[order[2]]
+            info[i, j] = (acc, plain, e1, e2)
+        # qualify only where every pair with larger-or-equal margins also passes
+        valid = np.flip(
+            np.logical_and.accumulate(np.logical_and.accumulate(np.flip(ok, (0, 1)), 0), 1),
+            (0, 1),
+        )
+        if not valid.any():
+            continue
+        i, j = divmod(int(np.argmin(np.where(valid, cost, np.inf))), len(g))
+        if best and cost[i, j] >= best["cost"]:
+            continue
+        acc, plain, e1, e2 = info[i, j]
+        best = {
+            "first": order[0],
+            "margin": round(float(g[i]), 4),
+            "stages": stages,
+            "margins": [round(float(g[i]), 4), round(float(g[j]), 4)],
+            "accuracy": round(acc, 5),
+            "accuracy_full": round(full, 5),
+            "accuracy_plain": round(plain, 5),
+            "accuracy_plain_full": round(full_plain, 5),
+            "escalated": round(e1, 4),
+            "escalated_last": round(e2, 4),
+            "cost": round(float(cost[i, j]), 1),
+            "cost_full": round(float(sum(costs)), 1),
+        }
     return best
 
 
@@ -307,11 +381,14 @@ def fit_ensemble(
         "macs_per_crop": dict(zip(names, costs, strict=True)),
     }
     if cascade:
-        result["cascade"] = {
+        fitted_cascade: dict[str, Any] = {
             "members": list(names),
             **cascade,
             "first": names[cascade["first"]],
             "cost_unit": "MAC per crop",
         }
+        if "stages" in cascade:
+            fitted_cascade["stages"] = [[names[k] for k in st] for st in cascade["stages"]]
+        result["cascade"] = fitted_cascade
     log.info("voting weights %s", result)
     return result
