@@ -310,10 +310,14 @@ class Recognizer:
             return top
 
         options: dict[int, list[list[Piece]]] = {}
+        # A cut must beat the glyph's log-probability by SPLIT_MARGIN, and the pieces' mean
+        # log-probability is at most 0: glyphs read with more than exp(-SPLIT_MARGIN) can
+        # never be cut, so their candidates are not even classified (exact pruning).
+        whole = np.log(best(probs[:, 0]) + 1e-12) + SPLIT_MARGIN
         k = 0
         for row in items:
             for piece in row:
-                found = split_candidates(piece)
+                found = split_candidates(piece) if whole[k] < 0 else []
                 if found:
                     options[k] = found
                 k += 1

@@ -332,3 +332,28 @@ def test_cli_reads_many_small_inputs_in_order_and_reports_the_bad_one(
     doc = json.loads(result.stdout)
     assert [p["source"] for p in doc["pages"]] == [p.name for p in paths]
     assert [p["index"] for p in doc["pages"]] == [0, 1, 2]
+
+
+def test_confident_glyphs_are_never_offered_cuts(monkeypatch) -> None:
+    from handocr import api
+    from handocr.labels import NUM_CLASSES
+    from handocr.result import Box
+    from handocr.segment import split
+    from handocr.segment.split import Piece
+
+    seen: list[Box] = []
+
+    def fake_candidates(piece: Piece) -> list:
+        seen.append(piece.box)
+        return []
+
+    monkeypatch.setattr(split, "split_candidates", fake_candidates)
+    pieces = [Piece(Box(0, 0, 60, 20), np.full((20, 60), 255, np.uint8)) for _ in range(2)]
+    pieces[1] = Piece(Box(70, 0, 130, 20), pieces[1].mask)
+    stack = np.full((2, 2, NUM_CLASSES), 0.1 / (NUM_CLASSES - 1), np.float32)
+    stack[0, :, 5] = 0.9  # confident: log(0.9) + SPLIT_MARGIN > 0, no cut can win
+    stack[1, :, 5] = 0.5  # unsure: cuts are worth classifying
+    rec = api.Recognizer(device="cpu")
+    rec._split_touching([pieces], [[True, False]], stack)
+    assert seen == [pieces[1].box]
+    assert np.log(0.9) + api.SPLIT_MARGIN > 0 > np.log(0.5) + api.SPLIT_MARGIN
