@@ -20,22 +20,16 @@ from pathlib import Path
 
 import numpy as np
 
-from handocr.ensemble import Ensemble, combine_votes, low_margin
+from handocr.ensemble import Ensemble, combine_votes, staged_combine
 from handocr.train.calibrate import CASCADE_TOLERANCE, balanced_accuracy
 from handocr.train.data import load_emnist, to_label_space
 from handocr.train.fit import TrainConfig, split_train_val
 
 
 def cascade3(per, weights, order, m1, m2):  # type: ignore[no-untyped-def]
-    a, b, _ = order
-    p = per[a].copy()
-    e1 = low_margin(p, m1)
-    pair = weights[[a, b]] / weights[[a, b]].sum()
-    p[e1] = combine_votes(per[[a, b]][:, e1], pair, "weighted")
-    e2 = e1.copy()
-    e2[e1] = low_margin(p[e1], m2)
-    p[e2] = combine_votes(per[:, e2], weights, "weighted")
-    return p, float(e1.mean()), float(e2.mean())
+    """One member per stage in ``order``: the library's :func:`staged_combine`."""
+    p, reached = staged_combine(per, weights, "weighted", [[k] for k in order], (m1, m2))
+    return p, float(reached[0].mean()), float(reached[1].mean())
 
 
 def main() -> None:

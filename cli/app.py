@@ -208,7 +208,7 @@ def read(
     configure_cli_logging(verbose, quiet=quiet)
     import itertools
 
-    from handocr.api import BATCH_PAGES, BATCH_PIXELS
+    from handocr.api import batch_full
     from handocr.io import expand_inputs, iter_pages, parse_page_ranges
     from handocr.result import Document
 
@@ -295,10 +295,7 @@ def read(
                 head = list(itertools.islice(it, 2))
                 if len(head) == 1:
                     pending.append((k, item, head[0]))
-                    if (
-                        sum(p.image.size for _, _, p in pending) >= BATCH_PIXELS
-                        or len(pending) >= BATCH_PAGES
-                    ):
+                    if batch_full(sum(p.image.size for _, _, p in pending), len(pending)):
                         flush()
                     continue
                 flush()  # keep the inputs in order

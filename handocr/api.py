@@ -18,7 +18,15 @@ if TYPE_CHECKING:
     from handocr.ensemble import Ensemble
     from handocr.segment.split import Piece
 
-__all__ = ["BATCH_PAGES", "BATCH_PIXELS", "SPLIT_MARGIN", "Recognizer", "batch_pages", "recognize"]
+__all__ = [
+    "BATCH_PAGES",
+    "BATCH_PIXELS",
+    "SPLIT_MARGIN",
+    "Recognizer",
+    "batch_full",
+    "batch_pages",
+    "recognize",
+]
 
 T = TypeVar("T")
 
@@ -425,11 +433,16 @@ def batch_pages(pages: Iterable[T], *, pixels: int = BATCH_PIXELS) -> Iterator[l
     for item in pages:
         group.append(item)
         held += int(item.image.size)  # type: ignore[attr-defined]
-        if held >= pixels or len(group) >= BATCH_PAGES:
+        if batch_full(held, len(group), pixels=pixels):
             yield group
             group, held = [], 0
     if group:
         yield group
+
+
+def batch_full(pixels_held: int, pages_held: int, *, pixels: int = BATCH_PIXELS) -> bool:
+    """Whether a group of pages is complete (:data:`BATCH_PIXELS`, :data:`BATCH_PAGES`)."""
+    return pixels_held >= pixels or pages_held >= BATCH_PAGES
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
