@@ -6,6 +6,7 @@ import dataclasses
 import functools
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from itertools import pairwise
 from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
@@ -21,6 +22,9 @@ if TYPE_CHECKING:
 __all__ = [
     "BATCH_PAGES",
     "BATCH_PIXELS",
+    "MERGE_GAP",
+    "MERGE_MARGIN",
+    "MERGE_WIDTH",
     "SPLIT_MARGIN",
     "Recognizer",
     "batch_full",
@@ -35,6 +39,19 @@ log = logging.getLogger(__name__)
 SPLIT_MARGIN = 0.5
 """How much higher (natural log) the pieces' mean best log-probability must be than the whole
 glyph's for a cut to be kept."""
+
+MERGE_MARGIN = SPLIT_MARGIN
+"""How much higher (natural log) the joined glyph's best log-probability must be than the mean
+of its two parts' for two neighbouring glyphs to be read as one: the same margin as a cut
+needs, so recognition overrules the geometry's choice only clearly, in either direction."""
+
+MERGE_GAP = 0.15
+"""Neighbouring glyphs at most this share of the line's median height apart (or overlapping)
+are tried as one broken character."""
+
+MERGE_WIDTH = 1.0
+"""... provided the joined glyph is at most this many times as wide as it, or the line's median
+glyph, is high (typeset digit pairs, 1.2-1.4 times as wide as high, stay apart)."""
 
 
 class Recognizer:
@@ -52,8 +69,10 @@ class Recognizer:
         Resolve digit/letter look-alikes from the line and word they stand in
         (:func:`handocr.decode.apply_line_context`).
     split_touching : bool, default True
-        Try cutting glyphs much wider than high into touching characters, keeping a cut when
-        the classifier is more confident in its pieces (recognition-based segmentation).
+        Recognition-based segmentation: try cutting glyphs much wider than high into touching
+        characters, and joining close neighbours into one broken character, keeping a cut or
+        a join when the classifier is clearly more confident in it (:data:`SPLIT_MARGIN`,
+        :data:`MERGE_MARGIN`).
     charset : str, optional
         Restrict output to a character set for fields of known type: ``digits``, ``upper``,
         ``letters``, ``alnum`` or explicit characters (:func:`handocr.labels.charset_fold`).
@@ -260,6 +279,7 @@ class Recognizer:
         if not any(items):
             return Page(index, w, h, (), source)
         if self.split_touching:
+            items, starts, stack = self._merge_broken(items, starts, stack, self.charset)
             items, starts, stack = self._split_touching(items, starts, stack, self.charset)
         probs, per_member = stack[:, 0], stack[:, 1:]
         if self.charset is not None:
@@ -288,6 +308,93 @@ class Recognizer:
         combined, per_member = self.ensemble.vote(x)
         return np.concatenate([combined[:, None], per_member.transpose(1, 0, 2)], axis=1)
 
+    def _merge_broken(
+        self,
+        items: list[list[Piece]],
+        starts: list[list[bool]],
+        probs: NDArray[np.float32],
+        charset: str | None = None,
+    ) -> tuple[list[list[Piece]], list[list[bool]], NDArray[np.float32]]:
+        r"""Recognition-based joining of a character broken into two neighbouring glyphs.
+
+        ``probs`` is :meth:`_classify`'s ``(N, 1 + M, 47)`` stack. Two neighbours of a line at
+        most :data:`MERGE_GAP` median heights apart, together at most :data:`MERGE_WIDTH`
+        times as wide as high, are classified as one glyph; they become one when its best
+        log-probability beats the mean of the parts' by :data:`MERGE_MARGIN` (a ``Y`` drawn as
+        ``\`` and ``/``, a ``K`` whose bar stands apart). The best classes are those of the
+        ``charset`` when one is given, as in :meth:`_split_touching`. Joins are taken by gain,
+        each glyph joining at most once.
+        """
+        best = self._best_of(charset)
+        logp = np.log(best(probs[:, 0]) + 1e-12)
+        pairs: list[tuple[int, Piece]] = []  # (flat index of the left part, joined glyph)
+        k = 0
+        for row in items:
+            if len(row) > 1:
+                h = float(np.median([p.box.height for p in row]))
+                for j, (a, b) in enumerate(pairwise(row)):
+                    gap = b.box.x0 - a.box.x1
+                    joined = Box.enclosing([a.box, b.box])
+                    # the joined glyph's log-probability is at most 0: pairs whose parts'
+                    # mean already reaches -MERGE_MARGIN can never join (exact pruning)
+                    hopeless = (logp[k + j] + logp[k + j + 1]) / 2 + MERGE_MARGIN >= 0
+                    wide = joined.width > MERGE_WIDTH * max(h, joined.height)
+                    if gap <= MERGE_GAP * h and not wide and not hopeless:
+                        pairs.append((k + j, _join(a, b)))
+            k += len(row)
+        if not pairs:
+            return items, starts, probs
+        joined_probs = self._classify([p for _, p in pairs])
+        gains = []
+        for n, (flat, _) in enumerate(pairs):
+            whole = float(np.log(best(joined_probs[n : n + 1, 0])[0] + 1e-12))
+            gain = whole - (logp[flat] + logp[flat + 1]) / 2
+            if gain > MERGE_MARGIN:
+                gains.append((gain, n))
+        taken: dict[int, int] = {}  # flat index of the left part -> pair number
+        used: set[int] = set()
+        for _, n in sorted(gains, reverse=True):
+            flat = pairs[n][0]
+            if flat not in used and flat + 1 not in used:
+                used |= {flat, flat + 1}
+                taken[flat] = n
+        if not taken:
+            return items, starts, probs
+        new_items, new_starts, new_probs = [], [], []
+        k = 0
+        for row, row_starts in zip(items, starts, strict=True):
+            out_row, out_starts = [], []
+            j = 0
+            while j < len(row):
+                out_starts.append(row_starts[j])
+                if k + j in taken:
+                    n = taken[k + j]
+                    out_row.append(pairs[n][1])
+                    new_probs.append(joined_probs[n : n + 1])
+                    j += 2
+                else:
+                    out_row.append(row[j])
+                    new_probs.append(probs[k + j : k + j + 1])
+                    j += 1
+            k += len(row)
+            new_items.append(out_row)
+            new_starts.append(out_starts)
+        return new_items, new_starts, np.concatenate(new_probs)
+
+    @staticmethod
+    def _best_of(charset: str | None) -> Callable[[NDArray[np.float32]], NDArray[np.float32]]:
+        """Each row's best probability, among the charset's classes (unnormalised) if given."""
+
+        def best(p: NDArray[np.float32]) -> NDArray[np.float32]:
+            if charset is not None:
+                from handocr.decode import apply_charset
+
+                p = apply_charset(p, charset, normalize=False)
+            top: NDArray[np.float32] = p.max(1)
+            return top
+
+        return best
+
     def _split_touching(
         self,
         items: list[list[Piece]],
@@ -309,13 +416,7 @@ class Recognizer:
         """
         from handocr.segment.split import split_candidates
 
-        def best(p: NDArray[np.float32]) -> NDArray[np.float32]:
-            if charset is not None:
-                from handocr.decode import apply_charset
-
-                p = apply_charset(p, charset, normalize=False)
-            top: NDArray[np.float32] = p.max(1)
-            return top
+        best = self._best_of(charset)
 
         options: dict[int, list[list[Piece]]] = {}
         # A cut must beat the glyph's log-probability by SPLIT_MARGIN, and the pieces' mean
@@ -454,6 +555,19 @@ class _Prepared:
     inverse: NDArray[np.float64] | None  # affine back to the input page when deskewed
     items: list[list[Piece]]
     starts: list[list[bool]]
+
+
+def _join(a: Piece, b: Piece) -> Piece:
+    """One glyph of two pieces: the union box and both masks' ink."""
+    from handocr.segment.split import Piece
+
+    box = Box.enclosing([a.box, b.box])
+    mask = np.zeros((box.height, box.width), np.uint8)
+    for p in (a, b):
+        y, x = p.box.y0 - box.y0, p.box.x0 - box.x0
+        region = mask[y : y + p.box.height, x : x + p.box.width]
+        np.maximum(region, p.mask, out=region)
+    return Piece(box, mask)
 
 
 def _map_box(box: Box, affine: NDArray[np.float64], width: int, height: int) -> Box:

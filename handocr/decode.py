@@ -9,29 +9,40 @@ probabilities are ``sum_type P(type | word) p(c | x_i, type)``. An ambiguous ``O
 of letters so reads as ``O``, and in a number as ``0``, while a genuine mixed code such as ``A12``
 stays mixed when its letters and digits are clear.
 
-Output case: EMNIST-47 merges ``c i j k l m o p s u v w x y z`` into their capitals, so those
-classes print in upper case; the eleven lower-case classes ``a b d e f g h n q r t`` print in
-lower case, as the classifier saw them. One exception: the merged class ``L`` also holds
-lower-case ``l``, a plain bar; in a line of capitals a bar-shaped glyph is read as ``I``
-(:data:`BAR_ASPECT`).
+Case: the same mixture decides, after the letter/digit context, whether a line is written in
+capitals, in lower case, in title case (each word's first letter free, the rest lower case),
+or in mixed case, where each word picks one of the four (:func:`apply_case_context`).
+Capitals allow the 26 upper-case shapes, lower case the 15 merged classes and the eleven
+lower-case-only ones (``a b d e f g h n q r t``); digits are allowed in both. A malformed
+``R`` in ``PIERRE`` that the classifier calls ``q`` is so read among the capitals, while
+``David Smith`` reads as title case.
+
+Output case: EMNIST-47 merges ``c i j k l m o p s u v w x y z`` into their capitals, so the
+classifier cannot tell their case. They print in lower case in a word decided lower case, and
+after the first letter of a title-case or mixed-case word (``Smith``, ``McDonald``);
+otherwise in upper case. The eleven lower-case-only classes print in lower case, as the
+classifier saw them. One exception: the merged class ``L`` also holds lower-case ``l``, a
+plain bar; in a line of capitals a bar-shaped glyph is read as ``I`` (:data:`BAR_ASPECT`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from itertools import pairwise
 
 import numpy as np
 from numpy.typing import NDArray
 
-from handocr.labels import DIGITS, LABELS
+from handocr.labels import DIGITS, LABELS, MERGED_LOWER
 from handocr.result import Box, Char, Line, Page, Word
 
 __all__ = [
+    "CASE_PRIOR",
     "TOP_K",
     "LINE_TYPE_PRIOR",
     "TYPE_PRIOR",
+    "apply_case_context",
     "apply_charset",
     "apply_line_context",
     "apply_word_context",
@@ -48,12 +59,34 @@ TYPE_PRIOR = {"letters": 0.45, "digits": 0.45, "mixed": 0.10}
 LINE_TYPE_PRIOR = {"letters": 0.4, "digits": 0.4, "mixed": 0.2}
 """Prior probability of each line type (a mixed line lets every word choose its own type)."""
 
+CASE_PRIOR = {"upper": 0.35, "lower": 0.35, "title": 0.2, "mixed": 0.10}
+"""Prior probability of each case of a line, and of a word in a mixed-case line: capitals,
+lower case, title case (a word's first letter free, the rest lower case), mixed."""
+
 _IS_DIGIT = np.array([ch in DIGITS for ch in LABELS])
-_TYPE_MASKS = {
-    "letters": ~_IS_DIGIT,
-    "digits": _IS_DIGIT,
-    "mixed": np.ones(len(LABELS), bool),
-}
+_ALL = np.ones(len(LABELS), bool)
+_UPPER_ONLY = np.array([ch.isupper() and ch.lower() not in MERGED_LOWER for ch in LABELS])
+_LOWER_ONLY = np.array([ch.islower() for ch in LABELS])
+_MERGED = np.array([ch.lower() in MERGED_LOWER for ch in LABELS])
+
+Masks = dict[str, NDArray[np.bool_]]
+
+
+def _type_masks(first: NDArray[np.bool_]) -> Masks:
+    """Class sets of the letter/digit types, shape (47,) each (``first`` is not used)."""
+    return {"letters": ~_IS_DIGIT, "digits": _IS_DIGIT, "mixed": _ALL}
+
+
+def _case_masks(first: NDArray[np.bool_]) -> Masks:
+    """Class sets of the cases, shape (n, 47); ``first`` flags each word's first character."""
+    n = len(first)
+    lower = np.broadcast_to(~_UPPER_ONLY, (n, len(LABELS)))
+    return {
+        "upper": ~_LOWER_ONLY,
+        "lower": ~_UPPER_ONLY,
+        "title": np.where(first[:, None], _ALL, lower),
+        "mixed": _ALL,
+    }
 
 
 def apply_charset(
@@ -104,12 +137,13 @@ def _restricted(p: NDArray[np.float64], mask: NDArray[np.bool_]) -> NDArray[np.f
     return out
 
 
-def _type_log_likelihoods(p: NDArray[np.float64]) -> dict[str, float]:
-    """``log prod_i mean_{c in S_type} p(c | x_i)`` for the pure types."""
-    return {
-        name: float(np.log(p[:, mask].sum(1) / mask.sum() + 1e-30).sum())
-        for name, mask in _TYPE_MASKS.items()
-    }
+def _type_log_likelihoods(p: NDArray[np.float64], masks: Masks) -> dict[str, float]:
+    """``log prod_i mean_{c in S_type,i} p(c | x_i)`` for each type's class sets."""
+    out = {}
+    for name, mask in masks.items():
+        m = np.broadcast_to(mask, p.shape)
+        out[name] = float(np.log((p * m).sum(1) / m.sum(1) + 1e-30).sum())
+    return out
 
 
 def _posterior(log_joint: dict[str, float]) -> tuple[dict[str, float], float]:
@@ -119,12 +153,22 @@ def _posterior(log_joint: dict[str, float]) -> tuple[dict[str, float], float]:
     return {k: v / total for k, v in w.items()}, top + float(np.log(total))
 
 
-def _word_context(p: NDArray[np.float64]) -> tuple[NDArray[np.float64], float]:
-    """Word-level mixture: (re-weighted probabilities, log marginal likelihood of the word)."""
-    ll = _type_log_likelihoods(p)
-    post, log_marginal = _posterior({k: np.log(TYPE_PRIOR[k]) + v for k, v in ll.items()})
-    out = sum(post[k] * _restricted(p, m) for k, m in _TYPE_MASKS.items())
-    return np.asarray(out), log_marginal
+MasksOf = Callable[[NDArray[np.bool_]], Masks]
+
+
+def _word_context(
+    p: NDArray[np.float64],
+    masks_of: MasksOf = _type_masks,
+    prior: dict[str, float] = TYPE_PRIOR,
+) -> tuple[NDArray[np.float64], float, dict[str, float]]:
+    """Word-level mixture: (re-weighted probabilities, log marginal likelihood, posterior)."""
+    first = np.zeros(len(p), bool)
+    first[0] = True
+    masks = masks_of(first)
+    ll = _type_log_likelihoods(p, masks)
+    post, log_marginal = _posterior({k: np.log(prior[k]) + v for k, v in ll.items()})
+    out = sum(post[k] * _restricted(p, m) for k, m in masks.items())
+    return np.asarray(out), log_marginal, post
 
 
 def apply_word_context(probs: NDArray[np.float32]) -> NDArray[np.float32]:
@@ -153,6 +197,36 @@ def apply_word_context(probs: NDArray[np.float32]) -> NDArray[np.float32]:
     if len(probs) == 0:
         return probs
     return _word_context(probs.astype(np.float64))[0].astype(np.float32)
+
+
+def _line_mixture(
+    p: NDArray[np.float64],
+    word_starts: Sequence[bool],
+    masks_of: MasksOf,
+    line_prior: dict[str, float],
+    word_prior: dict[str, float],
+) -> tuple[NDArray[np.float64], dict[str, float], list[tuple[int, int, dict[str, float]]]]:
+    """Mix a line's pure types of ``masks_of`` and ``mixed`` (each word picks its own type).
+
+    Returns the re-weighted probabilities, the line's posterior, and each word's
+    ``(start, end, posterior)``.
+    """
+    starts = [k for k, s in enumerate(word_starts) if s or k == 0] + [len(p)]
+    spans = list(pairwise(starts))
+    words = [_word_context(p[a:b], masks_of, word_prior) for a, b in spans]
+    mixed_out = np.concatenate([w[0] for w in words])
+    first = np.zeros(len(p), bool)
+    first[starts[:-1]] = True
+    masks = masks_of(first)
+    ll = _type_log_likelihoods(p, masks)
+    log_joint = {k: np.log(line_prior[k]) + ll[k] for k in masks if k != "mixed"}
+    log_joint["mixed"] = np.log(line_prior["mixed"]) + sum(w[1] for w in words)
+    post, _ = _posterior(log_joint)
+    out = post["mixed"] * mixed_out
+    for k, m in masks.items():
+        if k != "mixed":
+            out = out + post[k] * _restricted(p, m)
+    return out, post, [(a, b, w[2]) for (a, b), w in zip(spans, words, strict=True)]
 
 
 def apply_line_context(
@@ -186,30 +260,76 @@ def apply_line_context(
         raise ValueError(f"{len(word_starts)} word flags for {len(probs)} characters")
     if len(probs) == 0:
         return probs
-    p = probs.astype(np.float64)
-    starts = [k for k, s in enumerate(word_starts) if s or k == 0] + [len(p)]
-    words = [_word_context(p[a:b]) for a, b in pairwise(starts)]
-    mixed_out = np.concatenate([w[0] for w in words])
-    ll = _type_log_likelihoods(p)
-    log_joint = {
-        "letters": np.log(LINE_TYPE_PRIOR["letters"]) + ll["letters"],
-        "digits": np.log(LINE_TYPE_PRIOR["digits"]) + ll["digits"],
-        "mixed": np.log(LINE_TYPE_PRIOR["mixed"]) + sum(w[1] for w in words),
-    }
-    post, _ = _posterior(log_joint)
-    out = (
-        post["letters"] * _restricted(p, _TYPE_MASKS["letters"])
-        + post["digits"] * _restricted(p, _TYPE_MASKS["digits"])
-        + post["mixed"] * mixed_out
+    out, _, _ = _line_mixture(
+        probs.astype(np.float64), word_starts, _type_masks, LINE_TYPE_PRIOR, TYPE_PRIOR
     )
     return out.astype(np.float32)
+
+
+def apply_case_context(
+    probs: NDArray[np.float32], word_starts: Sequence[bool]
+) -> tuple[NDArray[np.float32], NDArray[np.bool_]]:
+    """Re-weight one line's probabilities by its case: capitals, lower case, or mixed words.
+
+    The same mixture as :func:`apply_line_context` with the class sets of the cases (digits
+    and the 15 merged classes belong to upper and lower case; title case frees each word's
+    first letter; :data:`CASE_PRIOR` for lines and for the words of a mixed-case line). It
+    also decides how the merged classes print.
+
+    Parameters
+    ----------
+    probs : ndarray of float32, shape (n, 47)
+        One line's probabilities, rows summing to 1 (after :func:`apply_line_context`).
+    word_starts : sequence of bool
+        ``n`` flags, True where a word begins.
+
+    Returns
+    -------
+    probs : ndarray of float32, shape (n, 47)
+        Rows summing to 1.
+    lower : ndarray of bool, shape (n,)
+        True where a merged class (``c i j k l m o p s u v w x y z``) prints in lower case:
+        in words decided lower case, and after the first letter of title-case and mixed-case
+        words.
+
+    Raises
+    ------
+    ValueError
+        ``word_starts`` and ``probs`` differ in length.
+
+    Examples
+    --------
+    >>> from handocr.labels import index_of
+    >>> p = np.full((3, 47), 1e-4, np.float32)
+    >>> p[0, index_of("E")] = p[2, index_of("E")] = 1.0
+    >>> p[1, index_of("q")] = 0.5; p[1, index_of("R")] = 0.3
+    >>> p /= p.sum(1, keepdims=True)
+    >>> out, lower = apply_case_context(p, [True, False, False])
+    >>> LABELS[int(out[1].argmax())], bool(lower.any())
+    ('R', False)
+    """
+    if len(word_starts) != len(probs):
+        raise ValueError(f"{len(word_starts)} word flags for {len(probs)} characters")
+    lower = np.zeros(len(probs), bool)
+    if len(probs) == 0:
+        return probs, lower
+    out, post, words = _line_mixture(
+        probs.astype(np.float64), word_starts, _case_masks, CASE_PRIOR, CASE_PRIOR
+    )
+    line_case = max(post, key=post.__getitem__)
+    for a, b, word_post in words:
+        case = line_case if line_case != "mixed" else max(word_post, key=word_post.__getitem__)
+        if case == "lower":
+            lower[a:b] = True
+        elif case in ("title", "mixed"):
+            lower[a + 1 : b] = True
+    return out.astype(np.float32), lower
 
 
 BAR_ASPECT = 0.3
 """A glyph at most this wide for its height is a plain bar: ``I``, ``1`` or ``l``, never ``L``."""
 
 _L, _I = LABELS.index("L"), LABELS.index("I")
-_LOWER_ONLY = np.array([ch in "abdefghnqrt" for ch in LABELS])
 
 
 def _bars_as_i(probs: NDArray[np.float32], boxes: Sequence[Box]) -> NDArray[np.float32]:
@@ -250,7 +370,8 @@ def decode_chars(
         ``N`` boxes in page pixels.
     word_starts : sequence of bool, optional
         ``N`` flags, True where a word begins; when given, each line's probabilities pass
-        through :func:`apply_line_context` first.
+        through :func:`apply_line_context` and :func:`apply_case_context` first, and the
+        merged classes print in the case that decides.
     line_sizes : sequence of int, optional
         Characters per line, in order (default: all in one line).
     top_k : int
@@ -268,6 +389,7 @@ def decode_chars(
     """
     if len(probs) != len(boxes):
         raise ValueError(f"{len(probs)} probability rows for {len(boxes)} boxes")
+    lower = np.zeros(len(probs), bool)
     if word_starts is not None:
         if len(word_starts) != len(boxes):
             raise ValueError(f"{len(word_starts)} word flags for {len(boxes)} boxes")
@@ -275,20 +397,26 @@ def decode_chars(
         if sum(sizes) != len(boxes):
             raise ValueError(f"line sizes {sizes} do not add up to {len(boxes)} boxes")
         bounds = np.cumsum([0, *sizes])
-        parts = [
-            apply_line_context(probs[a:b], word_starts[a:b]) for a, b in pairwise(bounds) if b > a
-        ]
+        parts, flags = [], []
+        for a, b in pairwise(bounds):
+            if b > a:
+                line = apply_line_context(probs[a:b], word_starts[a:b])
+                line, line_lower = apply_case_context(line, word_starts[a:b])
+                parts.append(_bars_as_i(line, boxes[a:b]))
+                flags.append(line_lower)
         if parts:
-            probs = np.concatenate(parts)
-        probs = np.concatenate(
-            [_bars_as_i(probs[a:b], boxes[a:b]) for a, b in pairwise(bounds) if b > a] or [probs]
-        )
+            probs, lower = np.concatenate(parts), np.concatenate(flags)
     order = np.argsort(-probs, axis=1, kind="stable")[:, :top_k]
     out = []
-    for row, idx, box in zip(probs, order, boxes, strict=True):
-        cands = [(LABELS[int(k)], float(row[k])) for k in idx]
+    for row, idx, box, low in zip(probs, order, boxes, lower, strict=True):
+        cands = [(_printed(int(k), bool(low)), float(row[k])) for k in idx]
         out.append(Char(cands[0][0], box, cands[0][1], tuple(cands[1:])))
     return out
+
+
+def _printed(k: int, lower: bool) -> str:
+    """Class ``k``'s character, a merged class in lower case when ``lower``."""
+    return LABELS[k].lower() if lower and _MERGED[k] else LABELS[k]
 
 
 def attach_votes(

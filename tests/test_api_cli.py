@@ -357,3 +357,48 @@ def test_confident_glyphs_are_never_offered_cuts(monkeypatch) -> None:
     rec._split_touching([pieces], [[True, False]], stack)
     assert seen == [pieces[1].box]
     assert np.log(0.9) + api.SPLIT_MARGIN > 0 > np.log(0.5) + api.SPLIT_MARGIN
+
+
+def test_a_character_broken_in_two_is_joined_when_recognition_says_so() -> None:
+    # a Y drawn as two strokes: each alone a poor L, together a confident Y; a pair of clear
+    # glyphs (or a pair too far apart) is never joined
+    from handocr import api
+    from handocr.labels import NUM_CLASSES, index_of
+    from handocr.result import Box
+    from handocr.segment.split import Piece
+
+    def probs(ch: str, p: float) -> np.ndarray:
+        row = np.full(NUM_CLASSES, (1 - p) / (NUM_CLASSES - 1), np.float32)
+        row[index_of(ch)] = p
+        return row
+
+    left = Piece(Box(0, 0, 15, 40), np.full((40, 15), 255, np.uint8))
+    right = Piece(Box(17, 0, 32, 40), np.full((40, 15), 255, np.uint8))
+    joined_seen: list[Box] = []
+
+    class Stub(api.Recognizer):
+        def _classify(self, pieces):  # type: ignore[no-untyped-def]
+            joined_seen.extend(p.box for p in pieces)
+            out = np.stack([probs("Y", 0.95)] * len(pieces))
+            return np.stack([out, out], axis=1)
+
+    rec = Stub(device="cpu")
+    unsure = np.stack([np.stack([probs("L", 0.5)] * 2)] * 2)  # (2 glyphs, 1 + 1 member, 47)
+    items, starts, stack = rec._merge_broken([[left, right]], [[True, False]], unsure)
+    assert [p.box for p in items[0]] == [Box(0, 0, 32, 40)] and starts == [[True]]
+    assert stack.shape == (1, 2, NUM_CLASSES) and stack[0, 0].argmax() == index_of("Y")
+    assert items[0][0].mask.shape == (40, 32) and items[0][0].mask[:, 15:17].max() == 0
+    # confident parts: log(0.9) + MERGE_MARGIN >= 0, not even classified (exact pruning)
+    joined_seen.clear()
+    sure = np.stack([np.stack([probs("L", 0.9)] * 2)] * 2)
+    items, _, _ = rec._merge_broken([[left, right]], [[True, False]], sure)
+    assert len(items[0]) == 2 and joined_seen == []
+    # 0.2 heights apart is no broken character, nor a pair wider together than high
+    far = Piece(Box(23, 0, 38, 40), right.mask)
+    items, _, _ = rec._merge_broken([[left, far]], [[True, False]], unsure)
+    assert len(items[0]) == 2 and joined_seen == []
+    wide = Piece(Box(0, 10, 15, 40), left.mask[:30])
+    items, _, _ = rec._merge_broken(
+        [[wide, Piece(Box(17, 10, 32, 40), wide.mask)]], [[True, False]], unsure
+    )
+    assert len(items[0]) == 2 and joined_seen == []

@@ -225,3 +225,39 @@ def test_reading_blocks_cut_columns_then_bands() -> None:
     left = [i for i, (_, x) in enumerate(firsts) if 0 < x < 300]
     right = [i for i, (_, x) in enumerate(firsts) if x >= 550]
     assert left and right and max(left) < min(right)
+
+
+def test_an_accent_above_its_letter_does_not_make_a_line() -> None:
+    # "LEO" with an acute over the E that sits clear of the letter's band (as in kaggle's LÉO):
+    # it joins the line and the E's glyph instead of becoming a line of its own
+    page = np.full((120, 260), 255, np.uint8)
+    for i, ch in enumerate("LEO"):
+        _put(page, ch, 20 + i * 60, 90)
+    page[40:54, 88:94] = 0  # the accent, about half a letter high, 8 px above the E
+    lines = segment_page(ink_map(page))
+    assert len(lines) == 1 and len(lines[0].glyphs) == 3
+    assert lines[0].glyphs[1].box.y0 == 40
+
+
+def test_a_second_line_of_text_is_not_taken_for_satellites() -> None:
+    # two letters written under a line, a full text height lower: a line of their own
+    page = np.full((200, 300), 255, np.uint8)
+    for i, ch in enumerate("ABCD"):
+        _put(page, ch, 20 + i * 60, 70)
+    for i, ch in enumerate("EF"):
+        _put(page, ch, 20 + i * 60, 150)
+    lines = segment_page(ink_map(page))
+    assert [len(line.glyphs) for line in lines] == [4, 2]
+
+
+def test_a_stray_dot_far_from_the_text_is_dropped_but_a_near_one_is_not() -> None:
+    page = np.full((100, 700), 255, np.uint8)
+    for i, ch in enumerate("ZAIED"):
+        _put(page, ch, 20 + i * 35, 70)
+    page[40:50, 640:648] = 0  # a blot ~0.35 text heights high, 12 heights to the right
+    lines = segment_page(ink_map(page))
+    assert len(lines) == 1 and len(lines[0].glyphs) == 5
+    page[40:50, 640:648] = 255
+    page[40:50, 200:208] = 0  # the same blot just after the word stays (it may be a letter)
+    lines = segment_page(ink_map(page))
+    assert len(lines[0].glyphs) == 6

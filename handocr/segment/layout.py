@@ -76,6 +76,20 @@ class SegmentConfig:
         so a single row of fields stays one line.
     block_gap : float
         A horizontal white band at least this many text heights high separates blocks.
+    satellite_parts : int
+        A would-be line of at most this many components, each lying over or under a component
+        of a taller neighbouring line, belongs to that line: accents (the acute of an É), the
+        detached tail of a Y. See ``satellite_height`` and ``satellite_gap``.
+    satellite_height : float
+        ... provided it is lower than this share of the neighbour's median height,
+    satellite_gap : float
+        ... and separated from it vertically by at most this share of that height.
+    mark_gap : float
+        A glyph lower than ``mark_height`` of its line's median height, further than this many
+        heights from every other glyph of the line, is a stray mark (a dot of dirt, a tick),
+        not a character, and dropped.
+    mark_height : float
+        See ``mark_gap``.
     """
 
     big_ratio: float = 0.5
@@ -89,6 +103,11 @@ class SegmentConfig:
     column_gap: float = 3.0
     column_min_height: float = 2.5
     block_gap: float = 1.0
+    satellite_parts: int = 1
+    satellite_height: float = 0.8
+    satellite_gap: float = 0.4
+    mark_gap: float = 4.0
+    mark_height: float = 0.6
 
 
 @dataclass(frozen=True, slots=True)
@@ -303,6 +322,68 @@ def _glyphs_of(members: list[Component], cfg: SegmentConfig, h_line: float) -> l
     return [g for g in glyphs if g.box.height >= cfg.min_glyph_height * h_line]
 
 
+def _attach_satellites(lines: list[_LineAcc], cfg: SegmentConfig) -> list[_LineAcc]:
+    """Fold would-be lines of one or two small components into the line they hang on.
+
+    A component that sits just over or under a component of a taller line (an accent, a tail
+    that the pen lifted from) would otherwise start a line of its own; it joins the line whose
+    component it overlaps horizontally, within :attr:`SegmentConfig.satellite_gap` heights.
+    """
+    if len(lines) < 2:
+        return lines
+    keep = []
+    for acc in lines:
+        host = None
+        if len(acc.members) <= cfg.satellite_parts:
+            host = _host_line(acc, lines, cfg)
+        if host is None:
+            keep.append(acc)
+        else:
+            for c in acc.members:
+                host.add(c, big=False)
+            log.debug("attached %d satellite component(s) to a line", len(acc.members))
+    return keep
+
+
+def _host_line(acc: _LineAcc, lines: list[_LineAcc], cfg: SegmentConfig) -> _LineAcc | None:
+    """Return the taller line that every component of ``acc`` hangs on, or None."""
+    top = max(c.box.height for c in acc.members)
+    best, best_gap = None, np.inf
+    for other in lines:
+        if other is acc or top >= cfg.satellite_height * other.h:
+            continue
+        worst = 0.0
+        for c in acc.members:
+            gaps = [
+                max(o.box.y0 - c.box.y1, c.box.y0 - o.box.y1)
+                for o in other.members
+                if min(o.box.x1, c.box.x1) - max(o.box.x0, c.box.x0) > 0
+            ]
+            worst = max(worst, min(gaps, default=np.inf))
+        if worst <= cfg.satellite_gap * other.h and worst < best_gap:
+            best, best_gap = other, worst
+    return best
+
+
+def _drop_stray_marks(glyphs: list[Glyph], h_med: float, cfg: SegmentConfig) -> list[Glyph]:
+    """Drop small glyphs far from every other glyph of their line (see ``mark_gap``)."""
+    if len(glyphs) < 2:
+        return glyphs
+    keep = []
+    for i, g in enumerate(glyphs):
+        if g.box.height < cfg.mark_height * h_med:
+            gaps = [
+                max(o.box.x0 - g.box.x1, g.box.x0 - o.box.x1)
+                for j, o in enumerate(glyphs)
+                if j != i
+            ]
+            if min(gaps) > cfg.mark_gap * h_med:
+                log.debug("dropped a stray mark %.0f px high at x=%d", g.box.height, g.box.x0)
+                continue
+        keep.append(g)
+    return keep
+
+
 def _word_starts(glyphs: list[Glyph], h_med: float, cfg: SegmentConfig) -> list[bool]:
     """Word breaks from gap statistics: a gap far wider than the line's usual one."""
     gaps = []
@@ -347,11 +428,12 @@ def segment_page(ink: NDArray[np.uint8], cfg: SegmentConfig | None = None) -> li
 def _lines_of_block(comps: list[Component], cfg: SegmentConfig, h_page: float) -> list[TextLine]:
     """Lines of one reading block, top to bottom."""
     out = []
-    for acc in _group_lines(comps, cfg, h_page):
+    for acc in _attach_satellites(_group_lines(comps, cfg, h_page), cfg):
         glyphs = _glyphs_of(acc.members, cfg, acc.h)
         if not glyphs:
             continue
         h_med = float(np.median([g.box.height for g in glyphs]))
+        glyphs = _drop_stray_marks(glyphs, h_med, cfg)
         if h_med < cfg.min_line_height * h_page:
             log.debug(
                 "dropped a line of %d marks %.1f px high (text %.1f px)", len(glyphs), h_med, h_page
