@@ -98,6 +98,7 @@ def _recognizer(
     binarize: str = "otsu",
     backend: str = "auto",
     cascade: str = "auto",
+    letter_prior: float = 1.0,
 ) -> Recognizer:
     from handocr.api import Recognizer
 
@@ -111,6 +112,7 @@ def _recognizer(
             binarize=binarize,
             backend=backend,
             cascade=cascade,
+            letter_prior=letter_prior,
         )
     except ValueError as err:  # a bad --charset, --backend or --cascade
         log.error("%s", err)
@@ -131,6 +133,14 @@ Binarize = Annotated[
     str, typer.Option(help="otsu (global, with hysteresis) or sauvola (local threshold)")
 ]
 Deskew = Annotated[bool, typer.Option(help="level skewed multi-line pages before segmentation")]
+LetterPrior = Annotated[
+    float,
+    typer.Option(
+        min=0.0,
+        help="weight of the English letter-frequency prior: 1 Bayes' rule, 0 off (codes, "
+        "serial numbers, alphabets)",
+    ),
+]
 VotingOpt = Annotated[
     VotingRule,
     typer.Option(help="weighted (fitted weights), soft (equal weights) or hard (majority)"),
@@ -196,6 +206,7 @@ def read(
     device: Device = "auto",
     backend: BackendOpt = "auto",
     cascade: CascadeOpt = "auto",
+    letter_prior: LetterPrior = 1.0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="errors only on stderr")] = False,
     verbose: Verbose = 0,
 ) -> None:
@@ -229,6 +240,7 @@ def read(
         binarize=binarize,
         backend=backend,
         cascade=cascade,
+        letter_prior=letter_prior,
     )
     render = {
         OutputFormat.TEXT: lambda d: d.text + "\n",
@@ -657,6 +669,7 @@ def eval_pages(
     device: Device = "auto",
     backend: BackendOpt = "auto",
     cascade: CascadeOpt = "auto",
+    letter_prior: LetterPrior = 1.0,
     verbose: Verbose = 0,
 ) -> None:
     """Score every set under ROOT with the CER rule of the development data."""
@@ -687,6 +700,7 @@ def eval_pages(
         binarize=binarize,
         backend=backend,
         cascade=cascade,
+        letter_prior=letter_prior,
     )
     results = {}
     try:

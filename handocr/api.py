@@ -66,8 +66,13 @@ class Recognizer:
     batch_size : int, default 1024
         Character crops per forward pass; peak memory grows linearly with it.
     word_context : bool, default True
-        Resolve digit/letter look-alikes from the line and word they stand in
-        (:func:`handocr.decode.apply_line_context`).
+        Resolve digit/letter look-alikes and case from the line and word they stand in
+        (:func:`handocr.decode.apply_line_context`, :func:`handocr.decode.apply_case_context`),
+        with letters weighed by their frequency in text.
+    letter_prior : float, optional
+        Weight of that letter-frequency prior (:func:`handocr.decode.apply_letter_prior`;
+        default :data:`handocr.decode.LETTER_PRIOR`, 1.0 = Bayes' rule for English text);
+        0 for fields whose letters are not words (codes, serial numbers, alphabets).
     split_touching : bool, default True
         Recognition-based segmentation: try cutting glyphs much wider than high into touching
         characters, and joining close neighbours into one broken character, keeping a cut or
@@ -101,7 +106,7 @@ class Recognizer:
     ------
     ValueError
         ``charset`` names characters outside the 47 classes, or ``voting``, ``backend`` or
-        ``cascade`` is unknown.
+        ``cascade`` is unknown, or ``letter_prior`` is negative.
 
     Notes
     -----
@@ -122,7 +127,9 @@ class Recognizer:
         binarize: str = "otsu",
         backend: str = "auto",
         cascade: str | float = "auto",
+        letter_prior: float | None = None,
     ) -> None:
+        from handocr.decode import LETTER_PRIOR
         from handocr.ensemble import VOTING, parse_cascade
         from handocr.preprocess import BINARIZE
         from handocr.runtime import BACKENDS
@@ -146,6 +153,9 @@ class Recognizer:
             charset_fold(charset)  # validate early
         self.charset = charset
         self.word_context = word_context
+        self.letter_prior = LETTER_PRIOR if letter_prior is None else float(letter_prior)
+        if not self.letter_prior >= 0:
+            raise ValueError(f"letter_prior must be >= 0, not {letter_prior!r}")
         self.model_names = tuple(models) if models is not None else None
         self.device = device
         self.batch_size = batch_size
@@ -290,7 +300,7 @@ class Recognizer:
         flat_starts = [s for row in starts for s in row]
         sizes = [len(row) for row in items]
         context = {"word_starts": flat_starts, "line_sizes": sizes} if self.word_context else {}
-        chars = decode_chars(probs, boxes, **context)  # type: ignore[arg-type]
+        chars = decode_chars(probs, boxes, letter_prior=self.letter_prior, **context)  # type: ignore[arg-type]
         chars = attach_votes(chars, per_member, [m.key for m in self.ensemble.models])
         if prep.inverse is not None:
             inv = prep.inverse

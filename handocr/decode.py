@@ -34,7 +34,7 @@ from itertools import pairwise
 import numpy as np
 from numpy.typing import NDArray
 
-from handocr.labels import DIGITS, LABELS, MERGED_LOWER
+from handocr.labels import DIGITS, LABELS, LETTER_FREQUENCY, MERGED_LOWER
 from handocr.result import Box, Char, Line, Page, Word
 
 __all__ = [
@@ -42,8 +42,10 @@ __all__ = [
     "TOP_K",
     "LINE_TYPE_PRIOR",
     "TYPE_PRIOR",
+    "LETTER_PRIOR",
     "apply_case_context",
     "apply_charset",
+    "apply_letter_prior",
     "apply_line_context",
     "apply_word_context",
     "assemble_page",
@@ -87,6 +89,56 @@ def _case_masks(first: NDArray[np.bool_]) -> Masks:
         "title": np.where(first[:, None], _ALL, lower),
         "mixed": _ALL,
     }
+
+
+LETTER_PRIOR = 1.0
+"""Default weight of the letter-frequency prior (:func:`apply_letter_prior`); 0 turns it off."""
+
+_LETTER_WEIGHT = np.array(
+    [LETTER_FREQUENCY.get(ch.lower(), 1.0) if ch.isalpha() else 1.0 for ch in LABELS]
+)
+
+
+def apply_letter_prior(
+    probs: NDArray[np.float32], weight: float = LETTER_PRIOR
+) -> NDArray[np.float32]:
+    """Weigh the letter classes by how often each letter occurs in text (a unigram model).
+
+    The classifier's posteriors are class-balanced (every class equally likely a priori);
+    text is not: ``I`` is 45 times as common as ``J`` in English. Each letter class's
+    probability is multiplied by ``LETTER_FREQUENCY[letter] ** weight`` (both cases of a letter
+    alike), then the letters are rescaled to their original total, so the letter/digit and
+    case decisions keep their evidence and digits are untouched.
+
+    Parameters
+    ----------
+    probs : ndarray of float32, shape (N, 47)
+        Rows summing to 1.
+    weight : float, default :data:`LETTER_PRIOR`
+        Exponent of the prior, >= 0: 0 returns ``probs`` unchanged, 1 is Bayes' rule for
+        general English text (:data:`handocr.labels.LETTER_FREQUENCY`, Lewand 2000).
+
+    Returns
+    -------
+    ndarray of float32, shape (N, 47)
+        Rows summing to 1.
+
+    Raises
+    ------
+    ValueError
+        ``weight`` is negative.
+    """
+    if weight < 0:
+        raise ValueError(f"letter prior weight must be >= 0, got {weight}")
+    if weight == 0 or len(probs) == 0:
+        return probs
+    p = probs.astype(np.float64)
+    letters = p[:, ~_IS_DIGIT]
+    weighted = letters * _LETTER_WEIGHT[~_IS_DIGIT] ** weight
+    scale = letters.sum(1, keepdims=True) / np.maximum(weighted.sum(1, keepdims=True), 1e-300)
+    out = p.copy()
+    out[:, ~_IS_DIGIT] = weighted * scale
+    return out.astype(np.float32)
 
 
 def apply_charset(
@@ -359,6 +411,7 @@ def decode_chars(
     word_starts: Sequence[bool] | None = None,
     line_sizes: Sequence[int] | None = None,
     top_k: int = TOP_K,
+    letter_prior: float = LETTER_PRIOR,
 ) -> list[Char]:
     """Pick the most probable class of each crop and keep the runners-up.
 
@@ -376,6 +429,9 @@ def decode_chars(
         Characters per line, in order (default: all in one line).
     top_k : int
         Candidates kept per character (>= 1).
+    letter_prior : float, default :data:`LETTER_PRIOR`
+        Weight of the letter-frequency prior applied with the context
+        (:func:`apply_letter_prior`); 0 turns it off.
 
     Returns
     -------
@@ -397,6 +453,7 @@ def decode_chars(
         if sum(sizes) != len(boxes):
             raise ValueError(f"line sizes {sizes} do not add up to {len(boxes)} boxes")
         bounds = np.cumsum([0, *sizes])
+        probs = apply_letter_prior(probs, letter_prior)
         parts, flags = [], []
         for a, b in pairwise(bounds):
             if b > a:

@@ -24,6 +24,7 @@ from handocr.errors import DataError, HandocrError
 if TYPE_CHECKING:
     from handocr.api import Recognizer
     from handocr.ensemble import Ensemble
+    from handocr.result import Box, Page
 
 __all__ = [
     "DIGIT_SETS",
@@ -36,6 +37,7 @@ __all__ = [
     "evaluate_page_set",
     "find_page_sets",
     "normalise_for_cer",
+    "text_in_box",
 ]
 
 log = logging.getLogger(__name__)
@@ -277,6 +279,34 @@ def normalise_for_cer(text: str, *, digits_only: bool = False) -> str:
     text = text.replace("\\n", "\n").upper()
     text = _WS.sub("", text)
     return _NON_DIGIT.sub("", text) if digits_only else text
+
+
+def text_in_box(page: Page, box: Box) -> str:
+    """Return the text of the characters whose box centre lies inside ``box``.
+
+    For forms with known field positions: the characters are taken in reading order (lines
+    top to bottom, each left to right), without spaces.
+
+    Parameters
+    ----------
+    page : Page
+        A read page.
+    box : Box
+        The field, in the page's pixels (``x1``/``y1`` exclusive).
+
+    Returns
+    -------
+    str
+        Possibly empty.
+    """
+    out = []
+    for line in page.lines:
+        for word in line.words:
+            for c in word.chars:
+                cx, cy = (c.box.x0 + c.box.x1) / 2, (c.box.y0 + c.box.y1) / 2
+                if box.x0 <= cx < box.x1 and box.y0 <= cy < box.y1:
+                    out.append(c.text)
+    return "".join(out)
 
 
 @dataclass(frozen=True, slots=True)

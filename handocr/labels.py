@@ -12,6 +12,7 @@ __all__ = [
     "CHARSETS",
     "DIGITS",
     "LABELS",
+    "LETTER_FREQUENCY",
     "MERGED_LOWER",
     "NUM_CLASSES",
     "UPPER",
@@ -30,6 +31,16 @@ LABELS: tuple[str, ...] = tuple(DIGITS + UPPER + KEPT_LOWER)
 NUM_CLASSES = len(LABELS)  # 47
 
 _INDEX = {ch: i for i, ch in enumerate(LABELS)}
+
+LETTER_FREQUENCY = {
+    "a": 0.08167, "b": 0.01492, "c": 0.02782, "d": 0.04253, "e": 0.12702, "f": 0.02228,
+    "g": 0.02015, "h": 0.06094, "i": 0.06966, "j": 0.00153, "k": 0.00772, "l": 0.04025,
+    "m": 0.02406, "n": 0.06749, "o": 0.07507, "p": 0.01929, "q": 0.00095, "r": 0.05987,
+    "s": 0.06327, "t": 0.09056, "u": 0.02758, "v": 0.00978, "w": 0.02360, "x": 0.00150,
+    "y": 0.01974, "z": 0.00074,
+}  # fmt: skip
+"""Relative frequency of each letter in general English text, from R. E. Lewand,
+*Cryptological Mathematics* (Mathematical Association of America, 2000), p. 36; sums to 1."""
 
 CHARSETS = {
     "digits": DIGITS,

@@ -152,3 +152,48 @@ def test_split_decision_uses_the_charset() -> None:
     assert len(items[0]) == 1
     items, starts, probs = rec._split_touching([[glyph]], [[True]], stack, "digits")
     assert len(items[0]) == 2 and starts == [[True, False]] and probs.shape == (2, 2, NUM_CLASSES)
+
+
+def test_letter_prior_prefers_the_common_letter_and_leaves_digits_alone() -> None:
+    from handocr.decode import apply_letter_prior
+    from handocr.labels import LETTER_FREQUENCY
+
+    # a dotted i that the classifier calls J 0.6 / I 0.3 (I is 45x as common in text); a Z
+    # barely ahead of a 2: the letters keep their total, spread by frequency, so the rare Z's
+    # share falls below the 2
+    p = _probs([{"J": 0.6, "I": 0.3, "1": 0.05}, {"Z": 0.5, "2": 0.45}])
+    out = apply_letter_prior(p)
+    assert _text(out) == "I2"
+    digits = [index_of(d) for d in "0123456789"]
+    np.testing.assert_allclose(out[:, digits], p[:, digits], rtol=1e-5)
+    np.testing.assert_allclose(out.sum(1), 1.0, rtol=1e-5)
+    # within the letters, the odds move by the frequency ratio exactly
+    ratio = out[0, index_of("I")] / out[0, index_of("J")]
+    expected = 0.5 * LETTER_FREQUENCY["i"] / LETTER_FREQUENCY["j"]
+    assert ratio == pytest.approx(expected, rel=1e-4)
+    np.testing.assert_array_equal(apply_letter_prior(p, 0.0), p)
+    with pytest.raises(ValueError, match=">= 0"):
+        apply_letter_prior(p, -1.0)
+
+
+def test_letter_prior_is_part_of_decoding_and_can_be_turned_off() -> None:
+    p = _probs([{"C": 0.9}, {"A": 0.9}, {"J": 0.6, "I": 0.3}])
+    boxes = [Box(10 * i, 0, 10 * i + 8, 12) for i in range(3)]
+    flags = [True, False, False]
+    assert "".join(c.text for c in decode_chars(p, boxes, word_starts=flags)) == "CAI"
+    off = decode_chars(p, boxes, word_starts=flags, letter_prior=0.0)
+    assert "".join(c.text for c in off) == "CAJ"
+
+
+def test_recognizer_and_cli_share_the_letter_prior_default() -> None:
+    import inspect
+
+    from cli.app import eval_pages, read
+    from handocr.api import Recognizer
+    from handocr.decode import LETTER_PRIOR
+
+    assert Recognizer(device="cpu").letter_prior == LETTER_PRIOR
+    for command in (read, eval_pages):
+        assert inspect.signature(command).parameters["letter_prior"].default == LETTER_PRIOR
+    with pytest.raises(ValueError, match="letter_prior"):
+        Recognizer(device="cpu", letter_prior=-0.5)
