@@ -17,6 +17,10 @@ lower-case-only ones (``a b d e f g h n q r t``); digits are allowed in both. A 
 ``R`` in ``PIERRE`` that the classifier calls ``q`` is so read among the capitals, while
 ``David Smith`` reads as title case.
 
+Letters: before both mixtures, the letter classes are weighed by their frequency in English
+text (:func:`apply_letter_prior`, a unigram language model with Lewand's 2000 frequencies):
+the class-balanced posteriors treat a ``J`` as likely as an ``I`` a priori, text does not.
+
 Output case: EMNIST-47 merges ``c i j k l m o p s u v w x y z`` into their capitals, so the
 classifier cannot tell their case. They print in lower case in a word decided lower case, and
 after the first letter of a title-case or mixed-case word (``Smith``, ``McDonald``);
@@ -107,8 +111,8 @@ def apply_letter_prior(
     The classifier's posteriors are class-balanced (every class equally likely a priori);
     text is not: ``I`` is 45 times as common as ``J`` in English. Each letter class's
     probability is multiplied by ``LETTER_FREQUENCY[letter] ** weight`` (both cases of a letter
-    alike), then the letters are rescaled to their original total, so the letter/digit and
-    case decisions keep their evidence and digits are untouched.
+    alike), then the letters are rescaled to their original total, so the letter/digit
+    decision keeps its evidence and digits are untouched.
 
     Parameters
     ----------
