@@ -323,11 +323,13 @@ def _glyphs_of(members: list[Component], cfg: SegmentConfig, h_line: float) -> l
 
 
 def _attach_satellites(lines: list[_LineAcc], cfg: SegmentConfig) -> list[_LineAcc]:
-    """Fold would-be lines of one or two small components into the line they hang on.
+    """Fold would-be lines of a few small components into the line they hang on.
 
     A component that sits just over or under a component of a taller line (an accent, a tail
     that the pen lifted from) would otherwise start a line of its own; it joins the line whose
-    component it overlaps horizontally, within :attr:`SegmentConfig.satellite_gap` heights.
+    component it overlaps horizontally, within :attr:`SegmentConfig.satellite_gap` heights
+    (at most :attr:`SegmentConfig.satellite_parts` components: a printed prompt of two digits
+    above a handwritten field stays a line).
     """
     if len(lines) < 2:
         return lines
@@ -351,6 +353,10 @@ def _host_line(acc: _LineAcc, lines: list[_LineAcc], cfg: SegmentConfig) -> _Lin
     best, best_gap = None, np.inf
     for other in lines:
         if other is acc or top >= cfg.satellite_height * other.h:
+            continue
+        # cheap test first: members lie within 1.1 heights (small ones) of the range of the
+        # line's centres, and are at most a height tall
+        if not other.near(acc.cy, (2.5 + cfg.satellite_gap) * other.h + top):
             continue
         worst = 0.0
         for c in acc.members:
