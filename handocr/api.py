@@ -370,26 +370,8 @@ class Recognizer:
                 taken[flat] = n
         if not taken:
             return items, starts, probs
-        new_items, new_starts, new_probs = [], [], []
-        k = 0
-        for row, row_starts in zip(items, starts, strict=True):
-            out_row, out_starts = [], []
-            j = 0
-            while j < len(row):
-                out_starts.append(row_starts[j])
-                if k + j in taken:
-                    n = taken[k + j]
-                    out_row.append(pairs[n][1])
-                    new_probs.append(joined_probs[n : n + 1])
-                    j += 2
-                else:
-                    out_row.append(row[j])
-                    new_probs.append(probs[k + j : k + j + 1])
-                    j += 1
-            k += len(row)
-            new_items.append(out_row)
-            new_starts.append(out_starts)
-        return new_items, new_starts, np.concatenate(new_probs)
+        edits = {k: (2, [pairs[n][1]], joined_probs[n : n + 1]) for k, n in taken.items()}
+        return _rebuild(items, starts, probs, edits)
 
     @staticmethod
     def _best_of(charset: str | None) -> Callable[[NDArray[np.float32]], NDArray[np.float32]]:
@@ -456,24 +438,8 @@ class Recognizer:
                     bar, chosen[i] = score, (opt, pp)
         if not chosen:
             return items, starts, probs
-        new_items, new_starts, new_probs = [], [], []
-        k = 0
-        for row, row_starts in zip(items, starts, strict=True):
-            out_row, out_starts = [], []
-            for piece, start in zip(row, row_starts, strict=True):
-                if k in chosen:
-                    pieces, pp = chosen[k]
-                    out_row += pieces
-                    out_starts += [start] + [False] * (len(pieces) - 1)
-                    new_probs.append(pp)
-                else:
-                    out_row.append(piece)
-                    out_starts.append(start)
-                    new_probs.append(probs[k : k + 1])
-                k += 1
-            new_items.append(out_row)
-            new_starts.append(out_starts)
-        return new_items, new_starts, np.concatenate(new_probs)
+        edits = {k: (1, pieces, pp) for k, (pieces, pp) in chosen.items()}
+        return _rebuild(items, starts, probs, edits)
 
     def read(
         self,
@@ -565,6 +531,39 @@ class _Prepared:
     inverse: NDArray[np.float64] | None  # affine back to the input page when deskewed
     items: list[list[Piece]]
     starts: list[list[bool]]
+
+
+Edit = tuple[int, "list[Piece]", NDArray[np.float32]]
+
+
+def _rebuild(
+    items: list[list[Piece]],
+    starts: list[list[bool]],
+    probs: NDArray[np.float32],
+    edits: dict[int, Edit],
+) -> tuple[list[list[Piece]], list[list[bool]], NDArray[np.float32]]:
+    """Apply cuts and joins to the lines of glyphs.
+
+    ``edits[k] = (n, pieces, their probs)`` replaces the ``n`` glyphs from flat index ``k`` on
+    (within one line) by ``pieces``; the first piece keeps glyph ``k``'s word start. Returns
+    the new lines, word starts and ``(N', 1 + M, 47)`` stack.
+    """
+    new_items, new_starts, new_probs = [], [], []
+    k = 0
+    for row, row_starts in zip(items, starts, strict=True):
+        out_row: list[Piece] = []
+        out_starts: list[bool] = []
+        j = 0
+        while j < len(row):
+            n, pieces, pp = edits.get(k + j, (1, [row[j]], probs[k + j : k + j + 1]))
+            out_row += pieces
+            out_starts += [row_starts[j]] + [False] * (len(pieces) - 1)
+            new_probs.append(pp)
+            j += n
+        k += len(row)
+        new_items.append(out_row)
+        new_starts.append(out_starts)
+    return new_items, new_starts, np.concatenate(new_probs)
 
 
 def _join(a: Piece, b: Piece) -> Piece:
