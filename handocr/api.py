@@ -533,14 +533,14 @@ class _Prepared:
     starts: list[list[bool]]
 
 
-Edit = tuple[int, "list[Piece]", NDArray[np.float32]]
+_Edit = tuple[int, "list[Piece]", NDArray[np.float32]]
 
 
 def _rebuild(
     items: list[list[Piece]],
     starts: list[list[bool]],
     probs: NDArray[np.float32],
-    edits: dict[int, Edit],
+    edits: dict[int, _Edit],
 ) -> tuple[list[list[Piece]], list[list[bool]], NDArray[np.float32]]:
     """Apply cuts and joins to the lines of glyphs.
 
