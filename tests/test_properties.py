@@ -98,3 +98,27 @@ def test_hysteresis_threshold_equals_scikit_image(level: np.ndarray, low: int, g
     high = min(255.0, low + gap + 0.5)
     expected = apply_hysteresis_threshold(level.astype(np.float32), float(low), high)
     np.testing.assert_array_equal(hysteresis_threshold(level, float(low), high), expected)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    arrays(np.float64, st.tuples(st.integers(1, 8), st.just(47)), elements=st.floats(0.0, 1.0)),
+    st.lists(st.booleans(), min_size=8, max_size=8),
+    st.floats(0.0, 2.0),
+)
+def test_context_keeps_rows_distributions(raw: np.ndarray, flags: list[bool], prior: float) -> None:
+    # line, case and letter-prior context: any probabilities in, probability rows out, and the
+    # letter prior never moves mass between letters and digits
+    from handocr.decode import apply_case_context, apply_letter_prior, apply_line_context
+    from handocr.labels import DIGITS
+
+    p = (raw + 1e-6) / (raw + 1e-6).sum(1, keepdims=True)
+    p = p.astype(np.float32)
+    starts = [True, *flags[: len(p) - 1]]
+    weighted = apply_letter_prior(p, prior)
+    digits = [LABELS.index(d) for d in DIGITS]
+    np.testing.assert_allclose(weighted[:, digits], p[:, digits], rtol=1e-4, atol=1e-7)
+    out, lower = apply_case_context(apply_line_context(weighted, starts), starts)
+    assert out.shape == p.shape and lower.shape == (len(p),)
+    assert np.all(out >= 0)
+    np.testing.assert_allclose(out.sum(1), 1.0, rtol=1e-4)
