@@ -7,19 +7,18 @@ import logging
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
-from handocr.errors import ExitCode, HandocrError
+from handocr.errors import ExitCode, HandocrError, OptionError, OutputError
+from handocr.options import ReadOptions
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable
 
     import numpy as np
 
-    from handocr.api import Recognizer
-    from handocr.io import LoadedPage
     from handocr.result import Page
 
 __all__ = ["app", "main"]
@@ -88,35 +87,13 @@ def _progress_bar(
     return update, prog.stop
 
 
-def _recognizer(
-    *,
-    models: list[str] | None,
-    device: str,
-    charset: str | None,
-    voting: VotingRule,
-    deskew: bool = True,
-    binarize: str = "otsu",
-    backend: str = "auto",
-    cascade: str = "auto",
-    letter_prior: float = 1.0,
-) -> Recognizer:
-    from handocr.api import Recognizer
-
+def _options(**given: Any) -> ReadOptions:
+    """Build the reading options from parsed arguments; a bad value ends with USAGE (2)."""
     try:
-        return Recognizer(
-            models=models,
-            device=device,
-            charset=charset,
-            voting=voting.value,
-            deskew=deskew,
-            binarize=binarize,
-            backend=backend,
-            cascade=cascade,
-            letter_prior=letter_prior,
-        )
-    except ValueError as err:  # a bad --charset, --backend or --cascade
+        return ReadOptions.of(**given)
+    except OptionError as err:
         log.error("%s", err)
-        raise typer.Exit(code=int(ExitCode.USAGE)) from None
+        raise typer.Exit(code=int(err.exit_code)) from None
 
 
 TrainingData = Annotated[
@@ -125,7 +102,10 @@ TrainingData = Annotated[
 ]
 Verbose = Annotated[int, typer.Option("--verbose", "-v", count=True, help="-v info, -vv debug")]
 Device = Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N")]
-Charset = Annotated[
+_D = ReadOptions()  # every reading option's default, from its one owner
+_VOTING = VotingRule(_D.voting)
+
+CharsetOpt = Annotated[
     Optional[str],  # noqa: UP045
     typer.Option(help="restrict output: digits, upper, letters, alnum, or explicit characters"),
 ]
@@ -166,9 +146,6 @@ Models = Annotated[
 ]
 
 
-SUFFIX = {"text": ".txt", "json": ".json", "hocr": ".hocr", "tsv": ".tsv"}
-
-
 @app.command()
 def read(
     pages: Annotated[
@@ -193,20 +170,20 @@ def read(
         Optional[str],  # noqa: UP045
         typer.Option("--pages", help="pages of multi-page inputs, e.g. 1-3,7"),
     ] = None,
-    dpi: Annotated[int, typer.Option(min=1, help="PDF rendering resolution")] = 300,
+    dpi: Annotated[int, typer.Option(min=1, help="PDF rendering resolution")] = _D.dpi,
     models: Models = None,
-    voting: VotingOpt = VotingRule.WEIGHTED,
-    charset: Charset = None,
-    deskew: Deskew = True,
-    binarize: Binarize = "otsu",
+    voting: VotingOpt = _VOTING,
+    charset: CharsetOpt = None,
+    deskew: Deskew = _D.deskew,
+    binarize: Binarize = _D.binarize,
     overlay: Annotated[
         Optional[Path],  # noqa: UP045
         typer.Option(help="write one PNG per page with boxes and characters into this folder"),
     ] = None,
-    device: Device = "auto",
-    backend: BackendOpt = "auto",
-    cascade: CascadeOpt = "auto",
-    letter_prior: LetterPrior = 1.0,
+    device: Device = _D.device,
+    backend: BackendOpt = _D.backend,
+    cascade: CascadeOpt = str(_D.cascade),
+    letter_prior: LetterPrior = _D.letter_prior,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="errors only on stderr")] = False,
     verbose: Verbose = 0,
 ) -> None:
@@ -214,172 +191,70 @@ def read(
 
     A file that cannot be read is reported on stderr and every other input is still read and
     written. Exit codes: 0 all read, 6 some inputs failed (the rest was written), 3 no input
-    could be read, 4 weights unusable (docs/errors.md).
+    could be read, 4 weights unusable, 7 a result could not be written (docs/errors.md).
     """
     configure_cli_logging(verbose, quiet=quiet)
-    import itertools
-
-    from handocr.api import batch_full
-    from handocr.io import expand_inputs, iter_pages, parse_page_ranges
+    from handocr.api import Recognizer
+    from handocr.errors import exit_code_for
+    from handocr.formats import SUFFIXES, render
+    from handocr.io import expand_inputs, write_text_atomic
     from handocr.result import Document
 
     if output is not None and output_dir is not None:
         log.error("use either --output or --output-dir, not both")
         raise typer.Exit(code=int(ExitCode.USAGE))
-    try:
-        selection = parse_page_ranges(page_ranges) if page_ranges else None
-    except ValueError as err:
-        log.error("%s", err)
-        raise typer.Exit(code=int(ExitCode.USAGE)) from None
-    rec = _recognizer(
-        models=models,
-        device=device,
-        charset=charset,
-        voting=voting,
-        deskew=deskew,
-        binarize=binarize,
-        backend=backend,
-        cascade=cascade,
-        letter_prior=letter_prior,
-    )
-    render = {
-        OutputFormat.TEXT: lambda d: d.text + "\n",
-        OutputFormat.JSON: lambda d: d.to_json() + "\n",
-        OutputFormat.HOCR: lambda d: d.to_hocr(),
-        OutputFormat.TSV: lambda d: d.to_tsv(),
-    }[fmt]
+    options = _options(
+        models=tuple(models) if models else None, device=device, backend=backend,
+        voting=voting.value, cascade=cascade, dpi=dpi, pages=page_ranges, binarize=binarize,
+        deskew=deskew, charset=charset, letter_prior=letter_prior,
+    )  # fmt: skip
+    rec = Recognizer(options)
     errors: list[HandocrError] = []
+    docs: list[Document] = []
+    update, stop = _progress_bar("reading", enabled=not quiet)
     try:
         inputs = expand_inputs(pages, recursive=recursive)
+        for result in rec.read_inputs(
+            inputs, errors="report", on_page=_overlay_writer(overlay), progress=update
+        ):
+            if result.error is not None:
+                log.error("%s", result.error, exc_info=verbose > 0)
+                errors.append(result.error)
+            elif output_dir is not None and result.document is not None:
+                name = "stdin" if result.source == "-" else Path(result.source).name
+                target = output_dir / (name + SUFFIXES[fmt.value])
+                write_text_atomic(target, render(result.document, fmt.value))
+            elif result.document is not None:
+                docs.append(result.document)
+        if output_dir is None and (docs or not errors):
+            text = render(Document.concat(docs, rec.loaded_models), fmt.value)
+            if output is not None:
+                write_text_atomic(output, text)
+            else:
+                sys.stdout.write(text)
+                sys.stdout.flush()
     except HandocrError as err:
         raise _fail(err, verbose) from None
-    done: list[Page] = []
-    n_ok = 0
-    multi = len(inputs) > 1 or Path(inputs[0]).suffix.lower() in {".pdf", ".tif", ".tiff"}
-    update, stop = _progress_bar("reading", enabled=multi and not quiet)
-    # Single-page inputs wait in `pending` and are recognised together (one shared batch per
-    # group, handocr.api.batch_pages); multi-page inputs are read page by page.
-    pending: list[tuple[int, str, LoadedPage]] = []
-
-    def finish(k: int, item: str, mine: list[Page]) -> None:
-        nonlocal n_ok
-        n_ok += 1
-        if output_dir is not None:
-            name = "stdin" if item == "-" else Path(item).name
-            target = output_dir / (name + SUFFIX[fmt.value])
-            _write_atomic(target, render(Document(tuple(mine), rec.loaded_models)))
-        else:
-            done.extend(mine)
-        update(k + 1, len(inputs))
-
-    def flush() -> None:
-        if not pending:
-            return
-        first = 0 if output_dir is not None else len(done)
-        indices = [0 if output_dir is not None else first + i for i in range(len(pending))]
-        loaded_pages = [p for _, _, p in pending]
-        pages = rec.read_pages(
-            [p.image for p in loaded_pages],
-            indices=indices,
-            sources=[p.source for p in loaded_pages],
-        )
-        for (k, item, loaded), page in zip(pending, pages, strict=True):
-            if overlay is not None:
-                _write_overlay(overlay, loaded.image, page)
-            finish(k, item, [page])
-        pending.clear()
-
-    def read_rest(k: int, item: str, head: list[LoadedPage], rest: Iterator[LoadedPage]) -> None:
-        mine: list[Page] = []
-        for loaded in itertools.chain(head, rest):
-            index = len(mine) if output_dir is not None else len(done) + len(mine)
-            page = rec.read_page(loaded.image, index=index, source=loaded.source)
-            mine.append(page)
-            if overlay is not None:
-                _write_overlay(overlay, loaded.image, page)
-            update(k, len(inputs))
-        finish(k, item, mine)
-
-    try:
-        for k, item in enumerate(inputs):
-            try:
-                it = iter(iter_pages(item, pdf_dpi=dpi, pages=selection))
-                head = list(itertools.islice(it, 2))
-                if len(head) == 1:
-                    pending.append((k, item, head[0]))
-                    if batch_full(sum(p.image.size for _, _, p in pending), len(pending)):
-                        flush()
-                    continue
-                flush()  # keep the inputs in order
-                read_rest(k, item, head, it)
-            except HandocrError as err:
-                log.error("%s", err, exc_info=verbose > 0)
-                errors.append(err)
-                if err.exit_code != ExitCode.BAD_INPUT:
-                    break  # weights or model errors affect every page
-                continue
-        else:
-            try:
-                flush()
-            except HandocrError as err:
-                log.error("%s", err, exc_info=verbose > 0)
-                errors.append(err)
     finally:
         stop()
-    if output_dir is None and (n_ok or not errors):
-        text = render(Document(tuple(done), rec.loaded_models))
-        if output is not None:
-            _write_atomic(output, text)
-        else:
-            sys.stdout.write(text)
-            sys.stdout.flush()
-    if errors:
-        fatal = [e for e in errors if e.exit_code != ExitCode.BAD_INPUT]
-        code = fatal[0].exit_code if fatal else ExitCode.BAD_INPUT
-        if not fatal and n_ok:
-            code = ExitCode.PARTIAL
+    code = exit_code_for(errors, succeeded=len(inputs) - len(errors))
+    if code != ExitCode.OK:
         raise typer.Exit(code=int(code))
 
 
-def _write_atomic(target: Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``target``, then rename it into place.
+def _overlay_writer(folder: Path | None) -> Callable[[Page, np.ndarray], None] | None:
+    """Return an ``on_page`` hook writing overlays into ``folder`` (a failed write warns)."""
+    if folder is None:
+        return None
+    from handocr.overlay import write_overlay
 
-    A reader never sees a half-written result. An unwritable target is logged as an
-    :class:`handocr.errors.OutputError` and ends the command with exit code 7 (``BAD_OUTPUT``).
-    """
-    import os
-    import tempfile
-
-    from handocr.errors import OutputError
-
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+    def write(page: Page, image: np.ndarray) -> None:
         try:
-            with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-                fh.write(text)
-            Path(tmp).replace(target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-    except OSError as err:
-        log.error("%s", OutputError(f"{target}: cannot write ({err.strerror or err})"))
-        raise typer.Exit(code=int(ExitCode.BAD_OUTPUT)) from None
-    log.info("wrote %s", target)
+            write_overlay(folder, image, page)
+        except OutputError as err:
+            log.warning("%s", err)
 
-
-def _write_overlay(folder: Path, image: np.ndarray, page: Page) -> None:
-    import cv2
-
-    from handocr.overlay import draw_overlay
-
-    folder.mkdir(parents=True, exist_ok=True)
-    base, _, number = (page.source or f"page{page.index + 1}").partition("#")
-    target = folder / (Path(base).stem + (f"-p{number}" if number else "") + ".png")
-    if not cv2.imwrite(str(target), draw_overlay(image, page)):
-        log.warning("could not write %s", target)
-    else:
-        log.info("wrote %s", target)
+    return write
 
 
 @app.command()
@@ -519,8 +394,9 @@ def fit_ensemble(
     ensemble's accuracy.
     """
     configure_cli_logging(max(verbose, 1))
-    from handocr.models.weights import weights_dir, write_manifest
-    from handocr.train.calibrate import fit_ensemble as fit
+    from handocr.models.manifest import weights_dir
+    from handocr.models.weights import write_manifest
+    from handocr.train.ensemble import fit_ensemble as fit
 
     try:
         result = fit(list(members), data=str(data) if data else None, device=device)
@@ -549,16 +425,17 @@ def export_onnx(
     probabilities match the torch model's within 1e-4 on random crops.
     """
     configure_cli_logging(max(verbose, 1))
-    from handocr.models.weights import read_manifest, weights_dir, write_manifest
-    from handocr.runtime import PARITY_ATOL, export_member
+    from handocr.models.manifest import load_manifest
+    from handocr.models.weights import write_manifest
+    from handocr.train.export import PARITY_ATOL, export_member
 
     try:
-        manifest = read_manifest()
-        names = list(members or manifest.get("weights", {}))
+        manifest = load_manifest()
+        names = list(members or manifest.weights)
         for name in names:
             diff = export_member(name)
             log.info("%s: graph written, max |p_onnx - p_torch| = %.2e", name, diff)
-        write_manifest(weights_dir(), list(manifest.get("default_ensemble", [])))
+        write_manifest(manifest.folder, list(manifest.default_ensemble))
     except HandocrError as err:
         raise _fail(err, verbose) from None
     typer.echo(json.dumps({"exported": names, "parity_atol": PARITY_ATOL}))
@@ -572,14 +449,14 @@ def eval_(
     ] = None,
     split: Annotated[str, typer.Option(help="EMNIST split")] = "pool47",
     models: Models = None,
-    voting: VotingOpt = VotingRule.WEIGHTED,
+    voting: VotingOpt = _VOTING,
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable summary")] = False,
     confusion: Annotated[Path, typer.Option(help="confusion-matrix PNG to write")] = Path(
         "confusion_matrix.png"
     ),
-    device: Device = "auto",
-    backend: BackendOpt = "auto",
-    cascade: CascadeOpt = "auto",
+    device: Device = _D.device,
+    backend: BackendOpt = _D.backend,
+    cascade: CascadeOpt = str(_D.cascade),
     verbose: Verbose = 0,
 ) -> None:
     """Classifier accuracy on an EMNIST test split: every member, the ensemble and its cascade."""
@@ -597,11 +474,8 @@ def eval_(
             models, voting=voting.value, device=device, backend=backend, cascade=cascade
         )
         report = evaluate_classifier(ens, test.images, to_label_space(test))
-    except HandocrError as err:
+    except HandocrError as err:  # OptionError too: a bad --backend or --cascade
         raise _fail(err, verbose) from None
-    except ValueError as err:  # a bad --backend or --cascade
-        log.error("%s", err)
-        raise typer.Exit(code=int(ExitCode.USAGE)) from None
     confusion_png(report.y_true, report.y_pred, LABELS, confusion)
     log.info("wrote %s", confusion)
     if as_json:
@@ -656,7 +530,7 @@ def eval_pages(
     models: Models = None,
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
     rows: Annotated[bool, typer.Option(help="include per-image rows in --json")] = False,
-    voting: VotingOpt = VotingRule.WEIGHTED,
+    voting: VotingOpt = _VOTING,
     charset: Annotated[
         Optional[list[str]],  # noqa: UP045
         typer.Option(
@@ -664,77 +538,47 @@ def eval_pages(
             "SET=CHARSET (e.g. orand_car_a=digits); repeatable"
         ),
     ] = None,
-    deskew: Deskew = True,
-    binarize: Binarize = "otsu",
-    device: Device = "auto",
-    backend: BackendOpt = "auto",
-    cascade: CascadeOpt = "auto",
-    letter_prior: LetterPrior = 1.0,
+    deskew: Deskew = _D.deskew,
+    binarize: Binarize = _D.binarize,
+    device: Device = _D.device,
+    backend: BackendOpt = _D.backend,
+    cascade: CascadeOpt = str(_D.cascade),
+    letter_prior: LetterPrior = _D.letter_prior,
     verbose: Verbose = 0,
 ) -> None:
     """Score every set under ROOT with the CER rule of the development data."""
     configure_cli_logging(verbose)
-    import copy
+    from handocr.api import Recognizer
+    from handocr.evaluate import evaluate_page_sets
 
-    from handocr.evaluate import evaluate_page_set, find_page_sets
-    from handocr.labels import charset_fold
-
-    default_charset: str | None = None
-    per_set: dict[str, str] = {}
-    for spec in charset or []:
-        name, sep, value = spec.rpartition("=")
-        try:
-            charset_fold(value)
-        except ValueError as err:
-            raise typer.BadParameter(str(err), param_hint="--charset") from None
-        if sep:
-            per_set[name] = value
-        else:
-            default_charset = value
-    rec = _recognizer(
-        models=models,
-        device=device,
-        charset=default_charset,
-        voting=voting,
-        deskew=deskew,
-        binarize=binarize,
-        backend=backend,
-        cascade=cascade,
-        letter_prior=letter_prior,
-    )
-    results = {}
+    per_set = dict(spec.rpartition("=")[::2] for spec in charset or [])
+    default_charset = per_set.pop("", None)
+    options = _options(
+        models=tuple(models) if models else None, device=device, backend=backend,
+        voting=voting.value, cascade=cascade, binarize=binarize, deskew=deskew,
+        charset=default_charset, letter_prior=letter_prior,
+    )  # fmt: skip
+    update, stop = _progress_bar("evaluating")
     try:
-        sets = find_page_sets(root)
-        rec.ensemble  # noqa: B018 - load the models before the clock starts
-        unknown = set(per_set) - {folder.name for folder in sets}
-        if unknown:
-            raise typer.BadParameter(
-                f"no set named {', '.join(sorted(unknown))} under {root}", param_hint="--charset"
-            )
-        for folder in sets:
-            set_rec = rec
-            if folder.name in per_set:
-                set_rec = copy.copy(rec)  # shares the loaded models
-                set_rec.charset = per_set[folder.name]
-            update, stop = _progress_bar(folder.name)
-            try:
-                results[folder.name] = evaluate_page_set(set_rec, folder, progress=update)
-            finally:
-                stop()
-            for f in results[folder.name].failures:
-                log.warning("%s: %s", folder.name, f)
+        results = evaluate_page_sets(Recognizer(options), root, charsets=per_set, progress=update)
     except HandocrError as err:
         raise _fail(err, verbose) from None
+    finally:
+        stop()
+    for name, s in results.items():
+        for f in s.failures:
+            log.warning("%s: %s", name, f)
     if as_json:
         typer.echo(json.dumps({k: v.to_dict(rows=rows) for k, v in results.items()}, indent=2))
         return
-    typer.echo(f"{'set':<16}{'images':>8}{'CER':>9}{'exact':>9}{'s/image':>10}")
+    typer.echo(f"{'set':<18}{'images':>7}{'CER':>8}{'exact':>8}{'s/image':>9}  95% CI of CER")
     for name, s in results.items():
         notes = ["digits only"] if s.digits_only else []
         notes += [f"--charset {s.charset}"] if s.charset else []
         note = f"  ({', '.join(notes)})" if notes else ""
         typer.echo(
-            f"{name:<16}{s.images:>8}{s.cer:>9.3f}{s.exact:>9.3f}{s.seconds_per_image:>10.3f}{note}"
+            f"{name:<18}{s.images:>7}{s.cer:>8.3f}{s.exact:>8.3f}{s.seconds_per_image:>9.3f}"
+            f"  {s.cer_low:.3f}-{s.cer_high:.3f}{note}"
         )
 
 

@@ -9,33 +9,43 @@ from __future__ import annotations
 
 import logging
 
-from handocr.api import Recognizer, recognize
+from handocr.api import InputResult, Recognizer, recognize
 from handocr.errors import (
     DataError,
     ExitCode,
     HandocrError,
     InputImageError,
     ModelOutputError,
+    OptionError,
+    OutputError,
     UnknownModelError,
     WeightsError,
 )
+from handocr.labels import Charset
+from handocr.options import ReadOptions
 from handocr.result import Box, Char, Document, Line, ModelInfo, Page, Word
-
-__version__ = "0.1.0"
+from handocr.segment.config import SegmentConfig
+from handocr.version import __version__
 
 __all__ = [
     "Box",
     "Char",
+    "Charset",
     "DataError",
     "Document",
     "ExitCode",
     "HandocrError",
     "InputImageError",
+    "InputResult",
     "Line",
     "ModelInfo",
     "ModelOutputError",
+    "OptionError",
+    "OutputError",
     "Page",
+    "ReadOptions",
     "Recognizer",
+    "SegmentConfig",
     "UnknownModelError",
     "WeightsError",
     "Word",

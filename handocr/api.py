@@ -1,31 +1,51 @@
-"""The public entry points: :func:`recognize` and :class:`Recognizer`."""
+"""The public entry points: :func:`recognize`, :class:`Recognizer` and its read loop.
+
+The :class:`Recognizer` composes the pipeline's stages in order and holds no stage logic:
+
+==========  ===============================================  ====================================
+stage       function                                         output
+==========  ===============================================  ====================================
+read        :func:`handocr.io.iter_pages`                    ``(H, W)`` uint8 gray pages
+clean       :func:`handocr.preprocess.level_page`            ink map, deskewed when needed
+segment     :func:`handocr.segment.segment_pieces`           lines of glyph pieces, word starts
+crops       :func:`handocr.crops.pieces_to_model_input`      ``(N, 1, 28, 28)`` float32
+classify    :meth:`handocr.ensemble.Ensemble.vote`           ``(N, 47)`` voted + each member's
+refine      :func:`handocr.segment.refine.refine_lines`      joins and cuts, classifier passed in
+decode      :func:`handocr.decode.decode_page`               :class:`handocr.result.Page`
+==========  ===============================================  ====================================
+
+:meth:`Recognizer.read_inputs` is the one loop over inputs (files, PDFs, bytes, arrays): it
+batches the crops of small pages together, keeps inputs in order, and reports a failing input
+as a result with its error instead of stopping; the command line, ``eval-pages`` and the
+benchmarks all read through it.
+"""
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import logging
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from itertools import pairwise
-from typing import TYPE_CHECKING, TypeVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
 
-from handocr.io import PageSource, iter_pages
-from handocr.result import Box, Document, ModelInfo, Page
+from handocr.errors import ExitCode, HandocrError, OptionError
+from handocr.io import PageSource, as_sources, iter_pages, source_label
+from handocr.options import ReadOptions
+from handocr.result import Document, ModelInfo, Page
 
 if TYPE_CHECKING:
     from handocr.ensemble import Ensemble
-    from handocr.segment.split import Piece
+    from handocr.io import LoadedPage
+    from handocr.segment.components import Piece
 
 __all__ = [
     "BATCH_PAGES",
     "BATCH_PIXELS",
-    "MERGE_GAP",
-    "MERGE_MARGIN",
-    "MERGE_WIDTH",
-    "SPLIT_MARGIN",
+    "InputResult",
     "Recognizer",
     "batch_full",
     "batch_pages",
@@ -36,22 +56,42 @@ T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
-SPLIT_MARGIN = 0.5
-"""How much higher (natural log) the pieces' mean best log-probability must be than the whole
-glyph's for a cut to be kept."""
+BATCH_PIXELS = 4_000_000
+"""Pages are gathered for one shared classification until they hold this many pixels (about
+half an A4 page at 300 dpi), so small field images share batches and big pages go alone."""
 
-MERGE_MARGIN = SPLIT_MARGIN
-"""How much higher (natural log) the joined glyph's best log-probability must be than the mean
-of its two parts' for two neighbouring glyphs to be read as one: the same margin as a cut
-needs, so recognition overrules the geometry's choice only clearly, in either direction."""
+BATCH_PAGES = 64
+"""At most this many pages share one classification."""
 
-MERGE_GAP = 0.15
-"""Neighbouring glyphs at most this share of the line's median height apart (or overlapping)
-are tried as one broken character."""
+OnPage = Callable[[Page, "NDArray[np.uint8]"], None]
+"""``on_page(page, image)``: called with each page read and its gray input image."""
 
-MERGE_WIDTH = 1.0
-"""... provided the joined glyph is at most this many times as wide as it, or the line's median
-glyph, is high (typeset digit pairs, 1.2-1.4 times as wide as high, stay apart)."""
+
+@dataclass(frozen=True, slots=True)
+class InputResult:
+    """What reading one input gave: its document, or the error that stopped it.
+
+    Attributes
+    ----------
+    index : int
+        Position of the input among those given (0-based).
+    source : str
+        The input as a label: its path, ``"-"`` for standard input, ``"array 2"``, ...
+    document : Document or None
+        Its pages (numbered from 0 within the input); None when it failed.
+    error : HandocrError or None
+        Why it failed; None when it was read.
+    """
+
+    index: int
+    source: str
+    document: Document | None = None
+    error: HandocrError | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Whether the input was read."""
+        return self.error is None
 
 
 class Recognizer:
@@ -59,107 +99,43 @@ class Recognizer:
 
     Parameters
     ----------
-    models : sequence of str, optional
-        Registered names with an optional weights tag, e.g. ``"cnn.emnist47-v1"``; default the
-        shipped ``default_ensemble`` of ``weights/MANIFEST.json``.
-    device : {"auto", "cpu", "cuda", "cuda:N"}, default "auto"
-    batch_size : int, default 1024
-        Character crops per forward pass; peak memory grows linearly with it.
-    word_context : bool, default True
-        Resolve digit/letter look-alikes and case from the line and word they stand in
-        (:func:`handocr.decode.apply_line_context`, :func:`handocr.decode.apply_case_context`),
-        with letters weighed by their frequency in text.
-    letter_prior : float, optional
-        Weight of that letter-frequency prior (:func:`handocr.decode.apply_letter_prior`;
-        default :data:`handocr.decode.LETTER_PRIOR`, 1.0 = Bayes' rule for English text);
-        0 for fields whose letters are not words (codes, serial numbers, alphabets).
-    split_touching : bool, default True
-        Recognition-based segmentation: try cutting glyphs much wider than high into touching
-        characters, and joining close neighbours into one broken character, keeping a cut or
-        a join when the classifier is clearly more confident in it (:data:`SPLIT_MARGIN`,
-        :data:`MERGE_MARGIN`).
-    charset : str, optional
-        Restrict output to a character set for fields of known type: ``digits``, ``upper``,
-        ``letters``, ``alnum`` or explicit characters (:func:`handocr.labels.charset_fold`).
-    voting : {"weighted", "soft", "hard"}, default "weighted"
-        How the members' probabilities combine (:func:`handocr.ensemble.combine_votes`);
-        every character keeps each member's own vote (:attr:`handocr.result.Char.votes`).
-    binarize : {"otsu", "sauvola"}, default "otsu"
-        Global Otsu threshold with hysteresis, or Sauvola's local threshold for uneven
-        lighting (:func:`handocr.preprocess.ink_map`).
-    deskew : bool, default True
-        Estimate the page's skew (:func:`handocr.preprocess.estimate_skew`) and, from
-        :data:`handocr.preprocess.MIN_SKEW_DEG` up, level the page before segmentation; boxes
-        are mapped back to the input page's pixels.
-    backend : {"auto", "onnx", "torch"}, default "auto"
-        ``onnx``: ONNX Runtime on the CPU, without importing torch (fast start-up);
-        ``torch``: PyTorch on ``device``; ``auto``: ONNX Runtime on a CPU-only machine when the
-        members have exported graphs (:mod:`handocr.runtime`), else torch.
-    cascade : {"auto", "off", "fitted"} or float, default "auto"
-        ``auto``/``fitted``: the cascade fitted with the voting weights (the cheapest member
-        reads every character, the others only those it is unsure of; within 0.1 point of the
-        full ensemble's validation accuracy), ``off``: every member reads every character; a
-        number: that margin (:meth:`handocr.ensemble.Ensemble.from_names`). Characters the
-        cascade did not escalate carry one member's vote in :attr:`handocr.result.Char.votes`.
+    options : ReadOptions, optional
+        Every reading option (:class:`handocr.options.ReadOptions`); default its defaults.
+    **changes
+        Options by name, applied on top of ``options`` (``Recognizer(charset="digits")``).
 
     Raises
     ------
-    ValueError
-        ``charset`` names characters outside the 47 classes, or ``voting``, ``backend`` or
-        ``cascade`` is unknown, or ``letter_prior`` is negative.
+    OptionError
+        An unknown option or a bad value (a ``ValueError``; exit code ``USAGE``).
 
     Notes
     -----
     Models load on first use, so a blank page never loads them.
     """
 
-    def __init__(
-        self,
-        *,
-        models: Sequence[str] | None = None,
-        device: str = "auto",
-        batch_size: int = 1024,
-        word_context: bool = True,
-        charset: str | None = None,
-        split_touching: bool = True,
-        voting: str = "weighted",
-        deskew: bool = True,
-        binarize: str = "otsu",
-        backend: str = "auto",
-        cascade: str | float = "auto",
-        letter_prior: float | None = None,
-    ) -> None:
-        from handocr.decode import LETTER_PRIOR
-        from handocr.ensemble import VOTING, parse_cascade
-        from handocr.preprocess import BINARIZE
-        from handocr.runtime import BACKENDS
-
-        if backend not in BACKENDS:
-            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
-        self.backend = backend
-        self.cascade = parse_cascade(cascade)
-
-        if binarize not in BINARIZE:
-            raise ValueError(f"binarize must be one of {', '.join(BINARIZE)}, not {binarize!r}")
-        self.binarize = binarize
-        self.deskew = deskew
-        if voting not in VOTING:
-            raise ValueError(f"voting must be one of {', '.join(VOTING)}, not {voting!r}")
-        self.voting = voting
-        self.split_touching = split_touching
-        if charset is not None:
-            from handocr.labels import charset_fold
-
-            charset_fold(charset)  # validate early
-        self.charset = charset
-        self.word_context = word_context
-        self.letter_prior = LETTER_PRIOR if letter_prior is None else float(letter_prior)
-        if not self.letter_prior >= 0:
-            raise ValueError(f"letter_prior must be >= 0, not {letter_prior!r}")
-        self.model_names = tuple(models) if models is not None else None
-        self.device = device
-        self.batch_size = batch_size
+    def __init__(self, options: ReadOptions | None = None, **changes: Any) -> None:
+        if options is not None and not isinstance(options, ReadOptions):
+            raise OptionError(f"options must be ReadOptions, not {type(options).__name__}")
+        base = options or ReadOptions()
+        self.options: ReadOptions = base.replace(**changes) if changes else base
         self._ensemble: Ensemble | None = None
+
+    def with_options(self, **changes: Any) -> Recognizer:
+        """Return a recognizer with ``changes`` applied, sharing the loaded models if it can.
+
+        The ensemble is shared when none of :data:`handocr.options.MODEL_OPTIONS` changes
+        (e.g. another ``charset`` per set of images).
+
+        Raises
+        ------
+        OptionError
+            As :class:`ReadOptions`.
+        """
+        other = Recognizer(self.options, **changes)
+        if not self.options.models_differ(other.options):
+            other._ensemble = self._ensemble
+        return other
 
     @property
     def ensemble(self) -> Ensemble:
@@ -167,19 +143,20 @@ class Recognizer:
 
         Raises
         ------
-        WeightsError, UnknownModelError
+        WeightsError, UnknownModelError, OptionError
             As :meth:`handocr.ensemble.Ensemble.from_names`.
         """
         if self._ensemble is None:
             from handocr.ensemble import Ensemble
 
+            o = self.options
             self._ensemble = Ensemble.from_names(
-                self.model_names,
-                voting=self.voting,
-                device=self.device,
-                batch_size=self.batch_size,
-                backend=self.backend,
-                cascade=self.cascade,
+                o.models,
+                voting=o.voting,
+                device=o.device,
+                batch_size=o.batch_size,
+                backend=o.backend,
+                cascade=o.cascade,
             )
         return self._ensemble
 
@@ -187,6 +164,30 @@ class Recognizer:
     def loaded_models(self) -> tuple[ModelInfo, ...]:
         """Name, tag and sha256 of the members, if loaded; ``()`` before any model ran."""
         return self._ensemble.models if self._ensemble is not None else ()
+
+    def classify(self, pieces: Sequence[Piece]) -> NDArray[np.float32]:
+        """Classify character candidates: the voted probabilities, then each member's.
+
+        Parameters
+        ----------
+        pieces : sequence of Piece
+            Boxes with their own ink (:class:`handocr.segment.Piece`).
+
+        Returns
+        -------
+        ndarray of float32, shape (N, 1 + M, 47)
+            ``[:, 0]`` the ensemble's vote, ``[:, 1 + m]`` member ``m``'s own probabilities
+            (NaN where a cascade did not run it).
+
+        Raises
+        ------
+        WeightsError, UnknownModelError, ModelOutputError
+            The models could not be loaded or returned unusable output.
+        """
+        from handocr.crops import pieces_to_model_input
+
+        combined, per_member = self.ensemble.vote(pieces_to_model_input(pieces))
+        return np.concatenate([combined[:, None], per_member.transpose(1, 0, 2)], axis=1)
 
     def read_page(
         self, image: NDArray[np.uint8], *, index: int = 0, source: str | None = None
@@ -239,207 +240,134 @@ class Recognizer:
         ------
         ValueError
             ``indices`` or ``sources`` has a length other than ``images``.
+        WeightsError, UnknownModelError, ModelOutputError
+            As :meth:`classify`.
         """
+        from handocr.decode import decode_page
+        from handocr.preprocess import level_page
+        from handocr.segment import segment_pieces
+        from handocr.segment.refine import refine_lines
+
+        o = self.options
         indices = list(range(len(images))) if indices is None else list(indices)
         sources = [None] * len(images) if sources is None else list(sources)
         if not len(indices) == len(sources) == len(images):
             raise ValueError("need one index and one source per image")
-        pairs = zip(images, indices, strict=True)
-        prepared = [self._prepare(image, index) for image, index in pairs]
-        flat = [p for prep in prepared for row in prep.items for p in row]
-        stacks: list[NDArray[np.float32]] = []
-        if flat:
-            stack = self._classify(flat)
-            counts = np.cumsum([sum(len(row) for row in prep.items) for prep in prepared])
-            stacks = np.split(stack, counts[:-1])
-        else:
-            stacks = [np.zeros((0, 1, 0), np.float32)] * len(prepared)
-        return [
-            self._finish(prep, st, index, source)
-            for prep, st, index, source in zip(prepared, stacks, indices, sources, strict=True)
-        ]
+        levelled = [level_page(image, method=o.binarize, deskew=o.deskew) for image in images]
+        segmented = [segment_pieces(lev.ink, o.segment) for lev in levelled]
+        sizes = [sum(len(row) for row in lines) for lines, _ in segmented]
+        flat = [p for lines, _ in segmented for row in lines for p in row]
+        stack = self.classify(flat) if flat else np.zeros((0, 1, 0), np.float32)
+        stacks = np.split(stack, np.cumsum(sizes)[:-1])
+        pages = []
+        for lev, (lines, starts), probs, index, source in zip(
+            levelled, segmented, stacks, indices, sources, strict=True
+        ):
+            if lines and (o.join_broken or o.split_touching):
+                lines, starts, probs = refine_lines(
+                    lines,
+                    starts,
+                    probs,
+                    self.classify,
+                    charset=o.charset,
+                    cfg=o.segment,
+                    join=o.join_broken,
+                    split=o.split_touching,
+                )
+            page = decode_page(
+                [[p.box for p in row] for row in lines],
+                starts,
+                probs,
+                [m.key for m in self.loaded_models],
+                index=index,
+                width=lev.width,
+                height=lev.height,
+                source=source,
+                charset=o.charset,
+                word_context=o.word_context,
+                case_context=o.case_context,
+                letter_prior=o.letter_prior,
+                to_page=lev.to_input if lev.inverse is not None else None,
+            )
+            pages.append(page)
+        return pages
 
-    def _prepare(self, image: NDArray[np.uint8], index: int) -> _Prepared:
-        """Binarise, deskew and segment one page; nothing is classified yet."""
-        from handocr.preprocess import MIN_SKEW_DEG, estimate_skew, ink_map, rotate_page
-        from handocr.segment import glyph_mask, segment_page
-        from handocr.segment.split import Piece
-
-        h, w = image.shape
-        ink = ink_map(image, method=self.binarize)
-        inverse = None
-        if self.deskew:
-            angle = estimate_skew(ink)
-            if abs(angle) >= MIN_SKEW_DEG:
-                log.debug("page %d: skew %.2f degrees corrected", index, angle)
-                image, inverse = rotate_page(image, angle)
-                ink = ink_map(image, method=self.binarize)
-        lines = segment_page(ink)
-        items = [[Piece(g.box, glyph_mask(ink, g)) for g in line.glyphs] for line in lines]
-        starts = [list(line.word_starts) for line in lines]
-        return _Prepared(w, h, inverse, items, starts)
-
-    def _finish(
-        self, prep: _Prepared, stack: NDArray[np.float32], index: int, source: str | None
-    ) -> Page:
-        """Split touching glyphs, decode and assemble one page from its classified crops."""
-        from handocr.decode import assemble_page, attach_votes, decode_chars
-
-        w, h, items, starts = prep.width, prep.height, prep.items, prep.starts
-        if not any(items):
-            return Page(index, w, h, (), source)
-        if self.split_touching:
-            items, starts, stack = self._merge_broken(items, starts, stack, self.charset)
-            items, starts, stack = self._split_touching(items, starts, stack, self.charset)
-        probs, per_member = stack[:, 0], stack[:, 1:]
-        if self.charset is not None:
-            from handocr.decode import apply_charset
-
-            probs = apply_charset(probs, self.charset)
-        boxes = [p.box for row in items for p in row]
-        flat_starts = [s for row in starts for s in row]
-        sizes = [len(row) for row in items]
-        context = {"word_starts": flat_starts, "line_sizes": sizes} if self.word_context else {}
-        chars = decode_chars(probs, boxes, letter_prior=self.letter_prior, **context)  # type: ignore[arg-type]
-        chars = attach_votes(chars, per_member, [m.key for m in self.ensemble.models])
-        if prep.inverse is not None:
-            inv = prep.inverse
-            chars = [dataclasses.replace(c, box=_map_box(c.box, inv, w, h)) for c in chars]
-        return assemble_page(
-            chars, sizes, flat_starts, index=index, width=w, height=h, source=source
-        )
-
-    def _classify(self, pieces: Sequence[Piece]) -> NDArray[np.float32]:
-        """Return ``(N, 1 + M, 47)``: the voted probabilities, then each member's."""
-        from handocr.crops import to_model_input
-
-        empty = np.zeros((1, 1), np.uint8)
-        x = to_model_input(empty, [p.box for p in pieces], [p.mask for p in pieces])
-        combined, per_member = self.ensemble.vote(x)
-        return np.concatenate([combined[:, None], per_member.transpose(1, 0, 2)], axis=1)
-
-    def _merge_broken(
+    def read_inputs(
         self,
-        items: list[list[Piece]],
-        starts: list[list[bool]],
-        probs: NDArray[np.float32],
-        charset: str | None = None,
-    ) -> tuple[list[list[Piece]], list[list[bool]], NDArray[np.float32]]:
-        r"""Recognition-based joining of a character broken into two neighbouring glyphs.
+        sources: Iterable[PageSource],
+        *,
+        errors: Literal["raise", "report"] = "raise",
+        on_page: OnPage | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> Iterator[InputResult]:
+        """Read inputs one after the other, each into a document of its own.
 
-        ``probs`` is :meth:`_classify`'s ``(N, 1 + M, 47)`` stack. Two neighbours of a line at
-        most :data:`MERGE_GAP` median heights apart, together at most :data:`MERGE_WIDTH`
-        times as wide as high, are classified as one glyph; they become one when its best
-        log-probability beats the mean of the parts' by :data:`MERGE_MARGIN` (a ``Y`` drawn as
-        ``\`` and ``/``, a ``K`` whose bar stands apart). The best classes are those of the
-        ``charset`` when one is given, as in :meth:`_split_touching`. Joins are taken by gain,
-        each glyph joining at most once.
+        Pages of consecutive inputs share classification batches (:func:`batch_full`), only
+        the pages of one batch are held in memory, and results come out in input order. PDF
+        pages are rendered at ``options.dpi`` and only ``options.pages`` of multi-page inputs
+        are read.
+
+        Parameters
+        ----------
+        sources : iterable of PageSource
+            Paths (``"-"`` for standard input), bytes, PIL images or arrays, one per input.
+        errors : {"raise", "report"}, default "raise"
+            ``raise``: the first error propagates. ``report``: an input that cannot be read
+            (``BAD_INPUT``) gives a result with its error and the others are still read; an
+            error of the models (weights, output) gives such a result for every input not yet
+            finished and ends the loop: later inputs are not read.
+        on_page : callable, optional
+            ``on_page(page, image)`` with each page read and its gray image (overlays).
+        progress : callable, optional
+            ``progress(done, total)`` after each input (``total`` is 0 for an iterator).
+
+        Yields
+        ------
+        InputResult
+            One per input, in order.
+
+        Raises
+        ------
+        HandocrError
+            With ``errors="raise"``, any error of reading or recognition.
+        OptionError
+            ``errors`` is neither ``raise`` nor ``report``.
         """
-        best = self._best_of(charset)
-        logp = np.log(best(probs[:, 0]) + 1e-12)
-        pairs: list[tuple[int, Piece]] = []  # (flat index of the left part, joined glyph)
-        k = 0
-        for row in items:
-            if len(row) > 1:
-                h = float(np.median([p.box.height for p in row]))
-                for j, (a, b) in enumerate(pairwise(row)):
-                    gap = b.box.x0 - a.box.x1
-                    joined = Box.enclosing([a.box, b.box])
-                    # the joined glyph's log-probability is at most 0: pairs whose parts'
-                    # mean already reaches -MERGE_MARGIN can never join (exact pruning)
-                    hopeless = (logp[k + j] + logp[k + j + 1]) / 2 + MERGE_MARGIN >= 0
-                    wide = joined.width > MERGE_WIDTH * max(h, joined.height)
-                    if gap <= MERGE_GAP * h and not wide and not hopeless:
-                        pairs.append((k + j, _join(a, b)))
-            k += len(row)
-        if not pairs:
-            return items, starts, probs
-        joined_probs = self._classify([p for _, p in pairs])
-        gains = []
-        for n, (flat, _) in enumerate(pairs):
-            whole = float(np.log(best(joined_probs[n : n + 1, 0])[0] + 1e-12))
-            gain = whole - (logp[flat] + logp[flat + 1]) / 2
-            if gain > MERGE_MARGIN:
-                gains.append((gain, n))
-        taken: dict[int, int] = {}  # flat index of the left part -> pair number
-        used: set[int] = set()
-        for _, n in sorted(gains, reverse=True):
-            flat = pairs[n][0]
-            if flat not in used and flat + 1 not in used:
-                used |= {flat, flat + 1}
-                taken[flat] = n
-        if not taken:
-            return items, starts, probs
-        edits = {k: (2, [pairs[n][1]], joined_probs[n : n + 1]) for k, n in taken.items()}
-        return _rebuild(items, starts, probs, edits)
-
-    @staticmethod
-    def _best_of(charset: str | None) -> Callable[[NDArray[np.float32]], NDArray[np.float32]]:
-        """Each row's best probability, among the charset's classes (unnormalised) if given."""
-
-        def best(p: NDArray[np.float32]) -> NDArray[np.float32]:
-            if charset is not None:
-                from handocr.decode import apply_charset
-
-                p = apply_charset(p, charset, normalize=False)
-            top: NDArray[np.float32] = p.max(1)
-            return top
-
-        return best
-
-    def _split_touching(
-        self,
-        items: list[list[Piece]],
-        starts: list[list[bool]],
-        probs: NDArray[np.float32],
-        charset: str | None = None,
-    ) -> tuple[list[list[Piece]], list[list[bool]], NDArray[np.float32]]:
-        """Recognition-based segmentation of wide glyphs.
-
-        ``probs`` is :meth:`_classify`'s ``(N, 1 + M, 47)`` stack; the decision uses the voted
-        probabilities ``[:, 0]``.
-
-        Each wide glyph's cut options (:func:`handocr.segment.split.split_candidates`) are
-        classified in one batch; an option replaces the glyph when the mean log-probability of
-        its pieces' best classes beats the glyph's own by :data:`SPLIT_MARGIN`. With a
-        ``charset``, the best classes are those of the set, each with the probability folded
-        onto it but not renormalised (:func:`handocr.decode.apply_charset`): two touching
-        zeros, a confident ``W`` as a whole, are then a poor digit, and their pieces good ones.
-        """
-        from handocr.segment.split import split_candidates
-
-        best = self._best_of(charset)
-
-        options: dict[int, list[list[Piece]]] = {}
-        # A cut must beat the glyph's log-probability by SPLIT_MARGIN, and the pieces' mean
-        # log-probability is at most 0: glyphs read with more than exp(-SPLIT_MARGIN) can
-        # never be cut, so their candidates are not even classified (exact pruning).
-        whole = np.log(best(probs[:, 0]) + 1e-12) + SPLIT_MARGIN
-        k = 0
-        for row in items:
-            for piece in row:
-                found = split_candidates(piece) if whole[k] < 0 else []
-                if found:
-                    options[k] = found
-                k += 1
-        if not options:
-            return items, starts, probs
-        batch = [p for opts in options.values() for opt in opts for p in opt]
-        batch_probs = self._classify(batch)
-        chosen: dict[int, tuple[list[Piece], NDArray[np.float32]]] = {}
-        pos = 0
-        for i, opts in options.items():
-            bar = float(np.log(best(probs[i : i + 1, 0])[0] + 1e-12)) + SPLIT_MARGIN
-            for opt in opts:
-                pp = batch_probs[pos : pos + len(opt)]
-                pos += len(opt)
-                score = float(np.log(best(pp[:, 0]) + 1e-12).mean())
-                if score > bar:
-                    bar, chosen[i] = score, (opt, pp)
-        if not chosen:
-            return items, starts, probs
-        edits = {k: (1, pieces, pp) for k, (pieces, pp) in chosen.items()}
-        return _rebuild(items, starts, probs, edits)
+        if errors not in ("raise", "report"):
+            raise OptionError(f"errors must be raise or report, not {errors!r}")
+        total = len(sources) if isinstance(sources, Sequence) else 0
+        loop = _ReadLoop(self, on_page)
+        done = 0
+        for k, src in enumerate(sources):
+            label = source_label(src, k)
+            try:
+                loop.start(k, label)
+                o = self.options
+                for loaded in iter_pages(src, pdf_dpi=o.dpi, pages=o.pages, first=k):
+                    loop.add(k, loaded)
+                loop.finish(k)
+            except HandocrError as err:
+                if errors == "raise":
+                    raise
+                loop.fail(k, err)
+                if err.exit_code != ExitCode.BAD_INPUT:
+                    break
+            for result in loop.ready():
+                done += 1
+                if progress is not None:
+                    progress(done, total)
+                yield result
+        try:
+            loop.flush()
+        except HandocrError as err:
+            if errors == "raise":
+                raise
+            loop.fail_pending(err)
+        for result in loop.ready(final=True):
+            done += 1
+            if progress is not None:
+                progress(done, total)
+            yield result
 
     def read(
         self,
@@ -447,7 +375,7 @@ class Recognizer:
         *,
         on_page: Callable[[Page], None] | None = None,
     ) -> Document:
-        """Read every page of one or more sources.
+        """Read every page of one or more sources into one document.
 
         Parameters
         ----------
@@ -459,6 +387,7 @@ class Recognizer:
         Returns
         -------
         Document
+            Pages numbered across all sources, in order.
 
         Raises
         ------
@@ -467,26 +396,86 @@ class Recognizer:
         WeightsError, UnknownModelError
             The models could not be loaded.
         """
-        pages: list[Page] = []
-        for group in batch_pages(iter_pages(source)):
-            done = self.read_pages(
-                [g.image for g in group],
-                indices=range(len(pages), len(pages) + len(group)),
-                sources=[g.source for g in group],
-            )
-            for page in done:
-                pages.append(page)
-                if on_page is not None:
-                    on_page(page)
-        return Document(tuple(pages), self.loaded_models)
+        hook = None if on_page is None else (lambda page, image: on_page(page))
+        results = self.read_inputs(as_sources(source), on_page=hook)
+        docs = [r.document for r in results if r.document is not None]
+        return Document.concat(docs, self.loaded_models)
 
 
-BATCH_PIXELS = 4_000_000
-"""Pages are gathered for one shared classification until they hold this many pixels (about
-half an A4 page at 300 dpi), so small field images share batches and big pages go alone."""
+class _ReadLoop:
+    """Book-keeping of :meth:`Recognizer.read_inputs`: a batch of pages, inputs in order."""
 
-BATCH_PAGES = 64
-"""At most this many pages share one classification."""
+    def __init__(self, rec: Recognizer, on_page: OnPage | None) -> None:
+        self.rec = rec
+        self.on_page = on_page
+        self.batch: list[tuple[int, int, LoadedPage]] = []  # (input, page number, page)
+        self.held = 0
+        self.pages: dict[int, list[Page]] = {}
+        self.count: dict[int, int] = {}
+        self.failed: dict[int, HandocrError] = {}
+        self.queue: deque[tuple[int, str]] = deque()  # inputs not yet yielded, in order
+        self.loaded: set[int] = set()  # inputs whose pages have all been seen
+
+    def start(self, k: int, label: str) -> None:
+        self.queue.append((k, label))
+        self.pages[k], self.count[k] = [], 0
+
+    def add(self, k: int, loaded: LoadedPage) -> None:
+        self.batch.append((k, self.count[k], loaded))
+        self.count[k] += 1
+        self.held += int(loaded.image.size)
+        if batch_full(self.held, len(self.batch)):
+            self.flush()
+
+    def finish(self, k: int) -> None:
+        self.loaded.add(k)
+
+    def fail(self, k: int, err: HandocrError) -> None:
+        """Input ``k`` failed: drop its pages; a model error fails every unfinished input."""
+        self.failed[k] = err
+        self.loaded.add(k)
+        if err.exit_code != ExitCode.BAD_INPUT:
+            self.fail_pending(err)
+            return
+        self.batch = [item for item in self.batch if item[0] != k]
+        self.held = sum(int(p.image.size) for _, _, p in self.batch)
+
+    def fail_pending(self, err: HandocrError) -> None:
+        """Fail every input with pages still to classify (a model error)."""
+        pending = {k for k, _, _ in self.batch}
+        for k, _ in self.queue:
+            if k not in self.loaded or k in pending:
+                self.failed.setdefault(k, err)
+                self.loaded.add(k)
+        self.batch, self.held = [], 0
+
+    def flush(self) -> None:
+        if not self.batch:
+            return
+        batch, self.batch, self.held = self.batch, [], 0
+        done = self.rec.read_pages(
+            [p.image for _, _, p in batch],
+            indices=[i for _, i, _ in batch],
+            sources=[p.source for _, _, p in batch],
+        )
+        for (k, _, loaded), page in zip(batch, done, strict=True):
+            self.pages[k].append(page)
+            if self.on_page is not None:
+                self.on_page(page, loaded.image)
+
+    def ready(self, *, final: bool = False) -> Iterator[InputResult]:
+        """Yield the finished inputs at the head of the queue (all of them when ``final``)."""
+        pending = {k for k, _, _ in self.batch}
+        while self.queue:
+            k, label = self.queue[0]
+            if k not in self.failed and (k not in self.loaded or (k in pending and not final)):
+                return
+            self.queue.popleft()
+            pages = self.pages.pop(k)
+            if k in self.failed:
+                yield InputResult(k, label, error=self.failed.pop(k))
+            else:
+                yield InputResult(k, label, Document(tuple(pages), self.rec.loaded_models))
 
 
 def batch_pages(pages: Iterable[T], *, pixels: int = BATCH_PIXELS) -> Iterator[list[T]]:
@@ -522,127 +511,24 @@ def batch_full(pixels_held: int, pages_held: int, *, pixels: int = BATCH_PIXELS)
     return pixels_held >= pixels or pages_held >= BATCH_PAGES
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class _Prepared:
-    """A segmented page waiting for its crops' probabilities."""
-
-    width: int
-    height: int
-    inverse: NDArray[np.float64] | None  # affine back to the input page when deskewed
-    items: list[list[Piece]]
-    starts: list[list[bool]]
-
-
-_Edit = tuple[int, "list[Piece]", NDArray[np.float32]]
-
-
-def _rebuild(
-    items: list[list[Piece]],
-    starts: list[list[bool]],
-    probs: NDArray[np.float32],
-    edits: dict[int, _Edit],
-) -> tuple[list[list[Piece]], list[list[bool]], NDArray[np.float32]]:
-    """Apply cuts and joins to the lines of glyphs.
-
-    ``edits[k] = (n, pieces, their probs)`` replaces the ``n`` glyphs from flat index ``k`` on
-    (within one line) by ``pieces``; the first piece keeps glyph ``k``'s word start. Returns
-    the new lines, word starts and ``(N', 1 + M, 47)`` stack.
-    """
-    new_items, new_starts, new_probs = [], [], []
-    k = 0
-    for row, row_starts in zip(items, starts, strict=True):
-        out_row: list[Piece] = []
-        out_starts: list[bool] = []
-        j = 0
-        while j < len(row):
-            n, pieces, pp = edits.get(k + j, (1, [row[j]], probs[k + j : k + j + 1]))
-            out_row += pieces
-            out_starts += [row_starts[j]] + [False] * (len(pieces) - 1)
-            new_probs.append(pp)
-            j += n
-        k += len(row)
-        new_items.append(out_row)
-        new_starts.append(out_starts)
-    return new_items, new_starts, np.concatenate(new_probs)
-
-
-def _join(a: Piece, b: Piece) -> Piece:
-    """One glyph of two pieces: the union box and both masks' ink."""
-    from handocr.segment.split import Piece
-
-    box = Box.enclosing([a.box, b.box])
-    mask = np.zeros((box.height, box.width), np.uint8)
-    for p in (a, b):
-        y, x = p.box.y0 - box.y0, p.box.x0 - box.x0
-        region = mask[y : y + p.box.height, x : x + p.box.width]
-        np.maximum(region, p.mask, out=region)
-    return Piece(box, mask)
-
-
-def _map_box(box: Box, affine: NDArray[np.float64], width: int, height: int) -> Box:
-    """Map ``box``'s corners by a 2x3 affine; return their enclosing box, clipped to the page."""
-    corners = np.array(
-        [[box.x0, box.y0, 1], [box.x1, box.y0, 1], [box.x0, box.y1, 1], [box.x1, box.y1, 1]],
-        np.float64,
-    )
-    xy = corners @ affine.T
-    x0, y0 = np.floor(xy.min(0)).astype(int)
-    x1, y1 = np.ceil(xy.max(0)).astype(int)
-    x0, y0 = min(max(0, x0), width - 1), min(max(0, y0), height - 1)
-    return Box(
-        int(x0), int(y0), int(max(x0 + 1, min(width, x1))), int(max(y0 + 1, min(height, y1)))
-    )
-
-
 @functools.lru_cache(maxsize=4)
-def _cached(
-    models: tuple[str, ...] | None,
-    device: str,
-    batch_size: int,
-    voting: str,
-    backend: str,
-    cascade: str | float,
-) -> Recognizer:
-    return Recognizer(
-        models=models,
-        device=device,
-        batch_size=batch_size,
-        voting=voting,
-        backend=backend,
-        cascade=cascade,
-    )
+def _cached(options: ReadOptions) -> Recognizer:
+    return Recognizer(options)
 
 
-def recognize(
-    source: PageSource | Sequence[PageSource],
-    *,
-    models: Sequence[str] | None = None,
-    device: str = "auto",
-    batch_size: int = 1024,
-    voting: str = "weighted",
-    backend: str = "auto",
-    cascade: str | float = "auto",
-) -> Document:
+def recognize(source: PageSource | Sequence[PageSource], **options: Any) -> Document:
     """Read handprinted text from one or more page images.
 
     Parameters
     ----------
     source : path, ndarray, or sequence of them
         Pages in reading order: image files (PNG, JPEG, TIFF incl. multi-page, BMP, ...), PDF
-        files (rendered at 300 dpi), or arrays ``(H, W)`` gray / ``(H, W, 3)`` BGR of dtype
-        ``uint8``, 0 = black.
-    models : sequence of str, optional
-        Registered names with an optional weights tag, e.g. ``"cnn.emnist47-v1"``; default the
-        shipped ensemble.
-    device : {"auto", "cpu", "cuda", "cuda:N"}, default "auto"
-    batch_size : int, default 1024
-        Character crops per forward pass; peak memory grows linearly with it.
-    voting : {"weighted", "soft", "hard"}, default "weighted"
-        See :class:`Recognizer`.
-    backend : {"auto", "onnx", "torch"}, default "auto"
-        See :class:`Recognizer`.
-    cascade : {"auto", "off", "fitted"} or float, default "auto"
-        See :class:`Recognizer`.
+        files (rendered at ``dpi``), their bytes, PIL images, or arrays ``(H, W)`` gray /
+        ``(H, W, 3)`` BGR of dtype ``uint8``, 0 = black.
+    **options
+        Any field of :class:`handocr.options.ReadOptions` (``models``, ``charset``,
+        ``letter_prior``, ``cascade``, ``dpi``, ``pages``, ...). Recognizers are cached per set
+        of options, so repeated calls load the models once.
 
     Returns
     -------
@@ -654,6 +540,8 @@ def recognize(
     ------
     InputImageError
         A path is missing or unreadable, or an array has the wrong shape or dtype.
+    OptionError
+        An unknown option name or a bad value.
     WeightsError
         Weights for a requested model are missing, corrupt, or do not fit it.
     UnknownModelError
@@ -664,5 +552,4 @@ def recognize(
     >>> recognize(np.full((32, 32), 255, np.uint8)).text   # blank page: no crops, no model run
     ''
     """
-    key = tuple(models) if models is not None else None
-    return _cached(key, device, batch_size, voting, backend, cascade).read(source)
+    return _cached(ReadOptions.of(**options)).read(source)

@@ -13,19 +13,25 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
 
 from handocr.result import Box
 
+if TYPE_CHECKING:
+    from handocr.segment.components import Piece
+
 __all__ = [
     "BORDER_PX",
     "FRAME_PX",
     "INPUT_PX",
+    "INPUT_SHAPE",
     "BLUR_SIGMA_PX",
     "frame_operator",
     "normalise_glyph",
+    "pieces_to_model_input",
     "to_model_input",
 ]
 
@@ -39,6 +45,8 @@ gives that framing, and a mean correlation of 0.945 with the originals, with a 1
 (0.64 with 2 px). ``benchmarks/calibrate_crops.py`` reproduces the measurement."""
 BLUR_SIGMA_PX = 1.0  # Gaussian sigma at FRAME_PX scale
 INPUT_PX = 28  # model input side
+INPUT_SHAPE: tuple[int, int, int] = (1, INPUT_PX, INPUT_PX)
+"""``(channels, height, width)`` of one model input crop: every member's ``input_size``."""
 
 
 @functools.lru_cache(maxsize=1)
@@ -136,7 +144,7 @@ def to_model_input(
 
     if masks is not None and len(masks) != len(boxes):
         raise ValueError(f"{len(masks)} masks for {len(boxes)} boxes")
-    out = np.zeros((len(boxes), 1, INPUT_PX, INPUT_PX), np.float32)
+    out = np.zeros((len(boxes), *INPUT_SHAPE), np.float32)
     h, w = ink.shape[:2]
     # The small matrix products must not wake BLAS threads: they would spin on the cores
     # that the classifier needs right after.
@@ -153,3 +161,20 @@ def to_model_input(
             if crop.size:
                 out[i, 0] = normalise_glyph(crop)
     return out
+
+
+def pieces_to_model_input(pieces: Sequence[Piece]) -> NDArray[np.float32]:
+    """Normalise segmented character candidates into one batch (:func:`to_model_input`).
+
+    Parameters
+    ----------
+    pieces : sequence of Piece
+        Boxes with their own ink (:class:`handocr.segment.Piece`).
+
+    Returns
+    -------
+    ndarray of float32, shape (N, 1, 28, 28)
+        Values in ``[0, 1]``, ink 1.0, upright.
+    """
+    empty = np.zeros((1, 1), np.uint8)  # every crop comes from its mask
+    return to_model_input(empty, [p.box for p in pieces], [p.mask for p in pieces])

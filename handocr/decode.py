@@ -38,7 +38,7 @@ from itertools import pairwise
 import numpy as np
 from numpy.typing import NDArray
 
-from handocr.labels import DIGITS, LABELS, LETTER_FREQUENCY, MERGED_LOWER
+from handocr.labels import DIGITS, LABELS, LETTER_FREQUENCY, MERGED_LOWER, Charset
 from handocr.result import Box, Char, Line, Page, Word
 
 __all__ = [
@@ -48,12 +48,13 @@ __all__ = [
     "TYPE_PRIOR",
     "LETTER_PRIOR",
     "apply_case_context",
-    "apply_charset",
     "apply_letter_prior",
     "apply_line_context",
     "apply_word_context",
     "assemble_page",
+    "attach_votes",
     "decode_chars",
+    "decode_page",
 ]
 
 TOP_K = 3
@@ -142,48 +143,6 @@ def apply_letter_prior(
     scale = letters.sum(1, keepdims=True) / np.maximum(weighted.sum(1, keepdims=True), 1e-300)
     out = p.copy()
     out[:, ~_IS_DIGIT] = weighted * scale
-    return out.astype(np.float32)
-
-
-def apply_charset(
-    probs: NDArray[np.float32], charset: str, *, normalize: bool = True
-) -> NDArray[np.float32]:
-    """Restrict probabilities to a character set, folding other-case classes into allowed ones.
-
-    Parameters
-    ----------
-    probs : ndarray of float32, shape (N, 47)
-        Rows summing to 1.
-    charset : str
-        See :func:`handocr.labels.charset_fold`.
-    normalize : bool, default True
-        Rescale each row to sum to 1. With False, each row keeps only the probability mass that
-        falls on the set (after folding), so a crop that looks like no allowed character has a
-        small row sum: what recognition-based segmentation and mark rejection compare.
-
-    Returns
-    -------
-    ndarray of float32, shape (N, 47)
-        Zero outside the set; rows summing to 1 when ``normalize`` (a row with no mass on the
-        set becomes uniform over it), else to the mass on the set, in ``[0, 1]``.
-
-    Raises
-    ------
-    ValueError
-        As :func:`handocr.labels.charset_fold`.
-    """
-    from handocr.labels import charset_fold
-
-    fold = np.array(charset_fold(charset))
-    out = np.zeros_like(probs, dtype=np.float64)
-    for i, target in enumerate(fold):
-        if target >= 0:
-            out[:, target] += probs[:, i]
-    if not normalize:
-        return out.astype(np.float32)
-    total = out.sum(1, keepdims=True)
-    uniform = (fold == np.arange(len(fold))).astype(np.float64)
-    out = np.where(total > 0, out / np.maximum(total, 1e-30), uniform / uniform.sum())
     return out.astype(np.float32)
 
 
@@ -416,6 +375,7 @@ def decode_chars(
     line_sizes: Sequence[int] | None = None,
     top_k: int = TOP_K,
     letter_prior: float = LETTER_PRIOR,
+    case_context: bool = True,
 ) -> list[Char]:
     """Pick the most probable class of each crop and keep the runners-up.
 
@@ -436,6 +396,9 @@ def decode_chars(
     letter_prior : float, default :data:`LETTER_PRIOR`
         Weight of the letter-frequency prior applied with the context
         (:func:`apply_letter_prior`); 0 turns it off.
+    case_context : bool, default True
+        Apply :func:`apply_case_context` with the line context; without it, merged classes
+        print in upper case.
 
     Returns
     -------
@@ -462,7 +425,9 @@ def decode_chars(
         for a, b in pairwise(bounds):
             if b > a:
                 line = apply_line_context(probs[a:b], word_starts[a:b])
-                line, line_lower = apply_case_context(line, word_starts[a:b])
+                line_lower = np.zeros(b - a, bool)
+                if case_context:
+                    line, line_lower = apply_case_context(line, word_starts[a:b])
                 parts.append(_bars_as_i(line, boxes[a:b]))
                 flags.append(line_lower)
         if parts:
@@ -566,3 +531,84 @@ def assemble_page(
         if wobjs:
             lines.append(Line(wobjs, Box.enclosing([w.box for w in wobjs])))
     return Page(index, width, height, tuple(lines), source)
+
+
+def decode_page(
+    lines: Sequence[Sequence[Box]],
+    starts: Sequence[Sequence[bool]],
+    probs: NDArray[np.float32],
+    members: Sequence[str],
+    *,
+    index: int,
+    width: int,
+    height: int,
+    source: str | None = None,
+    charset: Charset | None = None,
+    word_context: bool = True,
+    case_context: bool = True,
+    letter_prior: float = LETTER_PRIOR,
+    to_page: Callable[[Box], Box] | None = None,
+) -> Page:
+    """Decode one page's classified glyphs into a :class:`~handocr.result.Page`.
+
+    The charset restriction comes first (:meth:`handocr.labels.Charset.restrict`), then the
+    context (:func:`decode_chars`: letter prior, line and case context), then each member's
+    vote is attached (:func:`attach_votes`) and the boxes are mapped to the input page.
+
+    Parameters
+    ----------
+    lines : sequence of sequence of Box
+        Each line's glyph boxes, left to right, in the pixels the page was segmented in.
+    starts : sequence of sequence of bool
+        Per line, one flag per glyph: True where a word begins.
+    probs : ndarray of float32, shape (N, 1 + M, 47)
+        One row per glyph in reading order: the voted probabilities, then each of the ``M``
+        members' own (NaN where a cascade did not run that member).
+    members : sequence of str
+        The ``M`` members' names (``"arch.tag"``).
+    index, width, height : int
+        Page position in its document and size in pixels.
+    source : str, optional
+    charset : Charset, optional
+        Restrict the output to this set.
+    word_context, case_context : bool, default True
+        Letter/digit context per line and word; case context (:func:`decode_chars`).
+    letter_prior : float, default :data:`LETTER_PRIOR`
+    to_page : callable, optional
+        Maps a box to the input page's pixels (e.g.
+        :meth:`handocr.preprocess.LevelledPage.to_input` after deskewing); applied after
+        decoding, so the context sees the boxes it was segmented with.
+
+    Returns
+    -------
+    Page
+
+    Raises
+    ------
+    ValueError
+        ``probs`` has not one row per glyph.
+    """
+    sizes = [len(row) for row in lines]
+    if len(probs) != sum(sizes):
+        raise ValueError(f"{len(probs)} probability rows for {sum(sizes)} glyphs")
+    if not sum(sizes):
+        return Page(index, width, height, (), source)
+    voted, per_member = probs[:, 0], probs[:, 1:]
+    if charset is not None:
+        voted = charset.restrict(voted)
+    boxes = [b for row in lines for b in row]
+    flat_starts = [s for row in starts for s in row]
+    chars = decode_chars(
+        voted,
+        boxes,
+        word_starts=flat_starts if word_context else None,
+        line_sizes=sizes if word_context else None,
+        letter_prior=letter_prior,
+        case_context=case_context,
+    )
+    chars = attach_votes(chars, per_member, members)
+    if to_page is not None:
+        chars = [dataclasses.replace(c, box=to_page(c.box)) for c in chars]
+    return assemble_page(
+        chars, sizes, flat_starts, index=index, width=width, height=height, source=source
+    )

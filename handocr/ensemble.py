@@ -2,28 +2,28 @@
 
 The members' logits are temperature-scaled first (Guo et al. 2017, "On calibration of modern
 neural networks"); the voting weights are fitted on the validation split by minimising the
-log-loss of the combined probabilities (:func:`fit_voting_weights`), the classic stacking
-recipe for probability averaging.
+log-loss of the combined probabilities (:func:`handocr.train.ensemble.fit_voting_weights`), the
+classic stacking recipe for probability averaging. A cascade (Kaynak and Alpaydin 2000) lets
+cheap members read every crop and the others only where the vote so far is unsure; one loop,
+:func:`_cascade`, serves both inference (:meth:`Ensemble.vote`, members run lazily) and
+evaluation (:func:`staged_combine`, on precomputed probabilities).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from handocr.errors import ModelOutputError, WeightsError
+from handocr.crops import INPUT_SHAPE
+from handocr.errors import ModelOutputError, OptionError, WeightsError
 from handocr.labels import NUM_CLASSES
+from handocr.models.loader import Member
+from handocr.models.manifest import FittedCascade
 from handocr.result import ModelInfo
-
-if TYPE_CHECKING:
-    from torch import nn
-
-    from handocr.runtime import OnnxNet
 
 __all__ = [
     "CASCADE_MODES",
@@ -32,11 +32,9 @@ __all__ = [
     "Member",
     "cascade_combine",
     "combine_votes",
-    "staged_combine",
-    "fit_voting_weights",
     "low_margin",
     "parse_cascade",
-    "resolve_device",
+    "staged_combine",
 ]
 
 VOTING = ("weighted", "soft", "hard")
@@ -50,39 +48,6 @@ HARD_TIE_WEIGHT = 1e-3
 """Share of the soft vote mixed into a hard vote: breaks ties, keeps rows summing to 1."""
 
 log = logging.getLogger(__name__)
-
-
-def resolve_device(device: str) -> str:
-    """Map ``"auto"`` to ``"cuda"`` when a GPU is usable, else ``"cpu"``; others pass through."""
-    if device != "auto":
-        return device
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class Member:
-    """One classifier of the ensemble.
-
-    Attributes
-    ----------
-    info : ModelInfo
-        Name, tag and sha256 of its weights.
-    net : torch.nn.Module or handocr.runtime.OnnxNet
-        Maps ``(N, 1, 28, 28)`` float32 to ``(N, 47)`` logits: a torch module in eval mode, or
-        an ONNX Runtime session (numpy in, numpy out; no torch needed).
-    mean, std : float
-        Input normalisation ``(x - mean) / std``.
-    temperature : float
-        Logits are divided by it before the softmax (1.0 = none).
-    """
-
-    info: ModelInfo
-    net: nn.Module | OnnxNet
-    mean: float = 0.0
-    std: float = 1.0
-    temperature: float = 1.0
 
 
 def combine_votes(
@@ -227,9 +192,39 @@ def staged_combine(
     """
     if len(margins) != len(stages) - 1:
         raise ValueError(f"{len(stages)} stages need {len(stages) - 1} margins")
+
+    def fetch(members: list[int], rows: NDArray[np.intp] | None) -> NDArray[np.float32]:
+        return per_member[members] if rows is None else per_member[members][:, rows]
+
+    combined, _, reached = _cascade(
+        per_member.shape[1], per_member.shape[2], weights, voting, stages, margins, fetch
+    )
+    return combined, reached
+
+
+Fetch = Callable[[list[int], "NDArray[np.intp] | None"], NDArray[np.float32]]
+"""``fetch(members, rows)``: those members' probabilities of those crops (None: every crop),
+shape ``(len(members), len(rows), C)``."""
+
+
+def _cascade(
+    n: int,
+    n_classes: int,
+    weights: NDArray[np.float64],
+    voting: str,
+    stages: Sequence[Sequence[int]],
+    margins: Sequence[float],
+    fetch: Fetch,
+) -> tuple[NDArray[np.float32], NDArray[np.float32], NDArray[np.bool_]]:
+    """Run the cascade loop: stage 0 reads every crop, later stages the low-margin ones.
+
+    Returns the combined ``(n, C)`` probabilities, every member's ``(M, n, C)`` (NaN where a
+    member did not read a crop) and ``reached``, ``(S - 1, n)``.
+    """
+    per = np.full((len(weights), n, n_classes), np.nan, np.float32)
     seen = list(stages[0])
-    combined = _subset_vote(per_member, weights, voting, seen)
-    n = per_member.shape[1]
+    per[seen] = fetch(seen, None)
+    combined = _subset_vote(per, weights, voting, seen)
     reached = np.zeros((len(margins), n), bool)
     active = np.arange(n)
     for s, margin in enumerate(margins):
@@ -237,54 +232,13 @@ def staged_combine(
         if len(active) == 0:
             break
         reached[s, active] = True
-        seen += list(stages[s + 1])
-        combined[active] = _subset_vote(per_member[:, active], weights, voting, seen)
-    return combined, reached
-
-
-def fit_voting_weights(
-    per_member: NDArray[np.floating[Any]],
-    labels: NDArray[np.int64],
-    *,
-    sample_weight: NDArray[np.floating[Any]] | None = None,
-) -> NDArray[np.float64]:
-    """Voting weights that minimise the log-loss of the weighted mean of probabilities.
-
-    Parameters
-    ----------
-    per_member : ndarray, shape (M, N, C)
-        Temperature-scaled member probabilities on held-out (validation) crops.
-    labels : ndarray of int64, shape (N,)
-    sample_weight : ndarray, shape (N,), optional
-        Per-crop weights of the loss (e.g. inverse class frequency); default equal.
-
-    Returns
-    -------
-    ndarray of float64, shape (M,)
-        Non-negative, summing to 1 (a softmax parametrisation, optimised with L-BFGS).
-
-    Raises
-    ------
-    ValueError
-        Shapes disagree or there are no crops.
-    """
-    from scipy.optimize import minimize
-
-    p = np.asarray(per_member, np.float64)
-    if p.ndim != 3 or p.shape[1] != len(labels) or len(labels) == 0:
-        raise ValueError(f"need (M, N, C) probabilities for N = {len(labels)} labels")
-    p_true = p[:, np.arange(len(labels)), labels].T  # (N, M)
-    sw = np.ones(len(labels)) if sample_weight is None else np.asarray(sample_weight, np.float64)
-    sw = sw / sw.sum()
-
-    def loss(a: NDArray[np.float64]) -> float:
-        w = np.exp(a - a.max())
-        w /= w.sum()
-        return float(-(sw * np.log(np.maximum(p_true @ w, 1e-12))).sum())
-
-    res = minimize(loss, np.zeros(p.shape[0]), method="L-BFGS-B")
-    w = np.exp(res.x - res.x.max())
-    return np.asarray(w / w.sum(), np.float64)
+        joining = list(stages[s + 1])
+        sub = fetch(joining, active)
+        for i, k in enumerate(joining):
+            per[k, active] = sub[i]
+        seen += joining
+        combined[active] = _subset_vote(per[:, active], weights, voting, seen)
+    return combined, per, reached
 
 
 class Ensemble:
@@ -381,7 +335,7 @@ class Ensemble:
         device: str = "auto",
         batch_size: int = 1024,
         backend: str = "auto",
-        cascade: str | float = "off",
+        cascade: str | float = "auto",
     ) -> Ensemble:
         """Build an ensemble from shipped weights.
 
@@ -400,7 +354,7 @@ class Ensemble:
             import); ``auto`` picks it when the device is the CPU (``auto`` counts as CPU on a
             machine without an NVIDIA driver), onnxruntime is installed and every member has a
             graph; else torch.
-        cascade : {"off", "auto", "fitted"} or float
+        cascade : {"auto", "off", "fitted"} or float, default "auto"
             ``off``: every member sees every crop. ``fitted``: the manifest's ``cascade``
             (its stages and margins, fitted by ``handocr fit-ensemble``), which must cover
             exactly these members; ``auto``: that cascade when there is one, else off. A
@@ -415,30 +369,20 @@ class Ensemble:
             Weights or graphs are missing, corrupt, or do not fit; ``backend="onnx"`` without
             onnxruntime or without a graph for a member; ``cascade="fitted"`` without a fitted
             cascade for these members.
-        ValueError
-            Unknown ``backend`` or ``cascade``.
+        OptionError
+            Unknown ``backend`` or ``cascade`` (a ``ValueError``).
         """
-        from handocr.models.registry import split_name
-        from handocr.models.weights import read_manifest
-        from handocr.runtime import BACKENDS
+        from handocr.models.loader import load_members
+        from handocr.models.manifest import load_manifest
 
-        if backend not in BACKENDS:
-            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
-        manifest = read_manifest()
         if names is None:
-            names = list(manifest.get("default_ensemble", []))
+            names = list(load_manifest().default_ensemble)
             if not names:
                 raise WeightsError("MANIFEST.json names no default_ensemble")
-        pairs = [split_name(n) for n in names]
-        use_onnx = backend == "onnx" or (backend == "auto" and _onnx_usable(pairs, device))
-        dev = "cpu" if use_onnx else resolve_device(device)
-        members = [
-            _onnx_member(arch, tag) if use_onnx else _torch_member(arch, tag, dev)
-            for arch, tag in pairs
-        ]
-        fitted = manifest.get("voting_weights", {})
+        members, dev, manifest = load_members(names, backend=backend, device=device)
         full = [m.info.key for m in members]
         weights = None
+        fitted = manifest.voting_weights
         if voting == "weighted" and set(fitted) == set(full) and len(full) == len(set(full)):
             weights = [float(fitted[n]) for n in full]
         elif voting == "weighted" and len(members) > 1:
@@ -449,7 +393,7 @@ class Ensemble:
             voting=voting,
             device=dev,
             batch_size=batch_size,
-            **_cascade_of(manifest, full, cascade),
+            **_cascade_of(manifest.cascade, full, cascade),
         )
 
     @property
@@ -488,8 +432,9 @@ class Ensemble:
         ModelOutputError
             A member returned non-finite values or the wrong shape (named in the message).
         """
-        if x.ndim != 4 or x.shape[1:] != (1, 28, 28):
-            raise ValueError(f"expected (N, 1, 28, 28) crops, got {x.shape}")
+        if x.ndim != 4 or x.shape[1:] != INPUT_SHAPE:
+            shape = ", ".join(map(str, INPUT_SHAPE))
+            raise ValueError(f"expected (N, {shape}) crops, got {x.shape}")
         run = range(len(self.members)) if members is None else members
         fill = 0.0 if members is None else np.nan
         out = np.full((len(self.members), len(x), NUM_CLASSES), fill, np.float32)
@@ -552,20 +497,19 @@ class Ensemble:
         if self.cascade is None or len(self.members) == 1:
             per = self.member_proba(x)
             return combine_votes(per, self.weights, self.voting), per
-        stages = self.cascade_stages
-        seen = list(stages[0])
-        per = self.member_proba(x, seen)
-        combined = _subset_vote(per, self.weights, self.voting, seen)
-        active = np.arange(len(x))
-        for s, margin in enumerate(self.cascade_margins):
-            active = active[low_margin(combined[active], margin)]
-            if len(active) == 0:
-                break
-            sub = self.member_proba(x[active], list(stages[s + 1]))
-            for k in stages[s + 1]:
-                per[k, active] = sub[k]
-            seen += list(stages[s + 1])
-            combined[active] = _subset_vote(per[:, active], self.weights, self.voting, seen)
+
+        def fetch(members: list[int], rows: NDArray[np.intp] | None) -> NDArray[np.float32]:
+            return self.member_proba(x if rows is None else x[rows], members)[members]
+
+        combined, per, _ = _cascade(
+            len(x),
+            NUM_CLASSES,
+            self.weights,
+            self.voting,
+            self.cascade_stages,
+            self.cascade_margins,
+            fetch,
+        )
         return combined, per
 
     def predict_proba(self, x: NDArray[np.float32]) -> NDArray[np.float32]:
@@ -599,8 +543,13 @@ def parse_cascade(cascade: str | float) -> str | float:
 
     Raises
     ------
-    ValueError
+    OptionError
         Neither a mode nor a number in [0, 1].
+
+    Examples
+    --------
+    >>> parse_cascade("auto"), parse_cascade("0.25")
+    ('auto', 0.25)
     """
     if isinstance(cascade, str):
         if cascade in CASCADE_MODES:
@@ -608,87 +557,33 @@ def parse_cascade(cascade: str | float) -> str | float:
         try:
             cascade = float(cascade)
         except ValueError:
-            raise ValueError(
+            raise OptionError(
                 f"cascade must be one of {', '.join(CASCADE_MODES)} or a margin in [0, 1], "
                 f"not {cascade!r}"
             ) from None
+    if isinstance(cascade, bool) or not isinstance(cascade, (int, float)):
+        raise OptionError(f"cascade must be a mode or a margin, not {type(cascade).__name__}")
     if not 0.0 <= cascade <= 1.0:
-        raise ValueError(f"cascade margin must be in [0, 1], got {cascade}")
+        raise OptionError(f"cascade margin must be in [0, 1], got {cascade}")
     return float(cascade)
 
 
 def _cascade_of(
-    manifest: dict[str, Any], members: list[str], cascade: str | float
+    fit: FittedCascade | None, members: list[str], cascade: str | float
 ) -> dict[str, Any]:
     """Resolve a cascade setting to :class:`Ensemble` keyword arguments."""
-    fit = manifest.get("cascade") or {}
-    fitted = set(fit.get("members", [])) == set(members) and fit.get("first") in members
-    first = members.index(fit["first"]) if fitted else 0
+    fitted = fit is not None and set(fit.members) == set(members) and fit.stages[0][0] in members
+    first = members.index(fit.stages[0][0]) if fitted and fit is not None else 0
     cascade = parse_cascade(cascade)
     if cascade == "off" or len(members) == 1:
         return {}
     if cascade in ("auto", "fitted"):
-        if not fitted:
+        if not fitted or fit is None:
             if cascade == "fitted":
                 raise WeightsError(f"MANIFEST.json has no fitted cascade for {members}")
             return {}
-        if fit.get("stages"):
-            stages = [[members.index(n) for n in stage] for stage in fit["stages"]]
-            return {"cascade_stages": stages, "cascade_margins": list(fit["margins"])}
-        return {"cascade": float(fit["margin"]), "cascade_first": first}
+        if fit.fit.get("stages"):
+            stages = [[members.index(n) for n in stage] for stage in fit.stages]
+            return {"cascade_stages": stages, "cascade_margins": list(fit.margins)}
+        return {"cascade": float(fit.margins[0]), "cascade_first": first}
     return {"cascade": float(cascade), "cascade_first": first}
-
-
-def _nvidia_driver() -> bool:
-    """Whether an NVIDIA driver is loaded (Linux), checked without importing torch."""
-    from pathlib import Path
-
-    return Path("/proc/driver/nvidia/version").exists()
-
-
-def _onnx_usable(pairs: Sequence[tuple[str, str | None]], device: str) -> bool:
-    """Whether ``backend="auto"`` should run these members in ONNX Runtime."""
-    from handocr.models.weights import find_graph
-    from handocr.runtime import onnxruntime_available
-
-    if device != "cpu" and not (device == "auto" and not _nvidia_driver()):
-        return False
-    try:
-        return onnxruntime_available() and all(find_graph(a, t) is not None for a, t in pairs)
-    except WeightsError:  # e.g. a name without shipped weights: torch reports it properly
-        return False
-
-
-def _torch_member(arch: str, tag: str | None, device: str) -> Member:
-    """Load a member for the torch backend."""
-    from handocr.models.registry import model_spec
-    from handocr.models.weights import find_weights, load_weights
-
-    net = model_spec(arch).build()
-    path, sha = find_weights(arch, tag)
-    info = load_weights(net, (path, sha))
-    net = net.to(device).eval()
-    temperature = float(info.metrics.get("temperature", 1.0))
-    return Member(ModelInfo(arch, info.tag, sha or ""), net, info.mean, info.std, temperature)
-
-
-def _onnx_member(arch: str, tag: str | None) -> Member:
-    """Load a member for ONNX Runtime; its graph and weights are checked by sha256 first."""
-    from handocr.models.weights import file_sha256, find_graph, find_weights, read_weights_info
-    from handocr.runtime import OnnxNet
-
-    path, sha = find_weights(arch, tag)
-    info = read_weights_info(path, sha)
-    graph = find_graph(arch, tag)
-    if graph is None:
-        raise WeightsError(
-            f"{path.name} has no ONNX graph (run `handocr export-onnx {info.name} --write`, "
-            "or use --backend torch)"
-        )
-    gpath, gsha = graph
-    if not gpath.is_file() or file_sha256(gpath) != gsha:
-        raise WeightsError(f"{gpath.name}: missing, or sha256 mismatch (corrupt or replaced)")
-    temperature = float(info.metrics.get("temperature", 1.0))
-    return Member(
-        ModelInfo(arch, info.tag, sha or ""), OnnxNet(gpath), info.mean, info.std, temperature
-    )

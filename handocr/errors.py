@@ -18,9 +18,11 @@ __all__ = [
     "HandocrError",
     "InputImageError",
     "ModelOutputError",
+    "OptionError",
     "OutputError",
     "UnknownModelError",
     "WeightsError",
+    "exit_code_for",
 ]
 
 
@@ -48,6 +50,16 @@ class InputImageError(HandocrError, ValueError):
     """An input page could not be read, or has an unsupported shape or dtype."""
 
     exit_code = ExitCode.BAD_INPUT
+
+
+class OptionError(HandocrError, ValueError):
+    """A reading or command option has an unknown name or a value out of its range.
+
+    Raised by :class:`handocr.options.ReadOptions`; the message names the option and what it
+    accepts.
+    """
+
+    exit_code = ExitCode.USAGE
 
 
 class WeightsError(HandocrError, ValueError):
@@ -97,3 +109,38 @@ class OutputError(HandocrError, OSError):
     """A result file could not be written (``-o`` / ``--output-dir``)."""
 
     exit_code = ExitCode.BAD_OUTPUT
+
+
+def exit_code_for(errors: Iterable[HandocrError], *, succeeded: int) -> ExitCode:
+    """Return the exit code of a batch of inputs from its errors and its successes.
+
+    Parameters
+    ----------
+    errors : iterable of HandocrError
+        The errors met, one per failed input, in order.
+    succeeded : int
+        Inputs read and written (>= 0).
+
+    Returns
+    -------
+    ExitCode
+        ``OK`` without errors; the first error's code when any error is not ``BAD_INPUT``
+        (weights or models: every input is affected); ``PARTIAL`` when only some inputs could
+        not be read; ``BAD_INPUT`` when none could.
+
+    Examples
+    --------
+    >>> exit_code_for([], succeeded=3).name
+    'OK'
+    >>> exit_code_for([InputImageError("x")], succeeded=2).name
+    'PARTIAL'
+    >>> exit_code_for([InputImageError("x")], succeeded=0).name
+    'BAD_INPUT'
+    """
+    errors = list(errors)
+    if not errors:
+        return ExitCode.OK
+    fatal = [e for e in errors if e.exit_code != ExitCode.BAD_INPUT]
+    if fatal:
+        return fatal[0].exit_code
+    return ExitCode.PARTIAL if succeeded else ExitCode.BAD_INPUT

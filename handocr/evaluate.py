@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from handocr.errors import DataError, HandocrError
+from handocr.errors import DataError, ExitCode
 
 if TYPE_CHECKING:
     from handocr.api import Recognizer
@@ -34,7 +34,9 @@ __all__ = [
     "expected_calibration_error",
     "PageSetScore",
     "evaluate_classifier",
+    "cer_interval",
     "evaluate_page_set",
+    "evaluate_page_sets",
     "find_page_sets",
     "normalise_for_cer",
     "text_in_box",
@@ -332,7 +334,9 @@ class PageSetScore:
     rows : list of dict
         Per image: ``file``, ``truth``, ``output``, ``distance``.
     charset : str or None
-        The character set the output was restricted to (:attr:`handocr.Recognizer.charset`).
+        The character set the output was restricted to (``ReadOptions.charset``).
+    cer_low, cer_high : float
+        95% bootstrap confidence interval of ``cer`` (:func:`cer_interval`: images resampled).
     """
 
     name: str
@@ -344,12 +348,15 @@ class PageSetScore:
     failures: list[str] = field(default_factory=list)
     rows: list[dict[str, Any]] = field(default_factory=list)
     charset: str | None = None
+    cer_low: float = 0.0
+    cer_high: float = 0.0
 
     def to_dict(self, *, rows: bool = False) -> dict[str, Any]:
         """Return a JSON-ready dict (per-image rows only when ``rows``)."""
         d: dict[str, Any] = {
             "images": self.images,
             "cer": self.cer,
+            "cer_ci95": [self.cer_low, self.cer_high],
             "exact": self.exact,
             "seconds_per_image": self.seconds_per_image,
             "digits_only": self.digits_only,
@@ -401,6 +408,66 @@ def find_page_sets(root: Path) -> list[Path]:
     return sets
 
 
+BOOTSTRAP_RESAMPLES = 2000
+"""Resamples of :func:`cer_interval`."""
+
+
+def cer_interval(
+    distances: Sequence[int] | NDArray[np.int64],
+    lengths: Sequence[int] | NDArray[np.int64],
+    *,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Bootstrap confidence interval of a set's CER, resampling its images.
+
+    The CER of a resample is its summed edit distance over its summed truth length (the
+    micro-average of :class:`PageSetScore`); the interval is the percentile interval of
+    :data:`BOOTSTRAP_RESAMPLES` resamples (:func:`scipy.stats.bootstrap`, Efron and
+    Tibshirani 1993), seeded, so the same set gives the same interval.
+
+    Parameters
+    ----------
+    distances, lengths : sequence of int
+        Per image: edit distance and normalised truth length.
+    confidence : float, default 0.95
+    seed : int
+
+    Returns
+    -------
+    (low, high) : tuple of float
+        ``(cer, cer)`` for fewer than two images.
+
+    Examples
+    --------
+    >>> low, high = cer_interval([0, 1, 0, 2, 0, 0], [10, 10, 10, 10, 10, 10])
+    >>> 0.0 <= low < 0.05 < high
+    True
+    """
+    from scipy.stats import bootstrap
+
+    d = np.asarray(distances, np.float64)
+    n = np.asarray(lengths, np.float64)
+    if len(d) < 2 or n.sum() == 0 or np.all(d / np.maximum(n, 1) == d[0] / max(n[0], 1)):
+        cer = float(d.sum() / max(n.sum(), 1))
+        return cer, cer
+
+    def micro(dist: NDArray[np.float64], length: NDArray[np.float64], axis: int) -> Any:
+        return dist.sum(axis=axis) / np.maximum(length.sum(axis=axis), 1)
+
+    res = bootstrap(
+        (d, n),
+        micro,
+        paired=True,
+        vectorized=True,
+        n_resamples=BOOTSTRAP_RESAMPLES,
+        confidence_level=confidence,
+        method="percentile",
+        random_state=np.random.default_rng(seed),
+    )
+    return float(res.confidence_interval.low), float(res.confidence_interval.high)
+
+
 def evaluate_page_set(
     recognizer: Recognizer,
     folder: Path,
@@ -409,6 +476,9 @@ def evaluate_page_set(
     progress: Callable[[int, int], None] | None = None,
 ) -> PageSetScore:
     """Read every image listed in ``folder/truth.tsv`` and score it with the CER rule.
+
+    The images are read by :meth:`handocr.Recognizer.read_inputs` (shared batches; an image
+    that cannot be read counts as empty output and is listed in ``failures``).
 
     Parameters
     ----------
@@ -428,44 +498,99 @@ def evaluate_page_set(
     ------
     DataError
         ``truth.tsv`` is unreadable or malformed.
+    WeightsError, UnknownModelError, ModelOutputError
+        The models could not be loaded or failed.
     """
     from rapidfuzz.distance import Levenshtein
 
     if digits_only is None:
         digits_only = folder.name in DIGIT_SETS
     truth = read_truth(folder / "truth.tsv")
-    dist_sum = len_sum = exact = 0
     rows: list[dict[str, Any]] = []
     failures: list[str] = []
+    dists, lens = [], []
     t0 = time.perf_counter()
-    for k, (name, text) in enumerate(truth, start=1):
-        try:
-            out = recognizer.read(folder / name).text
-        except HandocrError as err:
-            failures.append(f"{name}: {err}")
-            out = ""
+    results = recognizer.read_inputs(
+        [folder / name for name, _ in truth], errors="report", progress=progress
+    )
+    for (name, text), result in zip(truth, results, strict=True):
+        if result.error is not None:
+            if result.error.exit_code != ExitCode.BAD_INPUT:
+                raise result.error
+            failures.append(f"{name}: {result.error}")
+        out = result.document.text if result.document is not None else ""
         ref = normalise_for_cer(text, digits_only=digits_only)
         hyp = normalise_for_cer(out, digits_only=digits_only)
         dist = Levenshtein.distance(ref, hyp)
-        dist_sum += dist
-        len_sum += len(ref)
-        exact += int(ref == hyp)
+        dists.append(dist)
+        lens.append(len(ref))
         rows.append({"file": name, "truth": text, "output": out, "distance": dist})
-        if progress:
-            progress(k, len(truth))
     seconds = time.perf_counter() - t0
     n = len(truth)
+    low, high = cer_interval(dists, lens)
+    charset = recognizer.options.charset
     return PageSetScore(
         folder.name,
         n,
-        dist_sum / max(len_sum, 1),
-        exact / max(n, 1),
+        sum(dists) / max(sum(lens), 1),
+        sum(r["distance"] == 0 for r in rows) / max(n, 1),
         seconds / max(n, 1),
         digits_only,
         failures,
         rows,
-        recognizer.charset,
+        str(charset) if charset is not None else None,
+        low,
+        high,
     )
+
+
+def evaluate_page_sets(
+    recognizer: Recognizer,
+    root: Path,
+    *,
+    charsets: dict[str, str] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, PageSetScore]:
+    """Score every set under ``root`` (:func:`find_page_sets`), models loaded once.
+
+    Parameters
+    ----------
+    recognizer : Recognizer
+    root : Path
+    charsets : dict of str to str, optional
+        Set name -> charset to read that set with (``orand_car_a=digits``); the others keep
+        the recognizer's.
+    progress : callable, optional
+        ``progress(done, total)`` within each set.
+
+    Returns
+    -------
+    dict of str to PageSetScore
+        By set name, in :func:`find_page_sets` order.
+
+    Raises
+    ------
+    DataError
+        ``root`` holds no set, a truth file is malformed, or ``charsets`` names a set that
+        ``root`` does not hold.
+    OptionError
+        A charset is not valid.
+    WeightsError, UnknownModelError, ModelOutputError
+        The models could not be loaded or failed.
+    """
+    charsets = dict(charsets or {})
+    sets = find_page_sets(root)
+    unknown = set(charsets) - {folder.name for folder in sets}
+    if unknown:
+        raise DataError(f"--charset names no set under {root}: {', '.join(sorted(unknown))}")
+    readers = {name: recognizer.with_options(charset=cs) for name, cs in charsets.items()}
+    recognizer.ensemble  # noqa: B018 - load the models before any clock starts
+    return {
+        folder.name: evaluate_page_set(
+            readers.get(folder.name, recognizer), folder, progress=progress
+        )
+        for folder in sets
+    }
 
 
 def confusion_png(

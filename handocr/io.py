@@ -30,11 +30,14 @@ __all__ = [
     "MAX_PIXELS",
     "LoadedPage",
     "PageSource",
+    "as_sources",
     "expand_inputs",
     "max_pixels",
     "iter_pages",
     "load_pages",
     "parse_page_ranges",
+    "source_label",
+    "write_text_atomic",
 ]
 
 log = logging.getLogger(__name__)
@@ -234,6 +237,7 @@ def iter_pages(
     *,
     pdf_dpi: int = PDF_DPI,
     pages: frozenset[int] | None = None,
+    first: int = 0,
 ) -> Iterator[LoadedPage]:
     """Yield the pages of one or more sources in order, one at a time.
 
@@ -250,6 +254,9 @@ def iter_pages(
     pages : frozenset of int, optional
         1-based page numbers to keep within each multi-page input (:func:`parse_page_ranges`);
         default all. Single-page images count as page 1.
+    first : int
+        Position of the first source among the caller's inputs, used in names
+        (``"array 2"``, :func:`source_label`).
 
     Yields
     ------
@@ -264,9 +271,7 @@ def iter_pages(
 
     if pdf_dpi <= 0:
         raise ValueError(f"pdf_dpi must be > 0, got {pdf_dpi}")
-    single = isinstance(source, (str, os.PathLike, np.ndarray, bytes, Image.Image))
-    items: Sequence[PageSource] = [source] if single else list(source)  # type: ignore[list-item, arg-type]
-    for i, item in enumerate(items):
+    for i, item in enumerate(as_sources(source), start=first):
         if isinstance(item, np.ndarray):
             yield LoadedPage(_check_array(item, f"array {i}"), None)
         elif isinstance(item, Image.Image):
@@ -354,3 +359,65 @@ def load_pages(
     [(4, 6)]
     """
     return [p.image for p in iter_pages(source, pdf_dpi=pdf_dpi, pages=pages)]
+
+
+def as_sources(source: PageSource | Sequence[PageSource]) -> list[PageSource]:
+    """Return ``source`` as a list of inputs: one path, bytes, image or array, or a sequence.
+
+    Examples
+    --------
+    >>> len(as_sources(np.zeros((2, 2), np.uint8))), len(as_sources(["a.png", "b.png"]))
+    (1, 2)
+    """
+    from PIL import Image
+
+    if isinstance(source, (str, os.PathLike, np.ndarray, bytes, Image.Image)):
+        return [source]
+    return list(source)
+
+
+def source_label(source: PageSource, index: int) -> str:
+    """Name an input in results and messages: its path, ``"-"``, ``"bytes 2"``, ``"array 2"``.
+
+    Examples
+    --------
+    >>> source_label("scans/a.png", 0), source_label(np.zeros((2, 2), np.uint8), 3)
+    ('scans/a.png', 'array 3')
+    """
+    if isinstance(source, (str, os.PathLike)):
+        return os.fspath(source)
+    if isinstance(source, bytes):
+        return f"bytes {index}"
+    if isinstance(source, np.ndarray):
+        return f"array {index}"
+    return f"image {index}"
+
+
+def write_text_atomic(target: Path, text: str) -> None:
+    """Write ``text`` (UTF-8) to a temporary file beside ``target``, then rename it into place.
+
+    A reader never sees a half-written result, and an interrupted write leaves no partial
+    file behind.
+
+    Raises
+    ------
+    OutputError
+        The folder cannot be created or the file cannot be written (exit code 7).
+    """
+    import tempfile
+
+    from handocr.errors import OutputError
+
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+                fh.write(text)
+            Path(tmp).replace(target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as err:
+        raise OutputError(f"{target}: cannot write ({err.strerror or err})") from err
+    log.info("wrote %s", target)

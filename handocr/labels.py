@@ -8,8 +8,17 @@ are merged into their upper-case class, so handocr prints those in upper case.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from handocr.errors import OptionError
+
 __all__ = [
     "CHARSETS",
+    "Charset",
     "DIGITS",
     "LABELS",
     "LETTER_FREQUENCY",
@@ -103,8 +112,8 @@ def charset_fold(charset: str) -> tuple[int, ...]:
 
     Raises
     ------
-    ValueError
-        Explicit characters outside the 47 classes, or an empty set.
+    OptionError
+        Explicit characters outside the 47 classes, or an empty set (a ``ValueError``).
 
     Examples
     --------
@@ -120,14 +129,88 @@ def charset_fold(charset: str) -> tuple[int, ...]:
         try:
             allowed.add(index_of(ch))
         except KeyError:
-            raise ValueError(
+            raise OptionError(
                 f"character {ch!r} of charset {charset!r} is not one of the 47 EMNIST classes; "
                 f"use a name ({', '.join(CHARSETS)}) or characters from 0-9, A-Z, a-z"
             ) from None
     if not allowed:
-        raise ValueError("the charset allows no character")
+        raise OptionError("the charset allows no character")
     fold = []
     for i, ch in enumerate(LABELS):
         partner = _INDEX.get(ch.swapcase(), -1) if ch.isalpha() else -1
         fold.append(i if i in allowed else partner if partner in allowed else -1)
     return tuple(fold)
+
+
+@dataclass(frozen=True, slots=True)
+class Charset:
+    """A character set for fields of known type, resolved once to its class folding.
+
+    Build it with :meth:`parse`; :class:`handocr.options.ReadOptions` does so for its
+    ``charset`` option, so a set is checked and folded once, not at every page.
+
+    Attributes
+    ----------
+    spec : str
+        As given: a name from :data:`CHARSETS` or explicit characters.
+    fold : tuple of int
+        :func:`charset_fold` of ``spec``: 47 target class indices, -1 where ruled out.
+    """
+
+    spec: str
+    fold: tuple[int, ...] = field(repr=False)
+
+    @classmethod
+    def parse(cls, spec: str | Charset) -> Charset:
+        """Resolve a set name or explicit characters (a :class:`Charset` passes through).
+
+        Raises
+        ------
+        OptionError
+            As :func:`charset_fold`.
+        """
+        if isinstance(spec, Charset):
+            return spec
+        if not isinstance(spec, str):
+            raise OptionError(f"charset must be a string, not {type(spec).__name__}")
+        return cls(spec, charset_fold(spec))
+
+    def __str__(self) -> str:
+        """Return :attr:`spec`."""
+        return self.spec
+
+    def restrict(self, probs: NDArray[Any], *, normalize: bool = True) -> NDArray[np.float32]:
+        """Restrict class probabilities to the set, folding other-case classes onto it.
+
+        Parameters
+        ----------
+        probs : ndarray of float, shape (N, 47)
+            Rows summing to 1, columns in :data:`LABELS` order.
+        normalize : bool, default True
+            Rescale each row to sum to 1. With False, each row keeps only the probability mass
+            that falls on the set (after folding), so a crop that looks like no allowed
+            character has a small row sum: what recognition-based segmentation compares.
+
+        Returns
+        -------
+        ndarray of float32, shape (N, 47)
+            Zero outside the set; rows summing to 1 when ``normalize`` (a row with no mass on
+            the set becomes uniform over it), else to the mass on the set, in ``[0, 1]``.
+
+        Examples
+        --------
+        >>> p = np.zeros((1, NUM_CLASSES), np.float32); p[0, index_of("a")] = 1.0
+        >>> LABELS[int(Charset.parse("upper").restrict(p)[0].argmax())]
+        'A'
+        """
+        fold = np.asarray(self.fold)
+        out = np.zeros(np.shape(probs), np.float64)
+        for i, target in enumerate(fold):
+            if target >= 0:
+                out[:, target] += probs[:, i]
+        if not normalize:
+            return out.astype(np.float32)
+        total = out.sum(1, keepdims=True)
+        uniform = (fold == np.arange(len(fold))).astype(np.float64)
+        out = np.where(total > 0, out / np.maximum(total, 1e-30), uniform / uniform.sum())
+        return out.astype(np.float32)

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+
 import numpy as np
 from numpy.typing import NDArray
 
 from handocr.result import Page
 
-__all__ = ["confidence_colour", "draw_overlay"]
+__all__ = ["confidence_colour", "draw_overlay", "overlay_path", "write_overlay"]
+
+log = logging.getLogger(__name__)
 
 
 def confidence_colour(confidence: float) -> tuple[int, int, int]:
@@ -59,3 +64,44 @@ def draw_overlay(image: NDArray[np.uint8], page: Page) -> NDArray[np.uint8]:
                     cv2.LINE_AA,
                 )
     return np.asarray(out, np.uint8)
+
+
+def overlay_path(folder: Path, page: Page) -> Path:
+    """Return where :func:`write_overlay` puts a page: ``<stem>[-p<k>].png`` in ``folder``.
+
+    Examples
+    --------
+    >>> overlay_path(Path("out"), Page(2, 10, 10, (), "scan.pdf#3")).as_posix()
+    'out/scan-p3.png'
+    """
+    base, _, number = (page.source or f"page{page.index + 1}").partition("#")
+    return folder / (Path(base).stem + (f"-p{number}" if number else "") + ".png")
+
+
+def write_overlay(folder: Path, image: NDArray[np.uint8], page: Page) -> Path:
+    """Draw :func:`draw_overlay` and write it as a PNG into ``folder`` (created if needed).
+
+    Returns
+    -------
+    Path
+        The file written (:func:`overlay_path`).
+
+    Raises
+    ------
+    OutputError
+        The folder or the file cannot be written.
+    """
+    import cv2
+
+    from handocr.errors import OutputError
+
+    target = overlay_path(folder, page)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        ok = cv2.imwrite(str(target), draw_overlay(image, page))
+    except (OSError, cv2.error) as err:
+        raise OutputError(f"{target}: cannot write ({err})") from err
+    if not ok:
+        raise OutputError(f"{target}: cannot write")
+    log.info("wrote %s", target)
+    return target

@@ -1,17 +1,26 @@
-"""Page clean-up: polarity detection, Otsu binarisation, ruled-line removal, speckle removal."""
+"""Page clean-up: polarity, Otsu binarisation, ruled-line removal, speckle removal, deskewing.
+
+Boxes found on a levelled (deskewed) page are mapped back to the input page by :func:`map_box`.
+"""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
+
+from handocr.result import Box
 
 __all__ = [
     "BINARIZE",
     "MIN_CONTRAST",
     "MIN_SKEW_DEG",
+    "LevelledPage",
     "estimate_skew",
+    "level_page",
+    "map_box",
     "hysteresis_threshold",
     "ink_map",
     "TEXTURE_RATIO",
@@ -30,7 +39,7 @@ LINES_FOR_SKEW = 4.0
 """A page must be at least this many median character heights tall for skew estimation."""
 
 MIN_SKEW_DEG = 0.5
-"""Smallest page skew, in degrees, that :class:`handocr.Recognizer` corrects."""
+"""Smallest page skew, in degrees, that :func:`level_page` corrects."""
 
 
 def estimate_skew(ink: NDArray[np.uint8], *, max_deg: float = 6.0, step_deg: float = 0.1) -> float:
@@ -340,3 +349,91 @@ def _remove_lines_pass(
     widened = cv2.dilate(lines, np.ones((3, 3), np.uint8))
     log.debug("removed %d ruled-line pixels (run >= %d px)", int(np.count_nonzero(widened)), run_px)
     return np.where(widened > 0, 0, ink).astype(np.uint8)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class LevelledPage:
+    """A page binarised (and levelled when it was skewed), ready for segmentation.
+
+    Attributes
+    ----------
+    ink : ndarray of uint8, shape (H, W)
+        255 = ink (:func:`ink_map`) of the levelled page.
+    width, height : int
+        The input page's size in pixels (the levelled page has the same canvas).
+    skew_deg : float
+        The skew corrected, degrees; 0.0 when none was.
+    inverse : ndarray of float64, shape (2, 3), or None
+        Affine map from levelled-page pixels back to the input page's; None when not levelled.
+    """
+
+    ink: NDArray[np.uint8]
+    width: int
+    height: int
+    skew_deg: float = 0.0
+    inverse: NDArray[np.float64] | None = None
+
+    def to_input(self, box: Box) -> Box:
+        """Map a box of the levelled page to the input page's pixels (:func:`map_box`)."""
+        if self.inverse is None:
+            return box
+        return map_box(box, self.inverse, self.width, self.height)
+
+
+def level_page(
+    page: NDArray[np.uint8], *, method: str = "otsu", deskew: bool = True
+) -> LevelledPage:
+    """Binarise a gray page and, when it is skewed, level it and binarise it again.
+
+    Parameters
+    ----------
+    page : ndarray of uint8, shape (H, W)
+        Gray, either polarity.
+    method : {"otsu", "sauvola"}
+        Binarisation (:func:`ink_map`).
+    deskew : bool
+        Estimate the skew (:func:`estimate_skew`) and, from :data:`MIN_SKEW_DEG` up, rotate the
+        page level (:func:`rotate_page`).
+
+    Returns
+    -------
+    LevelledPage
+    """
+    h, w = page.shape
+    ink = ink_map(page, method=method)
+    if deskew:
+        angle = estimate_skew(ink)
+        if abs(angle) >= MIN_SKEW_DEG:
+            log.debug("skew %.2f degrees corrected", angle)
+            rotated, inverse = rotate_page(page, angle)
+            return LevelledPage(ink_map(rotated, method=method), w, h, angle, inverse)
+    return LevelledPage(ink, w, h)
+
+
+def map_box(box: Box, affine: NDArray[np.float64], width: int, height: int) -> Box:
+    """Map ``box``'s corners by a 2x3 affine; return their enclosing box, clipped to the page.
+
+    Parameters
+    ----------
+    box : Box
+    affine : ndarray of float64, shape (2, 3)
+        E.g. :attr:`LevelledPage.inverse`.
+    width, height : int
+        The target page's size in pixels; the result lies inside it and is at least 1 px wide
+        and high.
+
+    Returns
+    -------
+    Box
+    """
+    corners = np.array(
+        [[box.x0, box.y0, 1], [box.x1, box.y0, 1], [box.x0, box.y1, 1], [box.x1, box.y1, 1]],
+        np.float64,
+    )
+    xy = corners @ affine.T
+    x0, y0 = np.floor(xy.min(0)).astype(int)
+    x1, y1 = np.ceil(xy.max(0)).astype(int)
+    x0, y0 = min(max(0, x0), width - 1), min(max(0, y0), height - 1)
+    return Box(
+        int(x0), int(y0), int(max(x0 + 1, min(width, x1))), int(max(y0 + 1, min(height, y1)))
+    )

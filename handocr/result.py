@@ -330,18 +330,24 @@ class Document:
         """Return :meth:`to_dict` as a JSON string."""
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
 
-    def to_hocr(self) -> str:
-        """Return the document as hOCR 1.2 XHTML (:func:`handocr.export.to_hocr`)."""
-        from handocr import __version__
-        from handocr.export import to_hocr
+    @classmethod
+    def concat(cls, docs: Sequence[Document], models: Sequence[ModelInfo] = ()) -> Document:
+        """Join documents in order into one, numbering their pages 0, 1, 2, ... across them.
 
-        return to_hocr(self, version=__version__)
+        Parameters
+        ----------
+        docs : sequence of Document
+        models : sequence of ModelInfo
+            The models of the joined document.
 
-    def to_tsv(self) -> str:
-        """Return Tesseract-style TSV rows (:func:`handocr.export.to_tsv`)."""
-        from handocr.export import to_tsv
+        Returns
+        -------
+        Document
+        """
+        from dataclasses import replace
 
-        return to_tsv(self)
+        pages = [p for d in docs for p in d.pages]
+        return cls(tuple(replace(p, index=i) for i, p in enumerate(pages)), tuple(models))
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Document:

@@ -50,7 +50,7 @@ class CharCNN(nn.Module):
         return self.head(self.features(x))
 
 
-@register_model("cnn", input_size=(1, 28, 28))
+@register_model("cnn")
 def cnn(*, num_classes: int = NUM_CLASSES) -> nn.Module:
     """Build :class:`CharCNN`, handocr's custom member."""
     return CharCNN(num_classes=num_classes)

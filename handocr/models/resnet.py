@@ -88,13 +88,13 @@ def timm_resnet(
     return net
 
 
-@register_model("resnet10t", input_size=(1, 28, 28))
+@register_model("resnet10t")
 def resnet10t(*, num_classes: int = NUM_CLASSES) -> nn.Module:
     """Build timm's ResNet-10-T with the ``small`` stem (14x14 into stage 1); 4.9 M parameters."""
     return timm_resnet("resnet10t", "small", num_classes=num_classes)
 
 
-@register_model("resnet18", input_size=(1, 28, 28))
+@register_model("resnet18")
 def resnet18(*, num_classes: int = NUM_CLASSES) -> nn.Module:
     """Build ResNet-18 (He et al. 2016) with the ``small`` stem; 11.2 M parameters."""
     return timm_resnet("resnet18", "small", num_classes=num_classes)

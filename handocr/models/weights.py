@@ -9,37 +9,31 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 from dataclasses import asdict, dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from handocr.crops import INPUT_SHAPE
 from handocr.errors import WeightsError
 from handocr.labels import LABELS
+from handocr.models.manifest import MANIFEST, WEIGHTS_ENV, load_manifest
 
 if TYPE_CHECKING:
     from torch import nn
 
 __all__ = [
-    "WEIGHTS_ENV",
     "WeightsInfo",
     "file_sha256",
-    "find_graph",
     "find_weights",
     "load_weights",
-    "read_manifest",
     "read_weights_info",
     "save_weights",
-    "weights_dir",
     "write_manifest",
 ]
 
 log = logging.getLogger(__name__)
 
-WEIGHTS_ENV = "HANDOCR_WEIGHTS"
 FORMAT = "handocr-weights-1"
-MANIFEST = "MANIFEST.json"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -67,7 +61,7 @@ class WeightsInfo:
     arch: str
     tag: str
     labels: tuple[str, ...] = LABELS
-    input_size: tuple[int, int, int] = (1, 28, 28)
+    input_size: tuple[int, int, int] = INPUT_SHAPE
     mean: float = 0.0
     std: float = 1.0
     train: dict[str, Any] = field(default_factory=dict)
@@ -123,35 +117,6 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def weights_dir() -> Path:
-    """Return the folder holding weights: ``HANDOCR_WEIGHTS`` if set, else the packaged copy."""
-    env = os.environ.get(WEIGHTS_ENV)
-    if env:
-        return Path(env)
-    return Path(str(resources.files("handocr_weights")))
-
-
-def read_manifest(folder: Path | None = None) -> dict[str, Any]:
-    """Read ``MANIFEST.json`` of a weights folder.
-
-    Raises
-    ------
-    WeightsError
-        The manifest is missing or not valid JSON.
-    """
-    folder = folder or weights_dir()
-    path = folder / MANIFEST
-    try:
-        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise WeightsError(
-            f"{path} not found (is {WEIGHTS_ENV} set to a weights folder?)"
-        ) from None
-    except (OSError, ValueError) as err:
-        raise WeightsError(f"{path}: unreadable manifest ({err})") from err
-    return data
-
-
 def find_weights(arch: str, tag: str | None = None) -> tuple[Path, str | None]:
     """Locate the weights of ``arch`` (and ``tag``, or the manifest's default tag for it).
 
@@ -165,38 +130,9 @@ def find_weights(arch: str, tag: str | None = None) -> tuple[Path, str | None]:
     WeightsError
         No weights of that name are listed.
     """
-    folder = weights_dir()
-    manifest = read_manifest(folder)
-    entries: dict[str, Any] = manifest.get("weights", {})
-    name = f"{arch}.{tag}" if tag else manifest.get("default_tags", {}).get(arch)
-    if not name or name not in entries:
-        have = ", ".join(sorted(entries)) or "none"
-        raise WeightsError(f"no shipped weights for {arch}{'.' + tag if tag else ''}; have: {have}")
-    entry = entries[name]
-    return folder / entry["file"], entry.get("sha256")
-
-
-def find_graph(arch: str, tag: str | None = None) -> tuple[Path, str] | None:
-    """Locate the ONNX graph exported for ``arch`` (and ``tag``; see :func:`find_weights`).
-
-    Returns
-    -------
-    (Path, str) or None
-        The graph file and its sha256 from the manifest, or None when none was exported.
-
-    Raises
-    ------
-    WeightsError
-        No weights of that name are listed.
-    """
-    find_weights(arch, tag)  # same errors for unknown names
-    folder = weights_dir()
-    manifest = read_manifest(folder)
-    name = f"{arch}.{tag}" if tag else manifest["default_tags"][arch]
-    graph = manifest["weights"][name].get("graph")
-    if not graph:
-        return None
-    return folder / graph["file"], str(graph["sha256"])
+    manifest = load_manifest()
+    entry = manifest.entry(f"{arch}.{tag}" if tag else arch)
+    return manifest.path(entry), entry.sha256
 
 
 def read_weights_info(path: Path, sha256: str | None = None) -> WeightsInfo:
@@ -343,7 +279,7 @@ def write_manifest(
     entries: dict[str, Any] = {}
     defaults: dict[str, str] = {}
     for path in sorted(folder.glob("*.safetensors")):
-        with safe_open(str(path), framework="pt") as fh:
+        with safe_open(str(path), framework="numpy") as fh:
             info = WeightsInfo.from_metadata(fh.metadata(), source=path.name)
         entries[info.name] = {
             "file": path.name,
@@ -366,11 +302,11 @@ def write_manifest(
         raise WeightsError(f"default ensemble members without a file in {folder}: {missing}")
     for name in reversed(default_ensemble):  # a member of the default ensemble wins
         defaults[name.partition(".")[0]] = name
-    old = read_manifest(folder) if (folder / MANIFEST).is_file() else {}
-    if voting_weights is None:
-        voting_weights = old.get("voting_weights")
-    if cascade is None:
-        cascade = old.get("cascade")
+    old = load_manifest(folder) if (folder / MANIFEST).is_file() else None
+    if voting_weights is None and old is not None:
+        voting_weights = dict(old.voting_weights)
+    if cascade is None and old is not None and old.cascade is not None:
+        cascade = dict(old.cascade.fit)
     manifest: dict[str, Any] = {
         "schema": 1,
         "default_ensemble": list(default_ensemble),

@@ -1,17 +1,25 @@
-"""Page segmentation with OpenCV contours: components -> glyphs -> lines -> words."""
+"""Page segmentation with OpenCV contours: components -> glyphs -> lines -> words.
+
+:func:`segment_pieces` gives the glyphs of each line as the classifier reads them;
+:func:`handocr.segment.refine.refine_lines` then joins and cuts them by recognition, with the
+classifier passed in. Every threshold lives in :class:`SegmentConfig`.
+"""
 
 from __future__ import annotations
 
-from handocr.segment.components import Component, Glyph, find_components, glyph_mask
-from handocr.segment.layout import SegmentConfig, TextLine, find_lines, segment_page
+from handocr.segment.components import Component, Glyph, Piece, find_components, glyph_mask
+from handocr.segment.config import SegmentConfig
+from handocr.segment.layout import TextLine, find_lines, segment_page, segment_pieces
 
 __all__ = [
     "Component",
     "Glyph",
+    "Piece",
     "SegmentConfig",
     "TextLine",
     "find_components",
     "find_lines",
     "glyph_mask",
     "segment_page",
+    "segment_pieces",
 ]

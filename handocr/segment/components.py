@@ -9,11 +9,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from handocr.result import Box
+from handocr.segment.config import SegmentConfig
 
-__all__ = ["Component", "Glyph", "find_components", "glyph_mask"]
-
-MIN_COMPONENT_PX = 3
-"""Components whose bounding box is smaller than this in both directions are speckle."""
+__all__ = ["Component", "Glyph", "Piece", "find_components", "glyph_mask"]
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -55,26 +53,29 @@ class Glyph:
         return cls(Box.enclosing([p.box for p in parts]), tuple(parts))
 
 
-def find_components(ink: NDArray[np.uint8]) -> list[Component]:
+def find_components(ink: NDArray[np.uint8], cfg: SegmentConfig | None = None) -> list[Component]:
     """Find the outer contours of the ink and their bounding boxes.
 
     Parameters
     ----------
     ink : ndarray of uint8, shape (H, W)
         255 = ink (:func:`handocr.preprocess.ink_map`).
+    cfg : SegmentConfig, optional
+        Its ``min_component_px`` is the speckle size.
 
     Returns
     -------
     list of Component
-        In no particular order; speckle (both sides under :data:`MIN_COMPONENT_PX`) dropped.
+        In no particular order; speckle (both box sides under ``min_component_px``) dropped.
     """
     import cv2
 
+    min_px = (cfg or SegmentConfig()).min_component_px
     contours, _ = cv2.findContours(ink, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     out = []
     for c in contours:
         x, y, w, h = cv2.boundingRect(c)
-        if w < MIN_COMPONENT_PX and h < MIN_COMPONENT_PX:
+        if w < min_px and h < min_px:
             continue
         out.append(Component(Box(x, y, x + w, y + h), np.asarray(c, np.int32)))
     return out
@@ -96,3 +97,34 @@ def glyph_mask(ink: NDArray[np.uint8], glyph: Glyph) -> NDArray[np.uint8]:
         mask, [p.contour for p in glyph.parts], -1, 255, thickness=cv2.FILLED, offset=(-b.x0, -b.y0)
     )
     return np.minimum(mask, ink[b.y0 : b.y1, b.x0 : b.x1])
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Piece:
+    """A character candidate as the classifier sees it: a box and its own ink inside the box.
+
+    Attributes
+    ----------
+    box : Box
+        Page pixels.
+    mask : ndarray of uint8, shape (box.height, box.width)
+        255 = ink of this candidate.
+    """
+
+    box: Box
+    mask: NDArray[np.uint8]
+
+    @classmethod
+    def of_glyph(cls, ink: NDArray[np.uint8], glyph: Glyph) -> Piece:
+        """Return the glyph's box and its own ink (:func:`glyph_mask`) as a piece."""
+        return cls(glyph.box, glyph_mask(ink, glyph))
+
+    def join(self, other: Piece) -> Piece:
+        """One candidate of two: the enclosing box and both masks' ink."""
+        box = Box.enclosing([self.box, other.box])
+        mask = np.zeros((box.height, box.width), np.uint8)
+        for p in (self, other):
+            y, x = p.box.y0 - box.y0, p.box.x0 - box.x0
+            region = mask[y : y + p.box.height, x : x + p.box.width]
+            np.maximum(region, p.mask, out=region)
+        return Piece(box, mask)

@@ -6,10 +6,10 @@ least :attr:`SegmentConfig.column_gap` text heights wide through a block of seve
 separates columns, read left before right; a horizontal white band of at least
 :attr:`SegmentConfig.block_gap` heights separates blocks read top before bottom. Within a block,
 lines follow their own baseline: a component joins the line whose *nearby* components (the
-last :data:`TRACK` big ones to its left) are centred closest to it, so a line that rises or
-sags across the page stays one line. Glyphs are grouped by horizontal overlap within a line
-(dots of i/j, detached bars), words by gaps larger than a share of the line's median glyph
-height.
+last :attr:`SegmentConfig.track` big ones to its left) are centred closest to it, so a line
+that rises or sags across the page stays one line. Glyphs are grouped by horizontal overlap
+within a line (dots of i/j, detached bars), words by gaps larger than a share of the line's
+median glyph height.
 """
 
 from __future__ import annotations
@@ -23,91 +23,19 @@ import numpy as np
 from numpy.typing import NDArray
 
 from handocr.result import Box
-from handocr.segment.components import Component, Glyph, find_components
+from handocr.segment.components import Component, Glyph, Piece, find_components
+from handocr.segment.config import SegmentConfig
 
 __all__ = [
-    "TRACK",
-    "SegmentConfig",
     "TextLine",
     "find_lines",
     "reading_blocks",
     "segment_page",
+    "segment_pieces",
     "text_height",
 ]
 
-TRACK = 3
-"""Big components to the left whose median centre is a line's local baseline estimate."""
-
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SegmentConfig:
-    """Thresholds of the segmentation, as ratios of a line's median glyph height.
-
-    Attributes
-    ----------
-    big_ratio : float
-        Components at least this share of the page's median component height seed lines.
-    line_band : float
-        A component joins a line when its centre lies within this many median heights of the
-        line's centre.
-    merge_overlap : float
-        Two components of a line merge into one glyph when their horizontal overlap is at least
-        this share of the narrower one's width.
-    min_glyph_height : float
-        Glyphs lower than this share of the line's median height are punctuation or noise and
-        dropped (the 47 classes have no punctuation).
-    word_gap : float
-        A gap wider than this share of the line's median height always starts a new word.
-    gap_factor : float
-        A gap wider than this many times the line's median inter-character gap also starts a
-        new word, provided it exceeds ``min_word_gap`` heights.
-    min_word_gap : float
-        Gaps below this share of the median height never start a word.
-    min_line_height : float
-        Lines whose median glyph height is below this share of the page's text height
-        (:func:`text_height`) are texture, specks or underline remnants, and dropped.
-    column_gap : float
-        A vertical white gutter at least this many page text heights wide, through a block at
-        least ``column_min_height`` text heights tall, separates columns (reading order).
-    column_min_height : float
-        Blocks lower than this (in text heights: about two lines) are never cut into columns,
-        so a single row of fields stays one line.
-    block_gap : float
-        A horizontal white band at least this many text heights high separates blocks.
-    satellite_parts : int
-        A would-be line of at most this many components, each lying over or under a component
-        of a taller neighbouring line, belongs to that line: accents (the acute of an É), the
-        detached tail of a Y. See ``satellite_height`` and ``satellite_gap``.
-    satellite_height : float
-        ... provided it is lower than this share of the neighbour's median height,
-    satellite_gap : float
-        ... and separated from it vertically by at most this share of that height.
-    mark_gap : float
-        A glyph lower than ``mark_height`` of its line's median height, further than this many
-        heights from every other glyph of the line, is a stray mark (a dot of dirt, a tick),
-        not a character, and dropped.
-    mark_height : float
-        See ``mark_gap``.
-    """
-
-    big_ratio: float = 0.5
-    line_band: float = 0.6
-    merge_overlap: float = 0.6
-    min_glyph_height: float = 0.35
-    word_gap: float = 0.55
-    gap_factor: float = 2.5
-    min_word_gap: float = 0.2
-    min_line_height: float = 0.4
-    column_gap: float = 3.0
-    column_min_height: float = 2.5
-    block_gap: float = 1.0
-    satellite_parts: int = 1
-    satellite_height: float = 0.8
-    satellite_gap: float = 0.4
-    mark_gap: float = 4.0
-    mark_height: float = 0.6
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,11 +59,12 @@ class TextLine:
 class _LineAcc:
     """A line being built: its components; centre and height come from the big ones only.
 
-    Big components arrive left to right, so the last :data:`TRACK` of them give the line's
+    Big components arrive left to right, so the last ``track`` of them give the line's
     centre where the next one would join (its local baseline).
     """
 
-    def __init__(self, c: Component) -> None:
+    def __init__(self, c: Component, track: int) -> None:
+        self.track = track
         self.members = [c]
         self.cys = [float(c.cy)]  # kept sorted: the medians are read once per candidate
         self.hs = [float(c.box.height)]
@@ -161,10 +90,10 @@ class _LineAcc:
         return self._median(self.hs)
 
     def cy_at(self, x: float) -> float:
-        """Return the line's centre near ``x``: the median of its ``TRACK`` nearest big members."""
+        """Return the line's centre near ``x``: the median of its ``track`` nearest big members."""
         k = bisect.bisect_left(self.track_x, x)
-        lo, hi = max(0, k - TRACK), min(len(self.track_x), k + TRACK)
-        near = sorted(range(lo, hi), key=lambda i: abs(self.track_x[i] - x))[:TRACK]
+        lo, hi = max(0, k - self.track), min(len(self.track_x), k + self.track)
+        near = sorted(range(lo, hi), key=lambda i: abs(self.track_x[i] - x))[: self.track]
         return self._median(sorted(self.track_y[i] for i in near))
 
     def add(self, c: Component, *, big: bool = True) -> None:
@@ -230,7 +159,7 @@ def _group_lines(comps: list[Component], cfg: SegmentConfig, h_page: float) -> l
             if d <= reach and d < best_d:
                 best, best_d = line, d
         if best is None:
-            lines.append(_LineAcc(c))
+            lines.append(_LineAcc(c, cfg.track))
         else:
             best.add(c)
     for c in small:
@@ -314,7 +243,8 @@ def _glyphs_of(members: list[Component], cfg: SegmentConfig, h_line: float) -> l
             gx1 = max(p.box.x1 for p in g)
             overlap = min(gx1, c.box.x1) - max(gx0, c.box.x0)
             narrow = min(gx1 - gx0, c.box.width)
-            if overlap >= cfg.merge_overlap * narrow and max(gx1, c.box.x1) - gx0 <= 1.5 * h_line:
+            wide = max(gx1, c.box.x1) - gx0 > cfg.max_glyph_width * h_line
+            if overlap >= cfg.merge_overlap * narrow and not wide:
                 g.append(c)
                 continue
         groups.append([c])
@@ -420,7 +350,7 @@ def segment_page(ink: NDArray[np.uint8], cfg: SegmentConfig | None = None) -> li
         left to right. Empty for a blank page.
     """
     cfg = cfg or SegmentConfig()
-    comps = find_components(ink)
+    comps = find_components(ink, cfg)
     if not comps:
         return []
     h_page = text_height(comps)
@@ -457,3 +387,25 @@ def _lines_of_block(comps: list[Component], cfg: SegmentConfig, h_page: float) -
 def find_lines(ink: NDArray[np.uint8], cfg: SegmentConfig | None = None) -> list[Box]:
     """Return the box of every text line, top to bottom (see :func:`segment_page`)."""
     return [line.box for line in segment_page(ink, cfg)]
+
+
+def segment_pieces(
+    ink: NDArray[np.uint8], cfg: SegmentConfig | None = None
+) -> tuple[list[list[Piece]], list[list[bool]]]:
+    """Segment an ink map into the pieces the classifier reads, line by line.
+
+    Parameters
+    ----------
+    ink : ndarray of uint8, shape (H, W)
+        255 = ink (:func:`handocr.preprocess.ink_map`).
+    cfg : SegmentConfig, optional
+
+    Returns
+    -------
+    (lines, starts)
+        Per line of :func:`segment_page`, each glyph as a :class:`Piece` (its own ink only),
+        and the word-start flags.
+    """
+    lines = segment_page(ink, cfg)
+    pieces = [[Piece.of_glyph(ink, g) for g in line.glyphs] for line in lines]
+    return pieces, [list(line.word_starts) for line in lines]

@@ -3,43 +3,21 @@
 A glyph much wider than high is likely two or more touching characters. For ``k`` pieces, a cut
 is placed near each ``i * width / k`` at the column of least ink in a window around it (vertical
 projection minimum). Which option wins (no cut, 2, 3 or 4 pieces) is decided by the classifier's
-confidence in :class:`handocr.api.Recognizer`.
+confidence in :func:`handocr.segment.refine.split_touching`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from itertools import pairwise
 
 import numpy as np
 from numpy.typing import NDArray
 
 from handocr.result import Box
+from handocr.segment.components import Piece
+from handocr.segment.config import SegmentConfig
 
-__all__ = ["SPLIT_ASPECT", "Piece", "split_candidates"]
-
-SPLIT_ASPECT = 1.4
-"""Glyphs at least this many times wider than high are tried as touching characters."""
-
-PIECE_ASPECT = 0.5
-"""Expected width/height of one piece, to bound the number of pieces tried."""
-
-MAX_PIECES = 4
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class Piece:
-    """A character candidate: its box in page pixels and its own ink inside the box.
-
-    Attributes
-    ----------
-    box : Box
-    mask : ndarray of uint8, shape (box.height, box.width)
-        255 = ink of this candidate.
-    """
-
-    box: Box
-    mask: NDArray[np.uint8]
+__all__ = ["split_candidates"]
 
 
 def _trim(box: Box, mask: NDArray[np.uint8]) -> Piece | None:
@@ -53,26 +31,30 @@ def _trim(box: Box, mask: NDArray[np.uint8]) -> Piece | None:
     )
 
 
-def split_candidates(piece: Piece) -> list[list[Piece]]:
-    """Return the ways to cut a wide glyph into 2..4 pieces (empty for a glyph of normal width).
+def split_candidates(piece: Piece, cfg: SegmentConfig | None = None) -> list[list[Piece]]:
+    """Return the ways to cut a wide glyph into 2..``max_pieces`` pieces.
 
     Parameters
     ----------
     piece : Piece
         The glyph.
+    cfg : SegmentConfig, optional
+        ``split_aspect``, ``piece_aspect`` and ``max_pieces``.
 
     Returns
     -------
     list of list of Piece
-        One list per option, pieces left to right; options whose pieces would be empty or lower
-        than a fifth of the glyph's height are left out.
+        One list per option, pieces left to right; empty for a glyph narrower than
+        ``split_aspect`` heights. Options whose pieces would be empty or lower than a fifth of
+        the glyph's height are left out.
     """
+    cfg = cfg or SegmentConfig()
     h, w = piece.mask.shape
-    if h == 0 or w < SPLIT_ASPECT * h:
+    if h == 0 or w < cfg.split_aspect * h:
         return []
     proj = (piece.mask > 0).sum(0).astype(np.float64)
     proj = np.convolve(proj, np.ones(3) / 3, mode="same")
-    k_max = min(MAX_PIECES, max(2, int(w / (PIECE_ASPECT * h))))
+    k_max = min(cfg.max_pieces, max(2, int(w / (cfg.piece_aspect * h))))
     options = []
     for k in range(2, k_max + 1):
         step = w / k

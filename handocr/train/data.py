@@ -20,13 +20,25 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
 
 from handocr.errors import DataError
 
-__all__ = ["EmnistSplit", "load_emnist", "read_idx", "read_mapping", "resolve_data_dir"]
+if TYPE_CHECKING:
+    from handocr.train.config import TrainConfig
+
+__all__ = [
+    "ArraySet",
+    "EmnistSplit",
+    "load_emnist",
+    "read_idx",
+    "read_mapping",
+    "resolve_data_dir",
+    "split_train_val",
+]
 
 log = logging.getLogger(__name__)
 
@@ -226,3 +238,47 @@ def to_label_space(split: EmnistSplit) -> NDArray[np.int64]:
     except KeyError as err:
         raise DataError(f"EMNIST mapping has a character outside the 47 classes: {err}") from err
     return table[split.labels]
+
+
+ArraySet = tuple[NDArray[np.uint8], NDArray[np.int64]]
+"""Images ``(N, 28, 28)`` uint8 upright and labels ``(N,)`` int64 in :data:`handocr.labels.LABELS`
+order."""
+
+
+def _stratified_split(
+    labels: NDArray[np.int64], fraction: float, seed: int
+) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+    from sklearn.model_selection import train_test_split
+
+    idx = np.arange(len(labels))
+    try:
+        tr, va = train_test_split(idx, test_size=fraction, random_state=seed, stratify=labels)
+    except ValueError as err:  # too few images per class for a stratified split
+        raise DataError(
+            f"cannot split {len(labels)} images into train and validation by class ({err}); "
+            "use more data or a larger validation fraction"
+        ) from None
+    return np.sort(tr), np.sort(va)
+
+
+def split_train_val(
+    train_set: ArraySet, cfg: TrainConfig
+) -> tuple[NDArray[np.uint8], NDArray[np.int64], NDArray[np.intp], NDArray[np.intp]]:
+    """Apply ``cfg.max_train`` and carve the stratified validation split, reproducibly.
+
+    Returns
+    -------
+    (images, labels, train_idx, val_idx)
+        The (possibly subsampled) arrays and sorted index arrays into them.
+
+    Raises
+    ------
+    DataError
+        Too few images for a split stratified by class.
+    """
+    images, labels = train_set
+    if cfg.max_train and cfg.max_train < len(labels):
+        keep, _ = _stratified_split(labels, 1 - cfg.max_train / len(labels), cfg.seed)
+        images, labels = images[keep], labels[keep]
+    tr_idx, va_idx = _stratified_split(labels, cfg.val_fraction, cfg.seed)
+    return images, labels, tr_idx, va_idx

@@ -15,149 +15,30 @@ import logging
 import math
 import pickle
 import subprocess
-import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F  # noqa: N812 - torch convention
-from numpy.typing import NDArray
-from torch import nn
 
 from handocr.errors import DataError
 from handocr.labels import NUM_CLASSES
-from handocr.models.registry import create_model
+from handocr.models.factory import create_model
 from handocr.models.weights import WeightsInfo, save_weights
 from handocr.train.augment import AugmentConfig, augment_batch
-from handocr.train.calibrate import calibrate_temperature
+from handocr.train.calibrate import calibrate_temperature, evaluate_logits, to_float
+from handocr.train.config import TrainConfig
+from handocr.train.data import ArraySet, split_train_val
 
-__all__ = ["FitResult", "TrainConfig", "evaluate_logits", "fit", "split_train_val"]
+__all__ = ["FitResult", "fit"]
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
-PRECISIONS = ("auto", "fp32", "bf16")
-ArraySet = tuple[NDArray[np.uint8], NDArray[np.int64]]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TrainConfig:
-    """Everything that defines a training run (saved beside the outputs and in the weights).
-
-    Attributes
-    ----------
-    arch : str
-        Registered architecture (``handocr.models.list_models()``).
-    data : str or None
-        EMNIST folder; ``None`` reads ``HANDOCR_DATA``.
-    split : str
-        EMNIST split name, e.g. ``pool47`` or ``balanced``.
-    out_dir : str
-        Folder for the checkpoint, history, curves and exported weights.
-    tag : str
-        Weight variant written into the file name (``<arch>.<tag>.safetensors``).
-    epochs : int
-        Maximum number of epochs (>= 1).
-    batch_size : int
-        Crops per step (>= 1).
-    lr : float
-        Peak learning rate of the OneCycle schedule (> 0).
-    weight_decay : float
-        AdamW decoupled weight decay (>= 0).
-    label_smoothing : float
-        In ``[0, 1)``.
-    val_fraction : float
-        Share of train carved out, stratified by class, for validation; in ``(0, 0.5]``.
-    seed : int
-        Seeds the split, shuffling, augmentation, dropout and initialisation.
-    time_budget_s : float or None
-        When set, the number of epochs is reduced so that the run fits this many seconds
-        (measured from a short timing probe before training).
-    device : str
-        ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
-    threads : int or None
-        ``torch.set_num_threads``; ``None`` keeps torch's default.
-    augment : bool
-        Random affine and stroke-width changes (:mod:`handocr.train.augment`).
-    logit_adjust : bool
-        Logit-adjusted loss against class imbalance (Menon et al. 2021).
-    max_train : int or None
-        Use at most this many training images (stratified); for smoke tests.
-    ema : float or None
-        When set (e.g. ``0.999``), validate and export an exponential moving average of the
-        weights with this decay per step (batch-norm statistics averaged too), Polyak averaging
-        as in timm's ``ModelEmaV3``; ``None`` exports the trained weights.
-    patience : int or None
-        Early stopping: end the run when validation accuracy has not improved for this many
-        epochs; the best epoch's weights are exported in every case.
-    init : str or None
-        Start from the weights of this safetensors file (fine-tuning; same architecture)
-        instead of a random initialisation.
-    lowres : float
-        Probability of the low-resolution re-rendering augmentation
-        (:attr:`handocr.train.augment.AugmentConfig.lowres_p`).
-    precision : str
-        ``auto``, ``fp32`` or ``bf16``: bfloat16 autocast for the training forward pass
-        (weights and optimiser state stay float32). ``auto`` picks ``bf16`` on a CUDA device
-        that supports it and on CPUs with AVX512-BF16 or AMX, where it measured 1.5-3x faster
-        (docs/training.md); validation and export always run in float32.
-    """
-
-    arch: str = "cnn"
-    data: str | None = None
-    split: str = "pool47"
-    out_dir: str = "runs/cnn"
-    tag: str = "emnist47-v1"
-    epochs: int = 10
-    batch_size: int = 256
-    lr: float = 3e-3
-    weight_decay: float = 5e-4
-    label_smoothing: float = 0.05
-    val_fraction: float = 0.05
-    seed: int = 0
-    time_budget_s: float | None = None
-    device: str = "auto"
-    threads: int | None = None
-    augment: bool = True
-    logit_adjust: bool = True
-    max_train: int | None = None
-    ema: float | None = None
-    patience: int | None = None
-    precision: str = "auto"
-    init: str | None = None
-    lowres: float = 0.0
-    command: str = field(default_factory=lambda: " ".join(sys.argv))
-
-    def __post_init__(self) -> None:
-        """Check value ranges.
-
-        Raises
-        ------
-        ValueError
-            A value is out of its documented range.
-        """
-        if self.epochs < 1 or self.batch_size < 1:
-            raise ValueError("epochs and batch_size must be >= 1")
-        if not self.lr > 0 or self.weight_decay < 0:
-            raise ValueError("lr must be > 0 and weight_decay >= 0")
-        if not 0 <= self.label_smoothing < 1:
-            raise ValueError("label_smoothing must be in [0, 1)")
-        if not 0 < self.val_fraction <= 0.5:
-            raise ValueError("val_fraction must be in (0, 0.5]")
-        if self.time_budget_s is not None and self.time_budget_s <= 0:
-            raise ValueError("time_budget_s must be > 0")
-        if self.ema is not None and not 0 < self.ema < 1:
-            raise ValueError("ema must be in (0, 1)")
-        if self.patience is not None and self.patience < 1:
-            raise ValueError("patience must be >= 1")
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}")
-        if not 0 <= self.lowres <= 1:
-            raise ValueError("lowres must be in [0, 1]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,80 +91,6 @@ def _cpu_has_flag(flag: str) -> bool:
             return any(line.startswith("flags") and flag in line.split() for line in fh)
     except OSError:
         return False
-
-
-def _stratified_split(
-    labels: NDArray[np.int64], fraction: float, seed: int
-) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
-    from sklearn.model_selection import train_test_split
-
-    idx = np.arange(len(labels))
-    try:
-        tr, va = train_test_split(idx, test_size=fraction, random_state=seed, stratify=labels)
-    except ValueError as err:  # too few images per class for a stratified split
-        raise DataError(
-            f"cannot split {len(labels)} images into train and validation by class ({err}); "
-            "use more data or a larger validation fraction"
-        ) from None
-    return np.sort(tr), np.sort(va)
-
-
-def split_train_val(
-    train_set: ArraySet, cfg: TrainConfig
-) -> tuple[NDArray[np.uint8], NDArray[np.int64], NDArray[np.intp], NDArray[np.intp]]:
-    """Apply ``cfg.max_train`` and carve the stratified validation split, reproducibly.
-
-    Returns
-    -------
-    (images, labels, train_idx, val_idx)
-        The (possibly subsampled) arrays and sorted index arrays into them.
-
-    Raises
-    ------
-    DataError
-        Too few images for a split stratified by class.
-    """
-    images, labels = train_set
-    if cfg.max_train and cfg.max_train < len(labels):
-        keep, _ = _stratified_split(labels, 1 - cfg.max_train / len(labels), cfg.seed)
-        images, labels = images[keep], labels[keep]
-    tr_idx, va_idx = _stratified_split(labels, cfg.val_fraction, cfg.seed)
-    return images, labels, tr_idx, va_idx
-
-
-def _to_float(images: NDArray[np.uint8], dev: torch.device) -> torch.Tensor:
-    return torch.from_numpy(images).to(dev).unsqueeze(1).float().div_(255.0)
-
-
-@torch.inference_mode()
-def evaluate_logits(
-    net: nn.Module, images: NDArray[np.uint8], *, device: torch.device, batch_size: int = 1024
-) -> NDArray[np.float32]:
-    """Run ``net`` in eval mode over upright uint8 images.
-
-    Parameters
-    ----------
-    net : nn.Module
-    images : ndarray of uint8, shape (N, 28, 28)
-        White ink on black, upright.
-    device : torch.device
-    batch_size : int
-
-    Returns
-    -------
-    ndarray of float32, shape (N, num_classes)
-        Logits.
-    """
-    was_training = net.training
-    net.eval()
-    out = [
-        net(_to_float(images[i : i + batch_size], device)).float().cpu()
-        for i in range(0, len(images), batch_size)
-    ]
-    net.train(was_training)
-    if not out:
-        return np.zeros((0, NUM_CLASSES), np.float32)
-    return torch.cat(out).numpy()
 
 
 def _git_commit() -> str | None:
@@ -402,7 +209,7 @@ def fit(
         n_probe = min(12, steps_per_epoch)
         gen = torch.Generator().manual_seed(0)
         sel = tr_idx[: cfg.batch_size]
-        xb = _to_float(images[sel], dev)
+        xb = to_float(images[sel], dev)
         yb = torch.from_numpy(labels[sel]).to(dev)
         step(xb, yb, gen)  # warm-up
         t0 = time.monotonic()
@@ -467,7 +274,7 @@ def fit(
         losses = []
         for i in range(steps_per_epoch):
             sel = order[i * cfg.batch_size : (i + 1) * cfg.batch_size]
-            xb = _to_float(images[sel], dev)
+            xb = to_float(images[sel], dev)
             yb = torch.from_numpy(labels[sel]).to(dev)
             losses.append(step(xb, yb, gen))
             sched.step()

@@ -1,10 +1,8 @@
-"""Renderers of a :class:`~handocr.result.Document`: hOCR 1.2 and Tesseract-style TSV.
+"""hOCR 1.2 output (kba.github.io/hocr-spec/1.2).
 
-hOCR follows the hOCR 1.2 specification (kba.github.io/hocr-spec/1.2): XHTML with ``ocr_page``,
-``ocr_line``, ``ocrx_word`` and ``ocrx_cinfo`` elements, ``bbox`` in page pixels (left, top,
-right, bottom; right/bottom exclusive like Tesseract's), ``x_wconf`` as an integer percentage and
-``x_conf`` per character. The TSV has Tesseract's 12 columns, so tools written for
-``tesseract ... tsv`` read it.
+XHTML with ``ocr_page``, ``ocr_line``, ``ocrx_word`` and ``ocrx_cinfo`` elements, ``bbox`` in page
+pixels (left, top, right, bottom; right/bottom exclusive like Tesseract's), ``x_wconf`` as an
+integer percentage and ``x_conf`` per character.
 """
 
 from __future__ import annotations
@@ -12,34 +10,19 @@ from __future__ import annotations
 from html import escape
 from typing import TYPE_CHECKING
 
-from handocr.result import Box
+from handocr.version import __version__
 
 if TYPE_CHECKING:
-    from handocr.result import Document
+    from handocr.result import Box, Document
 
-__all__ = ["TSV_COLUMNS", "to_hocr", "to_tsv"]
-
-TSV_COLUMNS = (
-    "level",
-    "page_num",
-    "block_num",
-    "par_num",
-    "line_num",
-    "word_num",
-    "left",
-    "top",
-    "width",
-    "height",
-    "conf",
-    "text",
-)
+__all__ = ["to_hocr"]
 
 
 def _bbox(box: Box) -> str:
     return f"bbox {box.x0} {box.y0} {box.x1} {box.y1}"
 
 
-def to_hocr(doc: Document, *, version: str = "") -> str:
+def to_hocr(doc: Document, *, version: str = __version__) -> str:
     """Render ``doc`` as an hOCR 1.2 XHTML document.
 
     Parameters
@@ -88,31 +71,3 @@ def to_hocr(doc: Document, *, version: str = "") -> str:
         out.append("</div>")
     out += ["</body>", "</html>", ""]
     return "\n".join(out)
-
-
-def to_tsv(doc: Document) -> str:
-    """Render ``doc`` as Tesseract-style TSV: a header, then page, line and word rows.
-
-    Levels: 1 page, 4 line, 5 word (handocr has no block or paragraph level: both are 1).
-    ``conf`` is the mean character confidence in percent (-1 for page and line rows, as in
-    Tesseract); positions are page pixels.
-
-    Returns
-    -------
-    str
-        Tab-separated rows ending in a newline.
-    """
-    rows = ["\t".join(TSV_COLUMNS)]
-
-    def row(level: int, page: int, line: int, word: int, box: Box, conf: float, text: str) -> str:
-        cells = (level, page, 1, 1, line, word, box.x0, box.y0, box.width, box.height)
-        return "\t".join(map(str, cells)) + f"\t{conf:.2f}\t{text}"
-
-    for p in doc.pages:
-        n = p.index + 1
-        rows.append(row(1, n, 0, 0, Box(0, 0, p.width, p.height), -1, ""))
-        for li, line in enumerate(p.lines, start=1):
-            rows.append(row(4, n, li, 0, line.box, -1, ""))
-            for wi, word in enumerate(line.words, start=1):
-                rows.append(row(5, n, li, wi, word.box, 100 * word.confidence, word.text))
-    return "\n".join(rows) + "\n"

@@ -1,0 +1,177 @@
+"""Loading ensemble members from the weights folder: backend and device choice, checks.
+
+A :class:`Member` is a network plus what its weights file says about its input and its
+calibration. ONNX Runtime members (:class:`handocr.runtime.OnnxNet`) need no torch; torch
+members are built by :mod:`handocr.models.factory`. Both check every file's sha256 against the
+manifest (:mod:`handocr.models.manifest`) before reading it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from handocr.errors import OptionError, WeightsError
+from handocr.models.manifest import Manifest, WeightsEntry, load_manifest, split_name
+from handocr.result import ModelInfo
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from handocr.runtime import OnnxNet
+
+__all__ = ["BACKENDS", "Member", "load_members", "resolve_device", "use_onnx"]
+
+log = logging.getLogger(__name__)
+
+BACKENDS = ("auto", "onnx", "torch")
+"""Inference backends: ``onnx`` (ONNX Runtime, CPU), ``torch``, or ``auto`` (ONNX Runtime on CPU
+when every member has a graph and onnxruntime is installed, else torch)."""
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Member:
+    """One classifier of the ensemble.
+
+    Attributes
+    ----------
+    info : ModelInfo
+        Name, tag and sha256 of its weights.
+    net : torch.nn.Module or handocr.runtime.OnnxNet
+        Maps ``(N, 1, 28, 28)`` float32 to ``(N, 47)`` logits: a torch module in eval mode, or
+        an ONNX Runtime session (numpy in, numpy out; no torch needed).
+    mean, std : float
+        Input normalisation ``(x - mean) / std``.
+    temperature : float
+        Logits are divided by it before the softmax (1.0 = none).
+    """
+
+    info: ModelInfo
+    net: nn.Module | OnnxNet
+    mean: float = 0.0
+    std: float = 1.0
+    temperature: float = 1.0
+
+
+def resolve_device(device: str) -> str:
+    """Map ``"auto"`` to ``"cuda"`` when torch sees a GPU, else ``"cpu"``; others pass through."""
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _nvidia_driver() -> bool:
+    """Whether an NVIDIA driver is loaded (Linux), checked without importing torch."""
+    return Path("/proc/driver/nvidia/version").exists()
+
+
+def use_onnx(names: Sequence[str], *, backend: str, device: str, manifest: Manifest) -> bool:
+    """Whether these members run in ONNX Runtime.
+
+    ``onnx`` always; ``torch`` never; ``auto`` when the device is the CPU (``auto`` counts as
+    CPU on a machine without an NVIDIA driver), onnxruntime is installed and every member has
+    an exported graph.
+
+    Raises
+    ------
+    OptionError
+        Unknown ``backend``.
+    """
+    from handocr.runtime import onnxruntime_available
+
+    if backend not in BACKENDS:
+        raise OptionError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+    if backend != "auto":
+        return backend == "onnx"
+    if device != "cpu" and not (device == "auto" and not _nvidia_driver()):
+        return False
+    try:
+        graphs = all(manifest.entry(n).graph is not None for n in names)
+    except WeightsError:  # e.g. a name without shipped weights: torch reports it properly
+        return False
+    return graphs and onnxruntime_available()
+
+
+def load_members(
+    names: Sequence[str], *, backend: str = "auto", device: str = "auto"
+) -> tuple[list[Member], str, Manifest]:
+    """Load members by name from the weights folder.
+
+    Parameters
+    ----------
+    names : sequence of str
+        ``"arch"`` or ``"arch.tag"`` names.
+    backend : {"auto", "onnx", "torch"}
+        See :func:`use_onnx`.
+    device : {"auto", "cpu", "cuda", "cuda:N"}
+        Torch device of torch members (ONNX Runtime members run on the CPU).
+
+    Returns
+    -------
+    (members, device, manifest)
+        The members in order, the device they run on, and the manifest they came from.
+
+    Raises
+    ------
+    OptionError
+        Unknown backend.
+    UnknownModelError
+        An architecture is not registered (torch backend).
+    WeightsError
+        Weights or graphs are missing, corrupt, or do not fit; ``backend="onnx"`` without
+        onnxruntime or without a graph for a member.
+    """
+    manifest = load_manifest()
+    onnx = use_onnx(names, backend=backend, device=device, manifest=manifest)
+    dev = "cpu" if onnx else resolve_device(device)
+    members = [
+        _onnx_member(manifest, manifest.entry(n)) if onnx else _torch_member(manifest, n, dev)
+        for n in names
+    ]
+    return members, dev, manifest
+
+
+def _torch_member(manifest: Manifest, name: str, device: str) -> Member:
+    """Load a member for the torch backend."""
+    from handocr.models.factory import model_spec
+    from handocr.models.weights import load_weights
+
+    arch, _ = split_name(name)
+    net = model_spec(arch).build()  # an unknown arch fails here, before the weights lookup
+    entry = manifest.entry(name)
+    info = load_weights(net, (manifest.path(entry), entry.sha256))
+    net = net.to(device).eval()
+    temperature = float(info.metrics.get("temperature", 1.0))
+    return Member(
+        ModelInfo(arch, info.tag, entry.sha256 or ""), net, info.mean, info.std, temperature
+    )
+
+
+def _onnx_member(manifest: Manifest, entry: WeightsEntry) -> Member:
+    """Load a member for ONNX Runtime; its graph and weights are checked by sha256 first."""
+    from handocr.models.weights import file_sha256, read_weights_info
+    from handocr.runtime import OnnxNet
+
+    path = manifest.path(entry)
+    info = read_weights_info(path, entry.sha256)
+    if entry.graph is None:
+        raise WeightsError(
+            f"{path.name} has no ONNX graph (run `handocr export-onnx {info.name}`, "
+            "or use --backend torch)"
+        )
+    gpath = manifest.path(entry.graph)
+    if not gpath.is_file() or file_sha256(gpath) != entry.graph.sha256:
+        raise WeightsError(f"{gpath.name}: missing, or sha256 mismatch (corrupt or replaced)")
+    temperature = float(info.metrics.get("temperature", 1.0))
+    return Member(
+        ModelInfo(entry.arch, info.tag, entry.sha256 or ""),
+        OnnxNet(gpath),
+        info.mean,
+        info.std,
+        temperature,
+    )

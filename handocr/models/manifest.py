@@ -1,0 +1,255 @@
+"""``weights/MANIFEST.json`` as typed, immutable objects, read once per file version.
+
+The manifest lists every weights file of a folder (sha256, size, metrics, training command,
+the exported ONNX graph), the default ensemble with its fitted voting weights and cascade, and
+the default tag of each architecture. It is written by
+:func:`handocr.models.weights.write_manifest` (``handocr fit-ensemble --write``,
+``handocr export-onnx``) and read here; :func:`load_manifest` caches the parsed file by path,
+modification time and size, so loading an ensemble reads it once.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from handocr.errors import WeightsError
+
+__all__ = [
+    "MANIFEST",
+    "WEIGHTS_ENV",
+    "FittedCascade",
+    "GraphEntry",
+    "Manifest",
+    "WeightsEntry",
+    "load_manifest",
+    "split_name",
+    "weights_dir",
+]
+
+WEIGHTS_ENV = "HANDOCR_WEIGHTS"
+"""Environment variable naming a weights folder to use instead of the packaged one."""
+MANIFEST = "MANIFEST.json"
+
+
+def weights_dir() -> Path:
+    """Return the folder holding weights: ``$HANDOCR_WEIGHTS`` if set, else the packaged copy."""
+    env = os.environ.get(WEIGHTS_ENV)
+    if env:
+        return Path(env)
+    return Path(str(resources.files("handocr_weights")))
+
+
+def split_name(name: str) -> tuple[str, str | None]:
+    """Split ``"arch.tag"`` into ``("arch", "tag")``; a bare ``"arch"`` gives ``("arch", None)``.
+
+    Examples
+    --------
+    >>> split_name("cnn.emnist47-v3"), split_name("resnet18")
+    (('cnn', 'emnist47-v3'), ('resnet18', None))
+    """
+    arch, _, tag = name.partition(".")
+    return arch, (tag or None)
+
+
+@dataclass(frozen=True, slots=True)
+class GraphEntry:
+    """An exported ONNX graph (:mod:`handocr.runtime`): file name in the folder, sha256, bytes."""
+
+    file: str
+    sha256: str
+    bytes: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class WeightsEntry:
+    """One weights file of the manifest.
+
+    Attributes
+    ----------
+    name : str
+        ``"arch.tag"``.
+    file : str
+        File name inside the weights folder.
+    sha256 : str or None
+        Digest the file must have (checked before it is read).
+    metrics : mapping
+        As stored in the file's metadata (accuracy, temperature, ...).
+    graph : GraphEntry or None
+        Its ONNX graph, when one was exported.
+    """
+
+    name: str
+    file: str
+    sha256: str | None
+    metrics: Mapping[str, Any] = field(default_factory=dict)
+    graph: GraphEntry | None = None
+
+    @property
+    def arch(self) -> str:
+        """The architecture part of :attr:`name`."""
+        return split_name(self.name)[0]
+
+
+@dataclass(frozen=True, slots=True)
+class FittedCascade:
+    """The cascade fitted for the default ensemble (``handocr fit-ensemble``).
+
+    Attributes
+    ----------
+    members : tuple of str
+        The ensemble it was fitted for, ``"arch.tag"`` names.
+    stages : tuple of tuple of str
+        Members per stage; the first stage reads every crop.
+    margins : tuple of float
+        One per later stage, in [0, 1]: crops whose vote so far has a top-1 minus top-2 margin
+        below it go on to that stage.
+    fit : mapping
+        Everything ``fit-ensemble`` recorded (validation accuracy, costs, escalated shares).
+    """
+
+    members: tuple[str, ...]
+    stages: tuple[tuple[str, ...], ...]
+    margins: tuple[float, ...]
+    fit: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> FittedCascade:
+        """Parse the manifest's ``cascade`` (a two-stage ``first``/``margin`` or ``stages``).
+
+        Raises
+        ------
+        KeyError, TypeError, ValueError
+            Malformed entry (the caller reports it as :class:`WeightsError`).
+        """
+        members = tuple(str(n) for n in d["members"])
+        if d.get("stages"):
+            stages = tuple(tuple(str(n) for n in st) for st in d["stages"])
+            margins = tuple(float(m) for m in d["margins"])
+        else:
+            first = str(d["first"])
+            stages = ((first,), tuple(n for n in members if n != first))
+            margins = (float(d["margin"]),)
+        return cls(members, stages, margins, MappingProxyType(dict(d)))
+
+
+@dataclass(frozen=True, slots=True)
+class Manifest:
+    """A parsed ``MANIFEST.json``.
+
+    Attributes
+    ----------
+    folder : Path
+        The weights folder; files are resolved inside it.
+    default_ensemble : tuple of str
+        ``"arch.tag"`` names, in voting order.
+    default_tags : mapping of str to str
+        Architecture -> its default ``"arch.tag"``.
+    weights : mapping of str to WeightsEntry
+        Every file, by ``"arch.tag"``.
+    voting_weights : mapping of str to float
+        Fitted voting weights of the default ensemble (empty when none were fitted).
+    cascade : FittedCascade or None
+        The default ensemble's fitted cascade.
+    """
+
+    folder: Path
+    default_ensemble: tuple[str, ...]
+    default_tags: Mapping[str, str]
+    weights: Mapping[str, WeightsEntry]
+    voting_weights: Mapping[str, float]
+    cascade: FittedCascade | None
+
+    def entry(self, name: str) -> WeightsEntry:
+        """Return the entry of ``"arch"`` (its default tag) or ``"arch.tag"``.
+
+        Raises
+        ------
+        WeightsError
+            No weights of that name are listed (the message lists those that are).
+        """
+        arch, tag = split_name(name)
+        key = f"{arch}.{tag}" if tag else self.default_tags.get(arch)
+        if not key or key not in self.weights:
+            have = ", ".join(sorted(self.weights)) or "none"
+            raise WeightsError(f"no shipped weights for {name}; have: {have}")
+        return self.weights[key]
+
+    def path(self, entry: WeightsEntry | GraphEntry) -> Path:
+        """Return the file of an entry, inside :attr:`folder`."""
+        return self.folder / entry.file
+
+    @classmethod
+    def from_dict(cls, folder: Path, raw: Mapping[str, Any]) -> Manifest:
+        """Build from the parsed JSON.
+
+        Raises
+        ------
+        WeightsError
+            A required key is missing or has the wrong type.
+        """
+        try:
+            weights = {}
+            for name, e in dict(raw.get("weights", {})).items():
+                g = e.get("graph")
+                graph = GraphEntry(str(g["file"]), str(g["sha256"]), int(g.get("bytes", 0)))
+                weights[name] = WeightsEntry(
+                    str(name),
+                    str(e["file"]),
+                    e.get("sha256"),
+                    MappingProxyType(dict(e.get("metrics") or {})),
+                    graph if g else None,
+                )
+            cascade = raw.get("cascade")
+            return cls(
+                folder,
+                tuple(str(n) for n in raw.get("default_ensemble", [])),
+                MappingProxyType({str(k): str(v) for k, v in raw.get("default_tags", {}).items()}),
+                MappingProxyType(weights),
+                MappingProxyType(
+                    {str(k): float(v) for k, v in (raw.get("voting_weights") or {}).items()}
+                ),
+                FittedCascade.from_dict(cascade) if cascade else None,
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as err:
+            raise WeightsError(f"{folder / MANIFEST}: malformed manifest ({err!r})") from err
+
+
+def load_manifest(folder: Path | None = None) -> Manifest:
+    """Read and parse ``MANIFEST.json`` of a weights folder (default :func:`weights_dir`).
+
+    The result is cached until the file changes (path, modification time and size).
+
+    Raises
+    ------
+    WeightsError
+        The manifest is missing, not valid JSON, or malformed.
+    """
+    path = (folder or weights_dir()) / MANIFEST
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise WeightsError(
+            f"{path} not found (is {WEIGHTS_ENV} set to a weights folder?)"
+        ) from None
+    except OSError as err:
+        raise WeightsError(f"{path}: unreadable manifest ({err})") from err
+    return _parse(path, st.st_mtime_ns, st.st_size)
+
+
+@functools.lru_cache(maxsize=8)
+def _parse(path: Path, mtime_ns: int, size: int) -> Manifest:
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise WeightsError(f"{path}: unreadable manifest ({err})") from err
+    if not isinstance(raw, dict):
+        raise WeightsError(f"{path}: malformed manifest (not a JSON object)")
+    return Manifest.from_dict(path.parent, raw)

@@ -1,0 +1,127 @@
+"""The training configuration: every option of a run, its default and its check, in one place."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+
+__all__ = ["PRECISIONS", "TrainConfig"]
+
+PRECISIONS = ("auto", "fp32", "bf16")
+"""Training precisions (:attr:`TrainConfig.precision`)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TrainConfig:
+    """Everything that defines a training run (saved beside the outputs and in the weights).
+
+    Attributes
+    ----------
+    arch : str
+        Registered architecture (``handocr.models.list_models()``).
+    data : str or None
+        EMNIST folder; ``None`` reads ``HANDOCR_DATA``.
+    split : str
+        EMNIST split name, e.g. ``pool47`` or ``balanced``.
+    out_dir : str
+        Folder for the checkpoint, history, curves and exported weights.
+    tag : str
+        Weight variant written into the file name (``<arch>.<tag>.safetensors``).
+    epochs : int
+        Maximum number of epochs (>= 1).
+    batch_size : int
+        Crops per step (>= 1).
+    lr : float
+        Peak learning rate of the OneCycle schedule (> 0).
+    weight_decay : float
+        AdamW decoupled weight decay (>= 0).
+    label_smoothing : float
+        In ``[0, 1)``.
+    val_fraction : float
+        Share of train carved out, stratified by class, for validation; in ``(0, 0.5]``.
+    seed : int
+        Seeds the split, shuffling, augmentation, dropout and initialisation.
+    time_budget_s : float or None
+        When set, the number of epochs is reduced so that the run fits this many seconds
+        (measured from a short timing probe before training).
+    device : str
+        ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
+    threads : int or None
+        ``torch.set_num_threads``; ``None`` keeps torch's default.
+    augment : bool
+        Random affine and stroke-width changes (:mod:`handocr.train.augment`).
+    logit_adjust : bool
+        Logit-adjusted loss against class imbalance (Menon et al. 2021).
+    max_train : int or None
+        Use at most this many training images (stratified); for smoke tests.
+    ema : float or None
+        When set (e.g. ``0.999``), validate and export an exponential moving average of the
+        weights with this decay per step (batch-norm statistics averaged too), Polyak averaging
+        as in timm's ``ModelEmaV3``; ``None`` exports the trained weights.
+    patience : int or None
+        Early stopping: end the run when validation accuracy has not improved for this many
+        epochs; the best epoch's weights are exported in every case.
+    init : str or None
+        Start from the weights of this safetensors file (fine-tuning; same architecture)
+        instead of a random initialisation.
+    lowres : float
+        Probability of the low-resolution re-rendering augmentation
+        (:attr:`handocr.train.augment.AugmentConfig.lowres_p`).
+    precision : str
+        ``auto``, ``fp32`` or ``bf16``: bfloat16 autocast for the training forward pass
+        (weights and optimiser state stay float32). ``auto`` picks ``bf16`` on a CUDA device
+        that supports it and on CPUs with AVX512-BF16 or AMX, where it measured 1.5-3x faster
+        (docs/training.md); validation and export always run in float32.
+    """
+
+    arch: str = "cnn"
+    data: str | None = None
+    split: str = "pool47"
+    out_dir: str = "runs/cnn"
+    tag: str = "emnist47-v1"
+    epochs: int = 10
+    batch_size: int = 256
+    lr: float = 3e-3
+    weight_decay: float = 5e-4
+    label_smoothing: float = 0.05
+    val_fraction: float = 0.05
+    seed: int = 0
+    time_budget_s: float | None = None
+    device: str = "auto"
+    threads: int | None = None
+    augment: bool = True
+    logit_adjust: bool = True
+    max_train: int | None = None
+    ema: float | None = None
+    patience: int | None = None
+    precision: str = "auto"
+    init: str | None = None
+    lowres: float = 0.0
+    command: str = field(default_factory=lambda: " ".join(sys.argv))
+
+    def __post_init__(self) -> None:
+        """Check value ranges.
+
+        Raises
+        ------
+        ValueError
+            A value is out of its documented range.
+        """
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ValueError("epochs and batch_size must be >= 1")
+        if not self.lr > 0 or self.weight_decay < 0:
+            raise ValueError("lr must be > 0 and weight_decay >= 0")
+        if not 0 <= self.label_smoothing < 1:
+            raise ValueError("label_smoothing must be in [0, 1)")
+        if not 0 < self.val_fraction <= 0.5:
+            raise ValueError("val_fraction must be in (0, 0.5]")
+        if self.time_budget_s is not None and self.time_budget_s <= 0:
+            raise ValueError("time_budget_s must be > 0")
+        if self.ema is not None and not 0 < self.ema < 1:
+            raise ValueError("ema must be in (0, 1)")
+        if self.patience is not None and self.patience < 1:
+            raise ValueError("patience must be >= 1")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}")
+        if not 0 <= self.lowres <= 1:
+            raise ValueError("lowres must be in [0, 1]")
