@@ -24,9 +24,10 @@ from torch import nn
 from handocr.evaluate import Scores
 from handocr.labels import NUM_CLASSES
 from handocr.models.registry import register_model
-from handocr.train.calibrate import fit_temperature
-from handocr.train.data import load_emnist, to_label_space
-from handocr.train.fit import TrainConfig, evaluate_logits, fit, split_train_val
+from handocr.train.calibrate import evaluate_logits, fit_temperature
+from handocr.train.config import TrainConfig
+from handocr.train.data import load_emnist, split_train_val, to_label_space
+from handocr.train.fit import fit
 
 NAME = "baseline-cnn"
 

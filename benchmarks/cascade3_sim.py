@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from handocr.ensemble import Ensemble, combine_votes, staged_combine
-from handocr.train.calibrate import CASCADE_TOLERANCE, balanced_accuracy
-from handocr.train.data import load_emnist, to_label_space
-from handocr.train.fit import TrainConfig, split_train_val
+from handocr.train.config import TrainConfig
+from handocr.train.data import load_emnist, split_train_val, to_label_space
+from handocr.train.ensemble import CASCADE_TOLERANCE, balanced_accuracy
 
 
 def cascade3(per, weights, order, m1, m2):  # type: ignore[no-untyped-def]
@@ -36,7 +36,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, required=True, help="EMNIST folder (pool47)")
     args = ap.parse_args()
-    from handocr.models.registry import macs_per_crop, model_spec
+    from handocr.models.factory import macs_per_crop, model_spec
 
     ens = Ensemble.from_names(batch_size=512, cascade="off")
     macs = np.array([macs_per_crop(model_spec(m.info.name).build()) / 1e6 for m in ens.members])

@@ -1,7 +1,7 @@
 """How close classification is to this CPU's floor: MACs per character against measured speed.
 
 For each member, the full ensemble and the fitted cascade: multiply-accumulates per character
-(``handocr.models.registry.macs_per_crop``; the cascade's = each stage's members' MACs times
+(``handocr.models.factory.macs_per_crop``; the cascade's = each stage's members' MACs times
 the share of crops that reach the stage, measured on the same crops), the fastest possible
 characters per second at the CPU's fp32 peak (nominal: cores x reported clock x FMA lanes per
 cycle; empirical: the best MAC rate any single member sustains), and the measured speed (ONNX
@@ -41,7 +41,7 @@ def clock_ghz() -> float:
 
 _TORCH_PART = """
 import json, sys, time, torch
-from handocr.models.registry import macs_per_crop, model_spec
+from handocr.models.factory import macs_per_crop, model_spec
 torch.set_num_threads({threads})
 macs = [macs_per_crop(model_spec(a).build()) for a in {archs!r}]
 a, b = torch.rand({n}, {n}), torch.rand({n}, {n})

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from handocr.errors import DataError, ExitCode
+from handocr.errors import DataError, ExitCode, OptionError
 
 if TYPE_CHECKING:
     from handocr.api import Recognizer
@@ -571,10 +571,9 @@ def evaluate_page_sets(
     Raises
     ------
     DataError
-        ``root`` holds no set, a truth file is malformed, or ``charsets`` names a set that
-        ``root`` does not hold.
+        ``root`` holds no set, or a truth file is malformed.
     OptionError
-        A charset is not valid.
+        A charset is not valid, or ``charsets`` names a set that ``root`` does not hold.
     WeightsError, UnknownModelError, ModelOutputError
         The models could not be loaded or failed.
     """
@@ -582,7 +581,7 @@ def evaluate_page_sets(
     sets = find_page_sets(root)
     unknown = set(charsets) - {folder.name for folder in sets}
     if unknown:
-        raise DataError(f"--charset names no set under {root}: {', '.join(sorted(unknown))}")
+        raise OptionError(f"--charset names no set under {root}: {', '.join(sorted(unknown))}")
     readers = {name: recognizer.with_options(charset=cs) for name, cs in charsets.items()}
     recognizer.ensemble  # noqa: B018 - load the models before any clock starts
     return {
