@@ -146,45 +146,51 @@ Models = Annotated[
 ]
 
 
+Inputs = Annotated[
+    list[str], typer.Argument(help="image or PDF files, directories, or - for standard input")
+]
+Format = Annotated[OutputFormat, typer.Option("--format", "-f", help="text, json, hocr or tsv")]
+Output = Annotated[
+    Optional[Path],  # noqa: UP045
+    typer.Option("--output", "-o", help="write the result here instead of stdout"),
+]
+OutputDir = Annotated[
+    Optional[Path],  # noqa: UP045
+    typer.Option(help="write one result per input into this folder (<name>.<format>)"),
+]
+Recursive = Annotated[bool, typer.Option("--recursive", "-r", help="also read sub-directories")]
+PageRanges = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option("--pages", help="pages of multi-page inputs, e.g. 1-3,7"),
+]
+Dpi = Annotated[int, typer.Option(min=1, help="PDF rendering resolution")]
+Overlay = Annotated[
+    Optional[Path],  # noqa: UP045
+    typer.Option(help="write one PNG per page with boxes and characters into this folder"),
+]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="errors only on stderr")]
+
+
 @app.command()
 def read(
-    pages: Annotated[
-        list[str],
-        typer.Argument(help="image or PDF files, directories, or - for standard input"),
-    ],
-    fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="text, json, hocr or tsv")] = (
-        OutputFormat.TEXT
-    ),
-    output: Annotated[
-        Optional[Path],  # noqa: UP045
-        typer.Option("--output", "-o", help="write the result here instead of stdout"),
-    ] = None,
-    output_dir: Annotated[
-        Optional[Path],  # noqa: UP045
-        typer.Option(help="write one result per input into this folder (<name>.<format>)"),
-    ] = None,
-    recursive: Annotated[
-        bool, typer.Option("--recursive", "-r", help="also read sub-directories")
-    ] = False,
-    page_ranges: Annotated[
-        Optional[str],  # noqa: UP045
-        typer.Option("--pages", help="pages of multi-page inputs, e.g. 1-3,7"),
-    ] = None,
-    dpi: Annotated[int, typer.Option(min=1, help="PDF rendering resolution")] = _D.dpi,
+    pages: Inputs,
+    fmt: Format = OutputFormat.TEXT,
+    output: Output = None,
+    output_dir: OutputDir = None,
+    recursive: Recursive = False,
+    page_ranges: PageRanges = None,
+    dpi: Dpi = _D.dpi,
     models: Models = None,
     voting: VotingOpt = _VOTING,
     charset: CharsetOpt = None,
     deskew: Deskew = _D.deskew,
     binarize: Binarize = _D.binarize,
-    overlay: Annotated[
-        Optional[Path],  # noqa: UP045
-        typer.Option(help="write one PNG per page with boxes and characters into this folder"),
-    ] = None,
+    overlay: Overlay = None,
     device: Device = _D.device,
     backend: BackendOpt = _D.backend,
     cascade: CascadeOpt = str(_D.cascade),
     letter_prior: LetterPrior = _D.letter_prior,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="errors only on stderr")] = False,
+    quiet: Quiet = False,
     verbose: Verbose = 0,
 ) -> None:
     """Read PAGES and print or write the text found (pages separated by a form feed).
