@@ -318,7 +318,8 @@ def train(
 ) -> None:
     """Train one member on EMNIST and write OUT/<arch>.<tag>.safetensors plus curves."""
     configure_cli_logging(max(verbose, 1))
-    from handocr.train.fit import TrainConfig, fit
+    from handocr.train.config import TrainConfig
+    from handocr.train.fit import fit
 
     try:
         cfg = TrainConfig(
@@ -344,16 +345,13 @@ def train(
             init=str(init) if init else None,
             lowres=lowres,
         )
-    except ValueError as err:
-        log.error("%s", err)
-        raise typer.Exit(code=int(ExitCode.USAGE)) from None
-    update, stop = _progress_bar(f"training {arch}")
-    try:
-        result = fit(cfg, resume=resume, progress=update)
-    except HandocrError as err:
+        update, stop = _progress_bar(f"training {arch}")
+        try:
+            result = fit(cfg, resume=resume, progress=update)
+        finally:
+            stop()
+    except HandocrError as err:  # OptionError (exit 2) for a bad value, DataError, ...
         raise _fail(err, verbose) from None
-    finally:
-        stop()
     typer.echo(
         json.dumps({"weights": str(result.weights), "sha256": result.sha256, **result.metrics})
     )

@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 
+from handocr.errors import OptionError
+
 __all__ = ["PRECISIONS", "TrainConfig"]
 
 PRECISIONS = ("auto", "fp32", "bf16")
@@ -104,24 +106,24 @@ class TrainConfig:
 
         Raises
         ------
-        ValueError
-            A value is out of its documented range.
+        OptionError
+            A value is out of its documented range (a ``ValueError``; exit code 2).
         """
         if self.epochs < 1 or self.batch_size < 1:
-            raise ValueError("epochs and batch_size must be >= 1")
+            raise OptionError("epochs and batch_size must be >= 1")
         if not self.lr > 0 or self.weight_decay < 0:
-            raise ValueError("lr must be > 0 and weight_decay >= 0")
+            raise OptionError("lr must be > 0 and weight_decay >= 0")
         if not 0 <= self.label_smoothing < 1:
-            raise ValueError("label_smoothing must be in [0, 1)")
+            raise OptionError("label_smoothing must be in [0, 1)")
         if not 0 < self.val_fraction <= 0.5:
-            raise ValueError("val_fraction must be in (0, 0.5]")
+            raise OptionError("val_fraction must be in (0, 0.5]")
         if self.time_budget_s is not None and self.time_budget_s <= 0:
-            raise ValueError("time_budget_s must be > 0")
+            raise OptionError("time_budget_s must be > 0")
         if self.ema is not None and not 0 < self.ema < 1:
-            raise ValueError("ema must be in (0, 1)")
+            raise OptionError("ema must be in (0, 1)")
         if self.patience is not None and self.patience < 1:
-            raise ValueError("patience must be >= 1")
+            raise OptionError("patience must be >= 1")
         if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}")
+            raise OptionError(f"precision must be one of {', '.join(PRECISIONS)}")
         if not 0 <= self.lowres <= 1:
-            raise ValueError("lowres must be in [0, 1]")
+            raise OptionError("lowres must be in [0, 1]")

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
+from handocr.crops import INPUT_SHAPE
 from handocr.errors import DataError
 
 if TYPE_CHECKING:
@@ -206,7 +207,7 @@ def load_emnist(data: str | os.PathLike[str] | None, split: str, part: str) -> E
     mapping = read_mapping(folder / f"emnist-{split}-mapping.txt")
     images = read_idx(img_path, magic=MAGIC_IMAGES)
     labels = read_idx(lab_path, magic=MAGIC_LABELS)
-    if images.ndim != 3 or images.shape[1:] != (28, 28):
+    if images.ndim != 3 or images.shape[1:] != INPUT_SHAPE[1:]:
         raise DataError(f"{img_path}: expected N x 28 x 28 images, got {images.shape}")
     if len(images) != len(labels):
         raise DataError(
