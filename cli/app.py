@@ -313,10 +313,27 @@ def train(
         float,
         typer.Option(min=0.0, max=1.0, help="share of crops re-rendered at low resolution"),
     ] = 0.0,
+    real: Annotated[
+        Optional[list[Path]],  # noqa: UP045
+        typer.Option(
+            help="also train on real handprint in this folder (boxes.tsv, a folder per class, "
+            "or images + truth.tsv aligned by handocr itself); repeatable"
+        ),
+    ] = None,
+    real_share: Annotated[
+        float, typer.Option(min=0.0, max=0.99, help="share of each epoch drawn from --real crops")
+    ] = 0.25,
+    real_holdout: Annotated[
+        float, typer.Option(min=0.0, max=0.5, help="share of --real images held out and scored")
+    ] = 0.1,
+    min_agreement: Annotated[
+        float,
+        typer.Option(min=0.0, max=1.0, help="weak labels: least share of glyphs agreeing"),
+    ] = 0.5,
     device: Device = "auto",
     verbose: Verbose = 0,
 ) -> None:
-    """Train one member on EMNIST and write OUT/<arch>.<tag>.safetensors plus curves."""
+    """Train one member on EMNIST (and real handprint) and write OUT/<arch>.<tag>.safetensors."""
     configure_cli_logging(max(verbose, 1))
     from handocr.train.config import TrainConfig
     from handocr.train.fit import fit
@@ -344,6 +361,10 @@ def train(
             precision=precision,
             init=str(init) if init else None,
             lowres=lowres,
+            real=tuple(str(r) for r in real or ()),
+            real_share=real_share,
+            real_holdout=real_holdout,
+            min_agreement=min_agreement,
         )
         update, stop = _progress_bar(f"training {arch}")
         try:

@@ -243,6 +243,32 @@ class Recognizer:
         WeightsError, UnknownModelError, ModelOutputError
             As :meth:`classify`.
         """
+        return [page for page, _ in self.read_pieces(images, indices=indices, sources=sources)]
+
+    def read_pieces(
+        self,
+        images: Sequence[NDArray[np.uint8]],
+        *,
+        indices: Sequence[int] | None = None,
+        sources: Sequence[str | None] | None = None,
+    ) -> list[tuple[Page, list[Piece]]]:
+        """Read pages as :meth:`read_pages` does, and keep the glyph crops that were read.
+
+        For training on real scans: each character of the page comes with the
+        :class:`~handocr.segment.Piece` (box and own ink, in the levelled page's pixels) that
+        the classifier read, so crops can be labelled by aligning the text with a transcription.
+
+        Returns
+        -------
+        list of (Page, list of Piece)
+            Per image, the page and its pieces in reading order, one per character of the page
+            (``page.lines -> words -> chars``).
+
+        Raises
+        ------
+        ValueError, WeightsError, UnknownModelError, ModelOutputError
+            As :meth:`read_pages`.
+        """
         from handocr.decode import decode_page
         from handocr.preprocess import level_page
         from handocr.segment import segment_pieces
@@ -289,7 +315,7 @@ class Recognizer:
                 letter_prior=o.letter_prior,
                 to_page=lev.to_input if lev.inverse is not None else None,
             )
-            pages.append(page)
+            pages.append((page, [p for row in lines for p in row]))
         return pages
 
     def read_inputs(

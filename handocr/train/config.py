@@ -69,6 +69,19 @@ class TrainConfig:
     lowres : float
         Probability of the low-resolution re-rendering augmentation
         (:attr:`handocr.train.augment.AugmentConfig.lowres_p`).
+    real : tuple of str
+        Folders of real handprint to train on besides EMNIST, in any layout of
+        :mod:`handocr.train.realdata` (boxes, a folder per class, or weakly labelled fields).
+    real_share : float
+        Share of each epoch's training samples drawn from the real crops, in ``[0, 1)``; the
+        real crops are repeated (or subsampled) to make it. The resolved counts are recorded in
+        the weights' metrics (``real``).
+    real_holdout : float
+        Share of each real folder's images held out from training (by a hash of the file name)
+        and scored after every epoch (``real_val_accuracy``), in ``[0, 0.5]``.
+    min_agreement : float
+        Forced alignment of weakly labelled images: least share of a line's glyphs whose label
+        the classifier has among its top 3 (:func:`handocr.train.realdata.align_weak_labels`).
     precision : str
         ``auto``, ``fp32`` or ``bf16``: bfloat16 autocast for the training forward pass
         (weights and optimiser state stay float32). ``auto`` picks ``bf16`` on a CUDA device
@@ -99,6 +112,10 @@ class TrainConfig:
     precision: str = "auto"
     init: str | None = None
     lowres: float = 0.0
+    real: tuple[str, ...] = ()
+    real_share: float = 0.25
+    real_holdout: float = 0.1
+    min_agreement: float = 0.5
     command: str = field(default_factory=lambda: " ".join(sys.argv))
 
     def __post_init__(self) -> None:
@@ -127,3 +144,10 @@ class TrainConfig:
             raise OptionError(f"precision must be one of {', '.join(PRECISIONS)}")
         if not 0 <= self.lowres <= 1:
             raise OptionError("lowres must be in [0, 1]")
+        object.__setattr__(self, "real", tuple(str(r) for r in self.real))
+        if not 0 <= self.real_share < 1:
+            raise OptionError("real_share must be in [0, 1)")
+        if not 0 <= self.real_holdout <= 0.5:
+            raise OptionError("real_holdout must be in [0, 0.5]")
+        if not 0 <= self.min_agreement <= 1:
+            raise OptionError("min_agreement must be in [0, 1]")

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F  # noqa: N812 - torch convention
+from numpy.typing import NDArray
 
 from handocr.errors import DataError
 from handocr.labels import NUM_CLASSES
@@ -164,6 +165,7 @@ def fit(
         train_set, test_set, data_sha = _load_sets(cfg)
     images, labels, tr_idx, va_idx = split_train_val(train_set, cfg)
     x_val, y_val = images[va_idx], labels[va_idx]
+    images, labels, tr_idx, real_val, real_report = _add_real(cfg, images, labels, tr_idx)
     counts = np.bincount(labels[tr_idx], minlength=NUM_CLASSES).astype(np.float64)
     log_prior = torch.tensor(np.log(np.maximum(counts, 1) / counts.sum()), dtype=torch.float32)
     log_prior = log_prior.to(dev)
@@ -291,6 +293,9 @@ def fit(
             "lr": float(sched.get_last_lr()[0]),
             "seconds": time.monotonic() - t_ep,
         }
+        if real_val is not None:
+            real_logits = evaluate_logits(scored, real_val[0], device=dev)
+            row["real_val_accuracy"] = float((real_logits.argmax(1) == real_val[1]).mean())
         history.append(row)
         log.info(
             "epoch %d/%d: train loss %.4f, val loss %.4f, val acc %.4f (%.0f s)",
@@ -336,6 +341,12 @@ def fit(
         t_logits = evaluate_logits(net, test_set[0], device=dev)
         metrics["test_accuracy"] = round(float((t_logits.argmax(1) == test_set[1]).mean()), 5)
         metrics["test_n"] = len(test_set[1])
+    if real_val is not None:
+        r_logits = evaluate_logits(net, real_val[0], device=dev)
+        metrics["real_val_accuracy"] = round(float((r_logits.argmax(1) == real_val[1]).mean()), 5)
+        metrics["real_val_n"] = len(real_val[1])
+    if real_report:
+        metrics["real"] = real_report
     metrics["seconds"] = round(time.monotonic() - t_start, 1)
     info = WeightsInfo(
         arch=cfg.arch,
@@ -356,6 +367,54 @@ def fit(
     (out / "config.json").write_text(json.dumps(asdict(cfg), indent=2), encoding="utf-8")
     log.info("wrote %s (sha256 %s): %s", weights, sha[:12], metrics)
     return FitResult(weights, sha, metrics, history)
+
+
+def _add_real(
+    cfg: TrainConfig,
+    images: NDArray[np.uint8],
+    labels: NDArray[np.int64],
+    tr_idx: NDArray[np.intp],
+) -> tuple[NDArray[np.uint8], NDArray[np.int64], NDArray[np.intp], ArraySet | None, dict[str, Any]]:
+    """Append the crops of ``cfg.real`` to the training arrays at ``cfg.real_share``.
+
+    Returns the arrays, the training indices (EMNIST's plus the real crops', repeated or
+    subsampled to the share), the held-out real crops, and the resolved mix for the metadata.
+    """
+    if not cfg.real:
+        return images, labels, tr_idx, None, {}
+    from handocr.train.realdata import load_real
+
+    parts = [
+        load_real(Path(folder), holdout=cfg.real_holdout, min_agreement=cfg.min_agreement)
+        for folder in cfg.real
+    ]
+    real_x = np.concatenate([p.images for p in parts])
+    real_y = np.concatenate([p.labels for p in parts])
+    if len(real_y) == 0:
+        raise DataError(f"no crops in {', '.join(cfg.real)}")
+    n_samples = round(cfg.real_share / (1 - cfg.real_share) * len(tr_idx))
+    rng = np.random.default_rng(cfg.seed)
+    real_idx = len(labels) + np.resize(rng.permutation(len(real_y)), n_samples)
+    held = (
+        np.concatenate([p.held_images for p in parts]),
+        np.concatenate([p.held_labels for p in parts]),
+    )
+    report = {
+        "sources": {p.name: {"layout": p.layout, **p.report} for p in parts},
+        "crops": len(real_y),
+        "samples_per_epoch": int(n_samples),
+        "emnist_samples_per_epoch": len(tr_idx),
+        "repeats": round(n_samples / len(real_y), 3),
+        "share": cfg.real_share,
+    }
+    log.info("real crops: %s", report)
+    return (
+        np.concatenate([images, real_x]),
+        np.concatenate([labels, real_y]),
+        np.concatenate([tr_idx, real_idx]),
+        held if len(held[1]) else None,
+        report,
+    )
 
 
 def _write_history(out: Path, history: list[dict[str, float]]) -> None:

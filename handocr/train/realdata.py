@@ -1,0 +1,467 @@
+"""Training crops from real handprint, made exactly as reading makes them.
+
+Three layouts a user may have, each turned into ``(N, 28, 28)`` uint8 crops (upright, ink 255,
+the EMNIST convention of :mod:`handocr.crops`) with labels in :data:`handocr.labels.LABELS`
+order:
+
+``boxes``
+    Images plus ``boxes.tsv`` (``filename, x, y, width, height, label``: a box per character,
+    e.g. the ORAND-CAR-A train split's 4,898 digit boxes). Each page is binarised by
+    :func:`handocr.preprocess.ink_map` and every box cropped by
+    :func:`handocr.crops.to_model_input`.
+``folders``
+    A folder per class (``A/``, ``7/``, ``a/``, ...) of images each holding one character; its
+    ink's bounding box is the crop.
+``weak``
+    Field images plus ``truth.tsv`` (``filename<TAB>text``) whose text is known but not where
+    each character is (e.g. the Kaggle names train split). Each image is read by handocr
+    itself (:meth:`handocr.Recognizer.read_pieces`) and a line is aligned with the text
+    (forced alignment): it is kept only when its glyph count equals the text's character
+    count and the classifier agrees with the text on at least ``min_agreement`` of the glyphs
+    (the label is among its top-3 readings). Each glyph is then labelled with its character
+    of the text, including the glyphs the classifier got wrong: that is what it learns from.
+
+:func:`load_real` detects the layout of a folder. Images are split by a hash of their name into
+training and held-out parts (:func:`held_out`), so a held-out image never trains.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from handocr.errors import DataError, HandocrError
+
+if TYPE_CHECKING:
+    from handocr.api import Recognizer
+    from handocr.result import Box
+
+__all__ = [
+    "LAYOUTS",
+    "RealCrops",
+    "align_weak_labels",
+    "contact_sheet",
+    "detect_layout",
+    "held_out",
+    "load_real",
+    "read_box_crops",
+    "read_class_folders",
+]
+
+log = logging.getLogger(__name__)
+
+LAYOUTS = ("boxes", "folders", "weak")
+"""Folder layouts of real training data (module docstring)."""
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".pgm", ".pbm")
+
+
+@dataclass(frozen=True, slots=True)
+class RealCrops:
+    """Labelled crops from one folder, split into training and held-out images.
+
+    Attributes
+    ----------
+    name : str
+        The folder's name.
+    layout : str
+        One of :data:`LAYOUTS`.
+    images, labels : ndarray
+        ``(N, 28, 28)`` uint8 crops (ink 255) and ``(N,)`` int64 labels, training part.
+    held_images, held_labels : ndarray
+        The same for the held-out images (:func:`held_out`).
+    report : dict
+        Counts: ``images`` (read), ``kept`` (images that gave crops), ``crops``, and for
+        ``weak`` the alignment's yield and reasons for dropping.
+    """
+
+    name: str
+    layout: str
+    images: NDArray[np.uint8]
+    labels: NDArray[np.int64]
+    held_images: NDArray[np.uint8]
+    held_labels: NDArray[np.int64]
+    report: dict[str, Any] = field(default_factory=dict)
+
+
+def held_out(name: str, share: float) -> bool:
+    """Whether the image called ``name`` belongs to the held-out part (stable across runs).
+
+    The decision hashes the file name (SHA-256), so it does not depend on the order or the
+    number of files, and the same images are held out in every run.
+
+    Examples
+    --------
+    >>> held_out("a.png", 0.0), held_out("a.png", 1.0)
+    (False, True)
+    """
+    digest = hashlib.sha256(name.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < share
+
+
+def detect_layout(folder: Path) -> str:
+    """Return the layout of a folder of real data (:data:`LAYOUTS`).
+
+    Raises
+    ------
+    DataError
+        The folder does not exist or matches no layout.
+    """
+    if not folder.is_dir():
+        raise DataError(f"{folder}: not a folder")
+    if (folder / "boxes.tsv").is_file():
+        return "boxes"
+    if (folder / "truth.tsv").is_file():
+        return "weak"
+    if any(p.is_dir() and not p.name.startswith(".") for p in folder.iterdir()):
+        return "folders"
+    raise DataError(f"{folder}: no boxes.tsv, truth.tsv or class sub-folders")
+
+
+def _find_image(folder: Path, name: str) -> Path:
+    for candidate in (folder / name, folder / "images" / name):
+        if candidate.is_file():
+            return candidate
+    raise DataError(f"{folder}: image {name} not found (also looked in images/)")
+
+
+def _label(text: str, where: str) -> int:
+    from handocr.labels import index_of
+
+    try:
+        return index_of(text)
+    except KeyError:
+        raise DataError(f"{where}: label {text!r} is not one of the 47 EMNIST classes") from None
+
+
+def _to_uint8(x: NDArray[np.float32]) -> NDArray[np.uint8]:
+    """``(N, 1, 28, 28)`` float crops in [0, 1] -> ``(N, 28, 28)`` uint8."""
+    out: NDArray[np.uint8] = np.rint(np.clip(x[:, 0], 0, 1) * 255).astype(np.uint8)
+    return out
+
+
+def _empty() -> tuple[NDArray[np.uint8], NDArray[np.int64]]:
+    return np.zeros((0, 28, 28), np.uint8), np.zeros(0, np.int64)
+
+
+class _Split:
+    """Crops gathered per image into the training or the held-out part."""
+
+    def __init__(self, share: float) -> None:
+        self.share = share
+        self.parts: dict[bool, tuple[list[NDArray[np.uint8]], list[NDArray[np.int64]]]] = {
+            False: ([], []),
+            True: ([], []),
+        }
+
+    def add(self, name: str, crops: NDArray[np.uint8], labels: Sequence[int]) -> None:
+        xs, ys = self.parts[held_out(name, self.share)]
+        xs.append(crops)
+        ys.append(np.asarray(labels, np.int64))
+
+    def result(self, name: str, layout: str, report: dict[str, Any]) -> RealCrops:
+        arrays = []
+        for part in (False, True):
+            xs, ys = self.parts[part]
+            arrays += [np.concatenate(xs), np.concatenate(ys)] if xs else list(_empty())
+        report["crops"] = len(arrays[1])
+        report["held_crops"] = len(arrays[3])
+        return RealCrops(name, layout, *arrays, report=report)
+
+
+def read_box_crops(folder: Path, *, holdout: float = 0.1) -> RealCrops:
+    """Crops from images with a box per character (``boxes.tsv``; module docstring).
+
+    Parameters
+    ----------
+    folder : Path
+        Holds ``boxes.tsv`` and the images (in the folder or in ``images/``).
+    holdout : float, default 0.1
+        Share of images held out (:func:`held_out`).
+
+    Returns
+    -------
+    RealCrops
+
+    Raises
+    ------
+    DataError
+        A malformed ``boxes.tsv`` row, a missing image or a label outside the 47 classes.
+    """
+    from handocr.crops import to_model_input
+    from handocr.io import load_pages
+    from handocr.preprocess import ink_map
+    from handocr.result import Box
+
+    by_image: dict[str, list[tuple[Box, int]]] = {}
+    path = folder / "boxes.tsv"
+    try:
+        with path.open(encoding="utf-8", newline="") as fh:
+            rows = list(csv.reader(fh, delimiter="\t"))
+    except OSError as err:
+        raise DataError(f"{path}: cannot read ({err})") from err
+    for k, row in enumerate(rows[1:], start=2):
+        try:
+            name, x, y, w, h, text = row
+            box = Box(int(x), int(y), int(x) + int(w), int(y) + int(h))
+        except ValueError as err:
+            raise DataError(f"{path}:{k}: expected file, x, y, width, height, label") from err
+        by_image.setdefault(name, []).append((box, _label(text, f"{path}:{k}")))
+    split = _Split(holdout)
+    for name, entries in by_image.items():
+        (page,) = load_pages(_find_image(folder, name))
+        ink = ink_map(page)
+        crops = to_model_input(ink, [b for b, _ in entries])
+        split.add(name, _to_uint8(crops), [lab for _, lab in entries])
+    report = {"images": len(by_image), "kept": len(by_image)}
+    return split.result(folder.name, "boxes", report)
+
+
+def read_class_folders(folder: Path, *, holdout: float = 0.1) -> RealCrops:
+    """Crops from a folder per class, each image one character (module docstring).
+
+    A sub-folder's name is its character (``A``, ``7``, ``a``; merged lower-case letters count
+    as their capitals). An image without ink is skipped.
+
+    Raises
+    ------
+    DataError
+        A sub-folder named other than one of the 47 classes, or an unreadable image.
+    """
+    from handocr.crops import to_model_input
+    from handocr.io import load_pages
+    from handocr.preprocess import ink_map
+    from handocr.result import Box
+
+    split = _Split(holdout)
+    n_images = kept = 0
+    for sub in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        label = _label(sub.name, str(sub))
+        for img in sorted(p for p in sub.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES):
+            n_images += 1
+            try:
+                (page,) = load_pages(img)
+            except HandocrError as err:
+                raise DataError(f"{img}: {err}") from err
+            ink = ink_map(page)
+            ys, xs = np.nonzero(ink)
+            if len(ys) == 0:
+                continue
+            box = Box(int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
+            split.add(f"{sub.name}/{img.name}", _to_uint8(to_model_input(ink, [box])), [label])
+            kept += 1
+    return split.result(folder.name, "folders", {"images": n_images, "kept": kept})
+
+
+def _target(text: str) -> list[int] | None:
+    """Return the class of each character of a text (whitespace and ``-'.,`` left out)."""
+    from handocr.labels import index_of
+
+    out = []
+    for ch in text.replace("\\n", " "):
+        if ch.isspace() or ch in "-'.,":
+            continue
+        try:
+            out.append(index_of(ch))
+        except KeyError:
+            return None  # e.g. an accented letter: no class for it
+    return out
+
+
+def align_weak_labels(
+    recognizer: Recognizer,
+    folder: Path,
+    *,
+    holdout: float = 0.1,
+    min_agreement: float = 0.5,
+    top_k: int = 3,
+    progress: Callable[[int, int], None] | None = None,
+) -> RealCrops:
+    """Crops from field images with a transcription only, by forced alignment (module docstring).
+
+    Parameters
+    ----------
+    recognizer : Recognizer
+        Reads each image (segmentation as at inference, and the classifier that checks the
+        alignment).
+    folder : Path
+        Holds ``truth.tsv`` and the images.
+    holdout : float, default 0.1
+    min_agreement : float, default 0.5
+        Least share of a line's glyphs whose label is among the classifier's ``top_k``.
+    top_k : int, default 3
+    progress : callable, optional
+        ``progress(done, total)`` per image.
+
+    Returns
+    -------
+    RealCrops
+        ``report`` holds ``images``, ``kept`` (the yield), and the images dropped because the
+        text has characters outside the classes (``no_target``), no line had the text's glyph
+        count (``count_mismatch``), or the classifier disagreed (``disagree``).
+
+    Raises
+    ------
+    DataError
+        ``truth.tsv`` is missing or malformed.
+    """
+    from handocr.api import batch_pages
+    from handocr.crops import pieces_to_model_input
+    from handocr.evaluate import read_truth
+    from handocr.io import LoadedPage, load_pages
+
+    truth = read_truth(folder / "truth.tsv")
+    split = _Split(holdout)
+    report: dict[str, Any] = {
+        "images": len(truth),
+        "kept": 0,
+        "no_target": 0,
+        "unreadable": 0,
+        "count_mismatch": 0,
+        "disagree": 0,
+    }
+    todo: list[tuple[str, list[int], LoadedPage]] = []
+    for name, text in truth:
+        target = _target(text)
+        if not target:
+            report["no_target"] += 1
+            continue
+        try:
+            (image,) = load_pages(_find_image(folder, name))
+        except (HandocrError, ValueError):
+            report["unreadable"] += 1
+            continue
+        todo.append((name, target, LoadedPage(image, name)))
+    done = 0
+    for group in batch_pages([item[2] for item in todo]):
+        items, todo = todo[: len(group)], todo[len(group) :]
+        read = recognizer.read_pieces([g.image for g in group])
+        for (name, target, _), (page, pieces) in zip(items, read, strict=True):
+            verdict, crops = _align(page, pieces, target, top_k)
+            if crops is None or verdict < min_agreement:
+                report["count_mismatch" if crops is None else "disagree"] += 1
+            else:
+                split.add(name, _to_uint8(pieces_to_model_input(crops)), target)
+                report["kept"] += 1
+        done += len(group)
+        if progress is not None:
+            progress(done, len(truth))
+    report["yield"] = round(report["kept"] / max(report["images"], 1), 4)
+    return split.result(folder.name, "weak", report)
+
+
+def _align(
+    page: Any, pieces: Sequence[Any], target: Sequence[int], top_k: int
+) -> tuple[float, list[Any] | None]:
+    """Return the best line of ``page`` for ``target``: (share of agreeing glyphs, pieces).
+
+    Only lines with as many glyphs as ``target`` has characters qualify; ``(0.0, None)`` when
+    none does.
+    """
+    from handocr.labels import index_of
+
+    best: tuple[float, list[Any] | None] = (0.0, None)
+    pos = 0
+    for line in page.lines:
+        chars = line.all_chars()
+        line_pieces = list(pieces[pos : pos + len(chars)])
+        pos += len(chars)
+        if len(chars) != len(target):
+            continue
+        hits = [
+            lab in {index_of(t) for t in [c.text, *(a for a, _ in c.alternatives)][:top_k]}
+            for c, lab in zip(chars, target, strict=True)
+        ]
+        agree = float(np.mean(hits))
+        if best[1] is None or agree > best[0]:
+            best = (agree, line_pieces)
+    return best
+
+
+def load_real(
+    folder: Path,
+    *,
+    recognizer: Recognizer | None = None,
+    holdout: float = 0.1,
+    min_agreement: float = 0.5,
+) -> RealCrops:
+    """Read a folder of real training data in whichever layout it has (:func:`detect_layout`).
+
+    Parameters
+    ----------
+    folder : Path
+    recognizer : Recognizer, optional
+        For the ``weak`` layout; default one with the shipped models.
+    holdout : float, default 0.1
+        Share of images held out (:func:`held_out`).
+    min_agreement : float, default 0.5
+        See :func:`align_weak_labels`.
+
+    Returns
+    -------
+    RealCrops
+
+    Raises
+    ------
+    DataError
+        No layout matches, or the data is malformed.
+    """
+    layout = detect_layout(folder)
+    if layout == "boxes":
+        crops = read_box_crops(folder, holdout=holdout)
+    elif layout == "folders":
+        crops = read_class_folders(folder, holdout=holdout)
+    else:
+        if recognizer is None:
+            from handocr.api import Recognizer
+
+            recognizer = Recognizer()
+        crops = align_weak_labels(recognizer, folder, holdout=holdout, min_agreement=min_agreement)
+    log.info("%s (%s): %s", folder, layout, crops.report)
+    return crops
+
+
+def contact_sheet(
+    images: NDArray[np.uint8],
+    labels: NDArray[np.int64],
+    path: Path,
+    *,
+    n: int = 200,
+    columns: int = 20,
+    seed: int = 0,
+) -> list[int]:
+    """Write a PNG grid of ``n`` random crops, each with its label, for checking labels by eye.
+
+    Returns
+    -------
+    list of int
+        The indices shown, row by row.
+    """
+    import cv2
+
+    from handocr.labels import LABELS
+
+    rng = np.random.default_rng(seed)
+    pick = sorted(rng.choice(len(labels), size=min(n, len(labels)), replace=False).tolist())
+    cell = 56
+    rows = -(-len(pick) // columns)
+    sheet = np.full((rows * (cell + 18), columns * cell), 255, np.uint8)
+    for k, i in enumerate(pick):
+        r, c = divmod(k, columns)
+        y, x = r * (cell + 18), c * cell
+        sheet[y : y + cell, x : x + cell] = 255 - cv2.resize(images[i], (cell, cell))
+        cv2.putText(
+            sheet, LABELS[int(labels[i])], (x + 20, y + cell + 14), cv2.FONT_HERSHEY_SIMPLEX,
+            0.5, 0, 1,
+        )  # fmt: skip
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), sheet)
+    return pick
