@@ -330,6 +330,10 @@ def train(
         float,
         typer.Option(min=0.0, max=1.0, help="weak labels: least share of glyphs agreeing"),
     ] = 0.5,
+    synth_pages: Annotated[
+        int,
+        typer.Option(min=0, help="pages of pipeline-matched synthetic crops (EMNIST train glyphs)"),
+    ] = 0,
     device: Device = "auto",
     verbose: Verbose = 0,
 ) -> None:
@@ -365,6 +369,7 @@ def train(
             real_share=real_share,
             real_holdout=real_holdout,
             min_agreement=min_agreement,
+            synth_pages=synth_pages,
         )
         update, stop = _progress_bar(f"training {arch}")
         try:

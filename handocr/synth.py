@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from handocr.labels import LABELS
+from handocr.labels import DIGITS, KEPT_LOWER, LABELS, MERGED_LOWER, UPPER
 from handocr.result import Box
 
-__all__ = ["PageStyle", "SynthChar", "SynthPage", "match_boxes", "render_page"]
+__all__ = ["PageStyle", "SynthChar", "SynthPage", "assign_boxes", "match_boxes", "render_page"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +54,24 @@ class PageStyle:
         character heights wide), a blank cell between words.
     margin : int
         Blank border around the text.
+    pen_px : tuple of int
+        Inclusive range of a per-page change of the stroke width in pixels: positive thickens
+        (dilation by that many pixels), negative thins (erosion); ``(0, 0)`` keeps EMNIST's.
+    paper : tuple of int
+        Inclusive range of the paper's gray level (255 white); the ink keeps its contrast
+        ``ink_contrast`` below it.
+    ink_contrast : tuple of int
+        Inclusive range of the gray-level difference between paper and full ink (a grey pen
+        or a faint scan is 60-120, black ink on white 255).
+    texture : float
+        Standard deviation in gray levels of a smooth background texture (blurred noise, as
+        the printed patterns of cheques); 0 for none.
+    jpeg_quality : int or None
+        Re-encode the page as JPEG at this quality (its block artefacts), or not at all.
+    case : {"any", "upper", "mixed"}
+        Classes drawn for each word: any of the 47; capitals and digits; or mixed-case words
+        (a capital, then lower-case letters: EMNIST's eleven lower-case-only shapes and the
+        merged classes), as in "AnyCompany" or "Street".
     """
 
     lines: int = 4
@@ -70,6 +88,12 @@ class PageStyle:
     ruled: bool = False
     boxed: bool = False
     margin: int = 40
+    pen_px: tuple[int, int] = (0, 0)
+    paper: tuple[int, int] = (255, 255)
+    ink_contrast: tuple[int, int] = (255, 255)
+    texture: float = 0.0
+    jpeg_quality: int | None = None
+    case: str = "any"
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +180,7 @@ def render_page(
     if len(glyphs) == 0 or len(glyphs) != len(labels):
         raise ValueError(f"need glyphs and labels of equal, non-zero length: {len(glyphs)}")
     rng = np.random.default_rng(seed)
+    pools = _pools(labels)
     h_max = style.height[1]
     n_max = style.words_per_line * (style.chars_per_word[1] + 1)
     width = int(2 * style.margin + n_max * h_max * 0.95)
@@ -171,8 +196,11 @@ def render_page(
         x = style.margin + int(rng.integers(0, h_max // 2 + 1))
         for wi in range(style.words_per_line):
             n_chars = int(rng.integers(style.chars_per_word[0], style.chars_per_word[1] + 1))
-            for _ in range(n_chars):
-                k = int(rng.integers(0, len(glyphs)))
+            for ci in range(n_chars):
+                if style.case == "any":  # the original stream: pages of older seeds stay
+                    k = int(rng.integers(0, len(glyphs)))
+                else:
+                    k = int(rng.choice(pools[_pool(style.case, ci)]))
                 g: Any = _ink_crop(glyphs[k])
                 h = int(rng.integers(style.height[0], style.height[1] + 1))
                 scale = h / max(g.shape)
@@ -187,16 +215,19 @@ def render_page(
                     continue
                 g = g[:, xs.min() : xs.max() + 1]
                 if style.boxed:  # fixed-pitch comb cells, the glyph fitted and centred inside
-                    if g.shape[1] > cell - 10:
-                        g = cv2.resize(g, (cell - 10, gh), interpolation=cv2.INTER_AREA)
+                    inner = cell - min(10, max(2, cell // 5))
+                    if g.shape[1] > inner:
+                        g = cv2.resize(g, (inner, gh), interpolation=cv2.INTER_AREA)
                     cell_x, x = x, x + (cell - g.shape[1]) // 2
                 y0 = base - gh + int(rng.normal(0, style.baseline_jitter * h_max))
                 y0 = max(0, min(y0, height - gh))
                 if x + g.shape[1] >= width - style.margin // 2:
                     break
+                ys, xs = np.nonzero(g > 127)
+                if len(xs) == 0:  # a glyph squeezed to nothing by a small comb cell
+                    continue
                 region = ink[y0 : y0 + gh, x : x + g.shape[1]]
                 np.maximum(region, g, out=region)
-                ys, xs = np.nonzero(g > 127)
                 box = Box(
                     x + int(xs.min()),
                     y0 + int(ys.min()),
@@ -214,7 +245,20 @@ def render_page(
         if style.ruled:
             ends = (style.margin // 2, base + 2), (width - style.margin // 2, base + 2)
             cv2.line(rules, ends[0], ends[1], 255, 2)
+    pen = _draw(rng, style.pen_px)
+    if pen:
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * abs(pen) + 1,) * 2)
+        ink = (cv2.dilate if pen > 0 else cv2.erode)(ink, kernel)
+    paper, contrast = _draw(rng, style.paper), _draw(rng, style.ink_contrast)
     page: Any = 255 - np.maximum(ink, rules)
+    if (paper, contrast) != (255, 255) or style.texture:
+        level = np.maximum(ink, rules).astype(np.float32) / 255.0
+        page = paper - contrast * level
+        if style.texture:
+            blob = rng.normal(0, 1, (height // 4 + 1, width // 4 + 1)).astype(np.float32)
+            blob = cv2.resize(cv2.GaussianBlur(blob, (0, 0), 2), (width, height))
+            page = page + style.texture * blob / max(float(blob.std()), 1e-6) * (1 - level)
+        page = np.clip(np.rint(page), 0, 255).astype(np.uint8)
     angle = float(rng.uniform(-style.skew_deg, style.skew_deg)) if style.skew_deg else 0.0
     chars = [SynthChar(t, b, li, wi) for t, b, li, wi in placed]
     if angle:
@@ -226,7 +270,40 @@ def render_page(
     if style.noise:
         noisy = page.astype(np.float32) + rng.normal(0, style.noise, page.shape).astype(np.float32)
         page = np.clip(noisy, 0, 255).astype(np.uint8)
+    if style.jpeg_quality is not None:
+        ok, buf = cv2.imencode(".jpg", page, [cv2.IMWRITE_JPEG_QUALITY, style.jpeg_quality])
+        page = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE) if ok else page
     return SynthPage(np.ascontiguousarray(page, dtype=np.uint8), tuple(chars), angle)
+
+
+_UPPER = frozenset(DIGITS + UPPER)
+_LOWER_WORD = frozenset(KEPT_LOWER + MERGED_LOWER.upper())  # merged classes print lower there
+
+
+def _draw(rng: np.random.Generator, bounds: tuple[int, int]) -> int:
+    """Return an integer of the inclusive range, drawing nothing when it holds one value."""
+    lo, hi = bounds
+    return lo if lo == hi else int(rng.integers(lo, hi + 1))
+
+
+def _pools(labels: NDArray[np.int64]) -> dict[str, NDArray[np.intp]]:
+    """Return the indices of the glyphs of each class pool (:attr:`PageStyle.case`)."""
+    chars = np.array([LABELS[int(k)] for k in labels])
+    letters = np.array([c.isalpha() for c in chars])
+    pools = {
+        "any": np.arange(len(labels)),
+        "upper": np.flatnonzero([c in _UPPER for c in chars]),
+        "capital": np.flatnonzero(letters & np.array([c.isupper() for c in chars])),
+        "lower": np.flatnonzero([c in _LOWER_WORD for c in chars]),
+    }
+    return {k: (v if len(v) else pools["any"]) for k, v in pools.items()}
+
+
+def _pool(case: str, position: int) -> str:
+    """Return the pool that the ``position``-th character of a word is drawn from."""
+    if case == "mixed":
+        return "capital" if position == 0 else "lower"
+    return "upper" if case == "upper" else "any"
 
 
 def _rotated(c: SynthChar, rot: NDArray[np.float64], ink: NDArray[np.uint8]) -> SynthChar:
@@ -244,24 +321,21 @@ def _rotated(c: SynthChar, rot: NDArray[np.float64], ink: NDArray[np.uint8]) -> 
     return SynthChar(c.text, Box(int(x0), int(y0), int(x1), int(y1)), c.line, c.word)
 
 
-def match_boxes(
-    truth: list[Box], found: list[Box], *, iou: float = 0.5
-) -> tuple[float, float, int]:
-    """Precision and recall of found boxes against truth, one-to-one at ``IoU >= iou``.
+def assign_boxes(truth: list[Box], found: list[Box], *, iou: float = 0.5) -> list[tuple[int, int]]:
+    """One-to-one matching of found boxes to truth boxes at ``IoU >= iou``.
 
     The matching maximises total IoU (Hungarian algorithm, ``scipy.optimize.linear_sum_assignment``)
-    over the pairs that reach the threshold.
+    and keeps the pairs that reach the threshold.
 
     Returns
     -------
-    precision, recall : float
-        In ``[0, 1]`` (1.0 when the respective list is empty).
-    matched : int
+    list of (int, int)
+        ``(truth index, found index)`` pairs, by truth index.
     """
     from scipy.optimize import linear_sum_assignment
 
     if not truth or not found:
-        return (1.0 if not found else 0.0), (1.0 if not truth else 0.0), 0
+        return []
     t = np.array([b.to_list() for b in truth], np.float64)[:, None, :]
     f = np.array([b.to_list() for b in found], np.float64)[None, :, :]
     ix = np.clip(np.minimum(t[..., 2], f[..., 2]) - np.maximum(t[..., 0], f[..., 0]), 0, None)
@@ -271,5 +345,23 @@ def match_boxes(
     area_f = (f[..., 2] - f[..., 0]) * (f[..., 3] - f[..., 1])
     m = inter / np.maximum(area_t + area_f - inter, 1e-9)
     rows, cols = linear_sum_assignment(-m)
-    matched = int((m[rows, cols] >= iou).sum())
+    return [(int(r), int(c)) for r, c in zip(rows, cols, strict=True) if m[r, c] >= iou]
+
+
+def match_boxes(
+    truth: list[Box], found: list[Box], *, iou: float = 0.5
+) -> tuple[float, float, int]:
+    """Precision and recall of found boxes against truth, one-to-one at ``IoU >= iou``.
+
+    The matching is :func:`assign_boxes`'s.
+
+    Returns
+    -------
+    precision, recall : float
+        In ``[0, 1]`` (1.0 when the respective list is empty).
+    matched : int
+    """
+    if not truth or not found:
+        return (1.0 if not found else 0.0), (1.0 if not truth else 0.0), 0
+    matched = len(assign_boxes(truth, found, iou=iou))
     return matched / len(found), matched / len(truth), matched

@@ -82,6 +82,10 @@ class TrainConfig:
     min_agreement : float
         Forced alignment of weakly labelled images: least share of a line's glyphs whose label
         the classifier has among its top 3 (:func:`handocr.train.realdata.align_weak_labels`).
+    synth_pages : int
+        Pages of pipeline-matched synthetic crops (:mod:`handocr.train.synthdata`) made from the
+        EMNIST training glyphs (never the validation ones) and drawn from with the real crops
+        at ``real_share``; 0 for none.
     precision : str
         ``auto``, ``fp32`` or ``bf16``: bfloat16 autocast for the training forward pass
         (weights and optimiser state stay float32). ``auto`` picks ``bf16`` on a CUDA device
@@ -116,6 +120,7 @@ class TrainConfig:
     real_share: float = 0.25
     real_holdout: float = 0.1
     min_agreement: float = 0.5
+    synth_pages: int = 0
     command: str = field(default_factory=lambda: " ".join(sys.argv))
 
     def __post_init__(self) -> None:
@@ -151,3 +156,5 @@ class TrainConfig:
             raise OptionError("real_holdout must be in [0, 0.5]")
         if not 0 <= self.min_agreement <= 1:
             raise OptionError("min_agreement must be in [0, 1]")
+        if self.synth_pages < 0:
+            raise OptionError("synth_pages must be >= 0")

@@ -380,18 +380,27 @@ def _add_real(
     Returns the arrays, the training indices (EMNIST's plus the real crops', repeated or
     subsampled to the share), the held-out real crops, and the resolved mix for the metadata.
     """
-    if not cfg.real:
+    if not cfg.real and not cfg.synth_pages:
         return images, labels, tr_idx, None, {}
-    from handocr.train.realdata import load_real
+    from handocr.train.realdata import RealCrops, load_real
 
     parts = [
         load_real(Path(folder), holdout=cfg.real_holdout, min_agreement=cfg.min_agreement)
         for folder in cfg.real
     ]
+    if cfg.synth_pages:
+        from handocr.api import Recognizer
+        from handocr.train.synthdata import pipeline_crops
+
+        sx, sy, rep = pipeline_crops(
+            Recognizer(), images[tr_idx], labels[tr_idx], pages=cfg.synth_pages, seed=cfg.seed
+        )
+        none = np.zeros((0, *sx.shape[1:]), np.uint8), np.zeros(0, np.int64)
+        parts.append(RealCrops("synthetic", "pipeline", sx, sy, *none, report=rep))
     real_x = np.concatenate([p.images for p in parts])
     real_y = np.concatenate([p.labels for p in parts])
     if len(real_y) == 0:
-        raise DataError(f"no crops in {', '.join(cfg.real)}")
+        raise DataError(f"no crops in {', '.join(cfg.real) or 'the synthetic pages'}")
     n_samples = round(cfg.real_share / (1 - cfg.real_share) * len(tr_idx))
     rng = np.random.default_rng(cfg.seed)
     real_idx = len(labels) + np.resize(rng.permutation(len(real_y)), n_samples)
