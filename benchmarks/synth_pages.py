@@ -1,12 +1,16 @@
 """Read synthetic pages of EMNIST test glyphs with the shipped ensemble: box P/R and CER.
 
 Pages come from :func:`handocr.synth.render_page` (EMNIST test split, so no glyph was seen in
-training) in four styles: clean, ruled, comb-boxed, and noisy + skewed. For each style the
+training) in five styles: clean, ruled, comb-boxed, noisy + skewed, and mixed-case words whose
+letters touch (a capital then lower-case letters, gaps of -0.12 to +0.03 character heights:
+"AnyCompany", "Street"; 16 words a page, so 32 pages hold 512 words). For each style the
 script prints character box precision and recall at IoU >= 0.5 (one-to-one matching) and the
 character error rate of the text (the development sets' rule: edit distance over truth length,
 upper-cased, whitespace removed).
 
     python benchmarks/synth_pages.py --data ../shared/data/emnist47 --pages 5
+    python benchmarks/synth_pages.py --data ../shared/data/emnist47 --pages 32 \
+        --styles mixed-case-touching
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ STYLES = {
     "ruled": PageStyle(ruled=True),
     "boxed": PageStyle(boxed=True),
     "noisy+skewed": PageStyle(noise=12.0, skew_deg=3.0, lines=6),
+    "mixed-case-touching": PageStyle(case="mixed", char_gap=(-0.12, 0.03), chars_per_word=(4, 8)),
 }
 
 
@@ -34,11 +39,13 @@ def main() -> None:
     ap.add_argument("--data", default=None, help="EMNIST folder (default $HANDOCR_DATA)")
     ap.add_argument("--split", default="pool47")
     ap.add_argument("--pages", type=int, default=5, help="pages per style")
+    ap.add_argument("--styles", nargs="*", default=list(STYLES), choices=list(STYLES))
     args = ap.parse_args()
     test = load_emnist(args.data, args.split, "test")
     glyphs, labels = test.images, to_label_space(test)
     rec = Recognizer(device="cpu")
-    for name, style in STYLES.items():
+    for name in args.styles:
+        style = STYLES[name]
         tp = n_truth = n_found = dist = length = 0
         for seed in range(args.pages):
             page = render_page(glyphs, labels, style, seed=seed)
