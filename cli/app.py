@@ -461,6 +461,9 @@ def export_onnx(
 
     try:
         manifest = load_manifest()
+        # list weights files added to the folder since the manifest was written
+        write_manifest(manifest.folder, list(manifest.default_ensemble))
+        manifest = load_manifest()
         names = list(members or manifest.weights)
         for name in names:
             diff = export_member(name)
