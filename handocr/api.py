@@ -478,12 +478,15 @@ class _ReadLoop:
     def flush(self) -> None:
         if not self.batch:
             return
-        batch, self.batch, self.held = self.batch, [], 0
+        batch = self.batch
         done = self.rec.read_pages(
             [p.image for _, _, p in batch],
             indices=[i for _, i, _ in batch],
             sources=[p.source for _, _, p in batch],
         )
+        # cleared only once read: on a model error the batch's inputs are still pending
+        # (fail_pending fails them instead of reporting them read without their pages)
+        self.batch, self.held = [], 0
         for (k, _, loaded), page in zip(batch, done, strict=True):
             self.pages[k].append(page)
             if self.on_page is not None:

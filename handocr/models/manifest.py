@@ -199,13 +199,17 @@ class Manifest:
             weights = {}
             for name, e in dict(raw.get("weights", {})).items():
                 g = e.get("graph")
-                graph = GraphEntry(str(g["file"]), str(g["sha256"]), int(g.get("bytes", 0)))
+                graph = (
+                    GraphEntry(str(g["file"]), str(g["sha256"]), int(g.get("bytes", 0)))
+                    if g
+                    else None
+                )
                 weights[name] = WeightsEntry(
                     str(name),
                     str(e["file"]),
                     e.get("sha256"),
                     MappingProxyType(dict(e.get("metrics") or {})),
-                    graph if g else None,
+                    graph,
                 )
             cascade = raw.get("cascade")
             return cls(

@@ -75,6 +75,7 @@ def export_graph(net: nn.Module, weights_path: Path, out_path: Path) -> int:
     import torch
     from onnx import TensorProto, helper, numpy_helper
     from onnxscript import optimizer
+    from safetensors.torch import load_file
 
     if out_path.parent.resolve() != weights_path.parent.resolve():
         raise WeightsError(f"{out_path} must be in the folder of {weights_path.name}")
@@ -98,7 +99,7 @@ def export_graph(net: nn.Module, weights_path: Path, out_path: Path) -> int:
     optimizer.fold_constants(prog.model)
     optimizer.remove_unused_nodes(prog.model)
     model = ir.serde.serialize_model(prog.model)
-    state = net.state_dict()
+    state = load_file(str(weights_path))  # each linked graph tensor must equal the file's
     kept, casts = [], []
     linked = 0
     for t in model.graph.initializer:

@@ -80,24 +80,6 @@ def test_skew_is_measured_on_multi_line_pages(
     assert estimate_skew(ink_map(single.image)) == 0.0  # a field crop: not enough to tell
 
 
-def test_skewed_page_is_read_with_boxes_in_page_pixels(
-    glyphs: tuple[np.ndarray, np.ndarray], use_tiny_weights: Path
-) -> None:
-    from handocr.api import Recognizer
-
-    page = render_page(*glyphs, PageStyle(skew_deg=4.0, lines=5, ruled=True), seed=7)
-    assert abs(page.angle_deg) > 1.0
-    found = {}
-    for deskew in (False, True):
-        rec = Recognizer(device="cpu", deskew=deskew, split_touching=False)
-        doc = rec.read(page.image)
-        found[deskew] = [c.box for line in doc.pages[0].lines for c in line.all_chars()]
-    p_on, r_on, _ = match_boxes([c.box for c in page.chars], found[True])
-    _, r_off, _ = match_boxes([c.box for c in page.chars], found[False])
-    assert r_on >= 0.97 and p_on >= 0.97, (p_on, r_on)
-    assert r_on >= r_off  # levelling the page helps line finding
-
-
 def test_sauvola_reads_a_page_under_uneven_light(glyphs: tuple[np.ndarray, np.ndarray]) -> None:
     page = render_page(*glyphs, PageStyle(), seed=11)
     h, w = page.image.shape

@@ -11,6 +11,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from handocr import ExitCode
+from tests.helpers import draw_text_page, png_claiming
 
 runner = CliRunner()
 
@@ -68,20 +69,6 @@ def test_blank_and_black_pages_read_as_empty(use_tiny_weights: Path, tmp_path: P
         assert res.exit_code == 0 and res.stdout == "\n"
 
 
-def _png_claiming(width: int, height: int) -> bytes:
-    """A PNG whose header claims ``width x height`` pixels (valid CRC, hardly any data)."""
-    import struct
-    import zlib
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    chunk = b"IHDR" + ihdr
-    head = b"\x89PNG\r\n\x1a\n" + struct.pack(">I", len(ihdr)) + chunk
-    head += struct.pack(">I", zlib.crc32(chunk))
-    idat = zlib.compress(b"\x00" * 64)
-    body = b"IDAT" + idat
-    return head + struct.pack(">I", len(idat)) + body + struct.pack(">I", zlib.crc32(body))
-
-
 def _encrypted_pdf() -> bytes:
     """A one-page PDF whose trailer asks for the standard security handler (a user password)."""
     objs = [
@@ -115,8 +102,8 @@ MORE_BAD = {
         Image.fromarray(np.full((300, 300), 128, np.uint8)).save(p),
         p.write_bytes(p.read_bytes()[:100]),
     ),
-    "huge-header.png": lambda p: p.write_bytes(_png_claiming(60000, 60000)),
-    "zero-size.png": lambda p: p.write_bytes(_png_claiming(0, 0)),
+    "huge-header.png": lambda p: p.write_bytes(png_claiming(60000, 60000)),
+    "zero-size.png": lambda p: p.write_bytes(png_claiming(0, 0)),
     "random.tiff": lambda p: p.write_bytes(bytes(range(256)) * 8),
     "corrupt.pdf": lambda p: p.write_bytes(b"%PDF-1.7\n" + bytes(range(256)) * 4),
     "encrypted.pdf": lambda p: p.write_bytes(_encrypted_pdf()),
@@ -135,26 +122,7 @@ def test_more_bad_files_give_bad_input(use_tiny_weights: Path, tmp_path: Path, n
     assert len(res.stderr.strip().splitlines()) == 1
 
 
-def test_pixel_limit_is_checked_from_the_header_and_configurable(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from handocr.errors import InputImageError
-    from handocr.io import load_pages
-
-    path = tmp_path / "big.png"
-    path.write_bytes(_png_claiming(12000, 12000))  # 144 Mpx: over the default 100 Mpx
-    with pytest.raises(InputImageError, match="over the limit of 100,000,000"):
-        load_pages(path)
-    monkeypatch.setenv("HANDOCR_MAX_PIXELS", "1000")
-    small = tmp_path / "small.png"
-    Image.fromarray(np.full((40, 40), 255, np.uint8)).save(small)  # 1,600 px
-    with pytest.raises(InputImageError, match="over the limit of 1,000"):
-        load_pages(small)
-
-
 def test_tiny_and_inverted_pages(use_tiny_weights: Path, tmp_path: Path) -> None:
-    from .conftest import draw_text_page
-
     one = tmp_path / "one.png"
     Image.fromarray(np.zeros((1, 1), np.uint8)).save(one)
     res = runner.invoke(app, ["read", str(one)])

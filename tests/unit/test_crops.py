@@ -1,6 +1,8 @@
-"""Crop normalisation: shapes, ranges, framing like EMNIST."""
+"""Crop normalisation: shapes, ranges, framing like EMNIST, and masks that drop neighbours."""
 
 from __future__ import annotations
+
+import itertools
 
 import numpy as np
 import pytest
@@ -8,13 +10,23 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from handocr.crops import INPUT_PX, normalise_glyph, to_model_input
+from handocr.crops import (
+    BLUR_SIGMA_PX,
+    BORDER_PX,
+    FRAME_PX,
+    INPUT_PX,
+    normalise_glyph,
+    pieces_to_model_input,
+    to_model_input,
+)
 from handocr.result import Box
+from handocr.segment.components import Piece
 
 
 def test_empty_input_gives_empty_batch() -> None:
     out = to_model_input(np.zeros((10, 10), np.uint8), [])
     assert out.shape == (0, 1, 28, 28) and out.dtype == np.float32
+    assert pieces_to_model_input([]).shape == (0, 1, 28, 28)
 
 
 def test_glyph_is_centred_with_emnist_border() -> None:
@@ -26,6 +38,7 @@ def test_glyph_is_centred_with_emnist_border() -> None:
     assert abs((ys.min() + ys.max()) / 2 - 13.5) <= 1
     assert abs((xs.min() + xs.max()) / 2 - 13.5) <= 1
     assert out.max() == 1.0
+    assert not normalise_glyph(np.zeros((5, 5), np.uint8)).any()
 
 
 def test_aspect_ratio_is_kept() -> None:
@@ -35,7 +48,19 @@ def test_aspect_ratio_is_kept() -> None:
     assert (xs.max() - xs.min()) > 3 * (ys.max() - ys.min())
 
 
+def _ink_columns(crop: np.ndarray) -> list[tuple[int, int]]:
+    """Runs ``(first, last)`` of the crop's columns that hold ink (above 0.12)."""
+    cols = np.flatnonzero((crop > 0.12).any(0))
+    runs, start = [], cols[0]
+    for a, b in itertools.pairwise(cols):
+        if b != a + 1:
+            runs.append((int(start), int(a)))
+            start = b
+    return [*runs, (int(start), int(cols[-1]))]
+
+
 def test_mask_excludes_neighbour_ink() -> None:
+    # a box over two bars; the mask holds the left one only
     ink = np.zeros((40, 40), np.uint8)
     ink[5:35, 5:10] = 255
     ink[5:35, 30:35] = 255
@@ -44,7 +69,19 @@ def test_mask_excludes_neighbour_ink() -> None:
     mask[5:35, 5:10] = 255
     with_mask = to_model_input(ink, [box], [mask])[0, 0]
     plain = to_model_input(ink, [box])[0, 0]
-    assert not np.allclose(with_mask, plain)
+    # the masked crop is the left bar framed alone: one centred bar, as if nothing stood beside it
+    np.testing.assert_array_equal(with_mask, normalise_glyph(mask))
+    (run,) = _ink_columns(with_mask)
+    assert abs((run[0] + run[1]) / 2 - 13.5) <= 1 and run[1] - run[0] < 10
+    # without it both bars are framed together: two runs, at the left and right edges
+    left, right = _ink_columns(plain)
+    assert left[0] <= 6 and right[1] >= 21
+    # a Piece carries its mask the same way
+    np.testing.assert_array_equal(pieces_to_model_input([Piece(box, mask)])[0, 0], with_mask)
+    with pytest.raises(ValueError, match="masks"):
+        to_model_input(ink, [box], [])
+    with pytest.raises(ValueError, match="shape"):
+        to_model_input(ink, [box], [mask[:10]])
 
 
 @pytest.mark.property
@@ -63,8 +100,6 @@ def test_to_model_input_shape_dtype_range(ink: np.ndarray, raw: list[tuple[int, 
 def _reference_normalise(glyph: np.ndarray) -> np.ndarray:
     """The EMNIST recipe spelled out with OpenCV calls on a whole frame (the slow reference)."""
     import cv2
-
-    from handocr.crops import BLUR_SIGMA_PX, BORDER_PX, FRAME_PX, INPUT_PX
 
     ys, xs = np.nonzero(glyph)
     if len(ys) == 0:
@@ -86,8 +121,6 @@ def _reference_normalise(glyph: np.ndarray) -> np.ndarray:
 @pytest.mark.parametrize("seed", range(4))
 def test_fast_normalisation_equals_the_opencv_recipe(seed: int) -> None:
     import cv2
-
-    from handocr.crops import normalise_glyph
 
     rng = np.random.default_rng(seed)
     for _ in range(50):

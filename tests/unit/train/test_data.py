@@ -1,4 +1,4 @@
-"""EMNIST IDX reader: real files, official names, and clear errors for bad ones."""
+"""EMNIST IDX reader (real files, official names, clear errors) and the validation split."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import pytest
 
 from handocr.errors import DataError
 from handocr.labels import LABELS
-from handocr.train.data import load_emnist, resolve_data_dir, to_label_space
-
-from .conftest import SHARED
+from handocr.train.config import TrainConfig
+from handocr.train.data import load_emnist, resolve_data_dir, split_train_val, to_label_space
+from tests.helpers import SHARED
 
 
 def test_sample_reads_upright_with_mapping(emnist_sample: Path) -> None:
@@ -125,3 +125,21 @@ def test_shared_pool47_has_the_documented_counts() -> None:
     test = load_emnist(SHARED / "emnist47", "pool47", "test")
     assert len(test.labels) == 14_100
     assert np.bincount(test.labels).tolist() == [300] * 47
+
+
+def test_split_train_val_is_stratified_reproducible_and_disjoint(emnist_sample: Path) -> None:
+    s = load_emnist(emnist_sample, "pool47", "train")
+    data = (s.images, to_label_space(s))
+    cfg = TrainConfig(val_fraction=0.2, seed=3)
+    images, labels, tr, va = split_train_val(data, cfg)
+    assert len(images) == len(labels) == 470 and len(va) == 94 and len(tr) == 376
+    assert not set(tr) & set(va) and sorted([*tr, *va]) == list(range(470))
+    assert np.bincount(labels[va], minlength=47).tolist() == [2] * 47  # two per class
+    again = split_train_val(data, cfg)
+    np.testing.assert_array_equal(again[3], va)
+    other = split_train_val(data, TrainConfig(val_fraction=0.2, seed=4))[3]
+    assert not np.array_equal(other, va)
+    small = split_train_val(data, TrainConfig(val_fraction=0.2, max_train=235))
+    assert len(small[1]) == 235 and np.bincount(small[1]).tolist() == [5] * 47
+    with pytest.raises(DataError, match="cannot split"):
+        split_train_val((s.images[:47], np.arange(47)), TrainConfig(val_fraction=0.1))

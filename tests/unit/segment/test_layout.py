@@ -1,4 +1,4 @@
-"""Segmentation on synthetic pages: lines, glyphs, words, polarity, ruled lines."""
+"""Layout on synthetic pages: lines, glyphs, words, polarity, columns, satellites, marks."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from handocr.preprocess import ink_map
-from handocr.segment import find_lines, glyph_mask, segment_page
-
-from .conftest import draw_text_page
+from handocr.segment import find_components, find_lines, segment_page
+from handocr.segment.layout import reading_blocks, text_height
+from tests.helpers import draw_text_page, put_char
 
 
 def test_find_lines_gives_one_ordered_box_per_line(two_line_page) -> None:
@@ -61,17 +61,6 @@ def test_blank_and_flat_pages_have_no_lines() -> None:
     assert segment_page(ink_map(np.zeros((50, 50), np.uint8))) == []
 
 
-def test_glyph_mask_holds_only_its_own_ink() -> None:
-    page = draw_text_page(["AB"])
-    ink = ink_map(page)
-    g = segment_page(ink)[0].glyphs[0]
-    m = glyph_mask(ink, g)
-    assert m.shape == (g.box.height, g.box.width)
-    assert (
-        0 < np.count_nonzero(m) <= np.count_nonzero(ink[g.box.y0 : g.box.y1, g.box.x0 : g.box.x1])
-    )
-
-
 @pytest.mark.property
 @given(arrays(np.uint8, st.tuples(st.integers(1, 80), st.integers(1, 80))))
 def test_random_pages_segment_without_error(page: np.ndarray) -> None:
@@ -81,26 +70,6 @@ def test_random_pages_segment_without_error(page: np.ndarray) -> None:
         assert len(line.glyphs) == len(line.word_starts) and line.word_starts[0]
         for g in line.glyphs:
             assert 0 <= g.box.x0 < g.box.x1 <= page.shape[1]
-
-
-def test_ink_map_rejects_wrong_dtype() -> None:
-    with pytest.raises(ValueError, match="uint8"):
-        ink_map(np.zeros((4, 4), np.float32))
-
-
-def test_touching_pair_is_cut_at_the_thin_bridge() -> None:
-    from handocr.result import Box
-    from handocr.segment.split import Piece, split_candidates
-
-    mask = np.zeros((40, 70), np.uint8)
-    mask[:, 2:30] = 255  # left blob
-    mask[:, 40:68] = 255  # right blob
-    mask[18:21, 30:40] = 255  # thin bridge
-    options = split_candidates(Piece(Box(100, 10, 170, 50), mask))
-    two = next(o for o in options if len(o) == 2)
-    assert 128 <= two[0].box.x1 <= 142 and two[1].box.x0 >= two[0].box.x1
-    assert all(p.mask.shape == (p.box.height, p.box.width) for p in two)
-    assert split_candidates(Piece(Box(0, 0, 30, 40), np.full((40, 30), 255, np.uint8))) == []
 
 
 def test_specks_of_texture_do_not_make_lines() -> None:
@@ -129,9 +98,6 @@ def test_flat_fragments_beside_text_do_not_join_its_glyphs() -> None:
 
 
 def test_text_height_follows_the_ink_not_the_count() -> None:
-    from handocr.segment import find_components
-    from handocr.segment.layout import text_height
-
     page = np.full((100, 300), 255, np.uint8)
     page[20:60, 20:35] = 0  # one character, 40 px high
     for x in range(60, 280, 10):
@@ -142,41 +108,14 @@ def test_text_height_follows_the_ink_not_the_count() -> None:
     assert text_height([]) == 0.0
 
 
-def test_underline_touching_every_digit_is_removed() -> None:
-    # a field whose digits all touch their underline is a single component
-    from handocr.preprocess import remove_ruled_lines
-
-    page = draw_text_page(["230"], scale=2.0, thickness=5)
-    ink = ink_map(page, remove_lines=False)
-    rows = np.nonzero(ink.any(1))[0]
-    cols = np.nonzero(ink.any(0))[0]
-    base = int(rows.max())
-    ink[base - 1 : base + 1, cols.min() - 6 : cols.max() + 6] = 255
-    import cv2
-
-    assert cv2.connectedComponents(ink)[0] == 2  # background + one component
-    cleaned = remove_ruled_lines(ink)
-    assert not cleaned[base - 1 : base + 1].any(1).all() or (
-        np.count_nonzero(cleaned[base - 1 : base + 1]) < 0.2 * (cols.ptp() + 12)
-    )
-    lines = segment_page(cleaned)
-    assert len(lines) == 1 and len(lines[0].glyphs) == 3
-
-
-def _put(page: np.ndarray, ch: str, x: int, y_base: int) -> None:
-    import cv2
-
-    cv2.putText(page, ch, (x, y_base), cv2.FONT_HERSHEY_SIMPLEX, 1.2, 0, 3)
-
-
 def test_a_rising_line_stays_one_line() -> None:
     # 14 characters whose baseline climbs 1.6 character heights (~45 px) across the line, and a
     # level line below: a global line centre would split the first line in two.
     page = np.full((260, 760), 255, np.uint8)
     for i, ch in enumerate("ABCDEFGHKLMNPR"):
-        _put(page, ch, 20 + i * 52, 120 - round(i * 45 / 13))
+        put_char(page, ch, 20 + i * 52, 120 - round(i * 45 / 13))
     for i, ch in enumerate("STUVWXYZ"):
-        _put(page, ch, 20 + i * 52, 220)
+        put_char(page, ch, 20 + i * 52, 220)
     lines = segment_page(ink_map(page))
     assert [len(line.glyphs) for line in lines] == [14, 8]
 
@@ -187,9 +126,9 @@ def test_two_columns_read_left_column_first() -> None:
     page = np.full((280, 900), 255, np.uint8)
     for row in range(3):
         for i, ch in enumerate("ABCDE"):
-            _put(page, ch, 20 + i * 50, 60 + 70 * row)
+            put_char(page, ch, 20 + i * 50, 60 + 70 * row)
         for i, ch in enumerate("KLMNP"):
-            _put(page, ch, 560 + i * 50, 95 + 70 * row)
+            put_char(page, ch, 560 + i * 50, 95 + 70 * row)
     lines = segment_page(ink_map(page))
     assert len(lines) == 6
     assert [line.box.x0 < 450 for line in lines] == [True] * 3 + [False] * 3
@@ -199,25 +138,22 @@ def test_two_columns_read_left_column_first() -> None:
 def test_a_single_row_with_a_wide_gap_is_not_cut_into_columns() -> None:
     page = np.full((100, 900), 255, np.uint8)
     for i, ch in enumerate("NAME"):
-        _put(page, ch, 20 + i * 30, 60)
+        put_char(page, ch, 20 + i * 30, 60)
     for i, ch in enumerate("DATE"):
-        _put(page, ch, 600 + i * 30, 60)
+        put_char(page, ch, 600 + i * 30, 60)
     lines = segment_page(ink_map(page))
     assert len(lines) == 1 and sum(lines[0].word_starts) == 2
 
 
 def test_reading_blocks_cut_columns_then_bands() -> None:
-    from handocr.segment import find_components
-    from handocr.segment.layout import reading_blocks, text_height
-
     # a title across the page, then two columns of two lines
     page = np.full((300, 900), 255, np.uint8)
     for i, ch in enumerate("TITLEXYZ"):
-        _put(page, ch, 200 + i * 60, 50)
+        put_char(page, ch, 200 + i * 60, 50)
     for row in range(2):
         for i, ch in enumerate("ABC"):
-            _put(page, ch, 20 + i * 50, 170 + 60 * row)
-            _put(page, ch, 600 + i * 50, 170 + 60 * row)
+            put_char(page, ch, 20 + i * 50, 170 + 60 * row)
+            put_char(page, ch, 600 + i * 50, 170 + 60 * row)
     comps = find_components(ink_map(page))
     blocks = reading_blocks(comps, text_height(comps))
     firsts = [(min(c.box.y0 for c in b), min(c.box.x0 for c in b)) for b in blocks]
@@ -232,7 +168,7 @@ def test_an_accent_above_its_letter_does_not_make_a_line() -> None:
     # it joins the line and the E's glyph instead of becoming a line of its own
     page = np.full((120, 260), 255, np.uint8)
     for i, ch in enumerate("LEO"):
-        _put(page, ch, 20 + i * 60, 90)
+        put_char(page, ch, 20 + i * 60, 90)
     page[48:60, 88:94] = 0  # the accent, half a letter high, 6 px (a quarter letter) above the E
     lines = segment_page(ink_map(page))
     assert len(lines) == 1 and len(lines[0].glyphs) == 3
@@ -243,9 +179,9 @@ def test_a_second_line_of_text_is_not_taken_for_satellites() -> None:
     # two letters written under a line, a full text height lower: a line of their own
     page = np.full((200, 300), 255, np.uint8)
     for i, ch in enumerate("ABCD"):
-        _put(page, ch, 20 + i * 60, 70)
+        put_char(page, ch, 20 + i * 60, 70)
     for i, ch in enumerate("EF"):
-        _put(page, ch, 20 + i * 60, 150)
+        put_char(page, ch, 20 + i * 60, 150)
     lines = segment_page(ink_map(page))
     assert [len(line.glyphs) for line in lines] == [4, 2]
 
@@ -253,7 +189,7 @@ def test_a_second_line_of_text_is_not_taken_for_satellites() -> None:
 def test_a_stray_dot_far_from_the_text_is_dropped_but_a_near_one_is_not() -> None:
     page = np.full((100, 700), 255, np.uint8)
     for i, ch in enumerate("ZAIED"):
-        _put(page, ch, 20 + i * 35, 70)
+        put_char(page, ch, 20 + i * 35, 70)
     page[40:50, 640:648] = 0  # a blot ~0.35 text heights high, 12 heights to the right
     lines = segment_page(ink_map(page))
     assert len(lines) == 1 and len(lines[0].glyphs) == 5
@@ -261,3 +197,38 @@ def test_a_stray_dot_far_from_the_text_is_dropped_but_a_near_one_is_not() -> Non
     page[40:50, 200:208] = 0  # the same blot just after the word stays (it may be a letter)
     lines = segment_page(ink_map(page))
     assert len(lines[0].glyphs) == 6
+
+
+def test_segment_pieces_are_the_glyphs_with_their_own_ink(two_line_page) -> None:
+    from handocr.segment import glyph_mask, segment_pieces
+
+    page, truth = two_line_page
+    ink = ink_map(page)
+    lines, starts = segment_pieces(ink)
+    reference = segment_page(ink)
+    assert [len(row) for row in lines] == [len(t.replace(" ", "")) for t in truth]
+    assert starts == [list(line.word_starts) for line in reference]
+    for row, line in zip(lines, reference, strict=True):
+        for piece, glyph in zip(row, line.glyphs, strict=True):
+            assert piece.box == glyph.box
+            np.testing.assert_array_equal(piece.mask, glyph_mask(ink, glyph))
+
+
+def test_thresholds_come_from_the_config() -> None:
+    from handocr.segment.config import SegmentConfig
+
+    # the accent of test_an_accent_above_its_letter_does_not_make_a_line, satellites off
+    page = np.full((120, 260), 255, np.uint8)
+    for i, ch in enumerate("LEO"):
+        put_char(page, ch, 20 + i * 60, 90)
+    page[48:60, 88:94] = 0
+    assert len(segment_page(ink_map(page))) == 1
+    assert len(segment_page(ink_map(page), SegmentConfig(satellite_parts=0))) == 2
+    # the far blot of test_a_stray_dot_far..., kept when stray marks are not dropped
+    page = np.full((100, 700), 255, np.uint8)
+    for i, ch in enumerate("ZAIED"):
+        put_char(page, ch, 20 + i * 35, 70)
+    page[40:50, 640:648] = 0
+    assert len(segment_page(ink_map(page))[0].glyphs) == 5
+    kept = segment_page(ink_map(page), SegmentConfig(mark_gap=float("inf")))
+    assert len(kept[0].glyphs) == 6

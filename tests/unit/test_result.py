@@ -1,0 +1,89 @@
+"""Result objects: text joining rules, lossless JSON round trips, joining documents."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from handocr.result import Box, Document, ModelInfo
+from tests.helpers import sample_document
+
+
+def test_text_joins_words_lines_and_pages() -> None:
+    doc = sample_document()
+    assert doc.pages[0].lines[0].text == "AB 12"
+    assert doc.pages[0].text == "AB 12\nZ"
+    assert doc.text == "AB 12\nZ\f"
+
+
+def test_json_round_trip_is_lossless() -> None:
+    doc = sample_document()
+    again = Document.from_json(doc.to_json())
+    assert again == doc
+    assert again.to_dict()["schema"] == 2
+    vote = again.to_dict()["pages"][0]["lines"][0]["words"][0]["chars"][0]["votes"][1]
+    assert vote == {"model": "resnet10t.emnist47-v1", "text": "O", "confidence": 0.4}
+
+
+def test_schema_1_documents_still_read() -> None:
+    d = sample_document().to_dict()
+    d["schema"] = 1
+    for page in d["pages"]:
+        for line in page["lines"]:
+            for word in line["words"]:
+                for char in word["chars"]:
+                    del char["votes"]
+    old = Document.from_dict(d)
+    assert old.text == sample_document().text
+    assert old.pages[0].lines[0].words[0].chars[0].votes == ()
+
+
+def test_confidences_are_mean_and_min() -> None:
+    w = sample_document().pages[0].lines[0].words[0]
+    assert w.confidence == pytest.approx(0.505)
+    assert w.min_confidence == pytest.approx(0.5)
+
+
+def test_other_schema_is_refused() -> None:
+    d = sample_document().to_dict()
+    d["schema"] = 99
+    with pytest.raises(ValueError, match="schema"):
+        Document.from_dict(d)
+
+
+def test_inverted_box_is_refused() -> None:
+    with pytest.raises(ValueError, match="inverted"):
+        Box(5, 0, 4, 3)
+    with pytest.raises(ValueError, match="no boxes"):
+        Box.enclosing([])
+
+
+def test_concat_numbers_pages_across_documents_and_keeps_their_order() -> None:
+    doc = sample_document()
+    models = (ModelInfo("cnn", "t", "00"),)
+    joined = Document.concat([doc, Document(()), doc], models)
+    assert [p.index for p in joined.pages] == [0, 1, 2, 3]
+    assert [p.source for p in joined.pages] == ["a.png", "b.png", "a.png", "b.png"]
+    assert joined.text == doc.text + "\f" + doc.text
+    assert joined.models == models
+    assert joined.pages[2].lines == doc.pages[0].lines
+    assert Document.concat([]) == Document(())
+    # the inputs are left as they were (frozen)
+    assert [p.index for p in doc.pages] == [0, 1]
+
+
+coords = st.integers(min_value=0, max_value=500)
+
+
+@pytest.mark.property
+@given(st.lists(coords, min_size=8, max_size=8))
+def test_box_union_contains_both_and_iou_in_unit_range(v: list[int]) -> None:
+    a = Box(min(v[0], v[1]), min(v[2], v[3]), max(v[0], v[1]), max(v[2], v[3]))
+    b = Box(min(v[4], v[5]), min(v[6], v[7]), max(v[4], v[5]), max(v[6], v[7]))
+    u = a.union(b)
+    assert u.x0 <= min(a.x0, b.x0) and u.y0 <= min(a.y0, b.y0)
+    assert u.x1 >= max(a.x1, b.x1) and u.y1 >= max(a.y1, b.y1)
+    assert 0.0 <= a.iou(b) <= 1.0
+    assert a.iou(b) == pytest.approx(b.iou(a))
+    assert Box.from_list(a.to_list()) == a
