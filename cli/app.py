@@ -224,7 +224,8 @@ def read(
             inputs, errors="report", on_page=_overlay_writer(overlay), progress=update
         ):
             if result.error is not None:
-                log.error("%s", result.error, exc_info=verbose > 0)
+                if not any(e is result.error for e in errors):  # a model error fails many
+                    log.error("%s", result.error, exc_info=verbose > 0)
                 errors.append(result.error)
             elif output_dir is not None and result.document is not None:
                 name = "stdin" if result.source == "-" else Path(result.source).name

@@ -119,13 +119,14 @@ class Recognizer:
             raise OptionError(f"options must be ReadOptions, not {type(options).__name__}")
         base = options or ReadOptions()
         self.options: ReadOptions = base.replace(**changes) if changes else base
-        self._ensemble: Ensemble | None = None
+        self._models = _Models()  # shared with recognizers from with_options
 
     def with_options(self, **changes: Any) -> Recognizer:
         """Return a recognizer with ``changes`` applied, sharing the loaded models if it can.
 
         The ensemble is shared when none of :data:`handocr.options.MODEL_OPTIONS` changes
-        (e.g. another ``charset`` per set of images).
+        (e.g. another ``charset`` per set of images), loaded or not: whichever of the two
+        loads it first loads it for both.
 
         Raises
         ------
@@ -134,7 +135,7 @@ class Recognizer:
         """
         other = Recognizer(self.options, **changes)
         if not self.options.models_differ(other.options):
-            other._ensemble = self._ensemble
+            other._models = self._models
         return other
 
     @property
@@ -146,11 +147,11 @@ class Recognizer:
         WeightsError, UnknownModelError, OptionError
             As :meth:`handocr.ensemble.Ensemble.from_names`.
         """
-        if self._ensemble is None:
+        if self._models.ensemble is None:
             from handocr.ensemble import Ensemble
 
             o = self.options
-            self._ensemble = Ensemble.from_names(
+            self._models.ensemble = Ensemble.from_names(
                 o.models,
                 voting=o.voting,
                 device=o.device,
@@ -158,12 +159,13 @@ class Recognizer:
                 backend=o.backend,
                 cascade=o.cascade,
             )
-        return self._ensemble
+        return self._models.ensemble
 
     @property
     def loaded_models(self) -> tuple[ModelInfo, ...]:
         """Name, tag and sha256 of the members, if loaded; ``()`` before any model ran."""
-        return self._ensemble.models if self._ensemble is not None else ()
+        ens = self._models.ensemble
+        return ens.models if ens is not None else ()
 
     def classify(self, pieces: Sequence[Piece]) -> NDArray[np.float32]:
         """Classify character candidates: the voted probabilities, then each member's.
@@ -426,6 +428,15 @@ class Recognizer:
         results = self.read_inputs(as_sources(source), on_page=hook)
         docs = [r.document for r in results if r.document is not None]
         return Document.concat(docs, self.loaded_models)
+
+
+class _Models:
+    """The loaded ensemble, held so that recognizers of the same models share one load."""
+
+    __slots__ = ("ensemble",)
+
+    def __init__(self) -> None:
+        self.ensemble: Ensemble | None = None
 
 
 class _ReadLoop:

@@ -64,7 +64,7 @@ def test_recognize_caches_one_recognizer_per_set_of_options(use_tiny_weights: Pa
 def test_models_load_on_first_use_only(use_tiny_weights: Path) -> None:
     rec = Recognizer(device="cpu")
     rec.read(np.full((40, 40), 255, np.uint8))  # blank: nothing to classify
-    assert rec.loaded_models == () and rec._ensemble is None
+    assert rec.loaded_models == () and rec._models.ensemble is None
     rec.read(draw_text_page(["A"]))
     assert [m.key for m in rec.loaded_models] == ["cnn.tiny", "cnn.tiny-b"]
 
@@ -83,10 +83,12 @@ def test_with_options_shares_the_loaded_ensemble(use_tiny_weights: Path) -> None
         rec.with_options(chrset="digits")
 
 
-def test_with_options_before_loading_loads_separately(use_tiny_weights: Path) -> None:
+def test_with_options_before_loading_shares_the_first_load(use_tiny_weights: Path) -> None:
     rec = Recognizer(device="cpu")
     other = rec.with_options(charset="upper")
-    assert other.ensemble is not None and rec._ensemble is None
+    assert rec._models.ensemble is None  # nothing loaded yet
+    assert other.ensemble is rec.ensemble  # the first load serves both
+    assert rec.with_options(backend="torch").ensemble is not rec.ensemble
 
 
 def test_read_pages_shares_batches_and_equals_page_by_page(use_tiny_weights: Path) -> None:

@@ -140,7 +140,7 @@ def test_page_sets_take_a_charset_each_and_share_the_models(
     real = Recognizer.ensemble.fget
 
     def counted(self: Recognizer):  # type: ignore[no-untyped-def]
-        if self._ensemble is None:
+        if self._models.ensemble is None:
             loads.append(self.options.charset)
         return real(self)
 
