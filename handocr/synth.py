@@ -248,15 +248,15 @@ def render_page(
     pen = _draw(rng, style.pen_px)
     if pen:
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * abs(pen) + 1,) * 2)
-        ink = (cv2.dilate if pen > 0 else cv2.erode)(ink, kernel)
+        ink = np.asarray((cv2.dilate if pen > 0 else cv2.erode)(ink, kernel), np.uint8)
     paper, contrast = _draw(rng, style.paper), _draw(rng, style.ink_contrast)
     page: Any = 255 - np.maximum(ink, rules)
     if (paper, contrast) != (255, 255) or style.texture:
         level = np.maximum(ink, rules).astype(np.float32) / 255.0
         page = paper - contrast * level
         if style.texture:
-            blob = rng.normal(0, 1, (height // 4 + 1, width // 4 + 1)).astype(np.float32)
-            blob = cv2.resize(cv2.GaussianBlur(blob, (0, 0), 2), (width, height))
+            noise: Any = rng.normal(0, 1, (height // 4 + 1, width // 4 + 1)).astype(np.float32)
+            blob: Any = cv2.resize(cv2.GaussianBlur(noise, (0, 0), 2), (width, height))
             page = page + style.texture * blob / max(float(blob.std()), 1e-6) * (1 - level)
         page = np.clip(np.rint(page), 0, 255).astype(np.uint8)
     angle = float(rng.uniform(-style.skew_deg, style.skew_deg)) if style.skew_deg else 0.0

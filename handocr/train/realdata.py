@@ -167,14 +167,14 @@ class _Split:
         xs.append(crops)
         ys.append(np.asarray(labels, np.int64))
 
+    def _part(self, held: bool) -> tuple[NDArray[np.uint8], NDArray[np.int64]]:
+        xs, ys = self.parts[held]
+        return (np.concatenate(xs), np.concatenate(ys)) if xs else _empty()
+
     def result(self, name: str, layout: str, report: dict[str, Any]) -> RealCrops:
-        arrays = []
-        for part in (False, True):
-            xs, ys = self.parts[part]
-            arrays += [np.concatenate(xs), np.concatenate(ys)] if xs else list(_empty())
-        report["crops"] = len(arrays[1])
-        report["held_crops"] = len(arrays[3])
-        return RealCrops(name, layout, *arrays, report=report)
+        (x, y), (hx, hy) = self._part(False), self._part(True)
+        report["crops"], report["held_crops"] = len(y), len(hy)
+        return RealCrops(name, layout, x, y, hx, hy, report=report)
 
 
 def read_box_crops(folder: Path, *, holdout: float = 0.1) -> RealCrops:
