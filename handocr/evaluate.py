@@ -445,8 +445,6 @@ def cer_interval(
     >>> 0.0 <= low < 0.05 < high
     True
     """
-    from scipy.stats import bootstrap
-
     d = np.asarray(distances, np.float64)
     n = np.asarray(lengths, np.float64)
     if len(d) < 2 or n.sum() == 0 or np.all(d / np.maximum(n, 1) == d[0] / max(n[0], 1)):
@@ -456,9 +454,21 @@ def cer_interval(
     def micro(dist: NDArray[np.float64], length: NDArray[np.float64], axis: int) -> Any:
         return dist.sum(axis=axis) / np.maximum(length.sum(axis=axis), 1)
 
+    return _paired_bootstrap((d, n), micro, confidence, seed)
+
+
+def _paired_bootstrap(
+    samples: tuple[NDArray[np.float64], ...],
+    statistic: Callable[..., Any],
+    confidence: float,
+    seed: int,
+) -> tuple[float, float]:
+    """Percentile interval of a statistic of per-image arrays resampled together (scipy)."""
+    from scipy.stats import bootstrap
+
     res = bootstrap(
-        (d, n),
-        micro,
+        samples,
+        statistic,
         paired=True,
         vectorized=True,
         n_resamples=BOOTSTRAP_RESAMPLES,
@@ -502,8 +512,6 @@ def cer_difference_interval(
     >>> round(diff, 3), low < 0 and high < 0
     (-0.125, True)
     """
-    from scipy.stats import bootstrap
-
     a = np.asarray(distances_a, np.float64)
     b = np.asarray(distances_b, np.float64)
     n = np.asarray(lengths, np.float64)
@@ -514,17 +522,7 @@ def cer_difference_interval(
     def delta(da: Any, db: Any, length: Any, axis: int) -> Any:
         return (db.sum(axis=axis) - da.sum(axis=axis)) / np.maximum(length.sum(axis=axis), 1)
 
-    res = bootstrap(
-        (a, b, n),
-        delta,
-        paired=True,
-        vectorized=True,
-        n_resamples=BOOTSTRAP_RESAMPLES,
-        confidence_level=confidence,
-        method="percentile",
-        random_state=np.random.default_rng(seed),
-    )
-    return diff, float(res.confidence_interval.low), float(res.confidence_interval.high)
+    return (diff, *_paired_bootstrap((a, b, n), delta, confidence, seed))
 
 
 def evaluate_page_set(
