@@ -16,10 +16,11 @@ order:
     Field images plus ``truth.tsv`` (``filename<TAB>text``) whose text is known but not where
     each character is (e.g. the Kaggle names train split). Each image is read by handocr
     itself (:meth:`handocr.Recognizer.read_pieces`) and a line is aligned with the text
-    (forced alignment): it is kept only when its glyph count equals the text's character
-    count and the classifier agrees with the text on at least ``min_agreement`` of the glyphs
-    (the label is among its top-3 readings). Each glyph is then labelled with its character
-    of the text, including the glyphs the classifier got wrong: that is what it learns from.
+    (forced alignment): a run of words of one line is kept only when its glyph count equals the
+    text's character count and the classifier agrees with the text on at least ``min_agreement``
+    of the glyphs (the label is among its top-3 readings). Each glyph is then labelled with its
+    character of the text, including the glyphs the classifier got wrong: that is what it
+    learns from.
 
 :func:`load_real` detects the layout of a folder. Images are split by a hash of their name into
 training and held-out parts (:func:`held_out`), so a held-out image never trains.
@@ -361,28 +362,35 @@ def align_weak_labels(
 def _align(
     page: Any, pieces: Sequence[Any], target: Sequence[int], top_k: int
 ) -> tuple[float, list[Any] | None]:
-    """Return the best line of ``page`` for ``target``: (share of agreeing glyphs, pieces).
+    """Return the best run of words of ``page`` for ``target``: (agreeing share, pieces).
 
-    Only lines with as many glyphs as ``target`` has characters qualify; ``(0.0, None)`` when
-    none does.
+    A run is one or more consecutive words of one line (a whole line included) with as many
+    glyphs as ``target`` has characters, so a name beside a printed caption on the same line
+    ("NOM : DUPONT") still aligns; ``(0.0, None)`` when no run qualifies.
     """
     from handocr.labels import index_of
 
     best: tuple[float, list[Any] | None] = (0.0, None)
     pos = 0
     for line in page.lines:
+        sizes = [len(w.chars) for w in line.words]
         chars = line.all_chars()
-        line_pieces = list(pieces[pos : pos + len(chars)])
+        starts = np.concatenate([[0], np.cumsum(sizes)])
+        for i in range(len(sizes)):
+            for j in range(i + 1, len(sizes) + 1):
+                a, b = int(starts[i]), int(starts[j])
+                if b - a > len(target):
+                    break
+                if b - a < len(target):
+                    continue
+                hits = [
+                    lab in {index_of(t) for t in [c.text, *(x for x, _ in c.alternatives)][:top_k]}
+                    for c, lab in zip(chars[a:b], target, strict=True)
+                ]
+                agree = float(np.mean(hits))
+                if best[1] is None or agree > best[0]:
+                    best = (agree, list(pieces[pos + a : pos + b]))
         pos += len(chars)
-        if len(chars) != len(target):
-            continue
-        hits = [
-            lab in {index_of(t) for t in [c.text, *(a for a, _ in c.alternatives)][:top_k]}
-            for c, lab in zip(chars, target, strict=True)
-        ]
-        agree = float(np.mean(hits))
-        if best[1] is None or agree > best[0]:
-            best = (agree, line_pieces)
     return best
 
 
