@@ -124,3 +124,16 @@ def test_contact_sheet_shows_the_requested_crops(tmp_path: Path) -> None:
     sheet = cv2.imread(str(tmp_path / "sheet.png"), cv2.IMREAD_GRAYSCALE)
     assert len(shown) == 12 and len(set(shown)) == 12
     assert sheet.shape == (3 * (56 + 18), 5 * 56)
+
+
+def test_a_name_beside_a_caption_on_its_line_aligns_by_its_run_of_words(tmp_path: Path) -> None:
+    _write(tmp_path / "field.png", draw_text_page(["NOM AB"]))
+    (tmp_path / "truth.tsv").write_text("field.png\tAB\n")
+    crops = align_weak_labels(Oracle("A"), tmp_path, holdout=0.0, min_agreement=0.5)
+    assert crops.report["kept"] == 1 and crops.labels.tolist() == [index_of("A"), index_of("B")]
+    # the crops are those of the word "AB" (a whole-line alignment finds 5 glyphs, not 2)
+    alone = tmp_path / "alone"
+    _write(alone / "ab.png", draw_text_page(["AB"]))
+    (alone / "truth.tsv").write_text("ab.png\tAB\n")
+    expected = align_weak_labels(Oracle("A"), alone, holdout=0.0).images
+    np.testing.assert_array_equal(crops.images, expected)
