@@ -15,7 +15,10 @@ with the shipped ensemble and default cascade, with one rule switched off throug
 - ``split``: no recognition-based cutting of touching characters (``split_touching=False``);
 - ``prior``: no letter-frequency prior (``letter_prior=0``);
 - ``context``: no letter/digit, case or prior context at all (``word_context=False``);
-- ``deskew``: no deskewing (``deskew=False``).
+- ``deskew``: no deskewing (``deskew=False``);
+- ``lines``: ruled lines and box borders are not removed (``remove_lines=False``);
+- ``hysteresis``: faint strokes are not completed by hysteresis (``hysteresis=False``);
+- ``bars``: a bar filed under ``L`` in a line of capitals stays ``L`` (``bars_as_i=False``).
 
 For every set the script prints the CER with all rules, and for each rule the CER without it
 and the difference (without minus with) with its 95% paired bootstrap interval
@@ -53,6 +56,9 @@ RULES: dict[str, dict[str, object]] = {
     "prior": {"letter_prior": 0.0},
     "context": {"word_context": False},
     "deskew": {"deskew": False},
+    "lines": {"remove_lines": False},
+    "hysteresis": {"hysteresis": False},
+    "bars": {"bars_as_i": False},
 }
 SKIP = {"iam_stress"}  # cursive: out of scope for character segmentation
 HOLDOUT = 0.1  # the default of `handocr train --real-holdout`

@@ -281,7 +281,16 @@ class Recognizer:
         sources = [None] * len(images) if sources is None else list(sources)
         if not len(indices) == len(sources) == len(images):
             raise ValueError("need one index and one source per image")
-        levelled = [level_page(image, method=o.binarize, deskew=o.deskew) for image in images]
+        levelled = [
+            level_page(
+                image,
+                method=o.binarize,
+                deskew=o.deskew,
+                remove_lines=o.remove_lines,
+                hysteresis=o.hysteresis,
+            )
+            for image in images
+        ]
         segmented = [segment_pieces(lev.ink, o.segment) for lev in levelled]
         sizes = [sum(len(row) for row in lines) for lines, _ in segmented]
         flat = [p for lines, _ in segmented for row in lines for p in row]
@@ -315,6 +324,7 @@ class Recognizer:
                 word_context=o.word_context,
                 case_context=o.case_context,
                 letter_prior=o.letter_prior,
+                bars_as_i=o.bars_as_i,
                 to_page=lev.to_input if lev.inverse is not None else None,
             )
             pages.append((page, [p for row in lines for p in row]))

@@ -376,6 +376,7 @@ def decode_chars(
     top_k: int = TOP_K,
     letter_prior: float = LETTER_PRIOR,
     case_context: bool = True,
+    bars_as_i: bool = True,
 ) -> list[Char]:
     """Pick the most probable class of each crop and keep the runners-up.
 
@@ -399,6 +400,9 @@ def decode_chars(
     case_context : bool, default True
         Apply :func:`apply_case_context` with the line context; without it, merged classes
         print in upper case.
+    bars_as_i : bool, default True
+        In a line that is not lower case, read a bar-shaped glyph (:data:`BAR_ASPECT`) that
+        the classifier files under ``L`` as ``I``.
 
     Returns
     -------
@@ -428,7 +432,7 @@ def decode_chars(
                 line_lower = np.zeros(b - a, bool)
                 if case_context:
                     line, line_lower = apply_case_context(line, word_starts[a:b])
-                parts.append(_bars_as_i(line, boxes[a:b]))
+                parts.append(_bars_as_i(line, boxes[a:b]) if bars_as_i else line)
                 flags.append(line_lower)
         if parts:
             probs, lower = np.concatenate(parts), np.concatenate(flags)
@@ -547,6 +551,7 @@ def decode_page(
     word_context: bool = True,
     case_context: bool = True,
     letter_prior: float = LETTER_PRIOR,
+    bars_as_i: bool = True,
     to_page: Callable[[Box], Box] | None = None,
 ) -> Page:
     """Decode one page's classified glyphs into a :class:`~handocr.result.Page`.
@@ -574,6 +579,8 @@ def decode_page(
     word_context, case_context : bool, default True
         Letter/digit context per line and word; case context (:func:`decode_chars`).
     letter_prior : float, default :data:`LETTER_PRIOR`
+    bars_as_i : bool, default True
+        See :func:`decode_chars`.
     to_page : callable, optional
         Maps a box to the input page's pixels (e.g.
         :meth:`handocr.preprocess.LevelledPage.to_input` after deskewing); applied after
@@ -605,6 +612,7 @@ def decode_page(
         line_sizes=sizes if word_context else None,
         letter_prior=letter_prior,
         case_context=case_context,
+        bars_as_i=bars_as_i,
     )
     chars = attach_votes(chars, per_member, members)
     if to_page is not None:

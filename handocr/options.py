@@ -68,6 +68,11 @@ class ReadOptions:
     binarize : {"otsu", "sauvola"}, default "otsu"
         Global Otsu threshold with hysteresis, or Sauvola's local threshold for uneven lighting
         (:func:`handocr.preprocess.ink_map`).
+    remove_lines : bool, default True
+        Remove ruled lines and form-box borders during binarisation
+        (:func:`handocr.preprocess.ink_map`).
+    hysteresis : bool, default True
+        Complete faint strokes by hysteresis thresholding (:data:`handocr.preprocess.HYSTERESIS`).
     deskew : bool, default True
         Level pages skewed by :data:`handocr.preprocess.MIN_SKEW_DEG` or more before
         segmentation; boxes are mapped back to the input page
@@ -90,6 +95,9 @@ class ReadOptions:
     case_context : bool, default True
         Decide each line's (or word's) case and print EMNIST's merged classes in it
         (:func:`handocr.decode.apply_case_context`); needs ``word_context``.
+    bars_as_i : bool, default True
+        In a line that is not lower case, a bar-shaped glyph filed under ``L`` (EMNIST merges
+        lower-case l into L) reads ``I`` (:data:`handocr.decode.BAR_ASPECT`).
     letter_prior : float, default 1.0
         Weight of the English letter-frequency prior (:func:`handocr.decode.apply_letter_prior`;
         1 is Bayes' rule for English text, 0 turns it off for codes and serial numbers); >= 0.
@@ -119,6 +127,8 @@ class ReadOptions:
     dpi: int = PDF_DPI
     pages: frozenset[int] | None = None
     binarize: str = "otsu"
+    remove_lines: bool = True
+    hysteresis: bool = True
     deskew: bool = True
     segment: SegmentConfig = field(default_factory=SegmentConfig)
     join_broken: bool = True
@@ -126,6 +136,7 @@ class ReadOptions:
     charset: Charset | None = None
     word_context: bool = True
     case_context: bool = True
+    bars_as_i: bool = True
     letter_prior: float = LETTER_PRIOR
 
     def __post_init__(self) -> None:
@@ -172,7 +183,8 @@ class ReadOptions:
         if not prior >= 0:
             raise OptionError(f"letter_prior must be >= 0, not {self.letter_prior!r}")
         set_(self, "letter_prior", prior)
-        for name in ("deskew", "join_broken", "split_touching", "word_context", "case_context"):
+        flags = ("remove_lines", "hysteresis", "deskew", "join_broken", "split_touching")
+        for name in (*flags, "word_context", "case_context", "bars_as_i"):
             if not isinstance(getattr(self, name), bool):
                 raise OptionError(f"{name} must be True or False, not {getattr(self, name)!r}")
 

@@ -17,6 +17,7 @@ __all__ = [
     "BINARIZE",
     "MIN_CONTRAST",
     "MIN_SKEW_DEG",
+    "HYSTERESIS",
     "LevelledPage",
     "estimate_skew",
     "level_page",
@@ -121,6 +122,10 @@ def rotate_page(
     return np.asarray(out, np.uint8), np.asarray(cv2.invertAffineTransform(rot), np.float64)
 
 
+HYSTERESIS = 0.6
+"""Where :func:`ink_map`'s lower hysteresis threshold lies between the background's median level
+(0) and Otsu's threshold (1)."""
+
 BINARIZE = ("otsu", "sauvola")
 """Binarisation methods of :func:`ink_map`."""
 
@@ -129,7 +134,7 @@ def ink_map(
     page: NDArray[np.uint8],
     *,
     remove_lines: bool = True,
-    hysteresis: float | None = 0.6,
+    hysteresis: float | None = HYSTERESIS,
     method: str = "otsu",
 ) -> NDArray[np.uint8]:
     """Binarise a gray page into an ink map, whatever its polarity.
@@ -381,7 +386,12 @@ class LevelledPage:
 
 
 def level_page(
-    page: NDArray[np.uint8], *, method: str = "otsu", deskew: bool = True
+    page: NDArray[np.uint8],
+    *,
+    method: str = "otsu",
+    deskew: bool = True,
+    remove_lines: bool = True,
+    hysteresis: bool = True,
 ) -> LevelledPage:
     """Binarise a gray page and, when it is skewed, level it and binarise it again.
 
@@ -394,19 +404,25 @@ def level_page(
     deskew : bool
         Estimate the skew (:func:`estimate_skew`) and, from :data:`MIN_SKEW_DEG` up, rotate the
         page level (:func:`rotate_page`).
+    remove_lines : bool
+        Remove ruled lines and box borders (:func:`ink_map`).
+    hysteresis : bool
+        Complete faint strokes by hysteresis at :data:`HYSTERESIS` (:func:`ink_map`).
 
     Returns
     -------
     LevelledPage
     """
     h, w = page.shape
-    ink = ink_map(page, method=method)
+    level = HYSTERESIS if hysteresis else None
+    ink = ink_map(page, remove_lines=remove_lines, hysteresis=level, method=method)
     if deskew:
         angle = estimate_skew(ink)
         if abs(angle) >= MIN_SKEW_DEG:
             log.debug("skew %.2f degrees corrected", angle)
             rotated, inverse = rotate_page(page, angle)
-            return LevelledPage(ink_map(rotated, method=method), w, h, angle, inverse)
+            ink = ink_map(rotated, remove_lines=remove_lines, hysteresis=level, method=method)
+            return LevelledPage(ink, w, h, angle, inverse)
     return LevelledPage(ink, w, h)
 
 

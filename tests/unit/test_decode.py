@@ -63,6 +63,9 @@ def test_narrow_bar_in_capitals_reads_as_i_not_l() -> None:
     # a capital L has a foot: a wide box keeps L
     chars = decode_chars(p, [Box(0, 0, 25, 40), wide], word_starts=[True, False], line_sizes=[2])
     assert chars[0].text == "L"
+    # the rule switched off (ReadOptions(bars_as_i=False)): the bar stays the classifier's L
+    off = decode_chars(p, [bar, wide], word_starts=[True, False], line_sizes=[2], bars_as_i=False)
+    assert [c.text for c in off] == ["L", "A"]
 
 
 def test_bar_in_a_lower_case_line_stays_l() -> None:

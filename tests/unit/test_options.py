@@ -49,6 +49,9 @@ BAD_VALUES = [
     ({"split_touching": None}, "split_touching"),
     ({"word_context": 0}, "word_context"),
     ({"case_context": "no"}, "case_context"),
+    ({"remove_lines": "no"}, "remove_lines"),
+    ({"hysteresis": 0.6}, "hysteresis"),
+    ({"bars_as_i": None}, "bars_as_i"),
 ]
 
 

@@ -88,6 +88,9 @@ def test_level_page_leaves_level_pages_and_deskew_off_alone() -> None:
         box = Box(3, 4, 50, 60)
         assert lev.to_input(box) is box
     np.testing.assert_array_equal(level_page(skewed, deskew=False).ink, ink_map(skewed))
+    # the binarisation switches reach ink_map
+    bare = level_page(skewed, deskew=False, remove_lines=False, hysteresis=False)
+    np.testing.assert_array_equal(bare.ink, ink_map(skewed, remove_lines=False, hysteresis=None))
     sauvola = level_page(page, method="sauvola", deskew=False)
     assert sauvola.ink.shape == page.shape and sauvola.ink.any()
     # below MIN_SKEW_DEG a page is left as it is
@@ -133,3 +136,13 @@ def test_hysteresis_threshold_equals_scikit_image(level: np.ndarray, low: int, g
     high = min(255.0, low + gap + 0.5)
     expected = apply_hysteresis_threshold(level.astype(np.float32), float(low), high)
     np.testing.assert_array_equal(hysteresis_threshold(level, float(low), high), expected)
+
+
+def test_level_page_keeps_a_ruled_line_only_when_told_to() -> None:
+    page = draw_text_page(["230"], scale=2.0, thickness=5)
+    rows = np.nonzero((page < 128).any(1))[0]
+    page[rows.max() + 3 : rows.max() + 6, 10:-10] = 0  # a ruled line under the digits
+    line_rows = slice(int(rows.max()) + 3, int(rows.max()) + 6)
+    kept = level_page(page, deskew=False, remove_lines=False).ink[line_rows]
+    removed = level_page(page, deskew=False).ink[line_rows]
+    assert np.count_nonzero(kept) > 10 * max(1, np.count_nonzero(removed))
