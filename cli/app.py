@@ -426,10 +426,11 @@ def fit_ensemble(
     """
     configure_cli_logging(max(verbose, 1))
     from handocr.models.manifest import weights_dir
-    from handocr.models.weights import write_manifest
+    from handocr.models.weights import refresh_manifest, write_manifest
     from handocr.train.ensemble import fit_ensemble as fit
 
     try:
+        refresh_manifest(weights_dir())  # members copied in since the manifest was written
         result = fit(list(members), data=str(data) if data else None, device=device)
         if write:
             write_manifest(
@@ -456,14 +457,12 @@ def export_onnx(
     probabilities match the torch model's within 1e-4 on random crops.
     """
     configure_cli_logging(max(verbose, 1))
-    from handocr.models.manifest import load_manifest
-    from handocr.models.weights import write_manifest
+    from handocr.models.manifest import load_manifest, weights_dir
+    from handocr.models.weights import refresh_manifest, write_manifest
     from handocr.train.export import PARITY_ATOL, export_member
 
     try:
-        manifest = load_manifest()
-        # list weights files added to the folder since the manifest was written
-        write_manifest(manifest.folder, list(manifest.default_ensemble))
+        refresh_manifest(weights_dir())  # files added since the manifest was written
         manifest = load_manifest()
         names = list(members or manifest.weights)
         for name in names:

@@ -376,6 +376,15 @@ class Recognizer:
         total = len(sources) if isinstance(sources, Sequence) else 0
         loop = _ReadLoop(self, on_page)
         done = 0
+
+        def report(results: Iterator[InputResult]) -> Iterator[InputResult]:
+            nonlocal done
+            for result in results:
+                done += 1
+                if progress is not None:
+                    progress(done, total)
+                yield result
+
         for k, src in enumerate(sources):
             label = source_label(src, k)
             try:
@@ -390,22 +399,14 @@ class Recognizer:
                 loop.fail(k, err)
                 if err.exit_code != ExitCode.BAD_INPUT:
                     break
-            for result in loop.ready():
-                done += 1
-                if progress is not None:
-                    progress(done, total)
-                yield result
+            yield from report(loop.ready())
         try:
             loop.flush()
         except HandocrError as err:
             if errors == "raise":
                 raise
             loop.fail_pending(err)
-        for result in loop.ready(final=True):
-            done += 1
-            if progress is not None:
-                progress(done, total)
-            yield result
+        yield from report(loop.ready(final=True))
 
     def read(
         self,

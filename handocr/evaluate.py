@@ -641,12 +641,9 @@ def evaluate_page_sets(
     unknown = set(charsets) - {folder.name for folder in sets}
     if unknown:
         raise OptionError(f"--charset names no set under {root}: {', '.join(sorted(unknown))}")
-    from handocr.labels import Charset
-
-    checked = {name: Charset.parse(cs) for name, cs in charsets.items()}  # before any loading
+    # checked (a bad charset) before any loading; the readers share the recognizer's models
+    readers = {name: recognizer.with_options(charset=cs) for name, cs in charsets.items()}
     recognizer.ensemble  # noqa: B018 - load the models before any clock starts
-    # built after loading, so that every reader shares the loaded models (with_options)
-    readers = {name: recognizer.with_options(charset=cs) for name, cs in checked.items()}
     return {
         folder.name: evaluate_page_set(
             readers.get(folder.name, recognizer), folder, progress=progress

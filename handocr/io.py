@@ -273,12 +273,12 @@ def iter_pages(
         raise ValueError(f"pdf_dpi must be > 0, got {pdf_dpi}")
     for i, item in enumerate(as_sources(source), start=first):
         if isinstance(item, np.ndarray):
-            yield LoadedPage(_check_array(item, f"array {i}"), None)
+            yield LoadedPage(_check_array(item, source_label(item, i)), None)
         elif isinstance(item, Image.Image):
-            yield from _iter_pil(item, f"image {i}", pages)
+            yield from _iter_pil(item, source_label(item, i), pages)
         elif isinstance(item, bytes) or (isinstance(item, str) and item == STDIN):
             data = item if isinstance(item, bytes) else sys.stdin.buffer.read()
-            name = "stdin" if isinstance(item, str) else f"bytes {i}"
+            name = "stdin" if isinstance(item, str) else source_label(item, i)
             if not data:
                 raise InputImageError(f"{name}: empty input")
             if data.startswith(b"%PDF"):

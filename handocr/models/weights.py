@@ -27,6 +27,7 @@ __all__ = [
     "find_weights",
     "load_weights",
     "read_weights_info",
+    "refresh_manifest",
     "save_weights",
     "write_manifest",
 ]
@@ -243,6 +244,8 @@ def write_manifest(
     default_ensemble: list[str],
     voting_weights: dict[str, float] | None = None,
     cascade: dict[str, Any] | None = None,
+    *,
+    keep_available: bool = False,
 ) -> dict[str, Any]:
     """Rebuild ``MANIFEST.json`` of a weights folder from its files' own metadata.
 
@@ -263,6 +266,9 @@ def write_manifest(
         The fitted cascade of the default ensemble (``members``, ``first``, ``margin``, ...;
         :func:`handocr.train.calibrate.fit_cascade`); kept from the existing manifest like
         ``voting_weights`` when omitted.
+    keep_available : bool, default False
+        Drop default members whose file is gone instead of raising (with their fitted voting
+        weights and cascade, which no longer cover the ensemble).
 
     Returns
     -------
@@ -298,7 +304,10 @@ def write_manifest(
             }
         defaults.setdefault(info.arch, info.name)
     missing = [n for n in default_ensemble if n not in entries]
-    if missing:
+    if missing and keep_available:
+        log.warning("default ensemble members without a file, dropped: %s", missing)
+        default_ensemble = [n for n in default_ensemble if n in entries]
+    elif missing:
         raise WeightsError(f"default ensemble members without a file in {folder}: {missing}")
     for name in reversed(default_ensemble):  # a member of the default ensemble wins
         defaults[name.partition(".")[0]] = name
@@ -325,3 +334,31 @@ if __name__ == "__main__":  # python -m handocr.models.weights weights cnn.emnis
     import sys
 
     write_manifest(Path(sys.argv[1]), sys.argv[2:])
+
+
+def refresh_manifest(folder: Path) -> bool:
+    """List the weights files a folder holds now, keeping what still fits of the manifest.
+
+    Run before fitting or exporting a member that was copied into the folder after the manifest
+    was written (``handocr fit-ensemble``, ``handocr export-onnx`` do): the default ensemble
+    keeps its members whose files are still there, and its voting weights and cascade when
+    every member is. Nothing is written when the manifest already lists exactly the folder's
+    weights files.
+
+    Returns
+    -------
+    bool
+        Whether ``MANIFEST.json`` was rewritten.
+
+    Raises
+    ------
+    WeightsError
+        A file has no valid metadata.
+    """
+    old = load_manifest(folder) if (folder / MANIFEST).is_file() else None
+    files = {p.name for p in folder.glob("*.safetensors")}
+    if old is not None and files == {e.file for e in old.weights.values()}:
+        return False
+    members = list(old.default_ensemble) if old is not None else []
+    write_manifest(folder, members, keep_available=True)
+    return True

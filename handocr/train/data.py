@@ -39,6 +39,7 @@ __all__ = [
     "read_mapping",
     "resolve_data_dir",
     "split_train_val",
+    "to_uint8_images",
 ]
 
 log = logging.getLogger(__name__)
@@ -283,3 +284,20 @@ def split_train_val(
         images, labels = images[keep], labels[keep]
     tr_idx, va_idx = _stratified_split(labels, cfg.val_fraction, cfg.seed)
     return images, labels, tr_idx, va_idx
+
+
+def to_uint8_images(x: NDArray[np.float32]) -> NDArray[np.uint8]:
+    """Model input crops back to training images, the inverse of ``images / 255``.
+
+    Parameters
+    ----------
+    x : ndarray of float32, shape (N, 1, 28, 28)
+        Crops from :mod:`handocr.crops`, values in [0, 1], ink 1.0.
+
+    Returns
+    -------
+    ndarray of uint8, shape (N, 28, 28)
+        Ink 255, rounded to the nearest level.
+    """
+    out: NDArray[np.uint8] = np.rint(np.clip(x[:, 0], 0, 1) * 255).astype(np.uint8)
+    return out

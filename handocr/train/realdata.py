@@ -31,7 +31,8 @@ from __future__ import annotations
 import csv
 import hashlib
 import logging
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,7 +40,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
+from handocr.crops import INPUT_SHAPE
 from handocr.errors import DataError, HandocrError
+from handocr.train.data import to_uint8_images
 
 if TYPE_CHECKING:
     from handocr.api import Recognizer
@@ -143,14 +146,8 @@ def _label(text: str, where: str) -> int:
         raise DataError(f"{where}: label {text!r} is not one of the 47 EMNIST classes") from None
 
 
-def _to_uint8(x: NDArray[np.float32]) -> NDArray[np.uint8]:
-    """``(N, 1, 28, 28)`` float crops in [0, 1] -> ``(N, 28, 28)`` uint8."""
-    out: NDArray[np.uint8] = np.rint(np.clip(x[:, 0], 0, 1) * 255).astype(np.uint8)
-    return out
-
-
 def _empty() -> tuple[NDArray[np.uint8], NDArray[np.int64]]:
-    return np.zeros((0, 28, 28), np.uint8), np.zeros(0, np.int64)
+    return np.zeros((0, *INPUT_SHAPE[1:]), np.uint8), np.zeros(0, np.int64)
 
 
 class _Split:
@@ -221,7 +218,7 @@ def read_box_crops(folder: Path, *, holdout: float = 0.1) -> RealCrops:
         (page,) = load_pages(_find_image(folder, name))
         ink = ink_map(page)
         crops = to_model_input(ink, [b for b, _ in entries])
-        split.add(name, _to_uint8(crops), [lab for _, lab in entries])
+        split.add(name, to_uint8_images(crops), [lab for _, lab in entries])
     report = {"images": len(by_image), "kept": len(by_image)}
     return split.result(folder.name, "boxes", report)
 
@@ -257,7 +254,8 @@ def read_class_folders(folder: Path, *, holdout: float = 0.1) -> RealCrops:
             if len(ys) == 0:
                 continue
             box = Box(int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
-            split.add(f"{sub.name}/{img.name}", _to_uint8(to_model_input(ink, [box])), [label])
+            crop = to_uint8_images(to_model_input(ink, [box]))
+            split.add(f"{sub.name}/{img.name}", crop, [label])
             kept += 1
     return split.result(folder.name, "folders", {"images": n_images, "kept": kept})
 
@@ -297,7 +295,7 @@ def align_weak_labels(
         Holds ``truth.tsv`` and the images.
     holdout : float, default 0.1
     min_agreement : float, default 0.5
-        Least share of a line's glyphs whose label is among the classifier's ``top_k``.
+        Least share of the aligned glyphs whose label is among the classifier's ``top_k``.
     top_k : int, default 3
     progress : callable, optional
         ``progress(done, total)`` per image.
@@ -306,8 +304,9 @@ def align_weak_labels(
     -------
     RealCrops
         ``report`` holds ``images``, ``kept`` (the yield), and the images dropped because the
-        text has characters outside the classes (``no_target``), no line had the text's glyph
-        count (``count_mismatch``), or the classifier disagreed (``disagree``).
+        text has characters outside the classes (``no_target``), could not be read
+        (``unreadable``), no run of words had the text's glyph count (``count_mismatch``), or
+        the classifier disagreed (``disagree``).
 
     Raises
     ------
@@ -329,28 +328,32 @@ def align_weak_labels(
         "count_mismatch": 0,
         "disagree": 0,
     }
-    todo: list[tuple[str, list[int], LoadedPage]] = []
-    for name, text in truth:
-        target = _target(text)
-        if not target:
-            report["no_target"] += 1
-            continue
-        try:
-            (image,) = load_pages(_find_image(folder, name))
-        except (HandocrError, ValueError):
-            report["unreadable"] += 1
-            continue
-        todo.append((name, target, LoadedPage(image, name)))
+    targets: deque[list[int]] = deque()  # of the pages yielded, in order
+
+    def pages() -> Iterator[LoadedPage]:  # one image at a time; batch_pages bounds memory
+        for name, text in truth:
+            target = _target(text)
+            if not target:
+                report["no_target"] += 1
+                continue
+            try:
+                (image,) = load_pages(_find_image(folder, name))
+            except (HandocrError, ValueError):
+                report["unreadable"] += 1
+                continue
+            targets.append(target)
+            yield LoadedPage(image, name)
+
     done = 0
-    for group in batch_pages([item[2] for item in todo]):
-        items, todo = todo[: len(group)], todo[len(group) :]
+    for group in batch_pages(pages()):
         read = recognizer.read_pieces([g.image for g in group])
-        for (name, target, _), (page, pieces) in zip(items, read, strict=True):
-            verdict, crops = _align(page, pieces, target, top_k)
-            if crops is None or verdict < min_agreement:
+        for loaded, (page, pieces) in zip(group, read, strict=True):
+            name, target = str(loaded.source), targets.popleft()
+            agree, crops = _align(page, pieces, target, top_k)
+            if crops is None or agree < min_agreement:
                 report["count_mismatch" if crops is None else "disagree"] += 1
             else:
-                split.add(name, _to_uint8(pieces_to_model_input(crops)), target)
+                split.add(name, to_uint8_images(pieces_to_model_input(crops)), target)
                 report["kept"] += 1
         done += len(group)
         if progress is not None:
@@ -368,30 +371,31 @@ def _align(
     glyphs as ``target`` has characters, so a name beside a printed caption on the same line
     ("NOM : DUPONT") still aligns; ``(0.0, None)`` when no run qualifies.
     """
-    from handocr.labels import index_of
-
     best: tuple[float, list[Any] | None] = (0.0, None)
     pos = 0
     for line in page.lines:
-        sizes = [len(w.chars) for w in line.words]
         chars = line.all_chars()
-        starts = np.concatenate([[0], np.cumsum(sizes)])
-        for i in range(len(sizes)):
-            for j in range(i + 1, len(sizes) + 1):
-                a, b = int(starts[i]), int(starts[j])
-                if b - a > len(target):
-                    break
-                if b - a < len(target):
-                    continue
-                hits = [
-                    lab in {index_of(t) for t in [c.text, *(x for x, _ in c.alternatives)][:top_k]}
-                    for c, lab in zip(chars[a:b], target, strict=True)
-                ]
-                agree = float(np.mean(hits))
+        bounds = np.cumsum([0] + [len(w.chars) for w in line.words]).tolist()
+        end_at = set(bounds)
+        for a in bounds[:-1]:  # a run starts at a word and must end at one
+            b = a + len(target)
+            if b in end_at:
+                agree = _agreement(chars[a:b], target, top_k)
                 if best[1] is None or agree > best[0]:
                     best = (agree, list(pieces[pos + a : pos + b]))
         pos += len(chars)
     return best
+
+
+def _agreement(chars: Sequence[Any], target: Sequence[int], top_k: int) -> float:
+    """Share of ``chars`` whose class in ``target`` is among their ``top_k`` readings."""
+    from handocr.labels import index_of
+
+    hits = [
+        lab in {index_of(t) for t in [c.text, *(x for x, _ in c.alternatives)][:top_k]}
+        for c, lab in zip(chars, target, strict=True)
+    ]
+    return float(np.mean(hits))
 
 
 def load_real(

@@ -21,7 +21,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
+from handocr.crops import INPUT_SHAPE
+from handocr.labels import index_of
 from handocr.synth import PageStyle, assign_boxes, render_page
+from handocr.train.data import to_uint8_images
 
 if TYPE_CHECKING:
     from handocr.api import Recognizer
@@ -114,7 +117,7 @@ def pipeline_crops(
         pairs = assign_boxes([c.box for c in page.chars], [p.box for p in pieces])
         if pairs:
             crops.append(pieces_to_model_input([pieces[j] for _, j in pairs]))
-            ys += [_label(page.chars[i].text) for i, _ in pairs]
+            ys += [index_of(page.chars[i].text) for i, _ in pairs]
         report["chars"] += len(page.chars)
         report["pieces"] += len(pieces)
         report["matched"] += len(pairs)
@@ -123,14 +126,6 @@ def pipeline_crops(
         if progress is not None:
             progress(k + 1, pages)
     if not crops:
-        return np.zeros((0, 28, 28), np.uint8), np.zeros(0, np.int64), report
-    x = np.concatenate(crops)[:, 0]
-    out: NDArray[np.uint8] = np.rint(np.clip(x, 0, 1) * 255).astype(np.uint8)
+        return np.zeros((0, *INPUT_SHAPE[1:]), np.uint8), np.zeros(0, np.int64), report
     log.info("pipeline-matched synthetic crops: %s", report)
-    return out, np.asarray(ys, np.int64), report
-
-
-def _label(text: str) -> int:
-    from handocr.labels import index_of
-
-    return index_of(text)
+    return to_uint8_images(np.concatenate(crops)), np.asarray(ys, np.int64), report

@@ -165,3 +165,23 @@ def test_write_manifest_lists_graphs_and_keeps_the_cascade(onnx_weights: Path, t
     )
     assert manifest["cascade"]["first"] == "cnn.tiny-b"
     assert "cascade" not in write_manifest(folder, ["cnn.tiny"])  # other members: dropped
+
+
+def test_refresh_manifest_lists_a_copied_in_member_and_drops_a_removed_one(
+    tiny_weights: Path, tmp_path: Path
+) -> None:
+    from handocr.models.weights import WeightsInfo, refresh_manifest, save_weights
+
+    folder = tmp_path / "w"
+    shutil.copytree(tiny_weights, folder)
+    assert refresh_manifest(folder) is False  # already lists exactly the folder's files
+    before = (folder / "MANIFEST.json").read_text()
+    assert refresh_manifest(folder) is False and (folder / "MANIFEST.json").read_text() == before
+    save_weights(create_model("cnn", weights=None), folder / "cnn.new.safetensors",
+                 WeightsInfo(arch="cnn", tag="new"))  # fmt: skip
+    (folder / "cnn.tiny-b.safetensors").unlink()
+    assert refresh_manifest(folder) is True
+    manifest = json.loads((folder / "MANIFEST.json").read_text())
+    assert sorted(manifest["weights"]) == ["cnn.new", "cnn.tiny"]
+    assert manifest["default_ensemble"] == ["cnn.tiny"]
+    assert "voting_weights" not in manifest  # fitted for both members, no longer valid
