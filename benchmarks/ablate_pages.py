@@ -7,12 +7,11 @@ with ``--charset digits``), besides the small development sets. Each row reads e
 with the shipped ensemble and default cascade, with one rule switched off through
 :class:`handocr.ReadOptions`, as a user would:
 
+- ``search``: no segmentation search, the layout's glyphs stand (``search=False``);
 - ``case``: no case context (``case_context=False``);
 - ``satellites``: accents and detached strokes are not folded into the line they hang on
   (``SegmentConfig(satellite_parts=0)``);
 - ``marks``: stray marks far from their line are kept (``SegmentConfig(mark_gap=inf)``);
-- ``join``: no recognition-based joining of broken characters (``join_broken=False``);
-- ``split``: no recognition-based cutting of touching characters (``split_touching=False``);
 - ``prior``: no letter-frequency prior (``letter_prior=0``);
 - ``context``: no letter/digit, case or prior context at all (``word_context=False``);
 - ``deskew``: no deskewing (``deskew=False``);
@@ -48,11 +47,10 @@ from handocr.evaluate import (
 from handocr.train.realdata import held_out
 
 RULES: dict[str, dict[str, object]] = {
+    "search": {"search": False},
     "case": {"case_context": False},
     "satellites": {"segment": SegmentConfig(satellite_parts=0)},
     "marks": {"segment": SegmentConfig(mark_gap=math.inf)},
-    "join": {"join_broken": False},
-    "split": {"split_touching": False},
     "prior": {"letter_prior": 0.0},
     "context": {"word_context": False},
     "deskew": {"deskew": False},

@@ -28,9 +28,8 @@ LAYERS = [
         "segment",
         "segment.config",
         "segment.components",
-        "segment.split",
         "segment.layout",
-        "segment.refine",
+        "segment.search",
     },
     {"crops", "synth"},
     {

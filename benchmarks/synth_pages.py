@@ -40,10 +40,16 @@ def main() -> None:
     ap.add_argument("--split", default="pool47")
     ap.add_argument("--pages", type=int, default=5, help="pages per style")
     ap.add_argument("--styles", nargs="*", default=list(STYLES), choices=list(STYLES))
+    ap.add_argument(
+        "--search",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="segmentation search (--no-search: the layout with the local join/cut rules)",
+    )
     args = ap.parse_args()
     test = load_emnist(args.data, args.split, "test")
     glyphs, labels = test.images, to_label_space(test)
-    rec = Recognizer(device="cpu")
+    rec = Recognizer(device="cpu", search=args.search)
     for name in args.styles:
         style = STYLES[name]
         tp = n_truth = n_found = dist = length = 0

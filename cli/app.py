@@ -442,6 +442,73 @@ def fit_ensemble(
     typer.echo(json.dumps(result))
 
 
+@app.command("fit-verifier")
+def fit_verifier(
+    data: TrainingData = None,
+    split: Annotated[
+        str, typer.Option(help="EMNIST split whose train glyphs are laid out")
+    ] = "pool47",
+    pages: Annotated[int, typer.Option(min=1, help="synthetic pages to fit on")] = 150,
+    val_pages: Annotated[
+        int, typer.Option(min=1, help="synthetic pages to tune the bonus on")
+    ] = 50,
+    boxes: Annotated[
+        Optional[list[Path]],  # noqa: UP045
+        typer.Option(help="folder of scans with boxes.tsv (e.g. the ORAND-CAR train split)"),
+    ] = None,
+    boxes_charset: Annotated[
+        str, typer.Option(help="charset the --boxes scans are read with")
+    ] = "digits",
+    holdout: Annotated[
+        float,
+        typer.Option(
+            min=0.0, max=1.0, help="share of --boxes images kept out (as train --real-holdout)"
+        ),
+    ] = 0.1,
+    hidden: Annotated[int, typer.Option(min=0, help="hidden units (0: logistic regression)")] = 32,
+    seed: int = 0,
+    output: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("--output", "-o", help="file to write (default: the weights folder's)"),
+    ] = None,
+    verbose: Verbose = 0,
+) -> None:
+    """Fit the segmentation search's verifier ("is this candidate one character?").
+
+    Synthetic pages of EMNIST train glyphs (and optional box-labelled scans) are read with the
+    shipped ensemble up to each line's lattice of candidate glyphs; candidates matching a true
+    box are positives, the rest negatives. Prints the fitting report as JSON.
+    """
+    configure_cli_logging(max(verbose, 1))
+    from handocr.api import Recognizer
+    from handocr.models.manifest import weights_dir
+    from handocr.segment.search import VERIFIER_FILE
+    from handocr.train.data import load_emnist, to_label_space
+    from handocr.train.verifier import fit_from_sources
+
+    try:
+        emnist = load_emnist(data, split, "train")
+        verifier, report = fit_from_sources(
+            Recognizer(device="cpu"),
+            emnist.images,
+            to_label_space(emnist),
+            pages=pages,
+            val_pages=val_pages,
+            boxes=list(boxes or []),
+            boxes_charset=boxes_charset or None,
+            holdout=holdout,
+            hidden=hidden,
+            seed=seed,
+            progress=lambda name, n: log.debug("%s: %d pages", name, n),
+        )
+        path = output or weights_dir() / VERIFIER_FILE
+        verifier.save(path, json.dumps(report))
+        log.info("wrote %s", path)
+    except HandocrError as err:
+        raise _fail(err, verbose) from None
+    typer.echo(json.dumps(report))
+
+
 @app.command("export-onnx")
 def export_onnx(
     members: Annotated[

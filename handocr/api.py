@@ -10,7 +10,7 @@ clean       :func:`handocr.preprocess.level_page`            ink map, deskewed w
 segment     :func:`handocr.segment.segment_pieces`           lines of glyph pieces, word starts
 crops       :func:`handocr.crops.pieces_to_model_input`      ``(N, 1, 28, 28)`` float32
 classify    :meth:`handocr.ensemble.Ensemble.vote`           ``(N, 47)`` voted + each member's
-refine      :func:`handocr.segment.refine.refine_lines`      joins and cuts, classifier passed in
+search      :func:`handocr.segment.search.search_lines`      cuts and joins by a best-path search
 decode      :func:`handocr.decode.decode_page`               :class:`handocr.result.Page`
 ==========  ===============================================  ====================================
 
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from handocr.ensemble import Ensemble
     from handocr.io import LoadedPage
     from handocr.segment.components import Piece
+    from handocr.segment.search import Verifier
 
 __all__ = [
     "BATCH_PAGES",
@@ -162,6 +163,30 @@ class Recognizer:
         return self._models.ensemble
 
     @property
+    def verifier(self) -> Verifier | None:
+        """The segmentation search's "one character" model (loads it on first access).
+
+        ``verifier.safetensors`` of the weights folder (:func:`handocr.models.weights_dir`),
+        fitted for the shipped ensemble by ``handocr fit-verifier``; None when the folder has
+        none (the search is then skipped and the layout's glyphs stand).
+
+        Raises
+        ------
+        WeightsError
+            The file exists but cannot be read.
+        """
+        if self._models.verifier is None:
+            from handocr.models.manifest import weights_dir
+            from handocr.segment.search import VERIFIER_FILE, Verifier
+
+            path = weights_dir() / VERIFIER_FILE
+            if not path.is_file():
+                log.debug("no %s: the layout's glyphs stand, no segmentation search", path)
+                return None
+            self._models.verifier = Verifier.load(path)
+        return self._models.verifier
+
+    @property
     def loaded_models(self) -> tuple[ModelInfo, ...]:
         """Name, tag and sha256 of the members, if loaded; ``()`` before any model ran."""
         ens = self._models.ensemble
@@ -274,7 +299,7 @@ class Recognizer:
         from handocr.decode import decode_page
         from handocr.preprocess import level_page
         from handocr.segment import segment_pieces
-        from handocr.segment.refine import refine_lines
+        from handocr.segment.search import search_lines
 
         o = self.options
         indices = list(range(len(images))) if indices is None else list(indices)
@@ -300,16 +325,16 @@ class Recognizer:
         for lev, (lines, starts), probs, index, source in zip(
             levelled, segmented, stacks, indices, sources, strict=True
         ):
-            if lines and (o.join_broken or o.split_touching):
-                lines, starts, probs = refine_lines(
+            verifier = self.verifier if o.search else None
+            if lines and verifier is not None:
+                lines, starts, probs = search_lines(
                     lines,
                     starts,
                     probs,
                     self.classify,
+                    verifier=verifier,
                     charset=o.charset,
                     cfg=o.segment,
-                    join=o.join_broken,
-                    split=o.split_touching,
                 )
             page = decode_page(
                 [[p.box for p in row] for row in lines],
@@ -444,10 +469,11 @@ class Recognizer:
 class _Models:
     """The loaded ensemble, held so that recognizers of the same models share one load."""
 
-    __slots__ = ("ensemble",)
+    __slots__ = ("ensemble", "verifier")
 
     def __init__(self) -> None:
         self.ensemble: Ensemble | None = None
+        self.verifier: Verifier | None = None
 
 
 class _ReadLoop:

@@ -79,12 +79,12 @@ class ReadOptions:
         (:func:`handocr.preprocess.level_page`).
     segment : SegmentConfig, default SegmentConfig()
         Every segmentation threshold (:class:`handocr.segment.SegmentConfig`).
-    join_broken : bool, default True
-        Recognition-based joining of a character broken into two glyphs
-        (:func:`handocr.segment.refine.merge_broken`).
-    split_touching : bool, default True
-        Recognition-based cutting of glyphs much wider than high into touching characters
-        (:func:`handocr.segment.refine.split_touching`).
+    search : bool, default True
+        Recognition-based segmentation as a search: over-segment each line and choose its
+        characters by a best-path search over the candidate lattice
+        (:func:`handocr.segment.search.search_lines`) with the weights folder's fitted verifier
+        (:attr:`handocr.Recognizer.verifier`; without one the layout's glyphs stand): cuts
+        touching characters and joins broken ones. False: the layout's glyphs stand.
     charset : Charset or None, default None
         Restrict output to a character set for fields of known type: ``digits``, ``upper``,
         ``letters``, ``alnum`` or explicit characters; a string is resolved
@@ -131,8 +131,7 @@ class ReadOptions:
     hysteresis: bool = True
     deskew: bool = True
     segment: SegmentConfig = field(default_factory=SegmentConfig)
-    join_broken: bool = True
-    split_touching: bool = True
+    search: bool = True
     charset: Charset | None = None
     word_context: bool = True
     case_context: bool = True
@@ -183,7 +182,7 @@ class ReadOptions:
         if not prior >= 0:
             raise OptionError(f"letter_prior must be >= 0, not {self.letter_prior!r}")
         set_(self, "letter_prior", prior)
-        flags = ("remove_lines", "hysteresis", "deskew", "join_broken", "split_touching")
+        flags = ("remove_lines", "hysteresis", "deskew", "search")
         for name in (*flags, "word_context", "case_context", "bars_as_i"):
             if not isinstance(getattr(self, name), bool):
                 raise OptionError(f"{name} must be True or False, not {getattr(self, name)!r}")

@@ -116,3 +116,14 @@ def png_claiming(width: int, height: int) -> bytes:
     idat = zlib.compress(b"\x00" * 64)
     body = b"IDAT" + idat
     return head + struct.pack(">I", len(idat)) + body + struct.pack(">I", zlib.crc32(body))
+
+
+def uniform_recognizer(**options: object):  # type: ignore[no-untyped-def]
+    """A Recognizer that reads without models: every candidate equally likely any class."""
+    from handocr import Recognizer
+
+    class Uniform(Recognizer):
+        def classify(self, pieces):  # type: ignore[no-untyped-def]
+            return np.full((len(pieces), 1, NUM_CLASSES), 1 / NUM_CLASSES, np.float32)
+
+    return Uniform(**options)

@@ -1,8 +1,9 @@
 """Page segmentation with OpenCV contours: components -> glyphs -> lines -> words.
 
 :func:`segment_pieces` gives the glyphs of each line as the classifier reads them;
-:func:`handocr.segment.refine.refine_lines` then joins and cuts them by recognition, with the
-classifier passed in. Every threshold lives in :class:`SegmentConfig`.
+:func:`handocr.segment.search.search_lines` then over-segments each line and chooses its
+characters by a best-path search scored by the classifier (passed in) and a verifier. Every
+threshold lives in :class:`SegmentConfig`.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ passes its own :class:`SegmentConfig` through :class:`handocr.options.ReadOption
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from handocr.errors import OptionError
@@ -74,27 +75,29 @@ class SegmentConfig:
         not a character, and dropped; ``inf`` switches this off.
     mark_height : float
         See ``mark_gap``.
-    split_aspect : float
-        Glyphs at least this many times wider than high are tried as touching characters
-        (:func:`handocr.segment.split.split_candidates`).
-    piece_aspect : float
-        Expected width/height of one piece of a touching glyph, to bound the pieces tried.
-    max_pieces : int
-        Most pieces a touching glyph is cut into (>= 2).
-    split_margin : float
-        How much higher (natural log) the pieces' mean best log-probability must be than the
-        whole glyph's for a cut to be kept (:func:`handocr.segment.refine.split_touching`).
-    merge_margin : float
-        How much higher (natural log) the joined glyph's best log-probability must be than
-        the mean of its two parts' for two neighbouring glyphs to be read as one
-        (:func:`handocr.segment.refine.merge_broken`): the same margin as a cut needs, so
-        recognition overrules the geometry only clearly, in either direction.
-    merge_gap : float
-        Neighbouring glyphs at most this share of the line's median height apart (or
-        overlapping) are tried as one broken character ...
-    merge_width : float
-        ... provided the joined glyph is at most this many times as wide as it, or the line's
-        median glyph, is high (typeset digit pairs, 1.2-1.4 times as wide as high, stay apart).
+    join_gap : float
+        Candidates of the search bridge gaps between layout glyphs of at most this many line
+        heights (a character broken in two, e.g. a ``Y`` whose strokes do not meet).
+    cut_width : float
+        Glyphs at least this many line heights wide are over-segmented at the minima of their
+        vertical projection (:func:`handocr.segment.search.cut_columns`) ...
+    cut_spacing : float
+        ... with cuts at least this many line heights apart and from the glyph's edges ...
+    cut_ink : float
+        ... through columns holding at most this share of the line height in ink.
+    max_span : int
+        Most atoms (slices between cuts, or whole glyphs) one candidate character spans in the
+        search (:func:`handocr.segment.search.build_lattice`).
+    max_char_width : float
+        Candidates wider than this many line heights are not considered (except a layout
+        glyph as it stands).
+    keep_log_odds : float
+        A layout glyph that the search's verifier reads as one character with at least these
+        log-odds (natural log) is kept as it stands, neither cut nor joined; ``inf`` searches
+        every glyph.
+    char_bonus : float
+        Added to each chosen character's log-odds in the search: positive values favour more,
+        narrower characters, negative values fewer (natural log).
 
     Raises
     ------
@@ -121,21 +124,24 @@ class SegmentConfig:
     satellite_gap: float = 0.4
     mark_gap: float = 4.0
     mark_height: float = 0.6
-    split_aspect: float = 1.4
-    piece_aspect: float = 0.5
-    max_pieces: int = 4
-    split_margin: float = 0.5
-    merge_margin: float = 0.5
-    merge_gap: float = 0.15
-    merge_width: float = 1.0
+    cut_width: float = 0.6
+    cut_spacing: float = 0.15
+    cut_ink: float = 0.4
+    max_span: int = 4
+    max_char_width: float = 1.6
+    join_gap: float = 0.15
+    keep_log_odds: float = 3.0
+    char_bonus: float = 0.0
 
     def __post_init__(self) -> None:
         """Check counts and signs."""
-        if self.track < 1 or self.max_pieces < 2 or self.satellite_parts < 0:
-            raise OptionError("track must be >= 1, max_pieces >= 2 and satellite_parts >= 0")
+        if self.track < 1 or self.satellite_parts < 0 or self.max_span < 1:
+            raise OptionError("track and max_span must be >= 1 and satellite_parts >= 0")
         if self.min_component_px < 0:
             raise OptionError("min_component_px must be >= 0")
         for name in self.__slots__:  # type: ignore[attr-defined]
             value = getattr(self, name)
-            if isinstance(value, float) and not value >= 0:
+            if name == "char_bonus" and not math.isfinite(value):
+                raise OptionError(f"char_bonus must be a finite number, not {value}")
+            if isinstance(value, float) and not value >= 0 and name != "char_bonus":
                 raise OptionError(f"segmentation threshold {name} must be >= 0, not {value}")

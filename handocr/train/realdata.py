@@ -175,6 +175,33 @@ class _Split:
         return RealCrops(name, layout, x, y, hx, hy, report=report)
 
 
+def read_boxes_tsv(folder: Path) -> dict[str, list[tuple[Box, int]]]:
+    """Read ``folder/boxes.tsv``: per image name, its character boxes and class indices.
+
+    Raises
+    ------
+    DataError
+        The file cannot be read, a row is malformed or a label is outside the 47 classes.
+    """
+    from handocr.result import Box
+
+    by_image: dict[str, list[tuple[Box, int]]] = {}
+    path = folder / "boxes.tsv"
+    try:
+        with path.open(encoding="utf-8", newline="") as fh:
+            rows = list(csv.reader(fh, delimiter="\t"))
+    except OSError as err:
+        raise DataError(f"{path}: cannot read ({err})") from err
+    for k, row in enumerate(rows[1:], start=2):
+        try:
+            name, x, y, w, h, text = row
+            box = Box(int(x), int(y), int(x) + int(w), int(y) + int(h))
+        except ValueError as err:
+            raise DataError(f"{path}:{k}: expected file, x, y, width, height, label") from err
+        by_image.setdefault(name, []).append((box, _label(text, f"{path}:{k}")))
+    return by_image
+
+
 def read_box_crops(folder: Path, *, holdout: float = 0.1) -> RealCrops:
     """Crops from images with a box per character (``boxes.tsv``; module docstring).
 
@@ -197,22 +224,8 @@ def read_box_crops(folder: Path, *, holdout: float = 0.1) -> RealCrops:
     from handocr.crops import to_model_input
     from handocr.io import load_pages
     from handocr.preprocess import ink_map
-    from handocr.result import Box
 
-    by_image: dict[str, list[tuple[Box, int]]] = {}
-    path = folder / "boxes.tsv"
-    try:
-        with path.open(encoding="utf-8", newline="") as fh:
-            rows = list(csv.reader(fh, delimiter="\t"))
-    except OSError as err:
-        raise DataError(f"{path}: cannot read ({err})") from err
-    for k, row in enumerate(rows[1:], start=2):
-        try:
-            name, x, y, w, h, text = row
-            box = Box(int(x), int(y), int(x) + int(w), int(y) + int(h))
-        except ValueError as err:
-            raise DataError(f"{path}:{k}: expected file, x, y, width, height, label") from err
-        by_image.setdefault(name, []).append((box, _label(text, f"{path}:{k}")))
+    by_image = read_boxes_tsv(folder)
     split = _Split(holdout)
     for name, entries in by_image.items():
         (page,) = load_pages(_find_image(folder, name))

@@ -83,7 +83,7 @@ def test_skewed_page_is_read_with_boxes_in_page_pixels(
     assert abs(page.angle_deg) > 1.0
     found = {}
     for deskew in (False, True):
-        rec = Recognizer(device="cpu", deskew=deskew, split_touching=False)
+        rec = Recognizer(device="cpu", deskew=deskew, search=False)
         doc = rec.read(page.image)
         found[deskew] = [c.box for line in doc.pages[0].lines for c in line.all_chars()]
     p_on, r_on, _ = match_boxes([c.box for c in page.chars], found[True])

@@ -101,3 +101,26 @@ def test_shipped_ensemble_accuracy_on_pool47_test() -> None:
         Ensemble.from_names(device="cpu"), test.images, to_label_space(test)
     )
     assert report.ensemble.top1 >= 0.88
+
+
+def test_the_search_with_the_shipped_verifier_cuts_touching_letters(emnist_sample) -> None:  # type: ignore[no-untyped-def]
+    """Mixed-case words whose letters touch: the search finds more of the true boxes."""
+    from handocr.synth import PageStyle, match_boxes, render_page
+    from handocr.train.data import load_emnist, to_label_space
+
+    s = load_emnist(emnist_sample, "pool47", "test")
+    style = PageStyle(case="mixed", char_gap=(-0.12, 0.03), chars_per_word=(4, 8))
+    rec = Recognizer(device="cpu")
+    assert rec.verifier is not None  # shipped beside the members
+    recall = {}
+    for search in (True, False):
+        reader = rec.with_options(search=search)
+        matched = chars = 0
+        for seed in range(3):
+            page = render_page(s.images, to_label_space(s), style, seed=seed)
+            lines = reader.read(page.image).pages[0].lines
+            found = [c.box for line in lines for c in line.all_chars()]
+            matched += match_boxes([c.box for c in page.chars], found)[2]
+            chars += len(page.chars)
+        recall[search] = matched / chars
+    assert recall[True] >= recall[False] + 0.15, recall

@@ -37,7 +37,7 @@ BAD_VALUES = [
     ({"pages": ""}, "page range"),
     ({"pages": []}, "pages"),
     ({"pages": [0, 2]}, "pages"),
-    ({"segment": {"split_margin": 0.5}}, "SegmentConfig"),
+    ({"segment": {"cut_ink": 0.5}}, "SegmentConfig"),
     ({"charset": "€"}, "47 EMNIST classes"),
     ({"charset": ""}, "no character"),
     ({"charset": 7}, "charset"),
@@ -45,8 +45,7 @@ BAD_VALUES = [
     ({"letter_prior": float("nan")}, "letter_prior"),
     ({"letter_prior": "often"}, "letter_prior"),
     ({"deskew": "yes"}, "deskew"),
-    ({"join_broken": 1}, "join_broken"),
-    ({"split_touching": None}, "split_touching"),
+    ({"search": 1}, "search"),
     ({"word_context": 0}, "word_context"),
     ({"case_context": "no"}, "case_context"),
     ({"remove_lines": "no"}, "remove_lines"),
@@ -132,7 +131,7 @@ def test_defaults() -> None:
     )
     assert (d.batch_size, d.dpi, d.pages, d.charset) == (1024, PDF_DPI, None, None)
     assert d.letter_prior == LETTER_PRIOR and d.segment == SegmentConfig()
-    assert d.deskew and d.join_broken and d.split_touching and d.word_context and d.case_context
+    assert d.deskew and d.search and d.word_context and d.case_context
 
 
 def test_options_are_hashable_and_equal_by_value() -> None:

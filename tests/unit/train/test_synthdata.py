@@ -7,18 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from handocr import Recognizer
 from handocr.labels import LABELS, NUM_CLASSES
 from handocr.synth import PageStyle, render_page
 from handocr.train.data import load_emnist, to_label_space
 from handocr.train.synthdata import pipeline_crops, training_styles
-
-
-class Uniform(Recognizer):
-    """Reads without models: every glyph equally likely to be any class."""
-
-    def classify(self, pieces):  # type: ignore[no-untyped-def]
-        return np.full((len(pieces), 1, NUM_CLASSES), 1 / NUM_CLASSES, np.float32)
+from tests.helpers import uniform_recognizer
 
 
 @pytest.fixture(scope="module")
@@ -29,13 +22,13 @@ def glyphs(emnist_sample: Path) -> tuple[np.ndarray, np.ndarray]:
 
 def test_pipeline_crops_label_the_matched_pieces_and_count_the_rest(glyphs) -> None:  # type: ignore[no-untyped-def]
     images, labels = glyphs
-    x, y, report = pipeline_crops(Uniform(), images, labels, pages=3, seed=4)
+    x, y, report = pipeline_crops(uniform_recognizer(), images, labels, pages=3, seed=4)
     assert x.shape == (len(y), 28, 28) and x.dtype == np.uint8 and y.dtype == np.int64
     assert report["matched"] == len(y) > 0
     assert report["chars"] == report["matched"] + report["missed"]
     assert report["pieces"] == report["matched"] + report["wrong"]
     assert ((y >= 0) & (y < NUM_CLASSES)).all()
-    again = pipeline_crops(Uniform(), images, labels, pages=3, seed=4)
+    again = pipeline_crops(uniform_recognizer(), images, labels, pages=3, seed=4)
     np.testing.assert_array_equal(again[0], x)
 
 
