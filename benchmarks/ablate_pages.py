@@ -9,8 +9,6 @@ with the shipped ensemble and default cascade, with one rule switched off throug
 
 - ``search``: no segmentation search, the layout's glyphs stand (``search=False``);
 - ``case``: no case context (``case_context=False``);
-- ``satellites``: accents and detached strokes are not folded into the line they hang on
-  (``SegmentConfig(satellite_parts=0)``);
 - ``marks``: stray marks far from their line are kept (``SegmentConfig(mark_gap=inf)``);
 - ``prior``: no letter-frequency prior (``letter_prior=0``);
 - ``context``: no letter/digit, case or prior context at all (``word_context=False``);
@@ -49,7 +47,6 @@ from handocr.train.realdata import held_out
 RULES: dict[str, dict[str, object]] = {
     "search": {"search": False},
     "case": {"case_context": False},
-    "satellites": {"segment": SegmentConfig(satellite_parts=0)},
     "marks": {"segment": SegmentConfig(mark_gap=math.inf)},
     "prior": {"letter_prior": 0.0},
     "context": {"word_context": False},

@@ -60,15 +60,6 @@ class SegmentConfig:
         so a single row of fields stays one line.
     block_gap : float
         A horizontal white band at least this many text heights high separates blocks.
-    satellite_parts : int
-        A would-be line of at most this many components, each lying over or under a component
-        of a taller neighbouring line, belongs to that line: accents (the acute of an É), the
-        detached tail of a Y. 0 switches this off. See ``satellite_height`` and
-        ``satellite_gap``.
-    satellite_height : float
-        ... provided it is lower than this share of the neighbour's median height,
-    satellite_gap : float
-        ... and separated from it vertically by at most this share of that height.
     mark_gap : float
         A glyph lower than ``mark_height`` of its line's median height, further than this many
         heights from every other glyph of the line, is a stray mark (a dot of dirt, a tick),
@@ -119,9 +110,6 @@ class SegmentConfig:
     column_gap: float = 3.0
     column_min_height: float = 2.5
     block_gap: float = 1.0
-    satellite_parts: int = 1
-    satellite_height: float = 0.8
-    satellite_gap: float = 0.4
     mark_gap: float = 4.0
     mark_height: float = 0.6
     cut_width: float = 0.6
@@ -130,13 +118,13 @@ class SegmentConfig:
     max_span: int = 4
     max_char_width: float = 1.6
     join_gap: float = 0.15
-    keep_log_odds: float = 3.0
+    keep_log_odds: float = 2.5
     char_bonus: float = 0.0
 
     def __post_init__(self) -> None:
         """Check counts and signs."""
-        if self.track < 1 or self.satellite_parts < 0 or self.max_span < 1:
-            raise OptionError("track and max_span must be >= 1 and satellite_parts >= 0")
+        if self.track < 1 or self.max_span < 1:
+            raise OptionError("track and max_span must be >= 1")
         if self.min_component_px < 0:
             raise OptionError("min_component_px must be >= 0")
         for name in self.__slots__:  # type: ignore[attr-defined]

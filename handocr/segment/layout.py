@@ -252,55 +252,6 @@ def _glyphs_of(members: list[Component], cfg: SegmentConfig, h_line: float) -> l
     return [g for g in glyphs if g.box.height >= cfg.min_glyph_height * h_line]
 
 
-def _attach_satellites(lines: list[_LineAcc], cfg: SegmentConfig) -> list[_LineAcc]:
-    """Fold would-be lines of a few small components into the line they hang on.
-
-    A component that sits just over or under a component of a taller line (an accent, a tail
-    that the pen lifted from) would otherwise start a line of its own; it joins the line whose
-    component it overlaps horizontally, within :attr:`SegmentConfig.satellite_gap` heights
-    (at most :attr:`SegmentConfig.satellite_parts` components: a printed prompt of two digits
-    above a handwritten field stays a line).
-    """
-    if len(lines) < 2:
-        return lines
-    keep = []
-    for acc in lines:
-        host = None
-        if len(acc.members) <= cfg.satellite_parts:
-            host = _host_line(acc, lines, cfg)
-        if host is None:
-            keep.append(acc)
-        else:
-            for c in acc.members:
-                host.add(c, big=False)
-            log.debug("attached %d satellite component(s) to a line", len(acc.members))
-    return keep
-
-
-def _host_line(acc: _LineAcc, lines: list[_LineAcc], cfg: SegmentConfig) -> _LineAcc | None:
-    """Return the taller line that every component of ``acc`` hangs on, or None."""
-    top = max(c.box.height for c in acc.members)
-    best, best_gap = None, np.inf
-    for other in lines:
-        if other is acc or top >= cfg.satellite_height * other.h:
-            continue
-        # cheap test first: members lie within 1.1 heights (small ones) of the range of the
-        # line's centres, and are at most a height tall
-        if not other.near(acc.cy, (2.5 + cfg.satellite_gap) * other.h + top):
-            continue
-        worst = 0.0
-        for c in acc.members:
-            gaps = [
-                max(o.box.y0 - c.box.y1, c.box.y0 - o.box.y1)
-                for o in other.members
-                if min(o.box.x1, c.box.x1) - max(o.box.x0, c.box.x0) > 0
-            ]
-            worst = max(worst, min(gaps, default=np.inf))
-        if worst <= cfg.satellite_gap * other.h and worst < best_gap:
-            best, best_gap = other, worst
-    return best
-
-
 def _drop_stray_marks(glyphs: list[Glyph], h_med: float, cfg: SegmentConfig) -> list[Glyph]:
     """Drop small glyphs far from every other glyph of their line (see ``mark_gap``)."""
     if len(glyphs) < 2:
@@ -364,7 +315,7 @@ def segment_page(ink: NDArray[np.uint8], cfg: SegmentConfig | None = None) -> li
 def _lines_of_block(comps: list[Component], cfg: SegmentConfig, h_page: float) -> list[TextLine]:
     """Lines of one reading block, top to bottom."""
     out = []
-    for acc in _attach_satellites(_group_lines(comps, cfg, h_page), cfg):
+    for acc in _group_lines(comps, cfg, h_page):
         glyphs = _glyphs_of(acc.members, cfg, acc.h)
         if not glyphs:
             continue

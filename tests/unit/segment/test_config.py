@@ -15,7 +15,6 @@ from handocr.segment.config import SegmentConfig
     [
         ({"track": 0}, "track"),
         ({"max_span": 0}, "max_span"),
-        ({"satellite_parts": -1}, "satellite_parts"),
         ({"min_component_px": -1}, "min_component_px"),
         ({"cut_ink": -0.1}, "cut_ink"),
         ({"join_gap": float("nan")}, "join_gap"),
@@ -38,7 +37,7 @@ def test_every_float_threshold_is_checked() -> None:
 
 
 def test_config_is_frozen_keyword_only_hashable_and_accepts_limits() -> None:
-    cfg = SegmentConfig(mark_gap=float("inf"), satellite_parts=0, min_component_px=0)
+    cfg = SegmentConfig(mark_gap=float("inf"), min_component_px=0)
     assert cfg.mark_gap == float("inf")
     with pytest.raises(dataclasses.FrozenInstanceError):
         cfg.track = 2  # type: ignore[misc]

@@ -1,4 +1,4 @@
-"""Layout on synthetic pages: lines, glyphs, words, polarity, columns, satellites, marks."""
+"""Layout on synthetic pages: lines, glyphs, words, polarity, columns, marks."""
 
 from __future__ import annotations
 
@@ -163,29 +163,6 @@ def test_reading_blocks_cut_columns_then_bands() -> None:
     assert left and right and max(left) < min(right)
 
 
-def test_an_accent_above_its_letter_does_not_make_a_line() -> None:
-    # "LEO" with an acute over the E that sits clear of the letter's band (as in kaggle's LÉO):
-    # it joins the line and the E's glyph instead of becoming a line of its own
-    page = np.full((120, 260), 255, np.uint8)
-    for i, ch in enumerate("LEO"):
-        put_char(page, ch, 20 + i * 60, 90)
-    page[48:60, 88:94] = 0  # the accent, half a letter high, 6 px (a quarter letter) above the E
-    lines = segment_page(ink_map(page))
-    assert len(lines) == 1 and len(lines[0].glyphs) == 3
-    assert lines[0].glyphs[1].box.y0 == 48
-
-
-def test_a_second_line_of_text_is_not_taken_for_satellites() -> None:
-    # two letters written under a line, a full text height lower: a line of their own
-    page = np.full((200, 300), 255, np.uint8)
-    for i, ch in enumerate("ABCD"):
-        put_char(page, ch, 20 + i * 60, 70)
-    for i, ch in enumerate("EF"):
-        put_char(page, ch, 20 + i * 60, 150)
-    lines = segment_page(ink_map(page))
-    assert [len(line.glyphs) for line in lines] == [4, 2]
-
-
 def test_a_stray_dot_far_from_the_text_is_dropped_but_a_near_one_is_not() -> None:
     page = np.full((100, 700), 255, np.uint8)
     for i, ch in enumerate("ZAIED"):
@@ -217,13 +194,6 @@ def test_segment_pieces_are_the_glyphs_with_their_own_ink(two_line_page) -> None
 def test_thresholds_come_from_the_config() -> None:
     from handocr.segment.config import SegmentConfig
 
-    # the accent of test_an_accent_above_its_letter_does_not_make_a_line, satellites off
-    page = np.full((120, 260), 255, np.uint8)
-    for i, ch in enumerate("LEO"):
-        put_char(page, ch, 20 + i * 60, 90)
-    page[48:60, 88:94] = 0
-    assert len(segment_page(ink_map(page))) == 1
-    assert len(segment_page(ink_map(page), SegmentConfig(satellite_parts=0))) == 2
     # the far blot of test_a_stray_dot_far..., kept when stray marks are not dropped
     page = np.full((100, 700), 255, np.uint8)
     for i, ch in enumerate("ZAIED"):
