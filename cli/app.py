@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
     import numpy as np
 
-    from handocr.result import Page
+    from handocr.result import Document, Page
 
 __all__ = ["app", "main"]
 
@@ -48,6 +48,9 @@ class OutputFormat(str, Enum):
     JSON = "json"
     HOCR = "hocr"
     TSV = "tsv"
+    ALTO = "alto"
+    PAGE = "page"
+    PDF = "pdf"
 
 
 def configure_cli_logging(verbose: int, *, quiet: bool = False) -> None:
@@ -149,7 +152,15 @@ Models = Annotated[
 Inputs = Annotated[
     list[str], typer.Argument(help="image or PDF files, directories, or - for standard input")
 ]
-Format = Annotated[OutputFormat, typer.Option("--format", "-f", help="text, json, hocr or tsv")]
+Format = Annotated[
+    OutputFormat,
+    typer.Option(
+        "--format",
+        "-f",
+        help="text, json, hocr, tsv, alto (ALTO 4.4), page (PAGE XML, one file per page) or "
+        "pdf (the page images with an invisible text layer; images taken at --dpi)",
+    ),
+]
 Output = Annotated[
     Optional[Path],  # noqa: UP045
     typer.Option("--output", "-o", help="write the result here instead of stdout"),
@@ -202,8 +213,8 @@ def read(
     configure_cli_logging(verbose, quiet=quiet)
     from handocr.api import Recognizer
     from handocr.errors import exit_code_for
-    from handocr.formats import SUFFIXES, render
-    from handocr.io import expand_inputs, write_text_atomic
+    from handocr.formats import NEEDS_IMAGES, output_files, render_bytes
+    from handocr.io import expand_inputs, write_bytes_atomic
     from handocr.result import Document
 
     if output is not None and output_dir is not None:
@@ -217,28 +228,40 @@ def read(
     rec = Recognizer(options)
     errors: list[HandocrError] = []
     docs: list[Document] = []
+    kept = _PageImages(fmt.value in NEEDS_IMAGES)
+    images: list[bytes] = []
     update, stop = _progress_bar("reading", enabled=not quiet)
     try:
         inputs = expand_inputs(pages, recursive=recursive)
+        hooks = [h for h in (_overlay_writer(overlay), kept.hook) if h is not None]
         for result in rec.read_inputs(
-            inputs, errors="report", on_page=_overlay_writer(overlay), progress=update
+            inputs, errors="report", on_page=_chain(hooks), progress=update
         ):
             if result.error is not None:
                 if not any(e is result.error for e in errors):  # a model error fails many
                     log.error("%s", result.error, exc_info=verbose > 0)
                 errors.append(result.error)
-            elif output_dir is not None and result.document is not None:
+                continue
+            if result.document is None:
+                continue
+            page_images = kept.take(result.document)
+            if output_dir is not None:
                 name = "stdin" if result.source == "-" else Path(result.source).name
-                target = output_dir / (name + SUFFIXES[fmt.value])
-                write_text_atomic(target, render(result.document, fmt.value))
-            elif result.document is not None:
-                docs.append(result.document)
-        if output_dir is None and (docs or not errors):
-            text = render(Document.concat(docs, rec.loaded_models), fmt.value)
-            if output is not None:
-                write_text_atomic(output, text)
+                for file, data in output_files(
+                    result.document, fmt.value, name, page_images, dpi=dpi
+                ):
+                    write_bytes_atomic(output_dir / file, data)
             else:
-                sys.stdout.write(text)
+                docs.append(result.document)
+                images += page_images or []
+        if output_dir is None and (docs or not errors):
+            data = render_bytes(
+                Document.concat(docs, rec.loaded_models), fmt.value, images, dpi=dpi
+            )
+            if output is not None:
+                write_bytes_atomic(output, data)
+            else:
+                sys.stdout.buffer.write(data)
                 sys.stdout.flush()
     except HandocrError as err:
         raise _fail(err, verbose) from None
@@ -247,6 +270,47 @@ def read(
     code = exit_code_for(errors, succeeded=len(inputs) - len(errors))
     if code != ExitCode.OK:
         raise typer.Exit(code=int(code))
+
+
+class _PageImages:
+    """Keeps each page's image as PNG for the formats that embed them (``pdf``)."""
+
+    def __init__(self, wanted: bool) -> None:
+        self.wanted = wanted
+        self.pending: dict[tuple[str | None, int], list[bytes]] = {}
+
+    @property
+    def hook(self) -> Callable[[Page, np.ndarray], None] | None:
+        if not self.wanted:
+            return None
+
+        def keep(page: Page, image: np.ndarray) -> None:
+            from handocr.formats.pdf import encode_page_image
+
+            key = (page.source, page.index)
+            self.pending.setdefault(key, []).append(encode_page_image(image))
+
+        return keep
+
+    def take(self, doc: Document) -> list[bytes] | None:
+        """Return the images of ``doc``'s pages, in order (None when not kept)."""
+        if not self.wanted:
+            return None
+        return [self.pending[p.source, p.index].pop(0) for p in doc.pages]
+
+
+def _chain(
+    hooks: list[Callable[[Page, np.ndarray], None]],
+) -> Callable[[Page, np.ndarray], None] | None:
+    """One ``on_page`` hook calling each of ``hooks`` in turn (None for none)."""
+    if not hooks:
+        return None
+
+    def call(page: Page, image: np.ndarray) -> None:
+        for hook in hooks:
+            hook(page, image)
+
+    return call
 
 
 def _overlay_writer(folder: Path | None) -> Callable[[Page, np.ndarray], None] | None:

@@ -37,6 +37,7 @@ __all__ = [
     "load_pages",
     "parse_page_ranges",
     "source_label",
+    "write_bytes_atomic",
     "write_text_atomic",
 ]
 
@@ -393,8 +394,26 @@ def source_label(source: PageSource, index: int) -> str:
     return f"image {index}"
 
 
+def _umask() -> int:
+    """Return the process's file creation mask (read by setting and restoring it)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_text_atomic(target: Path, text: str) -> None:
-    """Write ``text`` (UTF-8) to a temporary file beside ``target``, then rename it into place.
+    """Write ``text`` (UTF-8) atomically, as :func:`write_bytes_atomic` does.
+
+    Raises
+    ------
+    OutputError
+        The folder cannot be created or the file cannot be written (exit code 7).
+    """
+    write_bytes_atomic(target, text.encode("utf-8"))
+
+
+def write_bytes_atomic(target: Path, data: bytes) -> None:
+    """Write ``data`` to a temporary file beside ``target``, then rename it into place.
 
     A reader never sees a half-written result, and an interrupted write leaves no partial
     file behind.
@@ -412,8 +431,9 @@ def write_text_atomic(target: Path, text: str) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
         try:
-            with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-                fh.write(text)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            Path(tmp).chmod(0o666 & ~_umask())  # mkstemp's 0600 -> what open() would give
             Path(tmp).replace(target)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -124,3 +125,67 @@ def test_the_search_with_the_shipped_verifier_cuts_touching_letters(emnist_sampl
             chars += len(page.chars)
         recall[search] = matched / chars
     assert recall[True] >= recall[False] + 0.15, recall
+
+
+def _fields_in_pdf(pdf_bytes: bytes, dpi: int) -> dict[str, tuple[str, str]]:
+    """Each digit field's truth and the PDF text layer's text inside the field's box."""
+    import csv
+
+    pdfium = pytest.importorskip("pypdfium2")
+    page = pdfium.PdfDocument(pdf_bytes)[0]
+    height = page.get_height()
+    tp = page.get_textpage()
+    k = 72.0 / dpi
+    out = {}
+    with FORM_FIELDS.open(newline="") as f:
+        for r in csv.DictReader(f, delimiter="\t"):
+            if r["truth"].isdigit():
+                x0, y0, x1, y1 = (int(r[c]) * k for c in ("x0", "y0", "x1", "y1"))
+                text = tp.get_text_bounded(x0, height - y1, x1, height - y0)
+                out[r["field"]] = (r["truth"], "".join(text.split()))
+    return out
+
+
+def test_searchable_pdfs_of_the_form_hold_every_digit_field_on_its_box(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """--format pdf, and handocr's hOCR through OCRmyPDF's own converter (issue #15)."""
+    import cv2
+
+    from handocr.formats import render
+    from handocr.formats.pdf import to_pdf
+
+    image = cv2.imread(str(EXAMPLE_FORM), cv2.IMREAD_GRAYSCALE)
+    doc = Recognizer(device="cpu").read(image)
+    pdfs = {"handocr pdf": to_pdf([(doc.pages[0], image)], dpi=300)}  # --format pdf
+    hocr = pytest.importorskip("ocrmypdf.hocrtransform")
+    from ocrmypdf.font import MultiFontManager
+    from ocrmypdf.fpdf_renderer import Fpdf2PdfRenderer
+
+    path = tmp_path / "form.hocr"
+    path.write_text(render(doc, "hocr"), encoding="utf-8")
+    import ocrmypdf
+
+    fonts = MultiFontManager(Path(ocrmypdf.__file__).parent / "data")
+    Fpdf2PdfRenderer(
+        page=hocr.HocrParser(path).parse(),
+        dpi=300,
+        multi_font_manager=fonts,
+        invisible_text=True,
+        image=EXAMPLE_FORM,
+    ).render(tmp_path / "ocrmypdf.pdf")
+    fields = _fields_in_pdf(pdfs["handocr pdf"], 300)  # each field's text on its own box
+    assert len(fields) == 28
+    misses = {f: v for f, v in fields.items() if Levenshtein.distance(*v) > 1}
+    assert not misses
+    # OCRmyPDF sizes its invisible font by the line, so text of the printed line above a field
+    # reaches into the field's box: there, every field must be in the extracted text
+    pdfium = pytest.importorskip("pypdfium2")
+    converted = pdfium.PdfDocument((tmp_path / "ocrmypdf.pdf").read_bytes())[0]
+    lines = ["".join(t.split()) for t in converted.get_textpage().get_text_range().splitlines()]
+    for field, (truth, _) in fields.items():
+        best = min(
+            Levenshtein.distance(truth, line[i : i + n])
+            for line in lines
+            for n in (len(truth) - 1, len(truth), len(truth) + 1)
+            for i in range(max(1, len(line) - n + 1))
+        )
+        assert best <= 1, (field, truth)

@@ -38,3 +38,39 @@ def test_hocr_escapes_sources_and_text_and_names_the_version() -> None:
     (page_div,) = root.findall(".//h:div[@class='ocr_page']", NS)
     assert page_div.get("title", "").startswith('image "a"<b>.png"; bbox 0 0 100 50')
     assert root.find(".//h:meta[@name='ocr-system']", NS).get("content") == "handocr 9.9"
+
+
+def test_words_hold_no_whitespace_and_sit_in_carea_par_line() -> None:
+    root = ET.fromstring(to_hocr(sample_document()))
+    (page,) = root.findall(".//h:div[@class='ocr_page']", NS)[:1]
+    lines = page.findall(
+        "h:div[@class='ocr_carea']/h:p[@class='ocr_par']/h:span[@class='ocr_line']", NS
+    )
+    assert len(lines) == 2
+    words = [w for line in lines for w in line.findall("h:span[@class='ocrx_word']", NS)]
+    assert ["".join(w.itertext()) for w in words] == ["AB", "12", "Z"]
+    assert all((c.tail or "") == "" for w in words for c in w)  # nothing between characters
+    empty = root.findall(".//h:div[@class='ocr_page']", NS)[1]
+    assert list(empty) == []  # a page without text has no content area
+
+
+def test_ocrmypdf_hocr_parser_reads_every_word_with_its_text_and_box(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
+    import pytest
+
+    hocr = pytest.importorskip("ocrmypdf.hocrtransform")
+    doc = sample_document()
+    path = tmp_path / "page.hocr"
+    path.write_text(to_hocr(replace(doc, pages=doc.pages[:1]), dpi=300), encoding="utf-8")
+    page = hocr.HocrParser(path).parse()
+    assert page.dpi == 300
+    words = [w for par in page.children for line in par.children for w in line.children]
+    got = [(w.text, (w.bbox.left, w.bbox.top, w.bbox.right, w.bbox.bottom)) for w in words]
+    want = [
+        (w.text, (w.box.x0, w.box.y0, w.box.x1, w.box.y1))
+        for line in doc.pages[0].lines
+        for w in line.words
+    ]
+    assert got == want
+    assert words[0].confidence == 0.5

@@ -25,5 +25,5 @@ def test_render_each_format() -> None:
 
 
 def test_unknown_format_is_an_option_error() -> None:
-    with pytest.raises(OptionError, match="format must be one of text, json, hocr, tsv"):
-        render(sample_document(), "alto")
+    with pytest.raises(OptionError, match="format must be one of text, json, hocr, tsv, alto"):
+        render(sample_document(), "docx")
