@@ -58,7 +58,7 @@ LAYERS = [
     },
     {"options"},
     {"api"},
-    {"__init__", "__main__"},
+    {"__init__", "__main__", "ocrmypdf"},
 ]
 TRAIN = "train"  # the training subpackage may import anything; inference never imports it
 

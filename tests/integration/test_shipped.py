@@ -178,9 +178,14 @@ def test_searchable_pdfs_of_the_form_hold_every_digit_field_on_its_box(tmp_path)
     assert not misses
     # OCRmyPDF sizes its invisible font by the line, so text of the printed line above a field
     # reaches into the field's box: there, every field must be in the extracted text
+    _assert_fields_in_text((tmp_path / "ocrmypdf.pdf").read_bytes(), fields)
+
+
+def _assert_fields_in_text(pdf_bytes: bytes, fields: dict[str, tuple[str, str]]) -> None:
+    """Every field's truth, within one edit, in some line of the PDF's extracted text."""
     pdfium = pytest.importorskip("pypdfium2")
-    converted = pdfium.PdfDocument((tmp_path / "ocrmypdf.pdf").read_bytes())[0]
-    lines = ["".join(t.split()) for t in converted.get_textpage().get_text_range().splitlines()]
+    page = pdfium.PdfDocument(pdf_bytes)[0]
+    lines = ["".join(t.split()) for t in page.get_textpage().get_text_range().splitlines()]
     for field, (truth, _) in fields.items():
         best = min(
             Levenshtein.distance(truth, line[i : i + n])
@@ -189,3 +194,42 @@ def test_searchable_pdfs_of_the_form_hold_every_digit_field_on_its_box(tmp_path)
             for i in range(max(1, len(line) - n + 1))
         )
         assert best <= 1, (field, truth)
+
+
+def test_ocrmypdf_plugin_makes_a_pdfa_with_the_form_s_fields_without_tesseract(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """``ocrmypdf --plugin handocr.ocrmypdf`` with no ``tesseract`` program on PATH."""
+    import os
+    import subprocess
+    import sys
+
+    pytest.importorskip("ocrmypdf")
+    pikepdf = pytest.importorskip("pikepdf")
+    from PIL import Image
+
+    bin_dir = tmp_path / "bin"  # the system's programs, but no tesseract
+    bin_dir.mkdir()
+    for folder in ("/usr/local/bin", "/usr/bin", "/bin"):
+        for prog in Path(folder).glob("*") if Path(folder).is_dir() else []:
+            target = bin_dir / prog.name
+            if "tesseract" not in prog.name and not target.exists():
+                target.symlink_to(prog)
+    with Image.open(EXAMPLE_FORM) as im:
+        im.convert("L").save(tmp_path / "form.pdf", resolution=300)
+    env = {k: v for k, v in os.environ.items() if k != "HANDOCR_WEIGHTS"}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{bin_dir}"
+    out = tmp_path / "out.pdf"
+    cmd = [sys.executable, "-m", "ocrmypdf", "--plugin", "handocr.ocrmypdf", "--jobs", "1"]
+    res = subprocess.run(
+        [*cmd, str(tmp_path / "form.pdf"), str(out)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert res.returncode == 0, res.stderr[-2000:]
+    with pikepdf.open(out) as pdf:
+        meta = pdf.open_metadata()
+        assert meta.pdfa_status.startswith("2")  # PDF/A-2
+        assert "handocr" in str(meta.get("xmp:CreatorTool"))
+    fields = _fields_in_pdf(out.read_bytes(), 300)
+    _assert_fields_in_text(out.read_bytes(), fields)
