@@ -51,6 +51,7 @@ class OutputFormat(str, Enum):
     ALTO = "alto"
     PAGE = "page"
     PDF = "pdf"
+    CSV = "csv"
 
 
 def configure_cli_logging(verbose: int, *, quiet: bool = False) -> None:
@@ -180,6 +181,14 @@ Overlay = Annotated[
     typer.Option(help="write one PNG per page with boxes and characters into this folder"),
 ]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="errors only on stderr")]
+TemplateOpt = Annotated[
+    Optional[Path],  # noqa: UP045
+    typer.Option(
+        "--template",
+        help="read a form's fields by this template (JSON): output json (a line per page), "
+        "csv (a row per page) or text",
+    ),
+]
 
 
 @app.command()
@@ -197,6 +206,7 @@ def read(
     deskew: Deskew = _D.deskew,
     binarize: Binarize = _D.binarize,
     overlay: Overlay = None,
+    template: TemplateOpt = None,
     device: Device = _D.device,
     backend: BackendOpt = _D.backend,
     cascade: CascadeOpt = str(_D.cascade),
@@ -226,6 +236,14 @@ def read(
         deskew=deskew, charset=charset, letter_prior=letter_prior,
     )  # fmt: skip
     rec = Recognizer(options)
+    if template is not None:
+        _read_template(
+            rec, template, pages, fmt.value, output, recursive=recursive, verbose=verbose
+        )
+        return
+    if fmt.value == "csv":
+        log.error("--format csv is the row-per-page output of --template")
+        raise typer.Exit(code=int(ExitCode.USAGE))
     errors: list[HandocrError] = []
     docs: list[Document] = []
     kept = _PageImages(fmt.value in NEEDS_IMAGES)
@@ -268,6 +286,56 @@ def read(
     finally:
         stop()
     code = exit_code_for(errors, succeeded=len(inputs) - len(errors))
+    if code != ExitCode.OK:
+        raise typer.Exit(code=int(code))
+
+
+def _read_template(
+    rec: Any,
+    path: Path,
+    pages: list[str],
+    fmt: str,
+    output: Path | None,
+    *,
+    recursive: bool,
+    verbose: int,
+) -> None:
+    """``handocr read --template``: every page's fields as JSON lines, CSV rows or text."""
+    from handocr.errors import exit_code_for
+    from handocr.io import expand_inputs, write_text_atomic
+    from handocr.template import forms_to_csv, load_template, read_forms
+
+    if fmt not in ("json", "csv", "text"):
+        log.error("--template writes json, csv or text, not %s", fmt)
+        raise typer.Exit(code=int(ExitCode.USAGE))
+    try:
+        form = load_template(path)
+        inputs = expand_inputs(pages, recursive=recursive)
+        results = list(read_forms(rec, inputs, form))
+    except HandocrError as err:
+        raise _fail(err, verbose) from None
+    errors = [r.error for r in results if r.error is not None]
+    for failure in errors:
+        log.error("%s", failure)
+    if fmt == "csv":
+        text = forms_to_csv(results, form)
+    elif fmt == "json":
+        text = "".join(json.dumps(r.to_dict(), ensure_ascii=False) + "\n" for r in results)
+    else:
+        text = "".join(
+            f"{r.source}#{r.page + 1}\t{name}\t{f.text}\n"
+            for r in results
+            if r.fields
+            for name, f in r.fields.items()
+        )
+    try:
+        if output is not None:
+            write_text_atomic(output, text)
+        else:
+            sys.stdout.write(text)
+    except HandocrError as err:
+        raise _fail(err, verbose) from None
+    code = exit_code_for(errors, succeeded=len(results) - len(errors))
     if code != ExitCode.OK:
         raise typer.Exit(code=int(code))
 

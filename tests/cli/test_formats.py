@@ -74,3 +74,42 @@ def test_page_xml_is_one_file_per_page_and_validates(
         schema.assertValid(etree.parse(str(f)))
     res = runner.invoke(app, ["read", str(tiff5), "-f", "page"])
     assert res.exit_code == ExitCode.USAGE and "one page" in res.stderr
+
+
+def test_template_reading_writes_json_lines_and_csv_rows(
+    use_tiny_weights: Path, tmp_path: Path
+) -> None:
+    import json
+
+    from tests.helpers import EXAMPLE_FORM
+
+    template = EXAMPLE_FORM.parent / "hsf_template.json"
+    res = runner.invoke(app, ["read", str(EXAMPLE_FORM), "--template", str(template), "-f", "json"])
+    assert res.exit_code == 0, res.output
+    (row,) = [json.loads(line) for line in res.stdout.splitlines()]
+    assert row["page"] == 0 and len(row["fields"]) == 30
+    assert set(row["fields"]["03"]) >= {"text", "confidence", "box", "valid"}
+    blank = tmp_path / "blank.png"
+    Image.new("L", (300, 400), 255).save(blank)
+    out = tmp_path / "rows.csv"
+    args = [
+        "read",
+        str(EXAMPLE_FORM),
+        str(blank),
+        "--template",
+        str(template),
+        "-f",
+        "csv",
+        "-o",
+        str(out),
+    ]
+    res = runner.invoke(app, args)
+    assert res.exit_code == ExitCode.PARTIAL  # the blank page is not the form; the form was read
+    rows = out.read_text().splitlines()
+    assert len(rows) == 3 and rows[0].startswith("source,page,03")
+    res = runner.invoke(app, ["read", str(EXAMPLE_FORM), "-f", "csv"])
+    assert res.exit_code == ExitCode.USAGE
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}", encoding="utf-8")
+    res = runner.invoke(app, ["read", str(EXAMPLE_FORM), "--template", str(bad)])
+    assert res.exit_code == ExitCode.USAGE and "width" in res.stderr

@@ -233,3 +233,32 @@ def test_ocrmypdf_plugin_makes_a_pdfa_with_the_form_s_fields_without_tesseract(t
         assert "handocr" in str(meta.get("xmp:CreatorTool"))
     fields = _fields_in_pdf(out.read_bytes(), 300)
     _assert_fields_in_text(out.read_bytes(), fields)
+
+
+def test_template_reading_of_the_form_and_a_moved_copy_finds_every_digit_field() -> None:
+    """Issue #15: all 28 digit fields exact or within one character, also after a move."""
+    import csv
+
+    import cv2
+
+    from handocr.template import load_template, read_form
+
+    template = load_template(EXAMPLE_FORM.parent / "hsf_template.json")
+    with FORM_FIELDS.open(newline="") as f:
+        truth = {r["field"]: r["truth"] for r in csv.DictReader(f, delimiter="\t")}
+    form = cv2.imread(str(EXAMPLE_FORM), cv2.IMREAD_GRAYSCALE)
+    h, w = form.shape
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), 2.0, 0.93)
+    m[:, 2] += (40, -25)
+    moved = cv2.warpAffine(form, m, (w, h), borderValue=255)
+    rec = Recognizer(device="cpu")
+    for name, page in (("form", form), ("moved", moved)):
+        fields = read_form(rec, page, template)
+        digits = {k: v for k, v in fields.items() if truth[k].isdigit()}
+        assert len(digits) == 28
+        misses = {
+            k: (v.text, truth[k])
+            for k, v in digits.items()
+            if Levenshtein.distance("".join(v.text.split()), truth[k]) > 1
+        }
+        assert not misses, (name, misses)
