@@ -290,6 +290,18 @@ def read(
         raise typer.Exit(code=int(code))
 
 
+def _need_torch(
+    what: str, verbose: int, modules: tuple[str, ...] = ("torch", "timm", "sklearn")
+) -> None:
+    """Exit with ``MISSING_EXTRA`` and the install hint when the ``train`` extra is missing."""
+    from handocr.errors import require_torch
+
+    try:
+        require_torch(what, modules)
+    except HandocrError as err:
+        raise _fail(err, verbose) from None
+
+
 def _read_template(
     rec: Any,
     path: Path,
@@ -472,6 +484,7 @@ def train(
 ) -> None:
     """Train one member on EMNIST (and real handprint) and write OUT/<arch>.<tag>.safetensors."""
     configure_cli_logging(max(verbose, 1))
+    _need_torch("handocr train", verbose)
     from handocr.train.config import TrainConfig
     from handocr.train.fit import fit
 
@@ -529,6 +542,7 @@ def calibrate(
 ) -> None:
     """Fit a member's temperature on its validation split (Guo et al. 2017) and store it."""
     configure_cli_logging(max(verbose, 1))
+    _need_torch("handocr calibrate", verbose)
     from handocr.train.calibrate import calibrate_weights
 
     try:
@@ -557,6 +571,7 @@ def fit_ensemble(
     ensemble's accuracy.
     """
     configure_cli_logging(max(verbose, 1))
+    _need_torch("handocr fit-ensemble", verbose)
     from handocr.models.manifest import weights_dir
     from handocr.models.weights import refresh_manifest, write_manifest
     from handocr.train.ensemble import fit_ensemble as fit
@@ -612,6 +627,7 @@ def fit_verifier(
     box are positives, the rest negatives. Prints the fitting report as JSON.
     """
     configure_cli_logging(max(verbose, 1))
+    _need_torch("handocr fit-verifier", verbose, ("sklearn",))
     from handocr.api import Recognizer
     from handocr.models.manifest import weights_dir
     from handocr.segment.search import VERIFIER_FILE
@@ -656,6 +672,7 @@ def export_onnx(
     probabilities match the torch model's within 1e-4 on random crops.
     """
     configure_cli_logging(max(verbose, 1))
+    _need_torch("handocr export-onnx", verbose)
     from handocr.models.manifest import load_manifest, weights_dir
     from handocr.models.weights import refresh_manifest, write_manifest
     from handocr.train.export import PARITY_ATOL, export_member
@@ -693,6 +710,7 @@ def eval_(
 ) -> None:
     """Classifier accuracy on an EMNIST test split: every member, the ensemble and its cascade."""
     configure_cli_logging(verbose)
+    _need_torch("handocr eval", verbose, ("sklearn", "matplotlib"))
     from sklearn.metrics import classification_report
 
     from handocr.ensemble import Ensemble
@@ -780,6 +798,7 @@ def eval_pages(
 ) -> None:
     """Score every set under ROOT with the CER rule of the development data."""
     configure_cli_logging(verbose)
+    _need_torch("handocr eval-pages", verbose, ("scipy",))
     from handocr.api import Recognizer
     from handocr.evaluate import evaluate_page_sets
 

@@ -17,12 +17,14 @@ __all__ = [
     "ExitCode",
     "HandocrError",
     "InputImageError",
+    "MissingExtraError",
     "ModelOutputError",
     "OptionError",
     "OutputError",
     "UnknownModelError",
     "WeightsError",
     "exit_code_for",
+    "require_torch",
 ]
 
 
@@ -37,6 +39,7 @@ class ExitCode(IntEnum):
     BAD_DATA = 5  # training/evaluation data missing or malformed
     PARTIAL = 6  # a batch: some inputs failed, every other one was read and written
     BAD_OUTPUT = 7  # a result file could not be written
+    MISSING_EXTRA = 8  # an optional dependency (e.g. torch for training) is not installed
     INTERRUPTED = 130  # Ctrl-C
 
 
@@ -109,6 +112,51 @@ class OutputError(HandocrError, OSError):
     """A result file could not be written (``-o`` / ``--output-dir``)."""
 
     exit_code = ExitCode.BAD_OUTPUT
+
+
+class MissingExtraError(HandocrError, ImportError):
+    """An optional dependency is not installed (exit code ``MISSING_EXTRA``).
+
+    The message names the extra to install, e.g. ``pip install "handocr[train]"``.
+    """
+
+    exit_code = ExitCode.MISSING_EXTRA
+
+
+def require_torch(what: str, modules: tuple[str, ...] = ("torch", "timm")) -> None:
+    """Raise :class:`MissingExtraError` unless the ``train`` extra's ``modules`` import.
+
+    Parameters
+    ----------
+    what : str
+        What needs them, for the message (``"handocr train"``, ``"the torch backend"``).
+    modules : tuple of str, default ("torch", "timm")
+        Import names to check (``"sklearn"``, ``"matplotlib"`` for evaluation plots).
+
+    Raises
+    ------
+    MissingExtraError
+        A module is missing (checked without importing it).
+    """
+    import importlib.util
+
+    missing = [m for m in modules if _find_spec(importlib.util, m) is None]
+    if missing:
+        raise MissingExtraError(
+            f"{what} needs {', '.join(missing)}, which reading does not: "
+            'pip install "handocr[train]"'
+        )
+
+
+def _find_spec(util: object, name: str) -> object:
+    import sys
+
+    if name in sys.modules and sys.modules[name] is None:  # made unimportable on purpose
+        return None
+    try:
+        return util.find_spec(name)  # type: ignore[attr-defined]
+    except (ImportError, ValueError):
+        return None
 
 
 def exit_code_for(errors: Iterable[HandocrError], *, succeeded: int) -> ExitCode:

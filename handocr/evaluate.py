@@ -463,7 +463,16 @@ def _paired_bootstrap(
     confidence: float,
     seed: int,
 ) -> tuple[float, float]:
-    """Percentile interval of a statistic of per-image arrays resampled together (scipy)."""
+    """Percentile interval of a statistic of per-image arrays resampled together (scipy).
+
+    Raises
+    ------
+    MissingExtraError
+        scipy is not installed (``pip install "handocr[train]"``).
+    """
+    from handocr.errors import require_torch
+
+    require_torch("bootstrap confidence intervals", ("scipy",))
     from scipy.stats import bootstrap
 
     res = bootstrap(

@@ -150,7 +150,7 @@ def ink_map(
     ``remove_lines``.
 
     With ``method="sauvola"`` the global threshold is replaced by Sauvola's local one (Sauvola &
-    Pietikainen 2000; scikit-image's ``threshold_sauvola``, k = 0.2, a window of about a sixth
+    Pietikainen 2000; :func:`threshold_sauvola`, k = 0.2, a window of about a sixth
     of the page's short side, odd, at least 15 px) for pages with uneven lighting or
     backgrounds; Otsu still decides the polarity, and hysteresis is not applied.
 
@@ -196,10 +196,8 @@ def ink_map(
     dark_ink = dark.mean() <= 0.5
     ink = dark if dark_ink else ~dark
     if method == "sauvola":
-        from skimage.filters import threshold_sauvola
-
         window = max(15, min(page.shape) // 6) | 1
-        local = threshold_sauvola(page, window_size=window, k=0.2)
+        local = threshold_sauvola(page, window=window, k=0.2)
         ink = (page <= local) if dark_ink else (page >= local)
         hysteresis = None
     if hysteresis is not None and 0 < hysteresis < 1:
@@ -207,6 +205,48 @@ def ink_map(
     out = ink.astype(np.uint8) * 255
     if remove_lines:
         out = remove_ruled_lines(out)
+    return out
+
+
+def threshold_sauvola(
+    page: NDArray[np.uint8], *, window: int, k: float = 0.2
+) -> NDArray[np.float64]:
+    """Return Sauvola's local threshold of every pixel (Sauvola & Pietikainen 2000).
+
+    ``T = m * (1 + k * (s / R - 1))`` with ``m`` and ``s`` the mean and standard deviation of
+    the gray levels in a ``window`` x ``window`` neighbourhood (box filters, borders reflected)
+    and ``R = 127.5``, half the uint8 range; the same values as scikit-image's
+    ``threshold_sauvola`` (a test compares them), computed with OpenCV so that reading needs no
+    scikit-image.
+
+    Parameters
+    ----------
+    page : ndarray of uint8, shape (H, W)
+    window : int
+        Odd side of the neighbourhood, pixels (>= 3).
+    k : float, default 0.2
+        Sauvola's weight of the local contrast.
+
+    Returns
+    -------
+    ndarray of float64, shape (H, W)
+        Gray-level thresholds.
+
+    Raises
+    ------
+    ValueError
+        ``window`` even or below 3.
+    """
+    import cv2
+
+    if window < 3 or window % 2 == 0:
+        raise ValueError(f"window must be odd and >= 3, not {window}")
+    x = page.astype(np.float64)
+    size = (window, window)
+    mean = cv2.boxFilter(x, cv2.CV_64F, size, borderType=cv2.BORDER_REFLECT_101)
+    sq = cv2.boxFilter(x * x, cv2.CV_64F, size, borderType=cv2.BORDER_REFLECT_101)
+    std = np.sqrt(np.maximum(sq - mean * mean, 0.0))
+    out: NDArray[np.float64] = mean * (1.0 + k * (std / 127.5 - 1.0))
     return out
 
 

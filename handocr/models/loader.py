@@ -70,12 +70,23 @@ def _nvidia_driver() -> bool:
     return Path("/proc/driver/nvidia/version").exists()
 
 
+def _torch_installed() -> bool:
+    """Whether torch and timm can be imported (checked without importing them)."""
+    from handocr.errors import MissingExtraError, require_torch
+
+    try:
+        require_torch("")
+    except MissingExtraError:
+        return False
+    return True
+
+
 def use_onnx(names: Sequence[str], *, backend: str, device: str, manifest: Manifest) -> bool:
     """Whether these members run in ONNX Runtime.
 
-    ``onnx`` always; ``torch`` never; ``auto`` when the device is the CPU (``auto`` counts as
-    CPU on a machine without an NVIDIA driver), onnxruntime is installed and every member has
-    an exported graph.
+    ``onnx`` always; ``torch`` never; ``auto`` when torch is not installed (a reading install),
+    or when the device is the CPU (``auto`` counts as CPU on a machine without an NVIDIA
+    driver), onnxruntime is installed and every member has an exported graph.
 
     Raises
     ------
@@ -88,6 +99,8 @@ def use_onnx(names: Sequence[str], *, backend: str, device: str, manifest: Manif
         raise OptionError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
     if backend != "auto":
         return backend == "onnx"
+    if not _torch_installed():  # a reading install: ONNX Runtime is all there is
+        return True
     if device != "cpu" and not (device == "auto" and not _nvidia_driver()):
         return False
     try:
@@ -128,6 +141,10 @@ def load_members(
     """
     manifest = load_manifest()
     onnx = use_onnx(names, backend=backend, device=device, manifest=manifest)
+    if not onnx:
+        from handocr.errors import require_torch
+
+        require_torch("the torch backend")
     dev = "cpu" if onnx else resolve_device(device)
     members = [
         _onnx_member(manifest, manifest.entry(n)) if onnx else _torch_member(manifest, n, dev)
@@ -137,7 +154,16 @@ def load_members(
 
 
 def _torch_member(manifest: Manifest, name: str, device: str) -> Member:
-    """Load a member for the torch backend."""
+    """Load a member for the torch backend.
+
+    Raises
+    ------
+    MissingExtraError
+        torch or timm is not installed.
+    """
+    from handocr.errors import require_torch
+
+    require_torch("the torch backend")
     from handocr.models.factory import model_spec
     from handocr.models.weights import load_weights
 

@@ -146,3 +146,16 @@ def test_level_page_keeps_a_ruled_line_only_when_told_to() -> None:
     kept = level_page(page, deskew=False, remove_lines=False).ink[line_rows]
     removed = level_page(page, deskew=False).ink[line_rows]
     assert np.count_nonzero(kept) > 10 * max(1, np.count_nonzero(removed))
+
+
+def test_sauvola_threshold_equals_scikit_image() -> None:
+    from skimage.filters import threshold_sauvola as reference
+
+    from handocr.preprocess import threshold_sauvola
+
+    page = np.random.default_rng(0).integers(0, 256, (120, 97)).astype(np.uint8)
+    for window in (15, 31):
+        expected = reference(page, window_size=window, k=0.2)
+        np.testing.assert_allclose(threshold_sauvola(page, window=window), expected, atol=1e-9)
+    with pytest.raises(ValueError, match="odd"):
+        threshold_sauvola(page, window=16)
