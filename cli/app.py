@@ -290,6 +290,61 @@ def read(
         raise typer.Exit(code=int(code))
 
 
+@app.command()
+def batch(
+    inputs: Inputs,
+    output_dir: Annotated[Path, typer.Option(help="folder of rows, page results and summary")],
+    engine: Annotated[str, typer.Option(help="local (a process pool) or ray (Ray Data)")] = "local",
+    workers: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option(min=1, help="worker processes or Ray actors (default: the CPU count)"),
+    ] = None,
+    address: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(help="Ray cluster address (default: start a local Ray instance)"),
+    ] = None,
+    recursive: Recursive = False,
+    page_ranges: PageRanges = None,
+    dpi: Dpi = _D.dpi,
+    charset: CharsetOpt = None,
+    quiet: Quiet = False,
+    verbose: Verbose = 0,
+) -> None:
+    """Read many files page by page into OUTPUT_DIR: a JSON row per page and a summary.
+
+    Rows go to OUTPUT_DIR/rows/ as each page is read, then all of them to results.jsonl and
+    the counts to summary.json (printed); a file that cannot be read is an error row. A re-run
+    skips every page already written (resume). Exit codes: 0 all read, 6 some rows are errors,
+    3 none could be read, 8 --engine ray without Ray (docs/errors.md).
+    """
+    configure_cli_logging(verbose, quiet=quiet)
+    from dataclasses import asdict
+
+    from handocr.batch import run_batch
+
+    options = _options(dpi=dpi, pages=page_ranges, charset=charset)
+    update, stop = _progress_bar("files", enabled=not quiet)
+    try:
+        summary = run_batch(
+            inputs,
+            output_dir,
+            engine=engine,
+            workers=workers,
+            address=address,
+            options=options,
+            recursive=recursive,
+            progress=update,
+        )
+    except HandocrError as err:
+        raise _fail(err, verbose) from None
+    finally:
+        stop()
+    typer.echo(json.dumps(asdict(summary)))
+    if summary.errors:
+        code = ExitCode.PARTIAL if summary.pages else ExitCode.BAD_INPUT
+        raise typer.Exit(code=int(code))
+
+
 def _need_torch(
     what: str, verbose: int, modules: tuple[str, ...] = ("torch", "timm", "sklearn")
 ) -> None:

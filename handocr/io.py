@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import logging
+import math
 import os
 import sys
 from collections.abc import Iterator, Sequence
@@ -219,9 +220,18 @@ def _iter_pdf(
         wanted = range(n) if pages is None else [k - 1 for k in sorted(pages) if k <= n]
         if pages is not None and max(pages) > n:
             log.warning("%s: has %d pages; pages over %d are skipped", name, n, n)
+        limit = max_pixels()
         for k in wanted:
             page = pdf[k]
             try:
+                # the pixel limit is checked on the page's size at this dpi, before rendering
+                w_pt, h_pt = page.get_size()
+                w, h = math.ceil(w_pt * dpi / 72), math.ceil(h_pt * dpi / 72)
+                if w * h > limit:
+                    raise InputImageError(
+                        f"{name}#{k + 1}: {w}x{h} pixels at {dpi} dpi is over the limit of "
+                        f"{limit:,} (a lower --dpi renders it smaller)"
+                    )
                 bitmap = page.render(scale=dpi / 72, grayscale=True)
                 arr = np.array(bitmap.to_numpy(), copy=True)
             finally:

@@ -194,3 +194,22 @@ def test_truncated_encodings_are_pages_or_an_input_error(
         return
     for p in pages:
         assert p.image.shape[0] >= 1 and p.image.dtype == np.uint8
+
+
+def test_a_pdf_page_over_the_pixel_limit_is_refused_before_rendering() -> None:
+    """A 553-byte PDF of a 200-inch page would be 3.6 gigapixels at 300 dpi."""
+    import io as stdio
+
+    import pypdfium2 as pdfium
+
+    from handocr.errors import InputImageError
+    from handocr.io import load_pages
+
+    pdf = pdfium.PdfDocument.new()
+    pdf.new_page(14400, 14400)  # points: 200 x 200 inches
+    buf = stdio.BytesIO()
+    pdf.save(buf)
+    with pytest.raises(InputImageError, match="60000x60000 pixels at 300 dpi"):
+        load_pages(buf.getvalue())  # refused from the page size: 3.6 GB never allocated
+    (small,) = load_pages(buf.getvalue(), pdf_dpi=1)  # 200 x 200 px at 1 dpi
+    assert small.shape == (200, 200)

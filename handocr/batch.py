@@ -1,0 +1,382 @@
+"""Batch reading of many files into an output folder, on a process pool or on Ray Data.
+
+The work is one unit per input file (its pages read in order); results come back per page and
+the driver writes each page's row atomically as it arrives:
+
+- ``rows/<key>.json``: one row per page, ``{"source", "page", "text", "confidence",
+  "result", "error"}`` (``page`` 1-based; ``result`` the path, relative to the output folder,
+  of the page's full result as JSON, ``pages/<key>.json``, in the schema of
+  docs/result-schema.md); a file or page that cannot be read is a row whose ``error`` is
+  ``{"code", "type", "message"}`` (the exit code of docs/errors.md), never a failed job;
+- at the end ``results.jsonl`` (every row, in input and page order) and ``summary.json``
+  (counts, seconds, pages per second, engine, workers), both written atomically.
+
+A re-run with the same output folder skips every page whose row already exists (resume after a
+crash or a kill: finished pages are not read again; a file's error row is retried). ``key`` is
+the first 16 hex digits of the SHA-256 of the input's absolute path, then the page number.
+
+Engines: ``local``, a :class:`concurrent.futures.ProcessPoolExecutor` whose workers each hold
+one :class:`handocr.Recognizer` (the models load once per worker); ``ray``, Ray Data
+(``read_binary_files`` -> ``map_batches`` with a callable class holding one ``Recognizer`` per
+actor, ``compute=ActorPoolStrategy``), errors captured per row (extra ``handocr[ray]``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from handocr.errors import HandocrError, MissingExtraError, OptionError
+from handocr.options import ReadOptions
+
+__all__ = ["ENGINES", "BatchSummary", "page_key", "read_file", "run_batch"]
+
+log = logging.getLogger(__name__)
+
+ENGINES = ("local", "ray")
+"""Batch engines (``handocr batch --engine``)."""
+
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class BatchSummary:
+    """What a batch run did (written as ``summary.json``).
+
+    Attributes
+    ----------
+    inputs : int
+        Files given (after expanding folders).
+    pages : int
+        Page rows in ``results.jsonl`` (read now or in an earlier run).
+    read : int
+        Pages read by this run.
+    skipped : int
+        Pages skipped because an earlier run had written them.
+    errors : int
+        Error rows.
+    seconds : float
+        Wall time of this run.
+    pages_per_second : float
+        ``read / seconds``.
+    engine : str
+    workers : int
+    """
+
+    inputs: int
+    pages: int
+    read: int
+    skipped: int
+    errors: int
+    seconds: float
+    pages_per_second: float
+    engine: str
+    workers: int
+
+
+def page_key(source: str, page: int) -> str:
+    """Return the file stem of a page's row: path hash and 1-based page number."""
+    digest = hashlib.sha256(str(Path(source).resolve()).encode("utf-8")).hexdigest()[:16]
+    return f"{digest}-p{page:05d}"
+
+
+def _error(source: str, page: int, err: BaseException) -> Row:
+    code = err.exit_code if isinstance(err, HandocrError) else 1
+    return {
+        "source": source,
+        "page": page,
+        "text": None,
+        "confidence": None,
+        "result": None,
+        "error": {"code": int(code), "type": type(err).__name__, "message": str(err)},
+    }
+
+
+def read_file(
+    recognizer: Any, source: str, data: bytes | None = None, done: frozenset[int] = frozenset()
+) -> list[Row]:
+    """Read every page of one file not in ``done``; one row per page (see the module docstring).
+
+    Parameters
+    ----------
+    recognizer : Recognizer
+    source : str
+        The file's path (its label in the rows).
+    data : bytes, optional
+        The file's content, when already read (Ray's ``read_binary_files``); else the path is
+        read.
+    done : frozenset of int
+        1-based pages already written, skipped.
+
+    Returns
+    -------
+    list of dict
+        Rows with the page's full result under ``"page_result"`` (the driver writes it to
+        ``pages/<key>.json``); an unreadable file or page gives an error row at the page it
+        stopped on, and the pages before it are still returned.
+    """
+    from handocr.io import iter_pages
+
+    o = recognizer.options
+    rows: list[Row] = []
+    page = 0  # the page being read when something fails
+    try:
+        pages = iter_pages(data if data is not None else source, pdf_dpi=o.dpi, pages=o.pages)
+        while True:
+            page += 1
+            try:
+                loaded = next(pages)
+            except StopIteration:
+                break
+            if page in done:
+                continue
+            (read,) = recognizer.read_pages(
+                [loaded.image], indices=[page - 1], sources=[Path(source).name]
+            )
+            chars = [c.confidence for line in read.lines for c in line.all_chars()]
+            rows.append(
+                {
+                    "source": source,
+                    "page": page,
+                    "text": read.text,
+                    "confidence": round(sum(chars) / len(chars), 4) if chars else None,
+                    "result": None,
+                    "error": None,
+                    "page_result": read.to_dict(),
+                }
+            )
+    except Exception as err:  # one bad file is a row, never a failed batch
+        rows.append(_error(source, page, err))
+    return rows
+
+
+class _Writer:
+    """Writes rows and page results atomically as they arrive; counts what it wrote."""
+
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        (out / "rows").mkdir(parents=True, exist_ok=True)
+        (out / "pages").mkdir(parents=True, exist_ok=True)
+        self.read = 0
+
+    def done_pages(self, source: str) -> frozenset[int]:
+        """Pages of ``source`` with a row that is not an error (an error is retried)."""
+        stem = page_key(source, 1)[:16]
+        done = set()
+        for path in (self.out / "rows").glob(f"{stem}-p*.json"):
+            row = json.loads(path.read_text(encoding="utf-8"))
+            if row.get("error") is None:
+                done.add(int(row["page"]))
+        return frozenset(done)
+
+    def write(self, row: Row) -> None:
+        from handocr.io import write_text_atomic
+
+        key = page_key(row["source"], int(row["page"]))
+        result = row.pop("page_result", None)
+        if result is not None:
+            name = f"pages/{key}.json"
+            write_text_atomic(self.out / name, json.dumps(result, ensure_ascii=False))
+            row["result"] = name
+            self.read += 1
+        write_text_atomic(self.out / "rows" / f"{key}.json", json.dumps(row, ensure_ascii=False))
+
+
+def _expand(inputs: Sequence[str | os.PathLike[str]], recursive: bool) -> list[str]:
+    from handocr.io import expand_inputs
+
+    try:
+        return expand_inputs(inputs, recursive=recursive)
+    except HandocrError:
+        raise
+    except OSError as err:  # pragma: no cover - expand_inputs reports these itself
+        raise OptionError(str(err)) from err
+
+
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(options: ReadOptions) -> None:
+    from handocr.api import Recognizer
+
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    _WORKER["rec"] = Recognizer(options)
+
+
+def _work(source: str, done: frozenset[int]) -> list[Row]:
+    return read_file(_WORKER["rec"], source, done=done)
+
+
+def _local(
+    todo: list[tuple[str, frozenset[int]]], options: ReadOptions, workers: int
+) -> Iterator[list[Row]]:
+    if workers == 1:
+        _init_worker(options)
+        for source, done in todo:
+            yield _work(source, done)
+        return
+    with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(options,)) as pool:
+        futures = [pool.submit(_work, source, done) for source, done in todo]
+        for future in as_completed(futures):
+            yield future.result()
+
+
+class _RayReader:
+    """Ray Data callable class: one Recognizer per actor, reads whole files per row."""
+
+    def __init__(self, options: ReadOptions, done: dict[str, frozenset[int]]) -> None:
+        from handocr.api import Recognizer
+
+        self.rec = Recognizer(options)
+        self.done = done
+
+    def __call__(self, batch: dict[str, Any]) -> dict[str, list[str]]:
+        rows: list[str] = []
+        for path, data in zip(batch["path"], batch["bytes"], strict=True):
+            source = str(path)
+            out = read_file(self.rec, source, bytes(data), self.done.get(source, frozenset()))
+            rows += [json.dumps(r, ensure_ascii=False) for r in out]
+        return {"row": rows}
+
+
+def _ray(
+    todo: list[tuple[str, frozenset[int]]],
+    options: ReadOptions,
+    workers: int,
+    address: str | None,
+) -> Iterator[list[Row]]:
+    try:
+        import ray
+    except ImportError as err:
+        raise MissingExtraError('--engine ray needs Ray: pip install "handocr[ray]"') from err
+    if not ray.is_initialized():
+        ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
+    ray.data.DataContext.get_current().enable_progress_bars = False
+    done = dict(todo)
+    ds = ray.data.read_binary_files([s for s, _ in todo], include_paths=True)
+    # a row per file; sources as given (read_binary_files reports absolute paths)
+    rename = {str(Path(s).resolve()): s for s, _ in todo}
+    ds = ds.map(lambda r: {"path": rename.get(r["path"], r["path"]), "bytes": r["bytes"]})
+    rows = ds.map_batches(
+        _RayReader,
+        fn_constructor_kwargs={"options": options, "done": done},
+        batch_size=1,
+        compute=ray.data.ActorPoolStrategy(size=workers),
+        num_cpus=1,
+    )
+    for batch in rows.iter_batches(batch_size=16, batch_format="default"):
+        yield [json.loads(r) for r in batch["row"]]
+
+
+def run_batch(
+    inputs: Sequence[str | os.PathLike[str]],
+    output_dir: str | os.PathLike[str],
+    *,
+    engine: str = "local",
+    workers: int | None = None,
+    address: str | None = None,
+    options: ReadOptions | None = None,
+    recursive: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> BatchSummary:
+    """Read files, folders and PDFs page by page into ``output_dir`` (module docstring).
+
+    Parameters
+    ----------
+    inputs : sequence of path
+        Files and folders (``handocr.io.expand_inputs``).
+    output_dir : path
+        Created if missing; an earlier run's rows there are kept and their pages skipped.
+    engine : {"local", "ray"}
+    workers : int, optional
+        Worker processes or Ray actors (default: the CPU count, at most the number of files).
+    address : str, optional
+        Ray cluster address (``ray.init(address=...)``); default a local Ray instance.
+    options : ReadOptions, optional
+        How pages are read (as ``handocr read``).
+    recursive : bool
+        Also read sub-folders.
+    progress : callable, optional
+        ``progress(files_done, files_total)``.
+
+    Returns
+    -------
+    BatchSummary
+
+    Raises
+    ------
+    OptionError
+        Unknown engine or workers < 1.
+    MissingExtraError
+        ``engine="ray"`` without Ray installed.
+    InputImageError
+        No input files at all.
+    OutputError
+        The output folder cannot be written.
+    """
+    from handocr.io import write_text_atomic
+
+    if engine not in ENGINES:
+        raise OptionError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
+    if workers is not None and workers < 1:
+        raise OptionError(f"workers must be >= 1, not {workers}")
+    options = options or ReadOptions()
+    t0 = time.perf_counter()
+    sources = _expand(inputs, recursive)
+    out = Path(output_dir)
+    writer = _Writer(out)
+    done = {s: writer.done_pages(s) for s in sources}
+    skipped = sum(len(d) for d in done.values())
+    todo = [(s, done[s]) for s in sources]
+    n = min(len(todo), workers or os.cpu_count() or 1)
+    batches: Iterable[list[Row]] = (
+        _local(todo, options, max(1, n))
+        if engine == "local"
+        else _ray(todo, options, max(1, n), address)
+    )
+    for finished, rows in enumerate(batches, start=1):
+        for row in rows:
+            writer.write(row)
+        if progress is not None:
+            progress(finished, len(todo))
+    rows_all = _collect(out, sources)
+    write_text_atomic(
+        out / "results.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows_all)
+    )
+    seconds = time.perf_counter() - t0
+    summary = BatchSummary(
+        inputs=len(sources),
+        pages=sum(1 for r in rows_all if r.get("error") is None),
+        read=writer.read,
+        skipped=skipped,
+        errors=sum(1 for r in rows_all if r.get("error") is not None),
+        seconds=round(seconds, 3),
+        pages_per_second=round(writer.read / seconds, 3) if seconds > 0 else 0.0,
+        engine=engine,
+        workers=max(1, n),
+    )
+    write_text_atomic(out / "summary.json", json.dumps(asdict(summary), indent=1) + "\n")
+    return summary
+
+
+def _collect(out: Path, sources: Sequence[str]) -> list[Row]:
+    """Every row of these sources, in input order then page order (a page's success wins)."""
+    rows: list[Row] = []
+    for source in sources:
+        stem = page_key(source, 1)[:16]
+        found = [
+            json.loads(p.read_text(encoding="utf-8"))
+            for p in (out / "rows").glob(f"{stem}-p*.json")
+        ]
+        found.sort(key=lambda r: int(r["page"]))
+        ok_pages = {r["page"] for r in found if r.get("error") is None}
+        rows += [r for r in found if r.get("error") is None or r["page"] not in ok_pages]
+    return rows

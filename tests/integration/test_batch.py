@@ -1,0 +1,118 @@
+"""``handocr batch``: rows per page, error rows, resume, the local and the Ray engine."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import cv2
+import pytest
+from handocr_cli.app import app
+from typer.testing import CliRunner
+
+from handocr import ExitCode, recognize
+from handocr.batch import page_key, run_batch
+
+
+@pytest.fixture
+def folder(tmp_path: Path, emnist_sample: Path) -> Path:
+    """Six synthetic pages, a two-page TIFF and two corrupt files."""
+    from PIL import Image
+
+    from handocr.synth import PageStyle, render_page
+    from handocr.train.data import load_emnist, to_label_space
+
+    s = load_emnist(emnist_sample, "pool47", "test")
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    pages = []
+    for k in range(6):
+        page = render_page(s.images, to_label_space(s), PageStyle(lines=2), seed=k).image
+        cv2.imwrite(str(inputs / f"p{k}.png"), page)
+        pages.append(Image.fromarray(page))
+    pages[0].save(inputs / "two.tif", save_all=True, append_images=pages[1:2])
+    (inputs / "bad.png").write_bytes(b"not an image")
+    (inputs / "bad.pdf").write_bytes(b"%PDF-1.4 garbage")
+    return inputs
+
+
+def rows_of(out: Path) -> list[dict]:
+    return [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+
+
+def test_local_batch_writes_a_row_per_page_and_an_error_row_per_bad_file(
+    use_tiny_weights: Path, folder: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    res = CliRunner().invoke(
+        app, ["batch", str(folder), "--output-dir", str(out), "--workers", "2", "-q"]
+    )
+    assert res.exit_code == ExitCode.PARTIAL, res.output
+    summary = json.loads(res.stdout)
+    assert (summary["inputs"], summary["pages"], summary["errors"], summary["read"]) == (9, 8, 2, 8)
+    rows = rows_of(out)
+    errors = [r for r in rows if r["error"]]
+    assert sorted(Path(r["source"]).name for r in errors) == ["bad.pdf", "bad.png"]
+    assert all(r["error"]["code"] == ExitCode.BAD_INPUT for r in errors)
+    for r in rows:
+        if r["error"] is None:  # the text of `handocr read` of that page
+            doc = recognize(r["source"])
+            assert r["text"] == doc.pages[r["page"] - 1].text
+            page = json.loads((out / r["result"]).read_text())
+            assert page["index"] == r["page"] - 1
+    assert [r["page"] for r in rows if r["source"].endswith("two.tif")] == [1, 2]
+    assert json.loads((out / "summary.json").read_text()) == summary
+
+
+def test_a_killed_run_resumes_without_reading_finished_pages_again(
+    use_tiny_weights: Path, folder: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    first = run_batch([folder], out, workers=1)
+    assert first.read == 8
+    lost = [page_key(str(folder / "p3.png"), 1), page_key(str(folder / "two.tif"), 2)]
+    for key in lost:  # as if the run had died before writing these pages
+        (out / "rows" / f"{key}.json").unlink()
+    kept = out / "rows" / f"{page_key(str(folder / 'p0.png'), 1)}.json"
+    before = kept.stat().st_mtime_ns
+    again = run_batch([folder], out, workers=1)
+    assert (again.read, again.skipped, again.pages) == (2, 6, 8)
+    assert kept.stat().st_mtime_ns == before
+    assert len(rows_of(out)) == 10
+
+
+def test_bad_engine_and_workers_are_usage_errors(tmp_path: Path) -> None:
+    from handocr.errors import OptionError
+
+    with pytest.raises(OptionError, match="engine"):
+        run_batch([tmp_path], tmp_path / "o", engine="spark")
+    with pytest.raises(OptionError, match="workers"):
+        run_batch([tmp_path], tmp_path / "o", workers=0)
+
+
+@pytest.mark.slow
+def test_ray_engine_gives_the_local_engine_s_rows(
+    use_tiny_weights: Path, folder: Path, tmp_path: Path
+) -> None:
+    ray = pytest.importorskip("ray")
+    local = tmp_path / "local"
+    run_batch([folder], local, workers=1)
+    # at least 4 logical CPUs: two 1-CPU actors and the read task must run side by side
+    ray.init(
+        num_cpus=4,
+        include_dashboard=False,
+        runtime_env={"env_vars": {"HANDOCR_WEIGHTS": os.environ["HANDOCR_WEIGHTS"]}},
+    )
+    try:
+        summary = run_batch([folder], tmp_path / "ray", engine="ray", workers=2)
+    finally:
+        ray.shutdown()
+    assert (summary.pages, summary.errors, summary.engine) == (8, 2, "ray")
+
+    def strip(rows: list[dict]) -> list[tuple]:
+        return [
+            (r["source"], r["page"], r["text"], r["error"] and r["error"]["type"]) for r in rows
+        ]
+
+    assert strip(rows_of(tmp_path / "ray")) == strip(rows_of(local))
