@@ -13,7 +13,8 @@ the driver writes each page's row atomically as it arrives:
 
 A re-run with the same output folder skips every page whose row already exists (resume after a
 crash or a kill: finished pages are not read again; a file's error row is retried). ``key`` is
-the first 16 hex digits of the SHA-256 of the input's absolute path, then the page number.
+the first 16 hex digits of the SHA-256 of the input's absolute path (symbolic links not
+resolved: two links to one file are two inputs), then the page number.
 
 Engines: ``local``, a :class:`concurrent.futures.ProcessPoolExecutor` whose workers each hold
 one :class:`handocr.Recognizer` (the models load once per worker); ``ray``, Ray Data
@@ -84,7 +85,7 @@ class BatchSummary:
 
 def page_key(source: str, page: int) -> str:
     """Return the file stem of a page's row: path hash and 1-based page number."""
-    digest = hashlib.sha256(str(Path(source).resolve()).encode("utf-8")).hexdigest()[:16]
+    digest = hashlib.sha256(str(Path(source).absolute()).encode("utf-8")).hexdigest()[:16]
     return f"{digest}-p{page:05d}"
 
 
@@ -263,7 +264,7 @@ def _ray(
     done = dict(todo)
     ds = ray.data.read_binary_files([s for s, _ in todo], include_paths=True)
     # a row per file; sources as given (read_binary_files reports absolute paths)
-    rename = {str(Path(s).resolve()): s for s, _ in todo}
+    rename = {str(Path(s).absolute()): s for s, _ in todo}
     ds = ds.map(lambda r: {"path": rename.get(r["path"], r["path"]), "bytes": r["bytes"]})
     rows = ds.map_batches(
         _RayReader,

@@ -123,8 +123,10 @@ class MissingExtraError(HandocrError, ImportError):
     exit_code = ExitCode.MISSING_EXTRA
 
 
-def require_torch(what: str, modules: tuple[str, ...] = ("torch", "timm")) -> None:
-    """Raise :class:`MissingExtraError` unless the ``train`` extra's ``modules`` import.
+def require_torch(
+    what: str, modules: tuple[str, ...] = ("torch", "timm"), extra: str = "train"
+) -> None:
+    """Raise :class:`MissingExtraError` unless ``modules`` of an extra can be imported.
 
     Parameters
     ----------
@@ -132,6 +134,8 @@ def require_torch(what: str, modules: tuple[str, ...] = ("torch", "timm")) -> No
         What needs them, for the message (``"handocr train"``, ``"the torch backend"``).
     modules : tuple of str, default ("torch", "timm")
         Import names to check (``"sklearn"``, ``"matplotlib"`` for evaluation plots).
+    extra : str, default "train"
+        The extra that brings them, named in the message.
 
     Raises
     ------
@@ -144,7 +148,7 @@ def require_torch(what: str, modules: tuple[str, ...] = ("torch", "timm")) -> No
     if missing:
         raise MissingExtraError(
             f"{what} needs {', '.join(missing)}, which reading does not: "
-            'pip install "handocr[train]"'
+            f'pip install "handocr[{extra}]"'
         )
 
 

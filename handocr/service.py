@@ -1,0 +1,245 @@
+"""The web service: ``handocr serve`` (FastAPI on uvicorn; extra ``handocr[serve]``).
+
+Endpoints:
+
+- ``POST /v1/read``: multipart ``file`` (an image or a PDF), optional form fields ``charset``
+  (as ``--charset``), ``format`` (``json``, ``text``, ``hocr``, ``tsv``, ``alto``, ``page``,
+  ``pdf``) and ``dpi`` (PDF rendering); returns the reading in that format.
+- ``GET /v1/models``: the loaded members (name, tag, sha256) and the reading options.
+- ``GET /healthz``: ``{"status": "ok"}``.
+- ``GET /``: a page to drop or pick a scan and see the overlay (boxes coloured by confidence,
+  each character's alternatives on hover) and the text, and a canvas to write characters with
+  the mouse and see the ensemble's votes.
+- ``/docs``, ``/openapi.json``: the OpenAPI description (FastAPI's).
+
+The :class:`~handocr.Recognizer` loads once at start-up. Readings run in worker threads, at most
+``concurrency`` at a time (an ``anyio.CapacityLimiter``: ONNX Runtime and OpenCV release the
+GIL); a request whose reading takes longer than ``timeout`` seconds is answered 503. Uploads
+over ``max_upload_mb`` are refused 413 from their ``Content-Length`` before the body is read,
+and again while reading a body sent without one. Every error is JSON ``{"code", "message"}``
+with ``code`` the :class:`handocr.errors.ExitCode` name and the HTTP status of
+:data:`HTTP_STATUS`; the pixel limit (``$HANDOCR_MAX_PIXELS``) is checked before any image is
+decoded or any PDF page rendered at the requested dpi.
+"""
+
+# no `from __future__ import annotations`: FastAPI reads the route annotations at runtime
+
+import contextlib
+import os
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+from handocr.errors import ExitCode, HandocrError, InputImageError, OptionError
+
+__all__ = ["HTTP_STATUS", "ServiceConfig", "create_app"]
+
+HTTP_STATUS = {
+    ExitCode.USAGE: 422,
+    ExitCode.BAD_INPUT: 400,
+    ExitCode.BAD_WEIGHTS: 500,
+    ExitCode.FAILURE: 500,
+    ExitCode.MISSING_EXTRA: 500,
+}
+"""HTTP status of each exit code (docs/errors.md); a file that is not an image or PDF is 415,
+an upload or image over the limits 413."""
+
+MEDIA_TYPES = {
+    "json": "application/json",
+    "text": "text/plain; charset=utf-8",
+    "hocr": "application/xhtml+xml",
+    "tsv": "text/tab-separated-values; charset=utf-8",
+    "alto": "application/xml",
+    "page": "application/xml",
+    "pdf": "application/pdf",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceConfig:
+    """Limits of the service.
+
+    Attributes
+    ----------
+    max_upload_mb : float
+        Largest upload, megabytes (10**6 bytes).
+    timeout : float
+        Seconds a reading may take before the request is answered 503.
+    concurrency : int
+        Readings run at the same time (others wait for a slot).
+    """
+
+    max_upload_mb: float = 20.0
+    timeout: float = 60.0
+    concurrency: int = 2
+
+    @classmethod
+    def from_env(cls) -> "ServiceConfig":
+        """Read ``HANDOCR_MAX_UPLOAD_MB``, ``HANDOCR_TIMEOUT``, ``HANDOCR_CONCURRENCY``.
+
+        Raises
+        ------
+        OptionError
+            A value that is not a positive number.
+        """
+        default = cls()
+        try:
+            cfg = cls(
+                float(os.environ.get("HANDOCR_MAX_UPLOAD_MB", default.max_upload_mb)),
+                float(os.environ.get("HANDOCR_TIMEOUT", default.timeout)),
+                int(os.environ.get("HANDOCR_CONCURRENCY", default.concurrency)),
+            )
+        except ValueError as err:
+            raise OptionError(f"bad service setting: {err}") from err
+        if cfg.max_upload_mb <= 0 or cfg.timeout <= 0 or cfg.concurrency < 1:
+            raise OptionError("service limits must be positive")
+        return cfg
+
+
+def _status(err: HandocrError) -> int:
+    text = str(err)
+    if isinstance(err, InputImageError):
+        if "over the limit" in text or "too large" in text:
+            return 413
+        if "not a readable" in text:
+            return 415
+    return HTTP_STATUS.get(err.exit_code, 500)
+
+
+def create_app(config: ServiceConfig | None = None, recognizer: Any = None) -> Any:
+    """Build the FastAPI application (uvicorn's factory: ``handocr.service:create_app``).
+
+    Parameters
+    ----------
+    config : ServiceConfig, optional
+        Default :meth:`ServiceConfig.from_env`.
+    recognizer : Recognizer, optional
+        Default a :class:`handocr.Recognizer` with default options, loaded at start-up.
+
+    Raises
+    ------
+    MissingExtraError
+        FastAPI is not installed (``pip install "handocr[serve]"``).
+    """
+    from handocr.errors import MissingExtraError, require_torch
+
+    require_torch("handocr serve", ("fastapi", "multipart", "uvicorn"), extra="serve")
+    try:
+        import anyio
+        from fastapi import FastAPI, File, Form, Request, UploadFile
+        from fastapi.responses import HTMLResponse, JSONResponse, Response
+    except ImportError as err:  # pragma: no cover - require_torch found them
+        raise MissingExtraError(
+            'handocr serve needs FastAPI: pip install "handocr[serve]"'
+        ) from err
+
+    from handocr.api import Recognizer
+    from handocr.formats import FORMATS, render_bytes
+    from handocr.version import __version__
+
+    cfg = config or ServiceConfig.from_env()
+    rec = recognizer or Recognizer()
+    limit_bytes = int(cfg.max_upload_mb * 1_000_000)
+    limiter = anyio.CapacityLimiter(cfg.concurrency)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Any) -> Any:  # the models load once, before the first request
+        _ = rec.ensemble
+        _ = rec.verifier
+        yield
+
+    app = FastAPI(
+        title="handocr",
+        version=__version__,
+        description="Reads handprinted text from scanned pages (docs/cli.md, docs/errors.md).",
+        lifespan=lifespan,
+    )
+
+    def error(status: int, code: str, message: str) -> Any:
+        return JSONResponse({"code": code, "message": message}, status_code=status)
+
+    @app.middleware("http")
+    async def upload_limit(request: Request, call_next: Any) -> Any:
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > limit_bytes:
+            return error(413, "TOO_LARGE", f"uploads are limited to {cfg.max_upload_mb:g} MB")
+        return await call_next(request)
+
+    @app.exception_handler(HandocrError)
+    async def handocr_error(request: Request, err: HandocrError) -> Any:
+        return error(_status(err), err.exit_code.name, str(err))
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        """Liveness: the service answers."""
+        return {"status": "ok", "version": __version__}
+
+    @app.get("/v1/models")
+    def models() -> dict[str, Any]:
+        """Return the members read with, and the reading options."""
+        o = rec.options
+        return {
+            "models": [m.to_dict() for m in rec.loaded_models],
+            "options": {"voting": o.voting, "cascade": str(o.cascade), "dpi": o.dpi},
+            "formats": list(FORMATS),
+        }
+
+    @app.post("/v1/read")
+    async def read(
+        file: UploadFile = File(..., description="an image or a PDF"),  # noqa: B008
+        charset: str | None = Form(
+            None, description="digits, upper, letters, alnum, or characters"
+        ),
+        format: str = Form("json", description=", ".join(FORMATS)),
+        dpi: int | None = Form(None, description="PDF rendering resolution"),
+    ) -> Any:
+        """Read one uploaded image or PDF; the result in ``format``."""
+        if format not in FORMATS:
+            return error(422, "USAGE", f"format must be one of {', '.join(FORMATS)}")
+        data = bytearray()
+        while chunk := await file.read(1 << 20):
+            data += chunk
+            if len(data) > limit_bytes:
+                return error(413, "TOO_LARGE", f"uploads are limited to {cfg.max_upload_mb:g} MB")
+        if not data:
+            return error(400, "BAD_INPUT", "the uploaded file is empty")
+        changes: dict[str, Any] = {}
+        if charset:
+            changes["charset"] = charset
+        if dpi is not None:
+            changes["dpi"] = dpi
+        reader = rec.with_options(**changes) if changes else rec
+
+        def work() -> tuple[bytes, Any]:
+            from handocr.formats.pdf import encode_page_image
+            from handocr.result import Document
+
+            pages, images = [], []
+            keep = format == "pdf"
+
+            def hook(page: Any, image: Any) -> None:
+                if keep:
+                    images.append(encode_page_image(image))
+
+            for result in reader.read_inputs([bytes(data)], errors="raise", on_page=hook):
+                if result.document is not None:
+                    pages.append(result.document)
+            doc = Document.concat(pages, reader.loaded_models)
+            return render_bytes(doc, format, images, dpi=reader.options.dpi), doc
+
+        try:
+            with anyio.fail_after(cfg.timeout):
+                body, _ = await anyio.to_thread.run_sync(
+                    work, limiter=limiter, abandon_on_cancel=True
+                )
+        except TimeoutError:
+            return error(503, "TIMEOUT", f"the reading took longer than {cfg.timeout:g} s")
+        return Response(body, media_type=MEDIA_TYPES[format])
+
+    page = resources.files("handocr").joinpath("web/index.html").read_text(encoding="utf-8")
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def index() -> str:
+        return page
+
+    return app
