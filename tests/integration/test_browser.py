@@ -1,0 +1,94 @@
+"""The service's page in a real browser: Debian's chromium driven by Playwright (issue #16)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from tests.helpers import EXAMPLE_FORM
+
+pytestmark = [pytest.mark.slow, pytest.mark.weights]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server():  # type: ignore[no-untyped-def]
+    pytest.importorskip("fastapi")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "HANDOCR_WEIGHTS"}  # shipped weights
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "handocr_cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                with urllib.request.urlopen(f"{url}/healthz", timeout=1):
+                    break
+            except OSError:
+                if proc.poll() is not None:
+                    pytest.fail(proc.stderr.read().decode()[-2000:])
+                time.sleep(0.25)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_the_page_reads_an_uploaded_form_and_the_writing_pad(server: str) -> None:
+    sync = pytest.importorskip("playwright.sync_api")
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("Debian's chromium is not installed")
+    with sync.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        try:
+            page = browser.new_page()
+            page.goto(server)
+            page.set_input_files("#file", str(EXAMPLE_FORM))
+            page.wait_for_function("document.querySelector('#text').textContent.length > 0")
+            text = "".join(page.inner_text("#text").split())
+            for digits in ("0123456789", "403875", "625502", "676687"):  # handwritten fields
+                assert digits in text
+            assert "characters" in page.inner_text("#status")
+            # hovering over a character shows its reading and alternatives
+            box = page.locator("#page").bounding_box()
+            assert box is not None and box["width"] > 100
+            first = page.evaluate(
+                "({b: boxes[0], s: scale, w: document.getElementById('page').width})"
+            )
+            b = first["b"]
+            s = first["s"] * box["width"] / first["w"]  # page pixels -> CSS pixels
+            x, y = box["x"] + (b["x0"] + b["x1"]) / 2 * s, box["y"] + (b["y0"] + b["y1"]) / 2 * s
+            page.mouse.move(x - 1, y)
+            page.mouse.move(x, y)
+            page.wait_for_function("document.getElementById('tip').style.display === 'block'")
+            tip = page.inner_text("#tip")
+            assert page.is_visible("#tip") and b["char"]["text"] in tip and "%" in tip
+            # the writing pad: a vertical stroke reads as one character with the members' votes
+            pad = page.locator("#pad").bounding_box()
+            assert pad is not None
+            x = pad["x"] + pad["width"] / 2
+            page.mouse.move(x, pad["y"] + 20)
+            page.mouse.down()
+            page.mouse.move(x, pad["y"] + pad["height"] - 20, steps=10)
+            page.mouse.up()
+            page.wait_for_function("document.querySelectorAll('#votes tbody tr').length > 0")
+            assert page.inner_text("#padtext").strip()
+        finally:
+            browser.close()
