@@ -4,8 +4,11 @@ Starts the service in a subprocess (``--workers``, ``--concurrency`` as given), 
 ``/healthz``, then posts the same small page image (a two-line synthetic page of the committed
 EMNIST sample, about the size of a form field) N times from C client threads (httpx) and prints
 one JSON line: requests, failures, requests per second, p50/p95/p99 latency in milliseconds.
+With ``--clients 1`` the latencies are those of one warm request at a time.
 
     python benchmarks/load_service.py --requests 1000 --clients 8
+    python benchmarks/load_service.py --requests 200 --clients 1 \
+        --image ../shared/data/pages/kaggle_names/VALIDATION_0005.jpg
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--workers", type=int, default=1, help="server processes")
     ap.add_argument("--concurrency", type=int, default=2, help="readings at once per process")
+    ap.add_argument("--image", type=Path, help="post this file instead of the synthetic page")
     args = ap.parse_args()
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -61,7 +65,7 @@ def main() -> None:
                     break
             except httpx.HTTPError:
                 time.sleep(0.25)
-        data = page_png()
+        data = args.image.read_bytes() if args.image else page_png()
         client = httpx.Client(timeout=120)
 
         def one(_: int) -> tuple[float, int]:

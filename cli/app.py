@@ -385,6 +385,51 @@ def serve(
     )
 
 
+@app.command()
+def report(
+    output: Annotated[Path, typer.Option("--output", "-o", help="folder of the report")],
+    data: TrainingData = None,
+    split: Annotated[str, typer.Option(help="EMNIST split")] = "pool47",
+    models: Models = None,
+    pages: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(help="page sets (as eval-pages) for CER and an error gallery"),
+    ] = None,
+    history: Annotated[
+        Optional[list[Path]],  # noqa: UP045
+        typer.Option(help="history.json of a training run (repeatable): its curves"),
+    ] = None,
+    limit: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option(min=1, help="evaluate at most this many test images"),
+    ] = None,
+    verbose: Verbose = 0,
+) -> None:
+    """Write one HTML page (OUTPUT/index.html) with every plot of the members' quality.
+
+    Data, training curves, per-class precision/recall/F1, confusion matrix, most-confused
+    pairs, ROC and precision-recall curves with AUC, reliability before and after temperature
+    scaling, member agreement, and with --pages each set's CER and its worst images.
+    """
+    configure_cli_logging(max(verbose, 1))
+    _need_torch("handocr report", verbose, ("sklearn", "matplotlib", "jinja2"))
+    from handocr.report import build_report
+
+    try:
+        index = build_report(
+            output,
+            data=str(data) if data else None,
+            split=split,
+            models=tuple(models) if models else None,
+            pages=pages,
+            histories=list(history or []),
+            limit=limit,
+        )
+    except HandocrError as err:
+        raise _fail(err, verbose) from None
+    typer.echo(str(index))
+
+
 def _need_torch(
     what: str, verbose: int, modules: tuple[str, ...] = ("torch", "timm", "sklearn")
 ) -> None:

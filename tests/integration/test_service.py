@@ -100,3 +100,11 @@ def test_a_reading_over_the_time_limit_is_503(
         res = upload(c, page_file.read_bytes())
     assert res.status_code == 503 and res.json()["code"] == "TIMEOUT"
     assert json.loads(res.text)["message"].startswith("the reading took longer")
+
+
+def test_the_service_stays_healthy_after_bad_uploads(client, page_file: Path) -> None:  # type: ignore[no-untyped-def]
+    for bad in (b"", b"junk", b"%PDF-1.4 junk", b"x" * 1_100_000):
+        assert upload(client, bad).status_code in (400, 413, 415)
+    assert client.get("/healthz").status_code == 200
+    res = upload(client, page_file.read_bytes(), format="text")
+    assert res.status_code == 200 and res.text == recognize(page_file).text + "\n"
