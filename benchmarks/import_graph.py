@@ -57,7 +57,7 @@ LAYERS = [
         "evaluate",
     },
     {"options"},
-    {"api", "template", "batch", "service", "report"},
+    {"api", "template", "batch", "service"},
     {"__init__", "__main__", "ocrmypdf"},
 ]
 TRAIN = "train"  # the training subpackage may import anything; inference never imports it

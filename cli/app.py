@@ -413,7 +413,7 @@ def report(
     """
     configure_cli_logging(max(verbose, 1))
     _need_torch("handocr report", verbose, ("sklearn", "matplotlib", "jinja2"))
-    from handocr.report import build_report
+    from handocr.train.report import build_report
 
     try:
         index = build_report(

@@ -13,7 +13,7 @@ import pytest
 pytest.importorskip("sklearn")
 pytest.importorskip("jinja2")
 
-from handocr.report import build_report, class_order, undo_temperature
+from handocr.train.report import build_report, class_order, undo_temperature
 
 
 @pytest.fixture(scope="module")
