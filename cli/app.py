@@ -620,6 +620,10 @@ def train(
         typer.Option(min=0, help="pages of pipeline-matched synthetic crops (EMNIST train glyphs)"),
     ] = 0,
     device: Device = "auto",
+    classes: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(help="train on these classes only (a charset: digits, upper, letters...)"),
+    ] = None,
     verbose: Verbose = 0,
 ) -> None:
     """Train one member on EMNIST (and real handprint) and write OUT/<arch>.<tag>.safetensors."""
@@ -656,6 +660,7 @@ def train(
             real_holdout=real_holdout,
             min_agreement=min_agreement,
             synth_pages=synth_pages,
+            classes=classes,
         )
         update, stop = _progress_bar(f"training {arch}")
         try:
@@ -846,6 +851,10 @@ def eval_(
     device: Device = _D.device,
     backend: BackendOpt = _D.backend,
     cascade: CascadeOpt = str(_D.cascade),
+    classes: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(help="score only the test images of these classes (digits, upper, ...)"),
+    ] = None,
     verbose: Verbose = 0,
 ) -> None:
     """Classifier accuracy on an EMNIST test split: every member, the ensemble and its cascade."""
@@ -856,14 +865,15 @@ def eval_(
     from handocr.ensemble import Ensemble
     from handocr.evaluate import FOLDED_GROUPS, confusion_png, evaluate_classifier
     from handocr.labels import LABELS
-    from handocr.train.data import load_emnist, to_label_space
+    from handocr.train.data import load_emnist, select_classes, to_label_space
 
     try:
         test = load_emnist(data, split, "test")
+        images, labels = select_classes((test.images, to_label_space(test)), classes)
         ens = Ensemble.from_names(
             models, voting=voting.value, device=device, backend=backend, cascade=cascade
         )
-        report = evaluate_classifier(ens, test.images, to_label_space(test))
+        report = evaluate_classifier(ens, images, labels)
     except HandocrError as err:  # OptionError too: a bad --backend or --cascade
         raise _fail(err, verbose) from None
     confusion_png(report.y_true, report.y_pred, LABELS, confusion)

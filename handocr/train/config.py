@@ -86,6 +86,9 @@ class TrainConfig:
         Pages of pipeline-matched synthetic crops (:mod:`handocr.train.synthdata`) made from the
         EMNIST training glyphs (never the validation ones) and drawn from with the real crops
         at ``real_share``; 0 for none.
+    classes : str or None
+        Train and test on these classes only, as a charset (``digits``, ``upper``, ...): a
+        specialist member (it keeps the 47 outputs; the others never occur). None: all.
     precision : str
         ``auto``, ``fp32`` or ``bf16``: bfloat16 autocast for the training forward pass
         (weights and optimiser state stay float32). ``auto`` picks ``bf16`` on a CUDA device
@@ -121,6 +124,7 @@ class TrainConfig:
     real_holdout: float = 0.1
     min_agreement: float = 0.5
     synth_pages: int = 0
+    classes: str | None = None
     command: str = field(default_factory=lambda: " ".join(sys.argv))
 
     def __post_init__(self) -> None:

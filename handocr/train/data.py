@@ -142,31 +142,38 @@ def read_idx(path: Path, *, magic: int) -> NDArray[np.uint8]:
 
 
 def read_mapping(path: Path) -> tuple[str, ...]:
-    """Read ``emnist-<split>-mapping.txt`` (lines of ``label ascii_code``).
+    """Read ``emnist-<split>-mapping.txt``: lines of ``label ascii_code [ascii_code ...]``.
+
+    The ``letters`` split writes ``label upper lower`` (a class that merges both cases, labels
+    1..26); the first code names the class. Labels need not start at 0: missing ones map to
+    ``""`` (no class).
 
     Returns
     -------
     tuple of str
-        Character of each class index, indices ``0..K-1`` in order.
+        Character of each class index ``0..max label``.
 
     Raises
     ------
     DataError
-        Missing file, a malformed line, or labels that are not ``0..K-1``.
+        Missing file, a malformed line, or a label given twice.
     """
     try:
-        lines = path.read_text(encoding="ascii").split()
+        lines = [ln.split() for ln in path.read_text(encoding="ascii").splitlines() if ln.strip()]
     except (OSError, UnicodeDecodeError) as err:
         raise DataError(f"{path}: cannot read the label mapping ({err})") from err
-    if len(lines) % 2:
-        raise DataError(f"{path}: expected pairs of 'label ascii_code'")
-    try:
-        pairs = sorted((int(a), chr(int(b))) for a, b in zip(lines[::2], lines[1::2], strict=True))
-    except ValueError as err:
-        raise DataError(f"{path}: malformed mapping line ({err})") from err
-    if [k for k, _ in pairs] != list(range(len(pairs))):
-        raise DataError(f"{path}: labels are not 0..{len(pairs) - 1}")
-    return tuple(ch for _, ch in pairs)
+    chars: dict[int, str] = {}
+    for k, fields in enumerate(lines, start=1):
+        try:
+            if len(fields) < 2:
+                raise ValueError("expected 'label ascii_code'")
+            label, code = int(fields[0]), int(fields[1])
+        except ValueError as err:
+            raise DataError(f"{path}:{k}: malformed mapping line ({err})") from err
+        if label in chars or label < 0:
+            raise DataError(f"{path}:{k}: label {label} given twice or negative")
+        chars[label] = chr(code)
+    return tuple(chars.get(k, "") for k in range(max(chars, default=-1) + 1))
 
 
 def _find(folder: Path, stem: str) -> Path:
@@ -236,10 +243,42 @@ def to_label_space(split: EmnistSplit) -> NDArray[np.int64]:
     from handocr.labels import index_of
 
     try:
-        table = np.array([index_of(ch) for ch in split.mapping], dtype=np.int64)
+        table = np.array([index_of(ch) if ch else -1 for ch in split.mapping], dtype=np.int64)
     except KeyError as err:
         raise DataError(f"EMNIST mapping has a character outside the 47 classes: {err}") from err
-    return table[split.labels]
+    out = table[split.labels]
+    if (out < 0).any():
+        raise DataError("EMNIST labels without a class in the mapping")
+    return out
+
+
+def select_classes(data: ArraySet, classes: str | None) -> ArraySet:
+    """Keep the images whose class is in ``classes`` (a charset: ``digits``, ``upper``, ...).
+
+    Parameters
+    ----------
+    data : ArraySet
+    classes : str or None
+        As ``--charset`` (:meth:`handocr.labels.Charset.parse`); None keeps everything.
+
+    Raises
+    ------
+    OptionError
+        A bad charset.
+    DataError
+        No image of those classes.
+    """
+    if classes is None:
+        return data
+    from handocr.labels import Charset
+
+    fold = np.array(Charset.parse(classes).fold)
+    allowed = np.flatnonzero(fold == np.arange(len(fold)))
+    images, labels = data
+    keep = np.isin(labels, allowed)
+    if not keep.any():
+        raise DataError(f"no image of the classes {classes!r}")
+    return images[keep], labels[keep]
 
 
 ArraySet = tuple[NDArray[np.uint8], NDArray[np.int64]]

@@ -109,16 +109,17 @@ def _git_commit() -> str | None:
 
 
 def _load_sets(cfg: TrainConfig) -> tuple[ArraySet, ArraySet | None, str]:
-    from handocr.train.data import load_emnist, to_label_space
+    from handocr.train.data import load_emnist, select_classes, to_label_space
 
     train = load_emnist(cfg.data, cfg.split, "train")
     try:
         test = load_emnist(cfg.data, cfg.split, "test")
-        test_set: ArraySet | None = (test.images, to_label_space(test))
+        test_set: ArraySet | None = select_classes((test.images, to_label_space(test)), cfg.classes)
     except DataError as err:
         log.warning("no test set (%s); reporting validation accuracy only", err)
         test_set = None
-    return (train.images, to_label_space(train)), test_set, train.sha256
+    train_set = select_classes((train.images, to_label_space(train)), cfg.classes)
+    return train_set, test_set, train.sha256
 
 
 def fit(

@@ -143,3 +143,46 @@ def test_split_train_val_is_stratified_reproducible_and_disjoint(emnist_sample: 
     assert len(small[1]) == 235 and np.bincount(small[1]).tolist() == [5] * 47
     with pytest.raises(DataError, match="cannot split"):
         split_train_val((s.images[:47], np.arange(47)), TrainConfig(val_fraction=0.1))
+
+
+def _write_split(folder: Path, split: str, labels: list[int], mapping: str) -> None:
+    """Small IDX files of an EMNIST split: one blank 28 x 28 image per label."""
+    n = len(labels)
+    images = (2051).to_bytes(4, "big") + n.to_bytes(4, "big") + (28).to_bytes(4, "big") * 2
+    images += bytes(28 * 28 * n)
+    lab = (2049).to_bytes(4, "big") + n.to_bytes(4, "big") + bytes(labels)
+    for part in ("train", "test"):
+        (folder / f"emnist-{split}-{part}-images-idx3-ubyte.gz").write_bytes(gzip.compress(images))
+        (folder / f"emnist-{split}-{part}-labels-idx1-ubyte.gz").write_bytes(gzip.compress(lab))
+    (folder / f"emnist-{split}-mapping.txt").write_text(mapping)
+
+
+def test_the_letters_digits_and_mnist_splits_map_onto_the_47_classes(tmp_path: Path) -> None:
+    from handocr.labels import LABELS
+
+    # letters: labels 1..26, "label upper lower" lines (a class for both cases)
+    letters = "".join(f"{k} {64 + k} {96 + k}\n" for k in range(1, 27))
+    _write_split(tmp_path, "letters", [1, 2, 26], letters)
+    split = load_emnist(tmp_path, "letters", "train")
+    assert split.mapping[0] == "" and split.mapping[1] == "A"
+    assert [LABELS[k] for k in to_label_space(split)] == ["A", "B", "Z"]
+    for name in ("digits", "mnist"):
+        _write_split(tmp_path, name, [0, 7, 9], "".join(f"{k} {48 + k}\n" for k in range(10)))
+        got = [LABELS[k] for k in to_label_space(load_emnist(tmp_path, name, "test"))]
+        assert got == ["0", "7", "9"]
+    _write_split(tmp_path, "letters", [0], letters)  # a label the mapping does not name
+    with pytest.raises(DataError, match="without a class"):
+        to_label_space(load_emnist(tmp_path, "letters", "test"))
+
+
+def test_select_classes_keeps_a_charset(emnist_sample: Path) -> None:
+    from handocr.errors import OptionError
+    from handocr.labels import LABELS
+    from handocr.train.data import select_classes
+
+    s = load_emnist(emnist_sample, "pool47", "test")
+    images, labels = select_classes((s.images, to_label_space(s)), "digits")
+    assert len(images) == len(labels) > 0 and {LABELS[k] for k in labels} == set("0123456789")
+    assert select_classes((s.images, to_label_space(s)), None)[0] is s.images
+    with pytest.raises(OptionError):
+        select_classes((s.images, to_label_space(s)), "\u20ac")
