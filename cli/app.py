@@ -397,7 +397,7 @@ def report(
     ] = None,
     history: Annotated[
         Optional[list[Path]],  # noqa: UP045
-        typer.Option(help="history.json of a training run (repeatable): its curves"),
+        typer.Option(help="history.csv of a training run (repeatable): its curves"),
     ] = None,
     limit: Annotated[
         Optional[int],  # noqa: UP045

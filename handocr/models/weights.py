@@ -284,7 +284,7 @@ def write_manifest(
 
     entries: dict[str, Any] = {}
     defaults: dict[str, str] = {}
-    for path in sorted(folder.glob("*.safetensors")):
+    for path in member_files(folder):
         with safe_open(str(path), framework="numpy") as fh:
             info = WeightsInfo.from_metadata(fh.metadata(), source=path.name)
         entries[info.name] = {
@@ -336,6 +336,17 @@ if __name__ == "__main__":  # python -m handocr.models.weights weights cnn.emnis
     write_manifest(Path(sys.argv[1]), sys.argv[2:])
 
 
+def member_files(folder: Path) -> list[Path]:
+    """Return the members' weights files of a folder, sorted by name.
+
+    Every ``*.safetensors`` but the segmentation search's verifier
+    (:data:`handocr.segment.search.VERIFIER_FILE`).
+    """
+    from handocr.segment.search import VERIFIER_FILE
+
+    return sorted(p for p in folder.glob("*.safetensors") if p.name != VERIFIER_FILE)
+
+
 def refresh_manifest(folder: Path) -> bool:
     """List the weights files a folder holds now, keeping what still fits of the manifest.
 
@@ -356,7 +367,7 @@ def refresh_manifest(folder: Path) -> bool:
         A file has no valid metadata.
     """
     old = load_manifest(folder) if (folder / MANIFEST).is_file() else None
-    files = {p.name for p in folder.glob("*.safetensors")}
+    files = {p.name for p in member_files(folder)}
     if old is not None and files == {e.file for e in old.weights.values()}:
         return False
     members = list(old.default_ensemble) if old is not None else []

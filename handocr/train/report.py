@@ -6,7 +6,7 @@ Every number on it is also written to ``metrics.json``. Sections:
 
 - **data**: a grid of test samples per class as the members see them (28 x 28 after
   :mod:`handocr.crops`), the class distribution of train and test, pixel-intensity histograms;
-- **training**: loss, accuracy and learning-rate curves of each ``history.json`` given (written by
+- **training**: loss, accuracy and learning-rate curves of each ``history.csv`` given (written by
   ``handocr train`` in its run folder);
 - **accuracy**: per-class precision, recall and F1 (scikit-learn's ``classification_report``),
   top-1 / top-2 / folded accuracy, the row-normalised confusion matrix with look-alike classes
@@ -265,11 +265,35 @@ def _reliability(
     _save(fig, out / "reliability.png")
 
 
+def _read_history(path: Path) -> list[dict[str, float]]:
+    """Rows of a run's ``history.csv`` (written by ``handocr train``) or a JSON list of them.
+
+    Raises
+    ------
+    DataError
+        The file cannot be read or parsed.
+    """
+    import csv
+
+    from handocr.errors import DataError
+
+    try:
+        text = path.read_text(encoding="utf-8")
+        if path.suffix == ".json":
+            return [{k: float(v) for k, v in r.items()} for r in json.loads(text)]
+        return [
+            {k: float(v) for k, v in r.items() if v not in ("", None)}
+            for r in csv.DictReader(text.splitlines())
+        ]
+    except (OSError, ValueError, TypeError, AttributeError) as err:
+        raise DataError(f"{path}: not a training history ({err})") from err
+
+
 def _history(out: Path, histories: Sequence[Path]) -> list[str]:
     plt = _plt()
     names = []
     for k, path in enumerate(histories):
-        rows = json.loads(Path(path).read_text(encoding="utf-8"))
+        rows = _read_history(Path(path))
         epochs = [r.get("epoch", i + 1) for i, r in enumerate(rows)]
         fig, axes = plt.subplots(1, 3, figsize=(12, 3))
         for ax, keys, title in (
@@ -312,7 +336,7 @@ def build_report(
     pages : Path, optional
         A folder of page sets (``handocr eval-pages``'s layout) for the real-pages section.
     histories : sequence of Path
-        ``history.json`` files of training runs.
+        ``history.csv`` files of training runs (or JSON lists of the same rows).
     limit : int, optional
         Evaluate at most this many test images (the first, for a quick report).
 

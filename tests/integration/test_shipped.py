@@ -262,3 +262,17 @@ def test_template_reading_of_the_form_and_a_moved_copy_finds_every_digit_field()
             if Levenshtein.distance("".join(v.text.split()), truth[k]) > 1
         }
         assert not misses, (name, misses)
+
+
+def test_the_manifest_refreshes_with_the_verifier_beside_the_members(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """fit-ensemble and export-onnx refresh the manifest: the verifier is not a member."""
+    import shutil
+
+    from handocr.models.weights import refresh_manifest
+
+    folder = tmp_path / "w"
+    shutil.copytree(WEIGHTS, folder)
+    (folder / "MANIFEST.json").unlink()
+    assert refresh_manifest(folder)
+    names = set(load_manifest(folder).weights)
+    assert "verifier" not in " ".join(names) and len(names) == 3

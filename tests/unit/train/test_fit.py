@@ -155,3 +155,16 @@ def test_corrupt_checkpoint_is_detected_on_resume(emnist_sample: Path, tmp_path:
     with pytest.raises(DataError, match="checkpoint"):
         fit(cfg, train_set=data, resume=True)
     assert not marker.exists()
+
+
+def test_absent_classes_get_the_mean_prior_not_a_tiny_one() -> None:
+    """A digits specialist: letters must be penalised like any wrong class, not excused."""
+    from handocr.train.fit import class_log_prior
+
+    labels = np.repeat(np.arange(10), [100, 100, 100, 100, 100, 100, 100, 100, 100, 300])
+    prior = class_log_prior(labels)
+    assert prior.shape == (47,)
+    np.testing.assert_allclose(prior[10:], np.log(120 / (1200 + 37 * 120)))  # the mean count
+    assert prior[9] > prior[0] and np.exp(prior).sum() == pytest.approx(1.0)
+    full = class_log_prior(np.arange(47))
+    np.testing.assert_allclose(full, np.log(np.full(47, 1 / 47)))  # a full run: the shares
