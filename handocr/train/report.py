@@ -16,7 +16,9 @@ Every number on it is also written to ``metrics.json``. Sections:
   ``average_precision_score``), and a reliability diagram with the ECE before and after the
   members' temperature scaling (``p ** T`` renormalised undoes a temperature ``T``);
 - **members**: each member's scores, their agreement, the oracle accuracy and the cascade's
-  share of escalated characters;
+  share of escalated characters, and the mean absolute activation of up to six convolutions of
+  each member (torch, forward hooks) for an image of the most-confused pair and one of the class
+  it is mistaken for;
 - **real pages** (``--pages``): each set's CER with its 95 % interval and an error gallery of the
   worst images with their overlays, the truth beside the reading.
 """
@@ -312,6 +314,59 @@ def _history(out: Path, histories: Sequence[Path]) -> list[str]:
     return names
 
 
+def _activations(
+    out: Path, models: Sequence[str] | None, crops: NDArray[np.uint8], titles: list[str]
+) -> list[str]:
+    """Mean absolute activation of up to six convolutions of each member, for a few crops.
+
+    Needs the torch backend (the ``train`` extra); returns the figure names written.
+    """
+    import torch
+    from torch import nn
+
+    from handocr.ensemble import Ensemble
+
+    ens = Ensemble.from_names(models, backend="torch", device="cpu", cascade="off")
+    x = torch.from_numpy((crops.astype(np.float32) / 255.0)[:, None])
+    plt = _plt()
+    names = []
+    for m in ens.members:
+        net = m.net
+        assert isinstance(net, nn.Module)
+        convs = [(n, mod) for n, mod in net.named_modules() if isinstance(mod, nn.Conv2d)]
+        picked = [convs[int(i)] for i in np.linspace(0, len(convs) - 1, min(6, len(convs)))]
+        maps: dict[str, Any] = {}
+
+        def keep(key: str, store: dict[str, Any] = maps) -> Any:
+            return lambda _m, _i, o: store.__setitem__(key, o.detach())
+
+        hooks = [mod.register_forward_hook(keep(n)) for n, mod in picked]
+        try:
+            with torch.no_grad():
+                net((x - m.mean) / m.std)
+        finally:
+            for h in hooks:
+                h.remove()
+        fig, axes = plt.subplots(
+            len(crops),
+            len(picked) + 1,
+            figsize=((len(picked) + 1) * 1.4, len(crops) * 1.5),
+            squeeze=False,
+        )
+        for r in range(len(crops)):
+            axes[r, 0].imshow(crops[r], cmap="gray")
+            axes[r, 0].set_title(titles[r], fontsize=7)
+            for c, (n, _) in enumerate(picked, start=1):
+                axes[r, c].imshow(maps[n][r].abs().mean(0).numpy(), cmap="magma")
+                if r == 0:
+                    axes[r, c].set_title(n, fontsize=6)
+        for ax in axes.ravel():
+            ax.axis("off")
+        fig.suptitle(m.info.key, fontsize=8)
+        names.append(_save(fig, out / f"activations_{m.info.key}.png"))
+    return names
+
+
 def build_report(
     out: Path,
     *,
@@ -409,6 +464,17 @@ def build_report(
     _curves(out, y, probs, np.where(valid, auc, 1.0))
     _reliability(out, y, before, probs)
     curves = _history(out, histories)
+    activations: list[str] = []
+    if pairs:
+        pick = [int(np.flatnonzero((y == pairs[0]["t"]) & (report.y_pred == pairs[0]["p"]))[0])]
+        pick.append(
+            int(np.flatnonzero(y == pairs[0]["p"])[0]) if (y == pairs[0]["p"]).any() else pick[0]
+        )
+        titles = [f"{pairs[0]['true']} read {pairs[0]['read']}", f"a {pairs[0]['read']}"]
+        try:
+            activations = _activations(out, models, images[pick], titles)
+        except Exception as err:  # e.g. no torch: the rest of the report stands
+            log.warning("activation maps skipped: %s", err)
     page_sets: list[dict[str, Any]] = []
     gallery: list[dict[str, Any]] = []
     if pages is not None:
@@ -460,6 +526,7 @@ def build_report(
             ece_after=metrics["ece_after"],
             page_sets=page_sets,
             gallery=gallery,
+            activations=activations,
         )
     )
     index = out / "index.html"

@@ -34,6 +34,7 @@ def test_every_figure_of_the_page_exists(report) -> None:  # type: ignore[no-unt
     assert {"samples.png", "confusion.png", "roc.png", "pr.png", "reliability.png"} <= set(images)
     for name in images:
         assert (out / name).stat().st_size > 1000, name
+    assert sum(name.startswith("activations_") for name in images) == 2  # a map per member
     for section in ("Data", "Accuracy", "Scores", "Most confused pairs", "Per class"):
         assert section in html
 
