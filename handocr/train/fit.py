@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F  # noqa: N812 - torch convention
 from numpy.typing import NDArray
 
-from handocr.errors import DataError
+from handocr.errors import DataError, HandocrError
 from handocr.labels import NUM_CLASSES
 from handocr.models.factory import create_model
 from handocr.models.weights import WeightsInfo, save_weights
@@ -384,6 +384,12 @@ def fit(
     sha = save_weights(net.to("cpu").to(memory_format=torch.contiguous_format), weights, info)
     (out / "config.json").write_text(json.dumps(asdict(cfg), indent=2), encoding="utf-8")
     log.info("wrote %s (sha256 %s): %s", weights, sha[:12], metrics)
+    try:
+        from handocr.train.report import training_report
+
+        log.info("wrote %s", training_report(out))
+    except HandocrError as err:  # matplotlib or Jinja2 missing: the weights are what counts
+        log.warning("no training report: %s", err)
     return FitResult(weights, sha, metrics, history)
 
 

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["build_report", "class_order", "reliability", "undo_temperature"]
+__all__ = ["build_report", "class_order", "reliability", "training_report", "undo_temperature"]
 
 log = logging.getLogger(__name__)
 
@@ -365,6 +365,35 @@ def _activations(
         fig.suptitle(m.info.key, fontsize=8)
         names.append(_save(fig, out / f"activations_{m.info.key}.png"))
     return names
+
+
+def training_report(run_dir: Path) -> Path:
+    """Write a training run's page, ``run_dir/report/index.html``, with its curves.
+
+    The layout of :func:`build_report`; ``handocr train`` calls it at the end of a run.
+
+    Raises
+    ------
+    DataError
+        ``run_dir/history.csv`` missing or malformed.
+    MissingExtraError
+        matplotlib or Jinja2 not installed.
+    """
+    from importlib import resources
+
+    from handocr.errors import require_torch
+
+    require_torch("the training report", ("matplotlib", "jinja2"))
+    import jinja2
+
+    out = run_dir / "report"
+    out.mkdir(parents=True, exist_ok=True)
+    curves = _history(out, [run_dir / "history.csv"])
+    template = resources.files("handocr").joinpath("web/report.html").read_text(encoding="utf-8")
+    html = jinja2.Environment(autoescape=True).from_string(template).render(n=0, curves=curves)
+    index = out / "index.html"
+    index.write_text(html, encoding="utf-8")
+    return index
 
 
 def build_report(

@@ -33,6 +33,8 @@ def test_tiny_run_learns_and_exports_metadata(emnist_sample: Path, tmp_path: Pat
     assert info.train["config"]["epochs"] == 4 and info.train["seed"] == 0
     assert set(info.metrics) >= {"val_accuracy", "test_accuracy"}
     assert (tmp_path / "history.csv").is_file() and (tmp_path / "curves.png").is_file()
+    page = (tmp_path / "report" / "index.html").read_text()  # the report's layout, curves only
+    assert '<img src="curves_0.png"' in page and (tmp_path / "report" / "curves_0.png").is_file()
 
 
 @pytest.mark.slow
