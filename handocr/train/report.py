@@ -99,7 +99,13 @@ def _save(fig: Any, path: Path) -> str:
     return path.name
 
 
-def _samples(out: Path, images: NDArray[np.uint8], labels: NDArray[np.int64], per: int = 8) -> None:
+def _samples(
+    out: Path,
+    images: NDArray[np.uint8],
+    labels: NDArray[np.int64],
+    per: int = 8,
+    name: str = "samples.png",
+) -> None:
     from handocr.labels import LABELS
 
     plt = _plt()
@@ -112,10 +118,15 @@ def _samples(out: Path, images: NDArray[np.uint8], labels: NDArray[np.int64], pe
             if j < len(idx):
                 ax.imshow(images[idx[j]], cmap="gray", vmin=0, vmax=255)
         axes[c, 0].set_title(LABELS[c], fontsize=6, loc="left")
-    _save(fig, out / "samples.png")
+    _save(fig, out / name)
 
 
-def _distribution(out: Path, train: NDArray[np.int64] | None, test: NDArray[np.int64]) -> None:
+def _distribution(
+    out: Path,
+    train: NDArray[np.int64] | None,
+    test: NDArray[np.int64],
+    real: NDArray[np.int64] | None = None,
+) -> None:
     from handocr.labels import LABELS
 
     plt = _plt()
@@ -129,6 +140,9 @@ def _distribution(out: Path, train: NDArray[np.int64] | None, test: NDArray[np.i
             label="train",
         )
     ax.bar(x + 0.2, np.bincount(test, minlength=len(LABELS)) / max(len(test), 1), 0.4, label="test")
+    if real is not None and len(real):
+        share = np.bincount(real, minlength=len(LABELS)) / len(real)
+        ax.plot(x, share, "k.", label="real page crops, as read")
     ax.set_xticks(x, LABELS, fontsize=7)
     ax.set_ylabel("share of images")
     ax.legend()
@@ -486,7 +500,6 @@ def build_report(
     auc_micro = float(roc_auc_score(onehot[:, valid].ravel(), probs[:, valid].ravel()))
     auc_macro = float(np.mean(auc[valid]))
     _samples(out, images, y)
-    _distribution(out, train_labels, y)
     pixel_sets: dict[str, NDArray[np.uint8]] = {"EMNIST test": images}
     pairs = _confusion(out, y, report.y_pred)
     _pair_examples(out, pairs, images, y, report.y_pred)
@@ -506,10 +519,15 @@ def build_report(
             log.warning("activation maps skipped: %s", err)
     page_sets: list[dict[str, Any]] = []
     gallery: list[dict[str, Any]] = []
+    real_labels: NDArray[np.int64] | None = None
+    real_samples = False
     if pages is not None:
-        page_sets, gallery, crops = _pages(out, pages, models)
+        page_sets, gallery, crops, real_labels = _pages(out, pages, models)
         if len(crops):
             pixel_sets["real page crops"] = crops
+            _samples(out, crops, real_labels, name="samples_real.png")
+            real_samples = True
+    _distribution(out, train_labels, y, real_labels)
     _pixels(out, pixel_sets)
     scores = {"ensemble": report.ensemble, **report.members}
     if report.cascade is not None:
@@ -556,6 +574,7 @@ def build_report(
             page_sets=page_sets,
             gallery=gallery,
             activations=activations,
+            real_samples=real_samples,
         )
     )
     index = out / "index.html"
@@ -576,12 +595,17 @@ class Scores_view:  # noqa: N801 - a view for the template only
 
 def _pages(
     out: Path, root: Path, models: Sequence[str] | None
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]], NDArray[np.uint8]]:
-    """Per-set CER with its interval, the worst images with overlays, and crops of real pages."""
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], NDArray[np.uint8], NDArray[np.int64]]:
+    """Per-set CER with its interval, the worst images with overlays, and crops of real pages.
+
+    The crops (28 x 28, as the members saw them) come from the first 20 images of each set,
+    each labelled with the class it was read as.
+    """
     from handocr.api import Recognizer
     from handocr.crops import pieces_to_model_input
     from handocr.evaluate import evaluate_page_sets
     from handocr.io import load_pages
+    from handocr.labels import index_of
     from handocr.overlay import draw_overlay
     from handocr.train.data import to_uint8_images
 
@@ -589,6 +613,7 @@ def _pages(
     scores = evaluate_page_sets(rec, root)
     sets, gallery = [], []
     crops: list[NDArray[np.uint8]] = []
+    read_as: list[int] = []
     (out / "gallery").mkdir(exist_ok=True)
     import cv2
 
@@ -603,14 +628,19 @@ def _pages(
                 "exact": s.exact,
             }
         )
+        for r in s.rows[:20]:
+            (image,) = load_pages(root / name / r["file"])
+            ((page, pieces),) = rec.read_pieces([image])
+            chars = [c for line in page.lines for c in line.all_chars()]
+            if pieces:
+                crops.append(to_uint8_images(pieces_to_model_input(pieces)))
+                read_as += [index_of(c.text) for c in chars]
         worst = sorted(s.rows, key=lambda r: -r["distance"])[:3]
         for r in worst:
             if r["distance"] == 0:
                 continue
             (image,) = load_pages(root / name / r["file"])
-            ((page, pieces),) = rec.read_pieces([image])
-            if len(crops) < 20 and pieces:
-                crops.append(to_uint8_images(pieces_to_model_input(pieces[:50])))
+            page = rec.read_page(image)
             target = out / "gallery" / f"{name}_{Path(r['file']).stem}.png"
             cv2.imwrite(str(target), draw_overlay(image, page))
             gallery.append(
@@ -624,4 +654,4 @@ def _pages(
                 }
             )
     flat = np.concatenate(crops) if crops else np.zeros((0, 28, 28), np.uint8)
-    return sets, gallery, flat
+    return sets, gallery, flat, np.asarray(read_as, np.int64)

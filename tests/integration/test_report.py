@@ -21,9 +21,18 @@ def report(tmp_path_factory, tiny_weights: Path, emnist_sample: Path):  # type: 
     import os
     from unittest import mock
 
+    import cv2
+
+    from tests.helpers import draw_text_page
+
     out = tmp_path_factory.mktemp("report")
+    pages = tmp_path_factory.mktemp("pages")
+    (pages / "set").mkdir()
+    for k, text in enumerate(["AB", "123"]):
+        cv2.imwrite(str(pages / "set" / f"p{k}.png"), draw_text_page([text]))
+    (pages / "set" / "truth.tsv").write_text("p0.png\tAB\np1.png\t123\n")
     with mock.patch.dict(os.environ, {"HANDOCR_WEIGHTS": str(tiny_weights)}):
-        index = build_report(out, data=str(emnist_sample), limit=300)
+        index = build_report(out, data=str(emnist_sample), limit=300, pages=pages)
     return out, index
 
 
@@ -35,8 +44,11 @@ def test_every_figure_of_the_page_exists(report) -> None:  # type: ignore[no-unt
     for name in images:
         assert (out / name).stat().st_size > 1000, name
     assert sum(name.startswith("activations_") for name in images) == 2  # a map per member
-    for section in ("Data", "Accuracy", "Scores", "Most confused pairs", "Per class"):
+    for section in ("Data", "Accuracy", "Scores", "Most confused pairs", "Per class", "Real pages"):
         assert section in html
+    assert "samples_real.png" in images  # crops of the page set, by the class read
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert [s["name"] for s in metrics["page_sets"]] == ["set"]
 
 
 def test_auc_and_per_class_figures_agree_with_scikit_learn(
