@@ -253,6 +253,12 @@ def _curves(
         else:
             p, r, _ = precision_recall_curve(onehot.ravel(), probs.ravel())
             ax.plot(r, p, lw=2, label="micro average")
+            grid = np.linspace(0, 1, 201)
+            curves = []
+            for c in range(k):
+                pc, rc, _ = precision_recall_curve(onehot[:, c], probs[:, c])
+                curves.append(np.interp(grid, rc[::-1], pc[::-1]))
+            ax.plot(grid, np.mean(curves, 0), lw=2, label="macro average")
             for c in worst:
                 pc, rc, _ = precision_recall_curve(onehot[:, c], probs[:, c])
                 ax.plot(rc, pc, lw=0.8, label=LABELS[c])
@@ -529,6 +535,25 @@ def build_report(
             real_samples = True
     _distribution(out, train_labels, y, real_labels)
     _pixels(out, pixel_sets)
+    stage_share: list[dict[str, Any]] = []
+    if ens.cascade is not None and len(ens.members) > 1:
+        from handocr.ensemble import staged_combine
+
+        _, reached = staged_combine(
+            per, ens.weights, ens.voting, ens.cascade_stages, ens.cascade_margins
+        )
+        keys = [m.info.key for m in ens.members]
+        stage_share = [
+            {"stage": 1, "members": [keys[i] for i in ens.cascade_stages[0]], "share": 1.0}
+        ]
+        stage_share += [
+            {
+                "stage": s + 2,
+                "members": [keys[i] for i in ens.cascade_stages[s + 1]],
+                "share": float(reached[s].mean()),
+            }
+            for s in range(len(reached))
+        ]
     scores = {"ensemble": report.ensemble, **report.members}
     if report.cascade is not None:
         scores["cascade (default reading)"] = report.cascade
@@ -540,6 +565,7 @@ def build_report(
         "agreement": report.agreement,
         "oracle": report.oracle,
         "escalated": report.escalated,
+        "cascade_stages": stage_share,
         "per_class": per_class,
         "auc_micro": auc_micro,
         "auc_macro": auc_macro,
@@ -575,6 +601,7 @@ def build_report(
             gallery=gallery,
             activations=activations,
             real_samples=real_samples,
+            stages=stage_share,
         )
     )
     index = out / "index.html"
