@@ -3,9 +3,10 @@
 The work is one unit per input file (its pages read in order); results come back per page and
 the driver writes each page's row atomically as it arrives:
 
-- ``rows/<key>.json``: one row per page, ``{"source", "page", "text", "confidence",
-  "result", "error"}`` (``page`` 1-based; ``result`` the path, relative to the output folder,
-  of the page's full result as JSON, ``pages/<key>.json``, in the schema of
+- ``rows/<key>.json`` (``rows/<key>.err.json`` for an error): one row per page,
+  ``{"source", "page", "text", "confidence", "result", "error"}`` (``page`` 1-based;
+  ``result`` the path, relative to the output folder, of the page's full result as JSON,
+  ``pages/<key>.json``, in the schema of
   docs/result-schema.md); a file or page that cannot be read is a row whose ``error`` is
   ``{"code", "type", "message"}`` (the exit code of docs/errors.md), never a failed job;
 - at the end ``results.jsonl`` (every row, in input and page order) and ``summary.json``
@@ -168,15 +169,20 @@ class _Writer:
         (out / "pages").mkdir(parents=True, exist_ok=True)
         self.read = 0
 
-    def done_pages(self, source: str) -> frozenset[int]:
-        """Pages of ``source`` with a row that is not an error (an error is retried)."""
-        stem = page_key(source, 1)[:16]
-        done = set()
-        for path in (self.out / "rows").glob(f"{stem}-p*.json"):
-            row = json.loads(path.read_text(encoding="utf-8"))
-            if row.get("error") is None:
-                done.add(int(row["page"]))
-        return frozenset(done)
+    def done_pages(self, sources: Sequence[str]) -> dict[str, frozenset[int]]:
+        """Per source, its pages with a row that is not an error (an error is retried).
+
+        One pass over the row files' names (no file is opened: an error row's name ends in
+        ``.err.json``), so resuming a large run costs one directory listing.
+        """
+        by_stem: dict[str, set[int]] = {}
+        for path in (self.out / "rows").iterdir():
+            name = path.name
+            if name.endswith(".json") and not name.endswith(".err.json"):
+                stem, _, page = name[: -len(".json")].rpartition("-p")
+                if page.isdigit():
+                    by_stem.setdefault(stem, set()).add(int(page))
+        return {s: frozenset(by_stem.get(page_key(s, 1)[:16], ())) for s in sources}
 
     def write(self, row: Row) -> None:
         from handocr.io import write_text_atomic
@@ -188,7 +194,12 @@ class _Writer:
             write_text_atomic(self.out / name, json.dumps(result, ensure_ascii=False))
             row["result"] = name
             self.read += 1
-        write_text_atomic(self.out / "rows" / f"{key}.json", json.dumps(row, ensure_ascii=False))
+        rows = self.out / "rows"
+        if row.get("error") is None:
+            write_text_atomic(rows / f"{key}.json", json.dumps(row, ensure_ascii=False))
+            (rows / f"{key}.err.json").unlink(missing_ok=True)  # an earlier failure, now read
+        else:
+            write_text_atomic(rows / f"{key}.err.json", json.dumps(row, ensure_ascii=False))
 
 
 def _expand(inputs: Sequence[str | os.PathLike[str]], recursive: bool) -> list[str]:
@@ -334,7 +345,7 @@ def run_batch(
     sources = _expand(inputs, recursive)
     out = Path(output_dir)
     writer = _Writer(out)
-    done = {s: writer.done_pages(s) for s in sources}
+    done = writer.done_pages(sources)
     skipped = sum(len(d) for d in done.values())
     todo = [(s, done[s]) for s in sources]
     n = min(len(todo), workers or os.cpu_count() or 1)
@@ -369,15 +380,16 @@ def run_batch(
 
 
 def _collect(out: Path, sources: Sequence[str]) -> list[Row]:
-    """Every row of these sources, in input order then page order (a page's success wins)."""
+    """Every row of these sources, in input order then page order (one listing of rows/)."""
+    files: dict[str, list[Path]] = {}
+    for path in (out / "rows").iterdir():
+        if path.name.endswith(".json"):
+            files.setdefault(path.name[:16], []).append(path)
     rows: list[Row] = []
-    for source in sources:
-        stem = page_key(source, 1)[:16]
+    for source in dict.fromkeys(sources):  # an input given twice is one set of rows
         found = [
             json.loads(p.read_text(encoding="utf-8"))
-            for p in (out / "rows").glob(f"{stem}-p*.json")
+            for p in files.get(page_key(source, 1)[:16], [])
         ]
-        found.sort(key=lambda r: int(r["page"]))
-        ok_pages = {r["page"] for r in found if r.get("error") is None}
-        rows += [r for r in found if r.get("error") is None or r["page"] not in ok_pages]
+        rows += sorted(found, key=lambda r: (int(r["page"]), r.get("error") is not None))
     return rows

@@ -116,3 +116,18 @@ def test_ray_engine_gives_the_local_engine_s_rows(
         ]
 
     assert strip(rows_of(tmp_path / "ray")) == strip(rows_of(local))
+
+
+def test_a_failed_file_is_retried_and_its_error_row_replaced(
+    use_tiny_weights: Path, folder: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    assert run_batch([folder], out, workers=1).errors == 2
+    fixed = folder / "p0.png"
+    (folder / "bad.png").write_bytes(fixed.read_bytes())  # the file was repaired
+    again = run_batch([folder], out, workers=1)
+    assert (again.read, again.errors, again.pages) == (1, 1, 9)
+    key = page_key(str(folder / "bad.png"), 1)
+    assert (out / "rows" / f"{key}.json").is_file()
+    assert not (out / "rows" / f"{key}.err.json").exists()
+    assert len(rows_of(out)) == 10  # 9 pages and the PDF that is still broken
