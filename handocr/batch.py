@@ -25,6 +25,7 @@ actor, ``compute=ActorPoolStrategy``), errors captured per row (extra ``handocr[
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -103,7 +104,11 @@ def _error(source: str, page: int, err: BaseException) -> Row:
 
 
 def read_file(
-    recognizer: Any, source: str, data: bytes | None = None, done: frozenset[int] = frozenset()
+    recognizer: Any,
+    source: str,
+    data: bytes | None = None,
+    done: frozenset[int] = frozenset(),
+    on_row: Callable[[Row], None] | None = None,
 ) -> list[Row]:
     """Read every page of one file not in ``done``; one row per page (see the module docstring).
 
@@ -117,19 +122,30 @@ def read_file(
         read.
     done : frozenset of int
         1-based pages already written, skipped.
+    on_row : callable, optional
+        Called with each row as soon as its page is read (then nothing is returned): the local
+        engine's workers write each page's row at once, so a kill loses at most the pages in
+        flight.
 
     Returns
     -------
     list of dict
-        Rows with the page's full result under ``"page_result"`` (the driver writes it to
+        Rows with the page's full result under ``"page_result"`` (written to
         ``pages/<key>.json``); an unreadable file or page gives an error row at the page it
-        stopped on, and the pages before it are still returned.
+        stopped on, and the pages before it are still returned. Empty with ``on_row``.
     """
     from handocr.io import iter_pages
 
     o = recognizer.options
     rows: list[Row] = []
-    page = 0  # the page being read when something fails
+    page = 0  # the page number being read when something fails
+
+    def keep(row: Row) -> None:
+        if on_row is not None:
+            on_row(row)
+        else:
+            rows.append(row)
+
     try:
         pages = iter_pages(data if data is not None else source, pdf_dpi=o.dpi, pages=o.pages)
         while True:
@@ -138,13 +154,16 @@ def read_file(
                 loaded = next(pages)
             except StopIteration:
                 break
+            # the page's own number (``name#k``: a page range may skip some), not the count
+            label = loaded.source or ""
+            page = int(label.rpartition("#")[2]) if "#" in label else page
             if page in done:
                 continue
             (read,) = recognizer.read_pages(
                 [loaded.image], indices=[page - 1], sources=[Path(source).name]
             )
             chars = [c.confidence for line in read.lines for c in line.all_chars()]
-            rows.append(
+            keep(
                 {
                     "source": source,
                     "page": page,
@@ -156,7 +175,7 @@ def read_file(
                 }
             )
     except Exception as err:  # one bad file is a row, never a failed batch
-        rows.append(_error(source, page, err))
+        keep(_error(source, page, err))
     return rows
 
 
@@ -216,29 +235,44 @@ def _expand(inputs: Sequence[str | os.PathLike[str]], recursive: bool) -> list[s
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(options: ReadOptions) -> None:
+def _init_worker(options: ReadOptions, out: Path) -> None:
     from handocr.api import Recognizer
 
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     _WORKER["rec"] = Recognizer(options)
+    _WORKER["writer"] = _Writer(out)
 
 
 def _work(source: str, done: frozenset[int]) -> list[Row]:
-    return read_file(_WORKER["rec"], source, done=done)
+    """Read one file in a worker, writing each page's row as it is read.
+
+    Returns the rows without their page results (the driver only counts them).
+    """
+    written: list[Row] = []
+
+    def write(row: Row) -> None:
+        _WORKER["writer"].write(row)
+        written.append(row)
+
+    read_file(_WORKER["rec"], source, done=done, on_row=write)
+    return written
 
 
 def _local(
-    todo: list[tuple[str, frozenset[int]]], options: ReadOptions, workers: int
+    todo: list[tuple[str, frozenset[int]]], options: ReadOptions, workers: int, out: Path
 ) -> Iterator[list[Row]]:
     if workers == 1:
-        _init_worker(options)
+        _init_worker(options, out)
         for source, done in todo:
             yield _work(source, done)
         return
-    with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(options,)) as pool:
+    pool = ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(options, out))
+    try:
         futures = [pool.submit(_work, source, done) for source, done in todo]
         for future in as_completed(futures):
             yield future.result()
+    finally:  # an error of the driver (a full disk) does not wait for the whole queue
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 class _RayReader:
@@ -272,6 +306,14 @@ def _ray(
     if not ray.is_initialized():
         ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
     ray.data.DataContext.get_current().enable_progress_bars = False
+    from handocr.errors import InputImageError
+
+    missing = [s for s, _ in todo if not Path(s).is_file()]  # Ray would fail the whole job
+    if missing:
+        yield [_error(s, 1, InputImageError(f"{s}: no such file")) for s in missing]
+    todo = [(s, d) for s, d in todo if s not in set(missing)]
+    if not todo:
+        return
     done = dict(todo)
     ds = ray.data.read_binary_files([s for s, _ in todo], include_paths=True)
     # a row per file; sources as given (read_binary_files reports absolute paths)
@@ -350,26 +392,31 @@ def run_batch(
     todo = [(s, done[s]) for s in sources]
     n = min(len(todo), workers or os.cpu_count() or 1)
     batches: Iterable[list[Row]] = (
-        _local(todo, options, max(1, n))
+        _local(todo, options, max(1, n), out)
         if engine == "local"
         else _ray(todo, options, max(1, n), address)
     )
     for finished, rows in enumerate(batches, start=1):
         for row in rows:
-            writer.write(row)
+            if engine == "local":  # the worker wrote it already
+                writer.read += row.get("result") is not None
+            else:
+                writer.write(row)
         if progress is not None:
             progress(finished, len(todo))
-    rows_all = _collect(out, sources)
-    write_text_atomic(
-        out / "results.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows_all)
-    )
+    pages = errors = 0
+    with _atomic_lines(out / "results.jsonl") as fh:  # streamed: rows are never all in memory
+        for row in _collect(out, sources):
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+            pages += row.get("error") is None
+            errors += row.get("error") is not None
     seconds = time.perf_counter() - t0
     summary = BatchSummary(
         inputs=len(sources),
-        pages=sum(1 for r in rows_all if r.get("error") is None),
+        pages=pages,
         read=writer.read,
         skipped=skipped,
-        errors=sum(1 for r in rows_all if r.get("error") is not None),
+        errors=errors,
         seconds=round(seconds, 3),
         pages_per_second=round(writer.read / seconds, 3) if seconds > 0 else 0.0,
         engine=engine,
@@ -379,17 +426,45 @@ def run_batch(
     return summary
 
 
-def _collect(out: Path, sources: Sequence[str]) -> list[Row]:
+@contextlib.contextmanager
+def _atomic_lines(target: Path) -> Iterator[Any]:
+    """Yield a text file written beside ``target`` and renamed into place when the block ends.
+
+    Raises
+    ------
+    OutputError
+        It cannot be written.
+    """
+    import tempfile
+
+    from handocr.errors import OutputError
+
+    try:
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+    except OSError as err:
+        raise OutputError(f"{target}: cannot write ({err})") from err
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            yield fh
+        Path(tmp).chmod(0o644)
+        Path(tmp).replace(target)
+    except OSError as err:
+        Path(tmp).unlink(missing_ok=True)
+        raise OutputError(f"{target}: cannot write ({err})") from err
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _collect(out: Path, sources: Sequence[str]) -> Iterator[Row]:
     """Every row of these sources, in input order then page order (one listing of rows/)."""
     files: dict[str, list[Path]] = {}
     for path in (out / "rows").iterdir():
         if path.name.endswith(".json"):
             files.setdefault(path.name[:16], []).append(path)
-    rows: list[Row] = []
     for source in dict.fromkeys(sources):  # an input given twice is one set of rows
         found = [
             json.loads(p.read_text(encoding="utf-8"))
             for p in files.get(page_key(source, 1)[:16], [])
         ]
-        rows += sorted(found, key=lambda r: (int(r["page"]), r.get("error") is not None))
-    return rows
+        yield from sorted(found, key=lambda r: (int(r["page"]), r.get("error") is not None))

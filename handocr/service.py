@@ -13,10 +13,11 @@ Endpoints:
 - ``/docs``, ``/openapi.json``: the OpenAPI description (FastAPI's).
 
 The :class:`~handocr.Recognizer` loads once at start-up. Readings run in worker threads, at most
-``concurrency`` at a time (an ``anyio.CapacityLimiter``: ONNX Runtime and OpenCV release the
-GIL); a request whose reading takes longer than ``timeout`` seconds is answered 503. Uploads
-over ``max_upload_mb`` are refused 413 from their ``Content-Length`` before the body is read,
-and again while reading a body sent without one. Every error is JSON ``{"code", "message"}``
+``concurrency`` at a time (a semaphore that each reading thread holds until it ends: ONNX
+Runtime and OpenCV release the GIL); a request not answered within ``timeout`` seconds
+(waiting for a slot included) gets 503 and its reading stops at its next page. Uploads must
+state their ``Content-Length`` (411 otherwise); over ``max_upload_mb`` they are refused 413
+before the body is read. Every error is JSON ``{"code", "message"}``
 with ``code`` the :class:`handocr.errors.ExitCode` name and the HTTP status of
 :data:`HTTP_STATUS`; the pixel limit (``$HANDOCR_MAX_PIXELS``) is checked before any image is
 decoded or any PDF page rendered at the requested dpi.
@@ -26,6 +27,7 @@ decoded or any PDF page rendered at the requested dpi.
 
 import contextlib
 import os
+import threading
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -140,7 +142,9 @@ def create_app(config: ServiceConfig | None = None, recognizer: Any = None) -> A
     cfg = config or ServiceConfig.from_env()
     rec = recognizer or Recognizer()
     limit_bytes = int(cfg.max_upload_mb * 1_000_000)
-    limiter = anyio.CapacityLimiter(cfg.concurrency)
+    # readings running at once: held by the reading thread itself until it ends, so a request
+    # answered 503 frees its slot only when its reading has stopped (at the next page)
+    slots = threading.BoundedSemaphore(cfg.concurrency)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Any) -> Any:  # the models load once, before the first request
@@ -161,6 +165,8 @@ def create_app(config: ServiceConfig | None = None, recognizer: Any = None) -> A
     @app.middleware("http")
     async def upload_limit(request: Request, call_next: Any) -> Any:
         length = request.headers.get("content-length")
+        if request.method == "POST" and length is None:  # a body must say its size up front
+            return error(411, "LENGTH_REQUIRED", "uploads need a Content-Length header")
         if length is not None and length.isdigit() and int(length) > limit_bytes:
             return error(413, "TOO_LARGE", f"uploads are limited to {cfg.max_upload_mb:g} MB")
         return await call_next(request)
@@ -210,30 +216,38 @@ def create_app(config: ServiceConfig | None = None, recognizer: Any = None) -> A
             changes["dpi"] = dpi
         reader = rec.with_options(**changes) if changes else rec
 
+        cancel = threading.Event()
+
         def work() -> tuple[bytes, Any]:
             from handocr.formats.pdf import encode_page_image
             from handocr.result import Document
 
-            pages, images = [], []
-            keep = format == "pdf"
+            if not slots.acquire(timeout=cfg.timeout):
+                raise TimeoutError("no reading slot came free")
+            try:
+                pages, images = [], []
+                keep = format == "pdf"
 
-            def hook(page: Any, image: Any) -> None:
-                if keep:
-                    images.append(encode_page_image(image))
+                def hook(page: Any, image: Any) -> None:
+                    if cancel.is_set():  # the request was answered 503: stop reading
+                        raise TimeoutError("abandoned")
+                    if keep:
+                        images.append(encode_page_image(image))
 
-            for result in reader.read_inputs([bytes(data)], errors="raise", on_page=hook):
-                if result.document is not None:
-                    pages.append(result.document)
-            doc = Document.concat(pages, reader.loaded_models)
-            return render_bytes(doc, format, images, dpi=reader.options.dpi), doc
+                for result in reader.read_inputs([bytes(data)], errors="raise", on_page=hook):
+                    if result.document is not None:
+                        pages.append(result.document)
+                doc = Document.concat(pages, reader.loaded_models)
+                return render_bytes(doc, format, images, dpi=reader.options.dpi), doc
+            finally:
+                slots.release()
 
         try:
             with anyio.fail_after(cfg.timeout):
-                body, _ = await anyio.to_thread.run_sync(
-                    work, limiter=limiter, abandon_on_cancel=True
-                )
+                body, _ = await anyio.to_thread.run_sync(work, abandon_on_cancel=True)
         except TimeoutError:
-            return error(503, "TIMEOUT", f"the reading took longer than {cfg.timeout:g} s")
+            cancel.set()
+            return error(503, "TIMEOUT", f"the request took longer than {cfg.timeout:g} s")
         return Response(body, media_type=MEDIA_TYPES[format])
 
     page = resources.files("handocr").joinpath("web/index.html").read_text(encoding="utf-8")

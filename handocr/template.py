@@ -387,9 +387,11 @@ def read_forms(
     o = recognizer.options
     for n, source in enumerate(sources):
         label = source_label(source, n)
-        k = 0
+        k = -1  # zero-based number of the page last read (its own, under a page range)
         try:
-            for k, loaded in enumerate(iter_pages(source, pdf_dpi=o.dpi, pages=o.pages)):
+            for loaded in iter_pages(source, pdf_dpi=o.dpi, pages=o.pages):
+                name = loaded.source or ""
+                k = int(name.rpartition("#")[2]) - 1 if "#" in name else k + 1
                 try:
                     fields = read_form(recognizer, loaded.image, template, reference=reference)
                 except RegistrationError as err:
@@ -397,7 +399,7 @@ def read_forms(
                     continue
                 yield FormResult(label, k, fields)
         except InputImageError as err:
-            yield FormResult(label, k, error=err)
+            yield FormResult(label, k + 1, error=err)  # the page that could not be read
 
 
 def forms_to_csv(results: Iterable[FormResult], template: FormTemplate) -> str:

@@ -131,3 +131,15 @@ def test_a_failed_file_is_retried_and_its_error_row_replaced(
     assert (out / "rows" / f"{key}.json").is_file()
     assert not (out / "rows" / f"{key}.err.json").exists()
     assert len(rows_of(out)) == 10  # 9 pages and the PDF that is still broken
+
+
+def test_rows_carry_the_page_s_own_number_under_a_page_range(
+    use_tiny_weights: Path, folder: Path, tmp_path: Path
+) -> None:
+    from handocr.options import ReadOptions
+
+    out = tmp_path / "out"
+    run_batch([folder / "two.tif"], out, workers=1, options=ReadOptions(pages="2"))
+    assert [r["page"] for r in rows_of(out)] == [2]
+    again = run_batch([folder / "two.tif"], out, workers=1)  # page 1 is still to read
+    assert again.read == 1 and [r["page"] for r in rows_of(out)] == [1, 2]

@@ -99,7 +99,7 @@ def test_a_reading_over_the_time_limit_is_503(
     with TestClient(app) as c:
         res = upload(c, page_file.read_bytes())
     assert res.status_code == 503 and res.json()["code"] == "TIMEOUT"
-    assert json.loads(res.text)["message"].startswith("the reading took longer")
+    assert json.loads(res.text)["message"].startswith("the request took longer")
 
 
 def test_the_service_stays_healthy_after_bad_uploads(client, page_file: Path) -> None:  # type: ignore[no-untyped-def]
@@ -108,3 +108,14 @@ def test_the_service_stays_healthy_after_bad_uploads(client, page_file: Path) ->
     assert client.get("/healthz").status_code == 200
     res = upload(client, page_file.read_bytes(), format="text")
     assert res.status_code == 200 and res.text == recognize(page_file).text + "\n"
+
+
+def test_an_upload_without_content_length_is_411(client) -> None:  # type: ignore[no-untyped-def]
+    def chunks():  # type: ignore[no-untyped-def]
+        yield b'--x\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n\r\n'
+        yield b"x" * 100 + b"\r\n--x--\r\n"
+
+    res = client.post(
+        "/v1/read", content=chunks(), headers={"content-type": "multipart/form-data; boundary=x"}
+    )
+    assert res.status_code == 411 and res.json()["code"] == "LENGTH_REQUIRED"
