@@ -247,6 +247,7 @@ def read(
     errors: list[HandocrError] = []
     docs: list[Document] = []
     kept = _PageImages(fmt.value in NEEDS_IMAGES)
+    used_names: set[str] = set()
     images: list[bytes] = []
     update, stop = _progress_bar("reading", enabled=not quiet)
     try:
@@ -265,6 +266,15 @@ def read(
             page_images = kept.take(result.document)
             if output_dir is not None:
                 name = "stdin" if result.source == "-" else Path(result.source).name
+                if name in used_names:  # scans/2023/001.png and scans/2024/001.png
+                    base, k = name, 2
+                    while f"{base}~{k}" in used_names:
+                        k += 1
+                    name = f"{base}~{k}"
+                    log.warning(
+                        "%s: written as %s (another input has its name)", result.source, name
+                    )
+                used_names.add(name)
                 for file, data in output_files(
                     result.document, fmt.value, name, page_images, dpi=dpi
                 ):

@@ -113,3 +113,18 @@ def test_template_reading_writes_json_lines_and_csv_rows(
     bad.write_text("{}", encoding="utf-8")
     res = runner.invoke(app, ["read", str(EXAMPLE_FORM), "--template", str(bad)])
     assert res.exit_code == ExitCode.USAGE and "width" in res.stderr
+
+
+def test_inputs_of_the_same_name_get_distinct_output_files(
+    use_tiny_weights: Path, page_file: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    for year in ("2023", "2024"):
+        (tmp_path / "scans" / year).mkdir(parents=True)
+        shutil.copy(page_file, tmp_path / "scans" / year / "001.png")
+    out = tmp_path / "out"
+    res = runner.invoke(app, ["read", "-r", str(tmp_path / "scans"), "--output-dir", str(out)])
+    assert res.exit_code == 0, res.output
+    assert sorted(p.name for p in out.iterdir()) == ["001.png.txt", "001.png~2.txt"]
+    assert "another input has its name" in res.stderr
