@@ -374,12 +374,7 @@ def serve(
     configure_cli_logging(verbose)
     import os
 
-    from handocr.errors import require_torch
-
-    try:
-        require_torch("handocr serve", ("fastapi", "multipart", "uvicorn"), extra="serve")
-    except HandocrError as err:
-        raise _fail(err, verbose) from None
+    _need_extra("handocr serve", verbose, ("fastapi", "multipart", "uvicorn"), "serve")
     import uvicorn
 
     os.environ["HANDOCR_MAX_UPLOAD_MB"] = str(max_upload_mb)
@@ -422,7 +417,7 @@ def report(
     scaling, member agreement, and with --pages each set's CER and its worst images.
     """
     configure_cli_logging(max(verbose, 1))
-    _need_torch("handocr report", verbose, ("sklearn", "matplotlib", "jinja2"))
+    _need_extra("handocr report", verbose, ("sklearn", "matplotlib", "jinja2"))
     from handocr.train.report import build_report
 
     try:
@@ -440,14 +435,17 @@ def report(
     typer.echo(str(index))
 
 
-def _need_torch(
-    what: str, verbose: int, modules: tuple[str, ...] = ("torch", "timm", "sklearn")
+def _need_extra(
+    what: str,
+    verbose: int,
+    modules: tuple[str, ...] = ("torch", "timm", "sklearn"),
+    extra: str = "train",
 ) -> None:
-    """Exit with ``MISSING_EXTRA`` and the install hint when the ``train`` extra is missing."""
-    from handocr.errors import require_torch
+    """Exit with ``MISSING_EXTRA`` and the install hint when an extra's modules are missing."""
+    from handocr.errors import require_extra
 
     try:
-        require_torch(what, modules)
+        require_extra(what, modules, extra)
     except HandocrError as err:
         raise _fail(err, verbose) from None
 
@@ -638,7 +636,7 @@ def train(
 ) -> None:
     """Train one member on EMNIST (and real handprint) and write OUT/<arch>.<tag>.safetensors."""
     configure_cli_logging(max(verbose, 1))
-    _need_torch("handocr train", verbose)
+    _need_extra("handocr train", verbose)
     from handocr.train.config import TrainConfig
     from handocr.train.fit import fit
 
@@ -697,7 +695,7 @@ def calibrate(
 ) -> None:
     """Fit a member's temperature on its validation split (Guo et al. 2017) and store it."""
     configure_cli_logging(max(verbose, 1))
-    _need_torch("handocr calibrate", verbose)
+    _need_extra("handocr calibrate", verbose)
     from handocr.train.calibrate import calibrate_weights
 
     try:
@@ -726,7 +724,7 @@ def fit_ensemble(
     ensemble's accuracy.
     """
     configure_cli_logging(max(verbose, 1))
-    _need_torch("handocr fit-ensemble", verbose)
+    _need_extra("handocr fit-ensemble", verbose)
     from handocr.models.manifest import weights_dir
     from handocr.models.weights import refresh_manifest, write_manifest
     from handocr.train.ensemble import fit_ensemble as fit
@@ -782,7 +780,7 @@ def fit_verifier(
     box are positives, the rest negatives. Prints the fitting report as JSON.
     """
     configure_cli_logging(max(verbose, 1))
-    _need_torch("handocr fit-verifier", verbose, ("sklearn",))
+    _need_extra("handocr fit-verifier", verbose, ("sklearn",))
     from handocr.api import Recognizer
     from handocr.models.manifest import weights_dir
     from handocr.segment.search import VERIFIER_FILE
@@ -827,7 +825,7 @@ def export_onnx(
     probabilities match the torch model's within 1e-4 on random crops.
     """
     configure_cli_logging(max(verbose, 1))
-    _need_torch("handocr export-onnx", verbose)
+    _need_extra("handocr export-onnx", verbose)
     from handocr.models.manifest import load_manifest, weights_dir
     from handocr.models.weights import refresh_manifest, write_manifest
     from handocr.train.export import PARITY_ATOL, export_member
@@ -869,7 +867,7 @@ def eval_(
 ) -> None:
     """Classifier accuracy on an EMNIST test split: every member, the ensemble and its cascade."""
     configure_cli_logging(verbose)
-    _need_torch("handocr eval", verbose, ("sklearn", "matplotlib"))
+    _need_extra("handocr eval", verbose, ("sklearn", "matplotlib"))
     from sklearn.metrics import classification_report
 
     from handocr.ensemble import Ensemble
@@ -958,7 +956,7 @@ def eval_pages(
 ) -> None:
     """Score every set under ROOT with the CER rule of the development data."""
     configure_cli_logging(verbose)
-    _need_torch("handocr eval-pages", verbose, ("scipy",))
+    _need_extra("handocr eval-pages", verbose, ("scipy",))
     from handocr.api import Recognizer
     from handocr.evaluate import evaluate_page_sets
 

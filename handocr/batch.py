@@ -221,17 +221,6 @@ class _Writer:
             write_text_atomic(rows / f"{key}.err.json", json.dumps(row, ensure_ascii=False))
 
 
-def _expand(inputs: Sequence[str | os.PathLike[str]], recursive: bool) -> list[str]:
-    from handocr.io import expand_inputs
-
-    try:
-        return expand_inputs(inputs, recursive=recursive)
-    except HandocrError:
-        raise
-    except OSError as err:  # pragma: no cover - expand_inputs reports these itself
-        raise OptionError(str(err)) from err
-
-
 _WORKER: dict[str, Any] = {}
 
 
@@ -376,7 +365,7 @@ def run_batch(
     OutputError
         The output folder cannot be written.
     """
-    from handocr.io import write_text_atomic
+    from handocr.io import expand_inputs, write_text_atomic
 
     if engine not in ENGINES:
         raise OptionError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
@@ -384,7 +373,7 @@ def run_batch(
         raise OptionError(f"workers must be >= 1, not {workers}")
     options = options or ReadOptions()
     t0 = time.perf_counter()
-    sources = _expand(inputs, recursive)
+    sources = expand_inputs(inputs, recursive=recursive)
     out = Path(output_dir)
     writer = _Writer(out)
     done = writer.done_pages(sources)

@@ -16,15 +16,17 @@ __all__ = [
     "DataError",
     "ExitCode",
     "HandocrError",
+    "ImageTooLargeError",
     "InputImageError",
     "MissingExtraError",
     "ModelOutputError",
     "OptionError",
     "OutputError",
     "UnknownModelError",
+    "UnreadableImageError",
     "WeightsError",
     "exit_code_for",
-    "require_torch",
+    "require_extra",
 ]
 
 
@@ -53,6 +55,14 @@ class InputImageError(HandocrError, ValueError):
     """An input page could not be read, or has an unsupported shape or dtype."""
 
     exit_code = ExitCode.BAD_INPUT
+
+
+class ImageTooLargeError(InputImageError):
+    """An input over the pixel limit, found from its header or page size before decoding."""
+
+
+class UnreadableImageError(InputImageError):
+    """An input that is neither a readable image nor a readable PDF."""
 
 
 class OptionError(HandocrError, ValueError):
@@ -123,7 +133,7 @@ class MissingExtraError(HandocrError, ImportError):
     exit_code = ExitCode.MISSING_EXTRA
 
 
-def require_torch(
+def require_extra(
     what: str, modules: tuple[str, ...] = ("torch", "timm"), extra: str = "train"
 ) -> None:
     """Raise :class:`MissingExtraError` unless ``modules`` of an extra can be imported.
@@ -142,9 +152,7 @@ def require_torch(
     MissingExtraError
         A module is missing (checked without importing it).
     """
-    import importlib.util
-
-    missing = [m for m in modules if _find_spec(importlib.util, m) is None]
+    missing = [m for m in modules if not _importable(m)]
     if missing:
         raise MissingExtraError(
             f"{what} needs {', '.join(missing)}, which reading does not: "
@@ -152,15 +160,17 @@ def require_torch(
         )
 
 
-def _find_spec(util: object, name: str) -> object:
+def _importable(name: str) -> bool:
+    """Whether ``import name`` would find the module (checked without importing it)."""
+    import importlib.util
     import sys
 
-    if name in sys.modules and sys.modules[name] is None:  # made unimportable on purpose
-        return None
+    if name in sys.modules:  # None: made unimportable on purpose
+        return sys.modules[name] is not None
     try:
-        return util.find_spec(name)  # type: ignore[attr-defined]
+        return importlib.util.find_spec(name) is not None
     except (ImportError, ValueError):
-        return None
+        return False
 
 
 def exit_code_for(errors: Iterable[HandocrError], *, succeeded: int) -> ExitCode:

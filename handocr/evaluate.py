@@ -211,7 +211,10 @@ class ClassifierReport:
 
 
 def evaluate_classifier(
-    ensemble: Ensemble, images: NDArray[np.uint8], labels: NDArray[np.int64]
+    ensemble: Ensemble,
+    images: NDArray[np.uint8],
+    labels: NDArray[np.int64],
+    per: NDArray[np.float32] | None = None,
 ) -> ClassifierReport:
     """Score an ensemble and each of its members on upright EMNIST-style images.
 
@@ -222,6 +225,9 @@ def evaluate_classifier(
         Upright, white ink on black (as :func:`handocr.train.data.load_emnist` returns).
     labels : ndarray of int64, shape (N,)
         Indices into :data:`handocr.labels.LABELS`.
+    per : ndarray of float32, shape (M, N, 47), optional
+        The members' probabilities of ``images``, when the caller already has them
+        (:meth:`handocr.ensemble.Ensemble.member_proba`); computed otherwise.
 
     Returns
     -------
@@ -231,8 +237,8 @@ def evaluate_classifier(
     """
     from handocr.ensemble import combine_votes, staged_combine
 
-    x = (images.astype(np.float32) / 255.0)[:, None]
-    per = ensemble.member_proba(x)
+    if per is None:
+        per = ensemble.member_proba((images.astype(np.float32) / 255.0)[:, None])
     probs = combine_votes(per, ensemble.weights, ensemble.voting)
     cascade, escalated = None, None
     if ensemble.cascade is not None and len(ensemble.members) > 1:
@@ -470,9 +476,9 @@ def _paired_bootstrap(
     MissingExtraError
         scipy is not installed (``pip install "handocr[train]"``).
     """
-    from handocr.errors import require_torch
+    from handocr.errors import require_extra
 
-    require_torch("bootstrap confidence intervals", ("scipy",))
+    require_extra("bootstrap confidence intervals", ("scipy",))
     from scipy.stats import bootstrap
 
     res = bootstrap(

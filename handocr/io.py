@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Union
 import numpy as np
 from numpy.typing import NDArray
 
-from handocr.errors import InputImageError
+from handocr.errors import ImageTooLargeError, InputImageError, UnreadableImageError
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -178,7 +178,7 @@ def _iter_pil(img: Image.Image, name: str, pages: frozenset[int] | None) -> Iter
         w, h = frame.size
         limit = max_pixels()
         if w * h > limit:
-            raise InputImageError(f"{source}: {w}x{h} pixels is over the limit of {limit:,}")
+            raise ImageTooLargeError(f"{source}: {w}x{h} pixels is over the limit of {limit:,}")
         yield LoadedPage(_pil_to_gray(frame, source), source)
 
 
@@ -193,13 +193,13 @@ def _iter_image_file(
     except FileNotFoundError:
         raise InputImageError(f"{path}: no such file") from None
     except Image.DecompressionBombError as err:
-        raise InputImageError(f"{path}: too large ({err})") from err
+        raise ImageTooLargeError(f"{path}: too large ({err})") from err
     except PermissionError:
         raise InputImageError(f"{name}: permission denied") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
         if isinstance(err, InputImageError):
             raise
-        raise InputImageError(f"{name}: not a readable image ({err})") from err
+        raise UnreadableImageError(f"{name}: not a readable image ({err})") from err
 
 
 def _iter_pdf(
@@ -212,7 +212,7 @@ def _iter_pdf(
     try:
         pdf = pdfium.PdfDocument(path if isinstance(path, bytes) else str(path))
     except pdfium.PdfiumError as err:
-        raise InputImageError(f"{name}: not a readable PDF ({err})") from err
+        raise UnreadableImageError(f"{name}: not a readable PDF ({err})") from err
     try:
         n = len(pdf)
         if n == 0:
@@ -228,7 +228,7 @@ def _iter_pdf(
                 w_pt, h_pt = page.get_size()
                 w, h = math.ceil(w_pt * dpi / 72), math.ceil(h_pt * dpi / 72)
                 if w * h > limit:
-                    raise InputImageError(
+                    raise ImageTooLargeError(
                         f"{name}#{k + 1}: {w}x{h} pixels at {dpi} dpi is over the limit of "
                         f"{limit:,} (a lower --dpi renders it smaller)"
                     )

@@ -32,7 +32,13 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-from handocr.errors import ExitCode, HandocrError, InputImageError, OptionError
+from handocr.errors import (
+    ExitCode,
+    HandocrError,
+    ImageTooLargeError,
+    OptionError,
+    UnreadableImageError,
+)
 
 __all__ = ["HTTP_STATUS", "ServiceConfig", "create_app"]
 
@@ -99,12 +105,10 @@ class ServiceConfig:
 
 
 def _status(err: HandocrError) -> int:
-    text = str(err)
-    if isinstance(err, InputImageError):
-        if "over the limit" in text or "too large" in text:
-            return 413
-        if "not a readable" in text:
-            return 415
+    if isinstance(err, ImageTooLargeError):
+        return 413
+    if isinstance(err, UnreadableImageError):
+        return 415
     return HTTP_STATUS.get(err.exit_code, 500)
 
 
@@ -123,14 +127,14 @@ def create_app(config: ServiceConfig | None = None, recognizer: Any = None) -> A
     MissingExtraError
         FastAPI is not installed (``pip install "handocr[serve]"``).
     """
-    from handocr.errors import MissingExtraError, require_torch
+    from handocr.errors import MissingExtraError, require_extra
 
-    require_torch("handocr serve", ("fastapi", "multipart", "uvicorn"), extra="serve")
+    require_extra("handocr serve", ("fastapi", "multipart", "uvicorn"), extra="serve")
     try:
         import anyio
         from fastapi import FastAPI, File, Form, Request, UploadFile
         from fastapi.responses import HTMLResponse, JSONResponse, Response
-    except ImportError as err:  # pragma: no cover - require_torch found them
+    except ImportError as err:  # pragma: no cover - require_extra found them
         raise MissingExtraError(
             'handocr serve needs FastAPI: pip install "handocr[serve]"'
         ) from err

@@ -72,10 +72,10 @@ def _nvidia_driver() -> bool:
 
 def _torch_installed() -> bool:
     """Whether torch and timm can be imported (checked without importing them)."""
-    from handocr.errors import MissingExtraError, require_torch
+    from handocr.errors import MissingExtraError, require_extra
 
     try:
-        require_torch("")
+        require_extra("")
     except MissingExtraError:
         return False
     return True
@@ -142,9 +142,9 @@ def load_members(
     manifest = load_manifest()
     onnx = use_onnx(names, backend=backend, device=device, manifest=manifest)
     if not onnx:
-        from handocr.errors import require_torch
+        from handocr.errors import require_extra
 
-        require_torch("the torch backend")
+        require_extra("the torch backend")
     dev = "cpu" if onnx else resolve_device(device)
     members = [
         _onnx_member(manifest, manifest.entry(n)) if onnx else _torch_member(manifest, n, dev)
@@ -161,9 +161,9 @@ def _torch_member(manifest: Manifest, name: str, device: str) -> Member:
     MissingExtraError
         torch or timm is not installed.
     """
-    from handocr.errors import require_torch
+    from handocr.errors import require_extra
 
-    require_torch("the torch backend")
+    require_extra("the torch backend")
     from handocr.models.factory import model_spec
     from handocr.models.weights import load_weights
 

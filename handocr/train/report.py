@@ -401,9 +401,9 @@ def training_report(run_dir: Path) -> Path:
     """
     from importlib import resources
 
-    from handocr.errors import require_torch
+    from handocr.errors import require_extra
 
-    require_torch("the training report", ("matplotlib", "jinja2"))
+    require_extra("the training report", ("matplotlib", "jinja2"))
     import jinja2
 
     out = run_dir / "report"
@@ -450,9 +450,9 @@ def build_report(
         Missing data, unusable weights, or the ``train`` extra (scikit-learn, matplotlib,
         Jinja2) not installed.
     """
-    from handocr.errors import require_torch
+    from handocr.errors import require_extra
 
-    require_torch("handocr report", ("sklearn", "matplotlib", "jinja2"))
+    require_extra("handocr report", ("sklearn", "matplotlib", "jinja2"))
     import jinja2
     from sklearn.metrics import average_precision_score, classification_report, roc_auc_score
 
@@ -471,9 +471,8 @@ def build_report(
     except Exception:  # a test-only folder: the distribution shows test alone
         train_labels = None
     ens = Ensemble.from_names(models, cascade="auto")
-    report = evaluate_classifier(ens, images, y)
-    x = (images.astype(np.float32) / 255.0)[:, None]
-    per = ens.member_proba(x)
+    per = ens.member_proba((images.astype(np.float32) / 255.0)[:, None])  # once, for all
+    report = evaluate_classifier(ens, images, y, per)
     probs = combine_votes(per, ens.weights, ens.voting)
     temps = [float(m.temperature) for m in ens.members]
     raw = np.stack([undo_temperature(p, t) for p, t in zip(per, temps, strict=True)])
@@ -588,7 +587,7 @@ def build_report(
             split=split,
             members=metrics["members"],
             curves=curves,
-            scores={name: Scores_view(s) for name, s in scores.items()},
+            scores=scores,
             agreement=report.agreement,
             oracle=report.oracle,
             escalated=report.escalated,
@@ -611,13 +610,6 @@ def build_report(
 
 def _scores_dict(s: Any) -> dict[str, float]:
     return {"top1": s.top1, "top2": s.top2, "folded": s.folded, "ece": s.ece, "nll": s.nll}
-
-
-class Scores_view:  # noqa: N801 - a view for the template only
-    """Attribute access for the template (``s.top1``)."""
-
-    def __init__(self, s: Any) -> None:
-        self.top1, self.top2, self.folded, self.ece = s.top1, s.top2, s.folded, s.ece
 
 
 def _pages(

@@ -8,11 +8,13 @@ from handocr.errors import (
     DataError,
     ExitCode,
     HandocrError,
+    ImageTooLargeError,
     InputImageError,
     ModelOutputError,
     OptionError,
     OutputError,
     UnknownModelError,
+    UnreadableImageError,
     WeightsError,
     exit_code_for,
 )
@@ -22,6 +24,8 @@ from handocr.errors import (
     ("cls", "builtin", "code"),
     [
         (InputImageError, ValueError, ExitCode.BAD_INPUT),
+        (ImageTooLargeError, InputImageError, ExitCode.BAD_INPUT),
+        (UnreadableImageError, InputImageError, ExitCode.BAD_INPUT),
         (OptionError, ValueError, ExitCode.USAGE),
         (WeightsError, ValueError, ExitCode.BAD_WEIGHTS),
         (DataError, ValueError, ExitCode.BAD_DATA),
