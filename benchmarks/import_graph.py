@@ -42,9 +42,12 @@ LAYERS = [
         "models.factory",
         "models.cnn",
         "models.resnet",
+        "models.crnn",
+        "models.line",
+        "ctc",
         "ensemble",
     },
-    {"decode"},
+    {"decode", "fusion"},
     {
         "formats",
         "formats.hocr",

@@ -148,6 +148,15 @@ Models = Annotated[
     Optional[list[str]],  # noqa: UP045 - typer needs Optional here on Python 3.10
     typer.Option("--model", "-m", help="member name[.tag]; repeat for several (default: shipped)"),
 ]
+LineModels = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option(
+        "--line-models",
+        help="line members (CTC readers of whole lines) fused with the character members, "
+        "comma-separated arch.tag names; none: the character members read alone "
+        "(default: the shipped ones)",
+    ),
+]
 
 
 Inputs = Annotated[
@@ -201,6 +210,7 @@ def read(
     page_ranges: PageRanges = None,
     dpi: Dpi = _D.dpi,
     models: Models = None,
+    line_models: LineModels = None,
     voting: VotingOpt = _VOTING,
     charset: CharsetOpt = None,
     deskew: Deskew = _D.deskew,
@@ -233,7 +243,7 @@ def read(
     options = _options(
         models=tuple(models) if models else None, device=device, backend=backend,
         voting=voting.value, cascade=cascade, dpi=dpi, pages=page_ranges, binarize=binarize,
-        deskew=deskew, charset=charset, letter_prior=letter_prior,
+        deskew=deskew, charset=charset, letter_prior=letter_prior, line_models=line_models,
     )  # fmt: skip
     rec = Recognizer(options)
     if template is not None:
@@ -317,6 +327,7 @@ def batch(
     page_ranges: PageRanges = None,
     dpi: Dpi = _D.dpi,
     charset: CharsetOpt = None,
+    line_models: LineModels = None,
     quiet: Quiet = False,
     verbose: Verbose = 0,
 ) -> None:
@@ -332,7 +343,7 @@ def batch(
 
     from handocr.batch import run_batch
 
-    options = _options(dpi=dpi, pages=page_ranges, charset=charset)
+    options = _options(dpi=dpi, pages=page_ranges, charset=charset, line_models=line_models)
     update, stop = _progress_bar("files", enabled=not quiet)
     try:
         summary = run_batch(
@@ -632,11 +643,57 @@ def train(
         Optional[str],  # noqa: UP045
         typer.Option(help="train on these classes only (a charset: digits, upper, letters...)"),
     ] = None,
+    lines: Annotated[
+        Optional[list[Path]],  # noqa: UP045
+        typer.Option(
+            help="--arch crnn: a folder of line images with truth.tsv (filename<TAB>text), "
+            "e.g. your own writers; repeatable (--real folders are read the same way)"
+        ),
+    ] = None,
+    steps: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option(min=1, help="--arch crnn: optimiser steps (default: 500 per --epochs)"),
+    ] = None,
+    checkpoint_every: Annotated[
+        int, typer.Option(min=1, help="--arch crnn: steps between validations and checkpoints")
+    ] = 250,
     verbose: Verbose = 0,
 ) -> None:
-    """Train one member on EMNIST (and real handprint) and write OUT/<arch>.<tag>.safetensors."""
+    """Train one member on EMNIST (and real handprint) and write OUT/<arch>.<tag>.safetensors.
+
+    With ``--arch crnn`` it trains the CTC line member instead, on synthetic EMNIST lines and
+    the line folders of ``--real``/``--lines``, and also writes OUT/crnn.<tag>.onnx and .json.
+    """
     configure_cli_logging(max(verbose, 1))
     _need_extra("handocr train", verbose)
+    from handocr.models.crnn import LINE_ARCHS
+
+    if arch in LINE_ARCHS:
+        _train_line_member(
+            arch=arch,
+            data=data,
+            split=split,
+            out=out,
+            tag="lines-v1" if tag == "emnist47-v1" else tag,
+            steps=steps or 500 * epochs,
+            batch_size=32 if batch_size == 256 else batch_size,
+            lr=lr,
+            weight_decay=weight_decay,
+            seed=seed,
+            folders=[*(real or ()), *(lines or ())],
+            real_share=real_share,
+            real_holdout=real_holdout,
+            checkpoint_every=checkpoint_every,
+            time_budget=time_budget,
+            device=device,
+            threads=threads,
+            init=init,
+            resume=resume,
+            verbose=verbose,
+        )
+        return
+    if lines or steps:
+        raise _fail(OptionError("--lines and --steps are for line members (--arch crnn)"), verbose)
     from handocr.train.config import TrainConfig
     from handocr.train.fit import fit
 
@@ -679,6 +736,51 @@ def train(
         raise _fail(err, verbose) from None
     typer.echo(
         json.dumps({"weights": str(result.weights), "sha256": result.sha256, **result.metrics})
+    )
+
+
+def _train_line_member(
+    *,
+    arch: str,
+    folders: list[Path],
+    out: Path,
+    data: Path | None,
+    init: Path | None,
+    resume: bool,
+    verbose: int,
+    **options: Any,
+) -> None:
+    """``handocr train --arch crnn``: train the CTC line member (:mod:`handocr.train.linefit`)."""
+    from handocr.train.linefit import LineTrainConfig, fit_lines
+
+    try:
+        cfg = LineTrainConfig(
+            arch=arch,
+            data=str(data) if data else None,
+            out_dir=str(out),
+            lines=tuple(str(f) for f in folders),
+            init=str(init) if init else None,
+            time_budget_s=options.pop("time_budget"),
+            **options,
+        )
+        update, stop = _progress_bar(f"training {arch}")
+        try:
+            result = fit_lines(cfg, resume=resume, progress=update)
+        finally:
+            stop()
+    except HandocrError as err:
+        raise _fail(err, verbose) from None
+    typer.echo(
+        json.dumps(
+            {
+                "weights": str(result.weights),
+                "sha256": result.sha256,
+                "onnx": str(result.graph),
+                "onnx_sha256": result.graph_sha256,
+                "json": str(result.description),
+                **result.metrics,
+            }
+        )
     )
 
 
@@ -810,6 +912,65 @@ def fit_verifier(
     typer.echo(json.dumps(report))
 
 
+@app.command("fit-fusion")
+def fit_fusion_cmd(
+    fields: Annotated[
+        list[Path],
+        typer.Argument(help="folders of labelled line images (truth.tsv), e.g. the train splits"),
+    ],
+    charset: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option(help="SET=CHARSET: read that folder with a charset (orand_car_a=digits)"),
+    ] = None,
+    captioned: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option(help="folder names whose images begin with text the truth leaves out"),
+    ] = None,
+    holdout: Annotated[
+        float, typer.Option(min=0.0, max=0.9, help="share of each folder kept out and scored")
+    ] = 0.2,
+    rounds: Annotated[int, typer.Option(min=1, help="gather-and-fit rounds")] = 2,
+    limit: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option(min=1, help="at most this many images per folder"),
+    ] = None,
+    write: Annotated[
+        bool, typer.Option("--write", help="store the weights in the weights folder's manifest")
+    ] = False,
+    verbose: Verbose = 0,
+) -> None:
+    """Fit the weights that fuse the line members with the character members.
+
+    Every image is read with the shipped members; the weights minimise the expected errors of
+    the chosen reading (handocr.train.fusion). Prints the report as JSON (held-out CER of the
+    fused reading, the character members alone and each line member alone).
+    """
+    configure_cli_logging(max(verbose, 1))
+    _need_extra("handocr fit-fusion", verbose, ("scipy",))
+    from handocr.models.manifest import weights_dir
+    from handocr.models.weights import set_manifest_entry
+    from handocr.train.fusion import FitSet, fit_fusion
+
+    per_set = dict(spec.partition("=")[::2] for spec in charset or [])
+    sets = [FitSet(f, per_set.get(f.name) or None, f.name in set(captioned or [])) for f in fields]
+    for f in fields:
+        if not (f / "truth.tsv").is_file():
+            log.error("%s has no truth.tsv", f)
+            raise typer.Exit(code=int(ExitCode.USAGE))
+    try:
+        weights, report = fit_fusion(sets, rounds=rounds, limit=limit, holdout=holdout)
+    except HandocrError as err:
+        raise _fail(err, verbose) from None
+    entry = weights.to_dict() | {
+        "report": report,
+        "command": "handocr " + " ".join(sys.argv[1:]),
+    }
+    if write:
+        set_manifest_entry(weights_dir(), "fusion", entry)
+        log.info("wrote the fusion weights into %s", weights_dir() / "MANIFEST.json")
+    typer.echo(json.dumps(entry, indent=2, default=float))
+
+
 @app.command("export-onnx")
 def export_onnx(
     members: Annotated[
@@ -936,6 +1097,7 @@ def eval_(
 def eval_pages(
     root: Annotated[Path, typer.Argument(help="folder of sets (sub-folders with truth.tsv)")],
     models: Models = None,
+    line_models: LineModels = None,
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
     rows: Annotated[bool, typer.Option(help="include per-image rows in --json")] = False,
     voting: VotingOpt = _VOTING,
@@ -965,7 +1127,7 @@ def eval_pages(
     options = _options(
         models=tuple(models) if models else None, device=device, backend=backend,
         voting=voting.value, cascade=cascade, binarize=binarize, deskew=deskew,
-        charset=default_charset, letter_prior=letter_prior,
+        charset=default_charset, letter_prior=letter_prior, line_models=line_models,
     )  # fmt: skip
     update, stop = _progress_bar("evaluating")
     try:

@@ -35,13 +35,16 @@ from numpy.typing import NDArray
 from handocr.errors import ExitCode, HandocrError, OptionError
 from handocr.io import PageSource, as_sources, iter_pages, source_label
 from handocr.options import ReadOptions
-from handocr.result import Document, ModelInfo, Page
+from handocr.result import Box, Document, ModelInfo, Page
 
 if TYPE_CHECKING:
     from handocr.ensemble import Ensemble
+    from handocr.fusion import FusionWeights
     from handocr.io import LoadedPage
+    from handocr.models.line import LineMember
+    from handocr.preprocess import LevelledPage
     from handocr.segment.components import Piece
-    from handocr.segment.search import Verifier
+    from handocr.segment.search import LineSearch, Verifier
 
 __all__ = [
     "BATCH_PAGES",
@@ -121,6 +124,8 @@ class Recognizer:
         base = options or ReadOptions()
         self.options: ReadOptions = base.replace(**changes) if changes else base
         self._models = _Models()  # shared with recognizers from with_options
+        # fitting the fusion (handocr.train.fusion) observes each line's readings
+        self._probe: Callable[[Any], None] | None = None
 
     def with_options(self, **changes: Any) -> Recognizer:
         """Return a recognizer with ``changes`` applied, sharing the loaded models if it can.
@@ -135,6 +140,7 @@ class Recognizer:
             As :class:`ReadOptions`.
         """
         other = Recognizer(self.options, **changes)
+        other._probe = self._probe
         if not self.options.models_differ(other.options):
             other._models = self._models
         return other
@@ -185,6 +191,35 @@ class Recognizer:
                 return None
             self._models.verifier = Verifier.load(path)
         return self._models.verifier
+
+    @property
+    def line_members(self) -> list[LineMember]:
+        """The line members (CTC recognizers of whole lines) read with, loaded on first access.
+
+        ``options.line_models``: None gives the manifest's ``default_line_members``, ``()``
+        none (the character members read alone).
+
+        Raises
+        ------
+        WeightsError
+            A line member is not listed, or its graph is missing or tampered with.
+        """
+        if self._models.line_members is None:
+            from handocr.models.line import load_line_members
+
+            names = self.options.line_models
+            self._models.line_members = [] if names == () else load_line_members(names)
+        return self._models.line_members
+
+    @property
+    def fusion_weights(self) -> FusionWeights:
+        """The fusion's weights: the manifest's ``fusion`` entry, else the defaults."""
+        if self._models.fusion is None:
+            from handocr.fusion import FusionWeights
+            from handocr.models.manifest import load_manifest
+
+            self._models.fusion = FusionWeights.from_dict(load_manifest().fusion)
+        return self._models.fusion
 
     @property
     def loaded_models(self) -> tuple[ModelInfo, ...]:
@@ -299,7 +334,7 @@ class Recognizer:
         from handocr.decode import decode_page
         from handocr.preprocess import level_page
         from handocr.segment import segment_pieces
-        from handocr.segment.search import search_lines
+        from handocr.segment.search import layout_searches, search_lattices, searched_lines
 
         o = self.options
         indices = list(range(len(images))) if indices is None else list(indices)
@@ -321,13 +356,15 @@ class Recognizer:
         flat = [p for lines, _ in segmented for row in lines for p in row]
         stack = self.classify(flat) if flat else np.zeros((0, 1, 0), np.float32)
         stacks = np.split(stack, np.cumsum(sizes)[:-1])
-        pages = []
+        fuse = bool(self.line_members)
+        read = []
         for lev, (lines, starts), probs, index, source in zip(
             levelled, segmented, stacks, indices, sources, strict=True
         ):
             verifier = self.verifier if o.search else None
+            found: list[LineSearch | None] = []
             if lines and verifier is not None:
-                lines, starts, probs = search_lines(
+                found = search_lattices(
                     lines,
                     starts,
                     probs,
@@ -336,6 +373,9 @@ class Recognizer:
                     charset=o.charset,
                     cfg=o.segment,
                 )
+                lines, starts, probs = searched_lines(found, probs)
+            elif lines and fuse:
+                found = layout_searches(lines, starts, probs, o.segment)
             page = decode_page(
                 [[p.box for p in row] for row in lines],
                 starts,
@@ -352,8 +392,58 @@ class Recognizer:
                 bars_as_i=o.bars_as_i,
                 to_page=lev.to_input if lev.inverse is not None else None,
             )
-            pages.append((page, [p for row in lines for p in row]))
-        return pages
+            read.append((page, lev, [x for x in found if x is not None], lines))
+        if fuse:
+            return self._fuse(read)
+        return [(page, [p for row in lines for p in row]) for page, _, _, lines in read]
+
+    def _fuse(
+        self, read: list[tuple[Page, LevelledPage, list[LineSearch], Any]]
+    ) -> list[tuple[Page, list[Piece]]]:
+        """Fuse the line members with each page's character reading (:mod:`handocr.fusion`).
+
+        The line crops of all pages go through each line member in one call (batched by
+        width). A fused character without a lattice candidate has no piece: the pieces
+        returned are those of the characters that have one.
+        """
+        from handocr.fusion import fuse_line, fused_page, line_bands, line_crop
+
+        o = self.options
+        members = self.line_members
+        crops, where = [], []
+        for k, (_, lev, found, _) in enumerate(read):
+            gray = lev.gray if lev.gray is not None else 255 - lev.ink
+            boxes = [Box.enclosing([ls.lattice.pieces[c].box for c in ls.path]) for ls in found]
+            for ls, box, band in zip(found, boxes, line_bands(boxes), strict=True):
+                crop, x0 = line_crop(gray, lev.ink, box, ls.lattice.height, band)
+                crops.append(crop)
+                where.append((k, x0))
+        per_member = [m.read(crops) for m in members]
+        keys = [m.key for m in members]
+        names = [m.key for m in self.loaded_models]
+        weights = self.fusion_weights
+        out = []
+        n = 0
+        for page, lev, found, _ in read:
+            fused, pieces = [], []
+            for ls, line in zip(found, page.lines, strict=True):
+                chars, starts = fuse_line(
+                    ls,
+                    line.all_chars(),
+                    [r[n] for r in per_member],
+                    keys,
+                    weights=weights,
+                    members=names,
+                    crop_x0=where[n][1],
+                    charset=o.charset,
+                    to_page=lev.to_input if lev.inverse is not None else None,
+                    probe=self._probe,
+                )
+                fused.append((chars, starts))
+                pieces.extend(ls.lattice.pieces[c] for c in ls.path)
+                n += 1
+            out.append((fused_page(page, fused), pieces))
+        return out
 
     def read_inputs(
         self,
@@ -469,11 +559,13 @@ class Recognizer:
 class _Models:
     """The loaded ensemble, held so that recognizers of the same models share one load."""
 
-    __slots__ = ("ensemble", "verifier")
+    __slots__ = ("ensemble", "fusion", "line_members", "verifier")
 
     def __init__(self) -> None:
         self.ensemble: Ensemble | None = None
         self.verifier: Verifier | None = None
+        self.line_members: list[LineMember] | None = None
+        self.fusion: FusionWeights | None = None
 
 
 class _ReadLoop:

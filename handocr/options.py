@@ -27,7 +27,7 @@ from handocr.segment.config import SegmentConfig
 
 __all__ = ["MODEL_OPTIONS", "ReadOptions"]
 
-MODEL_OPTIONS = ("models", "device", "backend", "batch_size", "voting", "cascade")
+MODEL_OPTIONS = ("models", "line_models", "device", "backend", "batch_size", "voting", "cascade")
 """Options that decide the loaded ensemble; a :class:`handocr.Recognizer` whose options differ
 only in others shares its loaded models (:meth:`handocr.Recognizer.with_options`)."""
 
@@ -45,6 +45,11 @@ class ReadOptions:
         Registered names with an optional weights tag, e.g. ``("cnn.emnist47-v3",)``; None: the
         shipped ``default_ensemble`` of ``weights/MANIFEST.json``. A list or a single name is
         accepted.
+    line_models : tuple of str or None, default None
+        Line members (CTC recognizers of whole lines, :mod:`handocr.models.line`) fused with
+        the character members (:mod:`handocr.fusion`), by ``"arch.tag"``; None: the manifest's
+        ``default_line_members``; ``()`` or ``"none"``: none, the character members read alone.
+        A comma-separated text is accepted.
     device : str, default "auto"
         ``auto``, ``cpu``, ``cuda`` or ``cuda:N`` (torch members; ONNX Runtime runs on the CPU).
     backend : {"auto", "onnx", "torch"}, default "auto"
@@ -119,6 +124,7 @@ class ReadOptions:
     """
 
     models: tuple[str, ...] | None = None
+    line_models: tuple[str, ...] | None = None
     device: str = "auto"
     backend: str = "auto"
     batch_size: int = 1024
@@ -146,6 +152,18 @@ class ReadOptions:
             if not names or not all(isinstance(n, str) and n for n in names):
                 raise OptionError(f"models must be non-empty names, not {self.models!r}")
             set_(self, "models", names)
+        if self.line_models is not None:
+            lm = self.line_models
+            if isinstance(lm, str):
+                lm = (
+                    ()
+                    if lm.strip().lower() == "none"
+                    else tuple(n.strip() for n in lm.split(",") if n.strip())
+                )
+            lm = tuple(lm)
+            if not all(isinstance(n, str) and n and n != "none" for n in lm):
+                raise OptionError(f"line_models must be names or 'none', not {self.line_models!r}")
+            set_(self, "line_models", lm)
         if not isinstance(self.device, str) or not (
             self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")
         ):

@@ -410,6 +410,9 @@ class LevelledPage:
         The skew corrected, degrees; 0.0 when none was.
     inverse : ndarray of float64, shape (2, 3), or None
         Affine map from levelled-page pixels back to the input page's; None when not levelled.
+    gray : ndarray of uint8, shape (H, W), or None
+        The gray page on the levelled canvas (the input itself when not levelled), in the
+        input's polarity: the line members read their crops from it.
     """
 
     ink: NDArray[np.uint8]
@@ -417,6 +420,7 @@ class LevelledPage:
     height: int
     skew_deg: float = 0.0
     inverse: NDArray[np.float64] | None = None
+    gray: NDArray[np.uint8] | None = None
 
     def to_input(self, box: Box) -> Box:
         """Map a box of the levelled page to the input page's pixels (:func:`map_box`)."""
@@ -462,8 +466,8 @@ def level_page(
             log.debug("skew %.2f degrees corrected", angle)
             rotated, inverse = rotate_page(page, angle)
             ink = ink_map(rotated, remove_lines=remove_lines, hysteresis=level, method=method)
-            return LevelledPage(ink, w, h, angle, inverse)
-    return LevelledPage(ink, w, h)
+            return LevelledPage(ink, w, h, angle, inverse, rotated)
+    return LevelledPage(ink, w, h, gray=page)
 
 
 def map_box(box: Box, affine: NDArray[np.float64], width: int, height: int) -> Box:

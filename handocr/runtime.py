@@ -16,13 +16,21 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from handocr.errors import WeightsError
 
-__all__ = ["GRAPH_INPUT", "GRAPH_OUTPUT", "OnnxNet", "cpu_threads", "onnxruntime_available"]
+__all__ = [
+    "GRAPH_INPUT",
+    "GRAPH_OUTPUT",
+    "OnnxNet",
+    "cpu_threads",
+    "onnx_session",
+    "onnxruntime_available",
+]
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +58,43 @@ def cpu_threads() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def onnx_session(graph: Path, *, threads: int | None = None) -> Any:
+    """Open an ONNX Runtime session on the CPU, sequential, without spin-waiting threads.
+
+    Parameters
+    ----------
+    graph : Path
+        The ``.onnx`` file (the caller checks its sha256 first).
+    threads : int, optional
+        Intra-op threads; default :func:`cpu_threads`.
+
+    Returns
+    -------
+    onnxruntime.InferenceSession
+
+    Raises
+    ------
+    WeightsError
+        onnxruntime is not installed, or the graph or its tensors cannot be loaded.
+    """
+    try:
+        import onnxruntime as ort
+    except ImportError as err:
+        raise WeightsError("the onnx backend needs onnxruntime (pip install onnxruntime)") from err
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads or cpu_threads()
+    so.inter_op_num_threads = 1
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    so.log_severity_level = 3
+    # Several members' sessions take turns on the same cores: threads that spin-wait
+    # after a run would steal the CPU from the next member's run.
+    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    try:
+        return ort.InferenceSession(str(graph), so, providers=["CPUExecutionProvider"])
+    except Exception as err:  # onnxruntime raises its own exception types
+        raise WeightsError(f"{graph.name}: ONNX Runtime cannot load it ({err})") from err
+
+
 class OnnxNet:
     """One member's network in an ONNX Runtime session on the CPU.
 
@@ -69,24 +114,7 @@ class OnnxNet:
     """
 
     def __init__(self, graph: Path, *, threads: int | None = None) -> None:
-        try:
-            import onnxruntime as ort
-        except ImportError as err:
-            raise WeightsError(
-                "the onnx backend needs onnxruntime (pip install onnxruntime)"
-            ) from err
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = threads or cpu_threads()
-        so.inter_op_num_threads = 1
-        so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        so.log_severity_level = 3
-        # Several members' sessions take turns on the same cores: threads that spin-wait
-        # after a run would steal the CPU from the next member's run.
-        so.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        try:
-            self.session = ort.InferenceSession(str(graph), so, providers=["CPUExecutionProvider"])
-        except Exception as err:  # onnxruntime raises its own exception types
-            raise WeightsError(f"{graph.name}: ONNX Runtime cannot load it ({err})") from err
+        self.session = onnx_session(graph, threads=threads)
         self.graph = graph
 
     def __call__(self, x: NDArray[np.float32]) -> NDArray[np.float32]:

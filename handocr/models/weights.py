@@ -29,6 +29,7 @@ __all__ = [
     "read_weights_info",
     "refresh_manifest",
     "save_weights",
+    "set_manifest_entry",
     "write_manifest",
 ]
 
@@ -326,6 +327,11 @@ def write_manifest(
         manifest["voting_weights"] = {n: voting_weights[n] for n in default_ensemble}
     if cascade and set(cascade.get("members", [])) == set(default_ensemble):
         manifest["cascade"] = cascade
+    if (folder / MANIFEST).is_file():  # line members and the fusion are kept as they are
+        raw = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+        for key in ("line_members", "default_line_members", "fusion"):
+            if key in raw:
+                manifest[key] = raw[key]
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return manifest
 
@@ -334,6 +340,25 @@ if __name__ == "__main__":  # python -m handocr.models.weights weights cnn.emnis
     import sys
 
     write_manifest(Path(sys.argv[1]), sys.argv[2:])
+
+
+def set_manifest_entry(folder: Path, key: str, value: Any) -> None:
+    """Set one top-level entry of a folder's ``MANIFEST.json`` (e.g. ``fusion``), atomically.
+
+    Raises
+    ------
+    WeightsError
+        The manifest is missing or unreadable.
+    """
+    path = folder / MANIFEST
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise WeightsError(f"{path}: unreadable manifest ({err})") from err
+    raw[key] = value
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(raw, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(path)
 
 
 def member_files(folder: Path) -> list[Path]:

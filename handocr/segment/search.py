@@ -46,6 +46,7 @@ __all__ = [
     "VERIFIER_FILE",
     "Atom",
     "Lattice",
+    "LineSearch",
     "Verifier",
     "build_lattice",
     "confident_glyphs",
@@ -53,6 +54,8 @@ __all__ = [
     "cut_columns",
     "path_word_starts",
     "read_lattices",
+    "layout_searches",
+    "search_lattices",
     "search_lines",
 ]
 
@@ -139,6 +142,28 @@ class Lattice:
     boxes: list[Box]
     height: float
     centre: float
+
+
+@dataclass(frozen=True, slots=True)
+class LineSearch:
+    """One line's searched lattice: what the fusion with line members rescores.
+
+    Attributes
+    ----------
+    lattice : Lattice
+    probs : ndarray of float32, shape (C, K, 47)
+        Every candidate's classifier output (voted in ``[:, 0]``, each member's after).
+    score : ndarray of float64, shape (C,)
+        Each candidate's segmentation score: the verifier's log-odds that it is one character
+        plus :attr:`SegmentConfig.char_bonus` (0 for every candidate without a search).
+    path : list of int
+        The chosen candidates, left to right.
+    """
+
+    lattice: Lattice
+    probs: NDArray[np.float32]
+    score: NDArray[np.float64]
+    path: list[int]
 
 
 def cut_columns(mask: NDArray[np.uint8], h_line: float, cfg: SegmentConfig) -> list[int]:
@@ -569,24 +594,87 @@ def search_lines(
     is kept as it stands (neither cut nor joined): most glyphs of a clean page are, so their
     lattice is not built and not classified.
     """
-    cfg = cfg or SegmentConfig()
-    fixed = confident_glyphs(lines, starts, probs, verifier, charset, cfg)
+    found = search_lattices(
+        lines, starts, probs, classify, verifier=verifier, charset=charset, cfg=cfg
+    )
+    return searched_lines(found, probs)
+
+
+def searched_lines(
+    found: Sequence[LineSearch | None], probs: NDArray[np.float32]
+) -> tuple[Lines, Starts, NDArray[np.float32]]:
+    """Return the chosen glyphs, word starts and probability stack of searched lines.
+
+    ``probs`` gives the stack's trailing shape when no line has glyphs.
+    """
     out_lines: Lines = []
     out_starts: Starts = []
     out_probs: list[NDArray[np.float32]] = []
-    for read in read_lattices(lines, starts, probs, classify, cfg, fixed):
+    for read in found:
         if read is None:
             out_lines.append([])
             out_starts.append([])
             continue
-        lat, cp = read
-        x = candidate_features(lat, cp[:, 0], charset, verifier.class_aspect)
-        path = best_path(len(lat.atoms), lat.spans, verifier.log_odds(x) + cfg.char_bonus)
-        out_lines.append([lat.pieces[c] for c in path])
-        out_starts.append(path_word_starts(lat, path))
-        out_probs.append(cp[path])
+        out_lines.append([read.lattice.pieces[c] for c in read.path])
+        out_starts.append(path_word_starts(read.lattice, read.path))
+        out_probs.append(read.probs[read.path])
     stack = np.concatenate(out_probs) if out_probs else probs[:0]
     return out_lines, out_starts, stack
+
+
+def search_lattices(
+    lines: Lines,
+    starts: Starts,
+    probs: NDArray[np.float32],
+    classify: Classify,
+    *,
+    verifier: Verifier,
+    charset: Charset | None = None,
+    cfg: SegmentConfig | None = None,
+) -> list[LineSearch | None]:
+    """Build, score and search every line's lattice (:func:`search_lines`, keeping them).
+
+    Arguments as :func:`search_lines`.
+
+    Returns
+    -------
+    list of LineSearch or None
+        Per line, its lattice with the candidates' scores and the best path; None for an
+        empty line.
+    """
+    cfg = cfg or SegmentConfig()
+    fixed = confident_glyphs(lines, starts, probs, verifier, charset, cfg)
+    out: list[LineSearch | None] = []
+    for read in read_lattices(lines, starts, probs, classify, cfg, fixed):
+        if read is None:
+            out.append(None)
+            continue
+        lat, cp = read
+        x = candidate_features(lat, cp[:, 0], charset, verifier.class_aspect)
+        score = verifier.log_odds(x) + cfg.char_bonus
+        out.append(LineSearch(lat, cp, score, best_path(len(lat.atoms), lat.spans, score)))
+    return out
+
+
+def layout_searches(
+    lines: Lines, starts: Starts, probs: NDArray[np.float32], cfg: SegmentConfig | None = None
+) -> list[LineSearch | None]:
+    """Return the layout's own glyphs as one-path lattices (no search), scored 0.
+
+    For the fusion with line members when the search is off or has no verifier.
+    """
+    cfg = cfg or SegmentConfig()
+    out: list[LineSearch | None] = []
+    k0 = 0
+    for row, row_starts in zip(lines, starts, strict=True):
+        if not row:
+            out.append(None)
+            continue
+        lat = build_lattice(row, row_starts, cfg, [True] * len(row))
+        cp = probs[k0 : k0 + len(row)]
+        out.append(LineSearch(lat, cp, np.zeros(len(row)), list(range(len(row)))))
+        k0 += len(row)
+    return out
 
 
 def confident_glyphs(

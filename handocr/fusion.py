@@ -1,0 +1,660 @@
+"""Fusion of line members (CTC) with the character members in the segmentation search.
+
+The character members read each candidate glyph of a line's lattice (28x28 EMNIST crops, 47
+classes); a line member reads the whole line crop at once and gives per-frame posteriors
+(:mod:`handocr.models.line`). They fail differently: the characters see each glyph alone, the
+line member sees context but no boxes. The fusion scores whole readings of a line with both.
+
+**Hypotheses.** A line's candidate readings are the character members' reading (the decoded
+search path), each line member's n best by CTC prefix beam search, and the recombinations of
+every two of these readings (aligned by edit distance, each stretch where they differ taken from
+one or the other, as ROVER does: Fiscus 1997, "A post-processing system to yield reduced word
+error rates", IEEE ASRU).
+
+**Scores.** A reading ``s`` (folded: digits, capitals, ``- / . , ' :``) scores
+
+``score(s) = A(s) + sum_m w_m log P_m(s | line crop) + w_len |s|``
+
+where ``log P_m`` is line member ``m``'s CTC probability of ``s`` (forward algorithm,
+:func:`handocr.ctc.sequence_log_probs`), and ``A(s)`` is the best forced alignment of ``s`` to
+the lattice: a path of candidates, one per character, scoring ``w_seg`` times each candidate's
+segmentation score (the verifier's log-odds) plus ``w_char`` times the character members' log
+probability of the aligned character; a character that no candidate carries (a hyphen the
+layout dropped as a stray mark) costs ``w_ins``, a layout glyph left out (a speck) ``w_del``;
+characters the 47 classes cannot say (punctuation) get the log-probability ``w_punct``. The
+weights are fitted on the train splits (``handocr fit-fusion``) and kept in the manifest.
+
+**Output.** The best reading's characters keep the segmentation's boxes (a character without a
+candidate gets the columns its frames cover); a letter's case comes from the line members.
+Confidence is agreement, not the winner's probability alone: the readings' posterior is
+``softmax(score / T)``, and a character's confidence is the posterior mass of the readings that
+agree with it at its place (so where the members disagree, confidence drops). Every character
+keeps each character member's vote (on its candidate) and each line member's vote (the member's
+most probable class over the frames aligned to it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import string
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from itertools import pairwise, product
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from handocr.ctc import forced_alignment, prefix_beam_search, sequence_log_probs
+from handocr.labels import LABELS, Charset
+from handocr.models.line import FOLDED, LineReading
+from handocr.result import Box, Char, Line, Page, Word
+from handocr.segment.search import LineSearch
+
+__all__ = [
+    "CROP_MARGIN_X",
+    "CROP_MARGIN_Y",
+    "FusionWeights",
+    "LineFeatures",
+    "fuse_line",
+    "line_bands",
+    "line_crop",
+    "line_features",
+    "allowed_symbols",
+]
+
+CROP_MARGIN_X = 2.0
+"""Paper kept left and right of a line's glyphs for the line members, in line heights."""
+CROP_MARGIN_Y = 1.0
+"""Paper kept above and below, in line heights, at most halfway to the next line (PP-OCRv5
+reads handprint best with margins: on kaggle_names_more, read alone within the pipeline, its
+CER is 0.039 with margins of 0.5 and 0.25 heights, 0.026 with these)."""
+
+MAX_REGIONS = 6
+"""Two readings differing in more stretches than this are recombined only one stretch at a
+time (2**6 = 64 recombinations at most)."""
+
+PUNCT = "-/.,':"
+_NONE = -(10**9)  # an alignment state no step reaches
+_F = len(FOLDED)
+_FOLD = np.zeros((len(LABELS), _F), np.float64)  # 47 classes -> folded symbols
+for _k, _ch in enumerate(LABELS):
+    _FOLD[_k, FOLDED.index(_ch.upper())] = 1.0
+_PUNCT_COLS = np.array([FOLDED.index(c) for c in PUNCT])
+
+
+@dataclass(frozen=True, slots=True)
+class FusionWeights:
+    """The fitted weights of the fusion (see the module's formula).
+
+    Attributes
+    ----------
+    segment, char : float
+        Weights of the candidates' segmentation scores and of the character members' log
+        probabilities in ``A(s)``.
+    line : mapping of str to float
+        Weight of each line member's CTC log-probability, by ``"arch.tag"`` (1.0 when absent).
+    insert, delete : float
+        Log-scores of a character without a candidate and of a layout glyph left out (<= 0).
+    punct : float
+        Log-probability the character members give a punctuation mark.
+    length : float
+        Added per character of a reading.
+    temperature : float
+        The readings' posterior is ``softmax(score / temperature)`` (> 0).
+    """
+
+    segment: float = 1.0
+    char: float = 1.0
+    line: Mapping[str, float] = field(default_factory=dict)
+    insert: float = -6.0
+    delete: float = -6.0
+    punct: float = -3.0
+    length: float = 0.0
+    temperature: float = 1.0
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> FusionWeights:
+        """Read the manifest's ``fusion`` entry (unknown keys, e.g. fit reports, are ignored)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        kw: dict[str, Any] = {k: v for k, v in d.items() if k in names and k != "line"}
+        return cls(line=dict(d.get("line") or {}), **{k: float(v) for k, v in kw.items()})
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON-ready form read by :meth:`from_dict`."""
+        out = dataclasses.asdict(self)
+        out["line"] = dict(self.line)
+        return out
+
+    def score(self, f: LineFeatures, keys: Sequence[str]) -> NDArray[np.float64]:
+        """Each reading's score from its features (the module's formula)."""
+        s = self.segment * f.segment + self.char * f.char + self.insert * f.inserts
+        s = s + self.delete * f.deletes + self.length * f.lengths + self.punct * f.puncts
+        for m, key in enumerate(keys):
+            s = s + self.line.get(key, 1.0) * f.ctc[:, m]
+        return np.asarray(s, np.float64)
+
+
+@dataclass(frozen=True, slots=True)
+class LineFeatures:
+    """A line's candidate readings and the parts of their scores.
+
+    Attributes
+    ----------
+    readings : list of tuple of int
+        Folded symbol indices (``FOLDED``), ``H`` readings; reading 0 is the character
+        members' own.
+    segment, char : ndarray of float64, shape (H,)
+        Sums over the best lattice alignment of the candidates' segmentation scores and of
+        the character members' log-probabilities (punctuation excluded).
+    inserts, deletes, puncts : ndarray of float64, shape (H,)
+        Characters without a candidate, layout glyphs left out, punctuation marks aligned to a
+        candidate, in that alignment.
+    lengths : ndarray of float64, shape (H,)
+    ctc : ndarray of float64, shape (H, M)
+        Each line member's CTC log-probability of each reading.
+    """
+
+    readings: list[tuple[int, ...]]
+    segment: NDArray[np.float64]
+    char: NDArray[np.float64]
+    inserts: NDArray[np.float64]
+    deletes: NDArray[np.float64]
+    puncts: NDArray[np.float64]
+    lengths: NDArray[np.float64]
+    ctc: NDArray[np.float64]
+
+
+def allowed_symbols(charset: Charset | None) -> NDArray[np.bool_]:
+    """Which folded symbols a charset lets a reading hold, shape ``(len(FOLDED),)``.
+
+    Without a charset every symbol; with one, the digits and letters whose class (of either
+    case) it allows, and punctuation marks it names explicitly.
+    """
+    if charset is None:
+        return np.ones(_F, bool)
+    ok = np.zeros(_F, bool)
+    for k, target in enumerate(charset.fold):
+        if target >= 0:
+            ok[FOLDED.index(LABELS[k].upper())] = True
+    for c in PUNCT:
+        ok[FOLDED.index(c)] = c in charset.spec
+    return ok
+
+
+def line_crop(
+    gray: NDArray[np.uint8],
+    ink: NDArray[np.uint8],
+    box: Box,
+    height: float,
+    rows: tuple[int, int] | None = None,
+) -> tuple[NDArray[np.uint8], int]:
+    """Cut a line from the gray page with paper margins, dark ink on light paper.
+
+    Parameters
+    ----------
+    gray : ndarray of uint8, shape (H, W)
+        The levelled gray page (:attr:`handocr.preprocess.LevelledPage.gray`), either polarity.
+    ink : ndarray of uint8, shape (H, W)
+        Its ink map (255 = ink), which tells the polarity.
+    box : Box
+        The line's glyphs' enclosing box.
+    height : float
+        The line's glyph height, pixels (sets the margins :data:`CROP_MARGIN_X`/``_Y``).
+    rows : (int, int), optional
+        The band of page rows the crop may take (halfway to the lines above and below).
+
+    Returns
+    -------
+    (ndarray of uint8, int)
+        The crop (within the page) and the page column of its first column.
+    """
+    mx, my = round(CROP_MARGIN_X * height) + 2, round(CROP_MARGIN_Y * height) + 2
+    top, bottom = rows if rows is not None else (0, gray.shape[0])
+    h, w = gray.shape
+    x0, x1 = max(0, box.x0 - mx), min(w, box.x1 + mx)
+    y0 = max(0, min(box.y0, max(top, box.y0 - my)))
+    y1 = min(h, max(box.y1, min(bottom, box.y1 + my)))
+    crop = gray[y0:y1, x0:x1]
+    mask = ink[y0:y1, x0:x1] > 0
+    if mask.any() and (~mask).any() and crop[mask].mean() > crop[~mask].mean():
+        crop = 255 - crop  # light ink on dark paper
+    return np.ascontiguousarray(crop), x0
+
+
+def line_bands(boxes: Sequence[Box]) -> list[tuple[int, int]]:
+    """Per line box, the rows halfway to the nearest lines above and below that overlap it.
+
+    Parameters
+    ----------
+    boxes : sequence of Box
+        The page's line boxes.
+
+    Returns
+    -------
+    list of (int, int)
+        ``(top, bottom)`` page rows; ``(-1, huge)`` where no line bounds it.
+    """
+    out = []
+    for k, b in enumerate(boxes):
+        top, bottom = -1, 1 << 30
+        for m, o in enumerate(boxes):
+            if m == k or o.x1 <= b.x0 or o.x0 >= b.x1:
+                continue
+            if o.y1 <= b.y0:
+                top = max(top, (o.y1 + b.y0) // 2)
+            elif o.y0 >= b.y1:
+                bottom = min(bottom, (o.y0 + b.y1 + 1) // 2)
+        out.append((top, bottom))
+    return out
+
+
+def _folded_char_log_probs(
+    probs: NDArray[np.float32], charset: Charset | None
+) -> NDArray[np.float64]:
+    """Character members' log-probabilities of the folded symbols, ``(C, 47)`` -> ``(C, F)``."""
+    p = charset.restrict(probs) if charset is not None else probs
+    out = np.log(np.asarray(p, np.float64) @ _FOLD + 1e-6)
+    out[:, _PUNCT_COLS] = 0.0  # punctuation is scored by its own weight
+    return out
+
+
+def _is_punct(readings: NDArray[np.int64]) -> NDArray[np.bool_]:
+    return np.isin(readings, _PUNCT_COLS)
+
+
+def _align(
+    search: LineSearch,
+    char_lp: NDArray[np.float64],
+    readings: Sequence[tuple[int, ...]],
+    w: FusionWeights,
+) -> tuple[NDArray[np.float64], NDArray[np.int64], NDArray[np.int64]]:
+    """Best lattice alignment of each reading by dynamic programming over the atom boundaries.
+
+    Returns
+    -------
+    (score, choice, source)
+        ``score`` of shape (H,): the weighted alignment score; ``choice`` of shape
+        (n_atoms + 1, H, L + 1): per state, the candidate whose character ended there (>= 0),
+        -1 an insertion, ``-2 - g`` layout glyph ``g`` left out, :data:`_NONE` unreached;
+        ``source`` the boundary the step came from.
+    """
+    lat = search.lattice
+    n_atoms = len(lat.atoms)
+    h = len(readings)
+    lmax = max((len(r) for r in readings), default=0)
+    lab = np.zeros((h, max(lmax, 1)), np.int64)
+    for i, r in enumerate(readings):
+        lab[i, : len(r)] = r
+    punct = _is_punct(lab)
+    best = np.full((n_atoms + 1, h, lmax + 1), -np.inf)
+    choice = np.full(best.shape, _NONE, np.int64)
+    source = np.zeros(best.shape, np.int64)
+    best[0, :, 0] = 0.0
+    ending: list[list[int]] = [[] for _ in range(n_atoms + 1)]
+    for c, (_, j) in enumerate(lat.spans):
+        ending[j].append(c)
+    n_glyphs = len(lat.boxes)
+    seg = w.segment * search.score
+    chars = w.char * char_lp[:, lab] + np.where(punct, w.char * w.punct, 0.0)  # (C, H, L)
+    steps = np.arange(lmax + 1) * w.insert
+    for j in range(n_atoms + 1):
+        for c in ending[j]:
+            i = lat.spans[c][0]
+            val = best[i, :, :-1] + seg[c] + chars[c][:, :lmax]
+            better = val > best[j, :, 1:]
+            best[j, :, 1:] = np.where(better, val, best[j, :, 1:])
+            choice[j, :, 1:] = np.where(better, c, choice[j, :, 1:])
+            source[j, :, 1:] = np.where(better, i, source[j, :, 1:])
+            if c < n_glyphs:  # the layout glyph left out
+                val = best[i] + w.delete
+                better = val > best[j]
+                best[j] = np.where(better, val, best[j])
+                choice[j] = np.where(better, -2 - c, choice[j])
+                source[j] = np.where(better, i, source[j])
+        closed = np.maximum.accumulate(best[j] - steps, axis=1) + steps  # insertions
+        inserted = closed > best[j] + 1e-12
+        best[j] = closed
+        choice[j] = np.where(inserted, -1, choice[j])
+        source[j] = np.where(inserted, j, source[j])
+    lengths = np.array([len(r) for r in readings])
+    return best[n_atoms, np.arange(h), lengths], choice, source
+
+
+def _backtrace(
+    choice: NDArray[np.int64], source: NDArray[np.int64], h: int, n: int
+) -> list[tuple[int, int]]:
+    """Return the steps of reading ``h``'s alignment: (kind, candidate), left to right.
+
+    ``kind`` 0: the character on candidate ``c``; 1: an inserted character (``c`` = -1); 2: a
+    layout glyph ``c`` left out.
+    """
+    j = choice.shape[0] - 1
+    steps: list[tuple[int, int]] = []
+    while j > 0 or n > 0:
+        c = int(choice[j, h, n])
+        i = int(source[j, h, n])
+        if c >= 0:
+            steps.append((0, c))
+            n -= 1
+        elif c == -1:
+            steps.append((1, -1))
+            n -= 1
+        elif c <= -2 and c != _NONE:
+            steps.append((2, -2 - c))
+        else:  # unreachable state: stop rather than loop
+            break
+        j = i
+    return steps[::-1]
+
+
+def _recombine(a: tuple[int, ...], b: tuple[int, ...]) -> set[tuple[int, ...]]:
+    """ROVER-style recombinations of two readings: each differing stretch from one or other."""
+    from rapidfuzz.distance import Levenshtein
+
+    ops = Levenshtein.opcodes(a, b)
+    parts = [(a[o.src_start : o.src_end], b[o.dest_start : o.dest_end]) for o in ops]
+    diff = [k for k, o in enumerate(ops) if o.tag != "equal"]
+    out: set[tuple[int, ...]] = set()
+    if len(diff) > MAX_REGIONS:
+        choices = [tuple(k == d for k in diff) for d in diff]  # one stretch from b at a time
+        choices += [tuple(k != d for k in diff) for d in diff]
+    else:
+        choices = list(product((False, True), repeat=len(diff)))
+    for pick in choices:
+        take = dict(zip(diff, pick, strict=True))
+        seq: list[int] = []
+        for k, (pa, pb) in enumerate(parts):
+            seq.extend(pb if take.get(k, False) else pa)
+        out.add(tuple(seq))
+    return out
+
+
+def line_features(
+    search: LineSearch,
+    own: tuple[int, ...],
+    readings: Sequence[LineReading],
+    keys: Sequence[str],
+    *,
+    weights: FusionWeights,
+    charset: Charset | None = None,
+    beam: int = 8,
+    nbest: int = 4,
+) -> LineFeatures:
+    """Gather a line's candidate readings and score their parts (see the module).
+
+    Parameters
+    ----------
+    search : LineSearch
+        The line's lattice, its candidates' probabilities and segmentation scores.
+    own : tuple of int
+        The character members' reading of the line (folded symbol indices).
+    readings : sequence of LineReading
+        Each line member's posteriors for the line's crop.
+    keys : sequence of str
+        The line members' ``"arch.tag"`` names, in the order of ``readings``.
+    weights : FusionWeights
+        The alignment's insertion, deletion and punctuation costs are applied inside it.
+    charset : Charset, optional
+        Readings hold only its symbols (:func:`allowed_symbols`).
+    beam, nbest : int
+        The line members' prefix beam search (:func:`handocr.ctc.prefix_beam_search`).
+
+    Returns
+    -------
+    LineFeatures
+    """
+    ok = allowed_symbols(charset)
+    allowed = np.r_[True, ok]
+    lps = [_restricted(r.log_probs, allowed) for r in readings]
+    found: list[tuple[int, ...]] = [own]
+    bests: list[tuple[int, ...]] = [own]
+    for lp in lps:
+        for k, (seq, _) in enumerate(prefix_beam_search(lp, beam=beam, nbest=nbest)):
+            sym = tuple(s - 1 for s in seq)
+            found.append(sym)
+            if k == 0:
+                bests.append(sym)
+    for a, b in pairwise(dict.fromkeys(bests)):
+        found.extend(sorted(_recombine(a, b)))
+    if len(bests) > 2:
+        found.extend(sorted(_recombine(bests[0], bests[-1])))
+    uniq = [r for r in dict.fromkeys(found) if all(ok[s] for s in r)] or [own]
+    char_lp = _folded_char_log_probs(search.probs[:, 0], charset)
+    total, choice, source = _align(search, char_lp, uniq, weights)
+    parts = np.zeros((len(uniq), 5))
+    for hh, r in enumerate(uniq):
+        steps = _backtrace(choice, source, hh, len(r))
+        n = 0
+        for kind, c in steps:
+            if kind == 0:
+                if r[n] in _PUNCT_COLS:
+                    parts[hh, 4] += 1
+                else:
+                    parts[hh, 1] += char_lp[c, r[n]]
+                parts[hh, 0] += search.score[c]
+                n += 1
+            elif kind == 1:
+                parts[hh, 2] += 1
+                n += 1
+            else:
+                parts[hh, 3] += 1
+    del total
+    ctc = np.zeros((len(uniq), len(lps)))
+    for m, lp in enumerate(lps):
+        ctc[:, m] = sequence_log_probs(lp, [tuple(s + 1 for s in r) for r in uniq])
+    return LineFeatures(
+        uniq,
+        parts[:, 0],
+        parts[:, 1],
+        parts[:, 2],
+        parts[:, 3],
+        parts[:, 4],
+        np.array([float(len(r)) for r in uniq]),
+        ctc,
+    )
+
+
+def _restricted(log_probs: NDArray[np.float32], allowed: NDArray[np.bool_]) -> NDArray[np.float32]:
+    """Posteriors renormalised over the allowed classes (the blank always allowed)."""
+    lp = np.where(allowed[None, :], log_probs, -np.inf)
+    norm = np.logaddexp.reduce(lp, axis=1, keepdims=True)
+    return np.asarray(np.maximum(lp - norm, -1e4), np.float32)
+
+
+def fuse_line(
+    search: LineSearch,
+    decoded: Sequence[Char],
+    readings: Sequence[LineReading],
+    keys: Sequence[str],
+    *,
+    weights: FusionWeights,
+    members: Sequence[str],
+    crop_x0: int,
+    charset: Charset | None = None,
+    to_page: Callable[[Box], Box] | None = None,
+    probe: Callable[[LineFeatures], None] | None = None,
+) -> tuple[list[Char], list[bool]]:
+    """Read one line by fusing the character members' reading with the line members'.
+
+    Parameters
+    ----------
+    search : LineSearch
+        The line's lattice; its path holds the candidates ``decoded`` was read from.
+    decoded : sequence of Char
+        The character members' decoded reading of the path (one per path candidate), in the
+        segmentation's pixels (before ``to_page``).
+    readings : sequence of LineReading
+        Each line member's posteriors for the line crop.
+    keys : sequence of str
+        The line members' names, in the order of ``readings``.
+    weights : FusionWeights
+    members : sequence of str
+        The character members' names (their votes are on the candidates' probabilities).
+    crop_x0 : int
+        Page column of the crop's first column (frames -> columns).
+    charset : Charset, optional
+    to_page : callable, optional
+        Maps a box to the input page's pixels.
+    probe : callable, optional
+        Called with the line's :class:`LineFeatures` (fitting the weights,
+        :mod:`handocr.train.fusion`).
+
+    Returns
+    -------
+    (list of Char, list of bool)
+        The line's characters, left to right, and their word-start flags.
+    """
+    own = tuple(FOLDED.index(c.text.upper()) for c in decoded)
+    f = line_features(search, own, readings, keys, weights=weights, charset=charset)
+    if probe is not None:
+        probe(f)
+    score = weights.score(f, keys)
+    best = int(np.argmax(score))
+    post = np.exp((score - score.max()) / max(weights.temperature, 1e-6))
+    post /= post.sum()
+    reading = f.readings[best]
+    char_lp = _folded_char_log_probs(search.probs[:, 0], charset)
+    _, choice, source = _align(search, char_lp, [reading], weights)
+    steps = [s for s in _backtrace(choice, source, 0, len(reading)) if s[0] != 2]
+    support, alternatives = _agreement(f.readings, post, reading)
+    ok = np.r_[True, allowed_symbols(charset)]
+    lps = [_restricted(r.log_probs, ok) for r in readings]
+    spans = [forced_alignment(lp, [s + 1 for s in reading]) for lp in lps]
+    lat = search.lattice
+    path_char = dict(zip(search.path, decoded, strict=True))
+    line_box = Box.enclosing([lat.pieces[c].box for c in search.path])
+    chars: list[Char] = []
+    starts: list[bool] = []
+    word = -1
+    for n, ((kind, c), sym) in enumerate(zip(steps, reading, strict=True)):
+        text = _cased(FOLDED[sym], n, spans, readings, path_char.get(c))
+        if kind == 0:
+            box = lat.pieces[c].box
+            new_word = lat.word_of[lat.spans[c][0]] != word
+            word = lat.word_of[lat.spans[c][0]]
+            votes = _char_votes(search.probs[c, 1:], members)
+        else:
+            box = _frames_box(n, spans, readings, crop_x0, line_box)
+            new_word = not chars
+            votes = ()
+        votes = votes + _line_votes(n, spans, lps, keys)
+        if to_page is not None:
+            box = to_page(box)
+        alts = tuple((a if text.isupper() or not a.isalpha() else a.lower(), p)
+                     for a, p in alternatives[n] if a != text.upper())  # fmt: skip
+        chars.append(Char(text, box, float(support[n]), alts[:2], votes))
+        starts.append(new_word or not starts)
+    return chars, starts
+
+
+def _agreement(
+    readings: Sequence[tuple[int, ...]], post: NDArray[np.float64], best: tuple[int, ...]
+) -> tuple[NDArray[np.float64], list[list[tuple[str, float]]]]:
+    """Posterior mass of the readings that agree with ``best`` at each of its characters.
+
+    Returns the support per character and, per character, the other symbols readings put
+    there with their mass, most first.
+    """
+    from rapidfuzz.distance import Levenshtein
+
+    support = np.zeros(len(best))
+    other: list[dict[str, float]] = [{} for _ in best]
+    for r, p in zip(readings, post, strict=True):
+        for op in Levenshtein.opcodes(best, r):
+            for k in range(op.src_start, op.src_end):
+                if op.tag == "equal":
+                    support[k] += p
+                elif op.tag == "replace":
+                    d = op.dest_start + (k - op.src_start)
+                    if d < op.dest_end:
+                        sym = FOLDED[r[d]]
+                        other[k][sym] = other[k].get(sym, 0.0) + p
+    alts = [sorted(o.items(), key=lambda kv: -kv[1]) for o in other]
+    return np.clip(support, 0.0, 1.0), [[(a, float(p)) for a, p in al] for al in alts]
+
+
+def _cased(
+    sym: str,
+    n: int,
+    spans: Sequence[list[tuple[int, int]] | None],
+    readings: Sequence[LineReading],
+    own: Char | None,
+) -> str:
+    """Return character ``n`` in the case the line members give it over its frames."""
+    if sym not in string.ascii_uppercase:
+        return sym
+    k = string.ascii_uppercase.index(sym)
+    shares = [
+        float(r.upper[sp[n][0] : sp[n][1], k].mean())
+        for r, sp in zip(readings, spans, strict=True)
+        if sp is not None and sp[n][1] > sp[n][0] and not np.all(r.upper[:, k] == 0.5)
+    ]
+    if shares:
+        return sym if np.mean(shares) >= 0.5 else sym.lower()
+    if own is not None and own.text.upper() == sym:
+        return own.text
+    return sym
+
+
+def _frames_box(
+    n: int,
+    spans: Sequence[list[tuple[int, int]] | None],
+    readings: Sequence[LineReading],
+    crop_x0: int,
+    line_box: Box,
+) -> Box:
+    """Return a box for a character without a candidate: its frames' columns, the line's rows."""
+    for r, sp in zip(readings, spans, strict=True):
+        if sp is not None and sp[n][1] > sp[n][0]:
+            a = crop_x0 + int(sp[n][0] * r.width)
+            b = crop_x0 + int(np.ceil(sp[n][1] * r.width))
+            a = min(max(a, line_box.x0 - line_box.height), line_box.x1 + line_box.height)
+            return Box(a, line_box.y0, max(a + 1, b), line_box.y1)
+    return line_box
+
+
+def _char_votes(
+    per_member: NDArray[np.float32], members: Sequence[str]
+) -> tuple[tuple[str, str, float], ...]:
+    """Each character member's top class and probability on a candidate (NaN: did not run)."""
+    out = []
+    for k, name in enumerate(members):
+        row = per_member[k]
+        if np.isnan(row[0]):
+            continue
+        top = int(np.argmax(row))
+        out.append((name, LABELS[top], float(row[top])))
+    return tuple(out)
+
+
+def _line_votes(
+    n: int,
+    spans: Sequence[list[tuple[int, int]] | None],
+    lps: Sequence[NDArray[np.float32]],
+    keys: Sequence[str],
+) -> tuple[tuple[str, str, float], ...]:
+    """Each line member's most probable symbol over the frames aligned to character ``n``."""
+    out = []
+    for key, lp, sp in zip(keys, lps, spans, strict=True):
+        if sp is None or sp[n][1] <= sp[n][0]:
+            continue
+        seg = np.exp(lp[sp[n][0] : sp[n][1], 1:]).max(0)
+        top = int(np.argmax(seg))
+        out.append((key, FOLDED[top], float(min(1.0, seg[top]))))
+    return tuple(out)
+
+
+def fused_page(page: Page, lines: Sequence[tuple[list[Char], list[bool]]]) -> Page:
+    """Rebuild a page from fused lines (characters with word starts), in order."""
+    out = []
+    for chars, starts in lines:
+        words: list[list[Char]] = []
+        for ch, st in zip(chars, starts, strict=True):
+            if st or not words:
+                words.append([])
+            words[-1].append(ch)
+        wobjs = tuple(Word(tuple(w), Box.enclosing([c.box for c in w])) for w in words)
+        if wobjs:
+            out.append(Line(wobjs, Box.enclosing([w.box for w in wobjs])))
+    return dataclasses.replace(page, lines=tuple(out))
