@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from rapidfuzz.distance import Levenshtein
@@ -67,18 +68,27 @@ def run_handocr(images: list[Path], extra: list[str]) -> tuple[float, dict[str, 
     return wall, texts
 
 
+def tesseract_version() -> str:
+    """First line of ``tesseract --version``, e.g. ``tesseract 5.3.0``."""
+    done = subprocess.run(["tesseract", "--version"], capture_output=True, text=True, check=False)
+    return done.stdout.split("\n")[0]
+
+
+def tesseract_text(image: Path, psm: int, *, extra: Sequence[str] = ()) -> str:
+    """Run ``tesseract IMG stdout --psm N [EXTRA]`` in its own process; return its text."""
+    done = subprocess.run(
+        ["tesseract", str(image), "stdout", "--psm", str(psm), *extra],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return done.stdout
+
+
 def run_tesseract(images: list[Path], psm: int) -> tuple[float, dict[str, str]]:
     """Run ``tesseract IMG stdout --psm N`` once per image; return (wall seconds, outputs)."""
-    texts = {}
     t0 = time.perf_counter()
-    for p in images:
-        done = subprocess.run(
-            ["tesseract", str(p), "stdout", "--psm", str(psm)],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        texts[p.name] = done.stdout
+    texts = {p.name: tesseract_text(p, psm) for p in images}
     return time.perf_counter() - t0, texts
 
 
@@ -97,9 +107,7 @@ def main() -> None:
     wall, texts = run_handocr(images, shlex.split(args.handocr_args))
     rows.append(("handocr (1 process)", wall, _cer(texts, truth, args.digits_only)))
     if shutil.which("tesseract"):
-        version = subprocess.run(
-            ["tesseract", "--version"], capture_output=True, text=True, check=False
-        ).stdout.split("\n")[0]
+        version = tesseract_version()
         wall_t, texts_t = run_tesseract(images, args.psm)
         cer_t = _cer(texts_t, truth, args.digits_only)
         rows.append((f"{version} (1 process/image)", wall_t, cer_t))

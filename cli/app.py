@@ -892,7 +892,7 @@ def fit_verifier(
     try:
         emnist = load_emnist(data, split, "train")
         verifier, report = fit_from_sources(
-            Recognizer(device="cpu"),
+            Recognizer(device="cpu", line_models=()),
             emnist.images,
             to_label_space(emnist),
             pages=pages,
@@ -926,10 +926,18 @@ def fit_fusion_cmd(
         Optional[list[str]],  # noqa: UP045
         typer.Option(help="folder names whose images begin with text the truth leaves out"),
     ] = None,
+    dates: Annotated[
+        int,
+        typer.Option(
+            min=0, help="generated date fields (EMNIST train digits, drawn / - .), default fit"
+        ),
+    ] = 300,
+    data: TrainingData = None,
     holdout: Annotated[
         float, typer.Option(min=0.0, max=0.9, help="share of each folder kept out and scored")
     ] = 0.2,
     rounds: Annotated[int, typer.Option(min=1, help="gather-and-fit rounds")] = 2,
+    seed: int = 0,
     limit: Annotated[
         Optional[int],  # noqa: UP045
         typer.Option(min=1, help="at most this many images per folder"),
@@ -958,13 +966,23 @@ def fit_fusion_cmd(
             log.error("%s has no truth.tsv", f)
             raise typer.Exit(code=int(ExitCode.USAGE))
     try:
-        weights, report = fit_fusion(sets, rounds=rounds, limit=limit, holdout=holdout)
+        if dates:
+            import numpy as np
+
+            from handocr.train.data import load_emnist, to_label_space
+            from handocr.train.synthfields import date_fields, digits_by_value
+
+            emnist = load_emnist(data, "pool47", "train")
+            digits = digits_by_value(emnist.images, to_label_space(emnist))
+            items = tuple(date_fields(np.random.default_rng(seed), digits, dates))
+            sets.append(FitSet(Path("dates"), None, False, items))
+        entry, report = fit_fusion(sets, rounds=rounds, limit=limit, holdout=holdout)
     except HandocrError as err:
         raise _fail(err, verbose) from None
-    entry = weights.to_dict() | {
-        "report": report,
-        "command": "handocr " + " ".join(sys.argv[1:]),
-    }
+    except ValueError as err:
+        log.error("%s", err)
+        raise typer.Exit(code=int(ExitCode.USAGE)) from None
+    entry |= {"report": report, "command": "handocr " + " ".join(sys.argv[1:])}
     if write:
         set_manifest_entry(weights_dir(), "fusion", entry)
         log.info("wrote the fusion weights into %s", weights_dir() / "MANIFEST.json")

@@ -212,20 +212,43 @@ class Recognizer:
         return self._models.line_members
 
     @property
+    def line_keys(self) -> list[str]:
+        """Names of the line readings the fusion scores, in order.
+
+        Each line member's ``"arch.tag"``, then ``"arch.tag~view"`` for each further view of
+        the line it reads (its manifest ``input.views``).
+        """
+        return [
+            m.key if k == 0 else f"{m.key}~{v}"
+            for m in self.line_members
+            for k, v in enumerate(m.views)
+        ]
+
+    @property
     def fusion_weights(self) -> FusionWeights:
-        """The fusion's weights: the manifest's ``fusion`` entry, else the defaults."""
-        if self._models.fusion is None:
+        """The fusion's weights for this recognizer's charset (:meth:`FusionWeights.pick`)."""
+        spec = self.options.charset.spec if self.options.charset is not None else None
+        if spec not in self._models.fusion:
             from handocr.fusion import FusionWeights
             from handocr.models.manifest import load_manifest
 
-            self._models.fusion = FusionWeights.from_dict(load_manifest().fusion)
-        return self._models.fusion
+            self._models.fusion[spec] = FusionWeights.pick(load_manifest().fusion, spec)
+        return self._models.fusion[spec]
 
     @property
     def loaded_models(self) -> tuple[ModelInfo, ...]:
-        """Name, tag and sha256 of the members, if loaded; ``()`` before any model ran."""
+        """Name, tag and sha256 of the loaded members: character members, then line members.
+
+        ``()`` before any model ran.
+        """
         ens = self._models.ensemble
-        return ens.models if ens is not None else ()
+        lines = self._models.line_members or []
+        return (*(ens.models if ens is not None else ()), *(m.info for m in lines))
+
+    def _char_keys(self) -> list[str]:
+        """Return the character members' ``"arch.tag"`` names, in the order of their votes."""
+        ens = self._models.ensemble
+        return [m.key for m in ens.models] if ens is not None else []
 
     def classify(self, pieces: Sequence[Piece]) -> NDArray[np.float32]:
         """Classify character candidates: the voted probabilities, then each member's.
@@ -324,7 +347,9 @@ class Recognizer:
         -------
         list of (Page, list of Piece)
             Per image, the page and its pieces in reading order, one per character of the page
-            (``page.lines -> words -> chars``).
+            (``page.lines -> words -> chars``) when read without line members
+            (``line_models=()``, as training does); with them, the pieces of the chosen
+            segmentation, which a fused reading may leave out or add characters to.
 
         Raises
         ------
@@ -380,7 +405,7 @@ class Recognizer:
                 [[p.box for p in row] for row in lines],
                 starts,
                 probs,
-                [m.key for m in self.loaded_models],
+                self._char_keys(),
                 index=index,
                 width=lev.width,
                 height=lev.height,
@@ -410,17 +435,24 @@ class Recognizer:
 
         o = self.options
         members = self.line_members
-        crops, where = [], []
-        for k, (_, lev, found, _) in enumerate(read):
+        views = list(dict.fromkeys(v for m in members for v in m.views))
+        crops: dict[str, list[Any]] = {v: [] for v in views}
+        x0s: dict[str, list[int]] = {v: [] for v in views}
+        for _, lev, found, _ in read:
             gray = lev.gray if lev.gray is not None else 255 - lev.ink
             boxes = [Box.enclosing([ls.lattice.pieces[c].box for c in ls.path]) for ls in found]
             for ls, box, band in zip(found, boxes, line_bands(boxes), strict=True):
-                crop, x0 = line_crop(gray, lev.ink, box, ls.lattice.height, band)
-                crops.append(crop)
-                where.append((k, x0))
-        per_member = [m.read(crops) for m in members]
-        keys = [m.key for m in members]
-        names = [m.key for m in self.loaded_models]
+                for v in views:
+                    crop, x0 = line_crop(gray, lev.ink, box, ls.lattice.height, band, v)
+                    crops[v].append(crop)
+                    x0s[v].append(x0)
+        per_member, origin = [], []
+        for m in members:
+            for v in m.views:  # a second view scores as a member of its own
+                per_member.append(m.read(crops[v]))
+                origin.append(x0s[v])
+        keys = self.line_keys
+        names = self._char_keys()
         weights = self.fusion_weights
         out = []
         n = 0
@@ -434,7 +466,7 @@ class Recognizer:
                     keys,
                     weights=weights,
                     members=names,
-                    crop_x0=where[n][1],
+                    crop_x0=[x[n] for x in origin],
                     charset=o.charset,
                     to_page=lev.to_input if lev.inverse is not None else None,
                     probe=self._probe,
@@ -565,7 +597,7 @@ class _Models:
         self.ensemble: Ensemble | None = None
         self.verifier: Verifier | None = None
         self.line_members: list[LineMember] | None = None
-        self.fusion: FusionWeights | None = None
+        self.fusion: dict[str | None, FusionWeights] = {}  # by charset
 
 
 class _ReadLoop:

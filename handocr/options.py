@@ -160,6 +160,8 @@ class ReadOptions:
                     if lm.strip().lower() == "none"
                     else tuple(n.strip() for n in lm.split(",") if n.strip())
                 )
+            if not isinstance(lm, (tuple, list)):
+                raise OptionError(f"line_models must be names or 'none', not {lm!r}")
             lm = tuple(lm)
             if not all(isinstance(n, str) and n and n != "none" for n in lm):
                 raise OptionError(f"line_models must be names or 'none', not {self.line_models!r}")

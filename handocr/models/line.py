@@ -113,6 +113,9 @@ class LineMember:
         self.std = float(spec.get("std", 1.0))
         self.bright = spec.get("ink", "dark") == "bright"
         self.pad = float(spec.get("pad", 0.0))
+        self.views = tuple(str(v) for v in spec.get("views", ("tight",)))
+        if not self.views or not set(self.views) <= {"tight", "wide"}:
+            raise WeightsError(f"line member {entry.name}: views must be tight and/or wide")
         self._fold(entry.alphabet)
         arch, tag = split_name(entry.name)
         self.info = ModelInfo(arch, tag or "", entry.sha256)

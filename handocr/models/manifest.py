@@ -120,7 +120,8 @@ class LineEntry:
         ``height`` (pixels), ``channels`` (1 or 3), ``mean``/``std`` (``x = (v - mean) /
         std`` with ``v`` in [0, 1], ``v = gray / 255`` for ``ink = "dark"``,
         ``(255 - gray) / 255`` for ``"bright"``), ``pad`` (value of padded columns, after
-        normalisation) and ``stride`` (input columns per output frame).
+        normalisation) and ``views`` (the line crops it reads, ``tight`` and/or ``wide``:
+        :func:`handocr.fusion.line_crop`; default ``tight``).
     output : {"probs", "log_probs"}
         What the graph's first output holds, shape ``(N, T, 1 + len(alphabet))``.
     licence, source : str

@@ -417,7 +417,11 @@ def _add_real(
         from handocr.train.synthdata import pipeline_crops
 
         sx, sy, rep = pipeline_crops(
-            Recognizer(), images[tr_idx], labels[tr_idx], pages=cfg.synth_pages, seed=cfg.seed
+            Recognizer(line_models=()),
+            images[tr_idx],
+            labels[tr_idx],
+            pages=cfg.synth_pages,
+            seed=cfg.seed,
         )
         none = np.zeros((0, *sx.shape[1:]), np.uint8), np.zeros(0, np.int64)
         parts.append(RealCrops("synthetic", "pipeline", sx, sy, *none, report=rep))

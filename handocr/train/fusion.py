@@ -60,12 +60,13 @@ class Sample:
 
 @dataclass(frozen=True, slots=True)
 class FitSet:
-    """A folder of labelled line images and how to read it.
+    """Labelled line images (a folder, or generated fields) and how to read them.
 
     Attributes
     ----------
     folder : Path
-        Holds ``truth.tsv`` and the images (beside it or in ``images/``).
+        Holds ``truth.tsv`` and the images (beside it or in ``images/``); for generated
+        ``items``, only its name is used.
     charset : str or None
         Reading option for the set (``"digits"`` for amounts); a digits set is scored on digits.
     free_prefix : bool
@@ -77,6 +78,22 @@ class FitSet:
     folder: Path
     charset: str | None = None
     free_prefix: bool = False
+    items: tuple[tuple[NDArray[np.uint8], str], ...] | None = None
+    """Generated images with their text, read instead of the folder's."""
+
+    def rows(self, limit: int | None) -> list[tuple[Any, str, str]]:
+        """``(source, name, text)`` of each image: a path or an array."""
+        from handocr.evaluate import read_truth
+
+        if self.items is not None:
+            return [(img, f"{self.folder.name}#{k}", t) for k, (img, t) in enumerate(self.items)][
+                :limit
+            ]
+        out = []
+        for name, text in read_truth(self.folder / "truth.tsv")[:limit]:
+            path = self.folder / name
+            out.append((path if path.is_file() else self.folder / "images" / name, name, text))
+        return out
 
 
 def _normalise(text: str, digits: bool) -> str:
@@ -104,25 +121,22 @@ def collect(
         The samples and the line members' names (the columns of ``LineFeatures.ctc``).
     """
     from handocr.api import Recognizer
-    from handocr.evaluate import read_truth
 
     samples: list[Sample] = []
     keys: list[str] = []
     for fs in sets:
         rec = Recognizer(charset=fs.charset)
-        keys = [m.key for m in rec.line_members]
-        rec._models.fusion = weights  # type: ignore[attr-defined]
-        rows = read_truth(fs.folder / "truth.tsv")[:limit]
+        keys = rec.line_keys
+        rec._models.fusion[fs.charset] = weights
+        rows = fs.rows(limit)
+        n0 = len(samples)
         seen: list[LineFeatures] = []
         rec._probe = seen.append
         digits = fs.charset == "digits"
-        for name, text in rows:
+        for source, name, text in rows:
             seen.clear()
-            path = fs.folder / name
-            if not path.is_file():
-                path = fs.folder / "images" / name
             try:
-                rec.read(path)
+                rec.read(source)
             except Exception as err:  # a bad image is skipped, as eval-pages reports it
                 log.warning("%s: %s", name, err)
                 continue
@@ -142,7 +156,7 @@ def collect(
             # a stray mark) gives its best-matching line, if one matches well enough
             if best is not None and (len(seen) == 1 or best.errors.min() <= 0.34 * len(truth)):
                 samples.append(best)
-        log.info("%s: %d single-line samples of %d images", fs.folder.name, len(samples), len(rows))
+        log.info("%s: %d samples of %d images", fs.folder.name, len(samples) - n0, len(rows))
     return samples, keys
 
 
@@ -155,24 +169,37 @@ def _errors(reading: str, truth: str, fs: FitSet) -> int:
     return min(int(Levenshtein.distance(reading[k:], truth)) for k in range(len(reading) + 1))
 
 
-def _scores(theta: NDArray[np.float64], f: LineFeatures) -> NDArray[np.float64]:
-    seg, char, ins, dele, punct, length = theta[:6]
-    s = seg * f.segment + char * f.char + ins * f.inserts + dele * f.deletes
-    s = s + punct * f.puncts + length * f.lengths
-    return np.asarray(s + f.ctc @ theta[6:], np.float64)
+_FREE = ("segment", "char", "insert", "delete", "punct", "length", "own_distance")
+
+
+def _features(f: LineFeatures) -> NDArray[np.float64]:
+    """Return the readings' score parts as columns, in the order of :func:`_pack`, then the CTC."""
+    cols = [f.segment, f.char, f.inserts, f.deletes, f.puncts, f.lengths, f.distance[:, 0]]
+    return np.column_stack([*cols, f.ctc[:, 1:], f.distance[:, 1:], f.ctc[:, :1]])
+
+
+def _scores(theta: NDArray[np.float64], x: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Scores of the readings: the first line member's CTC weight is fixed to 1 (the scale)."""
+    return np.asarray(x[:, :-1] @ theta + x[:, -1], np.float64)
 
 
 def _unpack(theta: NDArray[np.float64], keys: Sequence[str], t: float) -> FusionWeights:
-    kw = {n: float(v) for n, v in zip(_PARAMS, theta[:6], strict=True)}
-    # punct multiplies the char weight inside the alignment: store it per unit of char weight
-    kw["punct"] = kw["punct"] / kw["char"] if abs(kw["char"]) > 1e-6 else kw["punct"]
-    line = {k: float(v) for k, v in zip(keys, theta[6:], strict=True)}
-    return FusionWeights(line=line, temperature=t, **kw)
+    kw = {n: float(v) for n, v in zip(_FREE, theta[:7], strict=True)}
+    # punct multiplies the char weight in the score: store it per unit of char weight
+    kw["punct"] = kw["punct"] / kw["char"] if abs(kw["char"]) > 1e-6 else 0.0
+    m = len(keys)
+    line = {keys[0]: 1.0} | {k: float(v) for k, v in zip(keys[1:], theta[7 : 6 + m], strict=True)}
+    dist = {k: float(v) for k, v in zip(keys, theta[6 + m : 6 + 2 * m], strict=True)}
+    return FusionWeights(line=line, line_distance=dist, temperature=t, **kw)
 
 
 def _pack(w: FusionWeights, keys: Sequence[str]) -> NDArray[np.float64]:
-    vals = [w.segment, w.char, w.insert, w.delete, w.punct * w.char, w.length]
-    return np.array(vals + [w.line.get(k, 1.0) for k in keys], np.float64)
+    """Return the free weights as a vector, scaled so that the first line member's is 1."""
+    scale = w.line.get(keys[0], 1.0) if keys else 1.0
+    vals = [w.segment, w.char, w.insert, w.delete, w.punct * w.char, w.length, w.own_distance]
+    vals += [w.line.get(k, 1.0) for k in keys[1:]]
+    vals += [w.line_distance.get(k, 0.0) for k in keys]
+    return np.array(vals, np.float64) / scale
 
 
 def fit_weights(
@@ -188,21 +215,23 @@ def fit_weights(
     """
     from scipy.optimize import minimize
 
+    xs = [_features(s.features) for s in samples]
     total = max(1, sum(s.length for s in samples))
     groups = sorted({s.group for s in samples})
     per_group = {g: max(1, sum(s.length for s in samples if s.group == g)) for g in groups}
 
     def risk(theta: NDArray[np.float64], sharp: float) -> float:
         out = 0.0
-        for s in samples:  # each set's expected CER, averaged over the sets
-            z = sharp * _scores(theta, s.features)
+        for s, x in zip(samples, xs, strict=True):  # each set's expected CER, set-averaged
+            z = sharp * _scores(theta, x)
             z = z - z.max()
             p = np.exp(z)
             out += float(p @ s.errors / p.sum()) / per_group[s.group]
         return out / len(groups)
 
     def cer(theta: NDArray[np.float64]) -> float:
-        return sum(s.errors[int(np.argmax(_scores(theta, s.features)))] for s in samples) / total
+        chosen = (int(np.argmax(_scores(theta, x))) for x in xs)
+        return sum(float(s.errors[k]) for s, k in zip(samples, chosen, strict=True)) / total
 
     theta0 = _pack(start, keys)
     theta = theta0
@@ -214,8 +243,8 @@ def fit_weights(
     def nll(log_t: float) -> float:
         t = float(np.exp(log_t))
         out = 0.0
-        for s in samples:
-            sc = _scores(theta, s.features) / t
+        for s, x in zip(samples, xs, strict=True):
+            sc = _scores(theta, x) / t
             sc = sc - sc.max()
             p = np.exp(sc) / np.exp(sc).sum()
             k = int(np.argmax(sc))
@@ -226,7 +255,7 @@ def fit_weights(
 
     from scipy.optimize import minimize_scalar
 
-    t = float(np.exp(minimize_scalar(nll, bounds=(-4, 4), method="bounded").x))
+    t = float(np.exp(minimize_scalar(nll, bounds=(-8, 8), method="bounded").x))
     oracle = sum(float(s.errors.min()) for s in samples) / total
     own = sum(float(s.errors[0]) for s in samples) / total
     report = {
@@ -274,18 +303,18 @@ def evaluate(
 def fit_fusion(
     sets: Sequence[FitSet],
     *,
-    start: FusionWeights | None = None,
     rounds: int = 2,
     limit: int | None = None,
     holdout: float = 0.2,
-) -> tuple[FusionWeights, dict[str, Any]]:
-    """Gather features and fit the weights, ``rounds`` times (see the module).
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Gather features and fit the weights, ``rounds`` times, apart for each charset.
+
+    Sets read without a charset give the default weights; sets of one charset (``digits``)
+    give that charset's (:meth:`handocr.fusion.FusionWeights.pick`).
 
     Parameters
     ----------
     sets : sequence of FitSet
-    start : FusionWeights, optional
-        Where the fit starts (default the defaults).
     rounds : int
         Gather-and-fit rounds (>= 1).
     limit : int, optional
@@ -295,21 +324,36 @@ def fit_fusion(
 
     Returns
     -------
-    (FusionWeights, dict)
-        The fitted weights and the last round's report (fit and held-out figures per set).
+    (dict, dict)
+        The manifest's ``fusion`` entry (the default weights, ``by_charset``) and the reports
+        of the last round, by charset (``"default"`` for none): fit and held-out figures.
     """
-    w = start or FusionWeights()
-    report: dict[str, Any] = {}
-    for r in range(rounds):
-        fit: list[Sample] = []
-        held: dict[str, list[Sample]] = {}
-        keys: list[str] = []
-        for fs in sets:
-            samples, keys = collect([fs], w, limit=limit)
-            for k, s in enumerate(samples):
-                (held.setdefault(fs.folder.name, []) if held_out(k, holdout) else fit).append(s)
-        w, report = fit_weights(fit, keys, w)
-        report["round"] = r + 1
-        report["held_out"] = {name: evaluate(ss, keys, w) for name, ss in held.items()}
-        log.info("fusion fit round %d: %s", r + 1, report)
-    return w, report
+    entry: dict[str, Any] = {}
+    reports: dict[str, Any] = {}
+    kinds = sorted({fs.charset or "" for fs in sets})
+    for kind in kinds:
+        group = [fs for fs in sets if (fs.charset or "") == kind]
+        w = FusionWeights()
+        report: dict[str, Any] = {}
+        for r in range(rounds):
+            fit: list[Sample] = []
+            held: dict[str, list[Sample]] = {}
+            keys: list[str] = []
+            for fs in group:
+                samples, keys = collect([fs], w, limit=limit)
+                for k, s in enumerate(samples):
+                    (held.setdefault(fs.folder.name, []) if held_out(k, holdout) else fit).append(s)
+            if not fit:
+                raise ValueError(
+                    f"no single-line sample to fit on in {[str(f.folder) for f in group]}"
+                )
+            w, report = fit_weights(fit, keys, w)
+            report["round"] = r + 1
+            report["held_out"] = {name: evaluate(ss, keys, w) for name, ss in held.items()}
+            log.info("fusion fit (%s) round %d: %s", kind or "default", r + 1, report)
+        reports[kind or "default"] = report
+        if kind:
+            entry.setdefault("by_charset", {})[kind] = w.to_dict()
+        else:
+            entry |= w.to_dict()
+    return entry, reports

@@ -448,7 +448,7 @@ def load_real(
         if recognizer is None:
             from handocr.api import Recognizer
 
-            recognizer = Recognizer()
+            recognizer = Recognizer(line_models=())  # the character members' own glyphs
         crops = align_weak_labels(recognizer, folder, holdout=holdout, min_agreement=min_agreement)
     log.info("%s (%s): %s", folder, layout, crops.report)
     return crops

@@ -62,7 +62,7 @@ def _fuse(texts, frames, weights=None, charset=None, p=0.95):  # type: ignore[no
         [KEY],
         weights=weights or FusionWeights(),
         members=MEMBERS,
-        crop_x0=0,
+        crop_x0=[0],
         charset=charset,
     )
 
@@ -122,15 +122,19 @@ def test_weights_round_trip() -> None:
     assert FusionWeights.from_dict(w.to_dict() | {"report": {"x": 1}}) == w
 
 
-def test_line_crop_keeps_margins_and_turns_light_ink_dark() -> None:
+def test_line_crop_views_keep_paper_around_the_ink_and_turn_light_ink_dark() -> None:
     gray = np.full((100, 200), 20, np.uint8)  # dark paper
     ink = np.zeros_like(gray)
-    gray[40:60, 50:150] = 230  # light ink
+    gray[40:60, 50:150] = 230  # light ink, 20 rows
     ink[40:60, 50:150] = 255
     crop, x0 = line_crop(gray, ink, Box(50, 40, 150, 60), 20.0, (30, 100))
-    # 2 heights (+2 px) left and right, 1 height (+2 px) above (down to row 30) and below
-    assert x0 == 8 and crop.shape == (82 - 30, 192 - 8)
-    assert crop[0, 0] > 200 and crop[15, 50] < 50
+    # tight: 48 rows (small writing is not enlarged: 20 / 48 < TEXT_SHARE), 14 rows of paper
+    # above (cut at the band's row 30, then padded) and 14 + 5 columns beside
+    assert crop.shape == (48, 138) and x0 == 31
+    assert crop[0, 0] > 200 and crop[24, 69] < 50  # paper light, ink dark
+    wide, x0 = line_crop(gray, ink, Box(50, 40, 150, 60), 20.0, (30, 100), "wide")
+    # wide: 2 heights (+1) beside, 1 height (+1) below, above down to the band
+    assert wide.shape == (81 - 30, 191 - 9) and x0 == 9
 
 
 def test_bands_stop_halfway_to_the_neighbouring_lines() -> None:

@@ -18,6 +18,8 @@ BAD_VALUES = [
     ({"models": ()}, "models"),
     ({"models": ["cnn", ""]}, "models"),
     ({"models": [3]}, "models"),
+    ({"line_models": ["ppocrv5-rec", ""]}, "line_models"),
+    ({"line_models": 3}, "line_models"),
     ({"device": "gpu"}, "device"),
     ({"device": 0}, "device"),
     ({"backend": "tensorrt"}, "backend"),
@@ -156,9 +158,18 @@ def test_replace_checks_again_and_leaves_the_original() -> None:
 def test_models_differ_only_for_model_options() -> None:
     base = ReadOptions()
     assert not base.models_differ(base.replace(charset="digits", deskew=False, dpi=72))
-    assert MODEL_OPTIONS == ("models", "device", "backend", "batch_size", "voting", "cascade")
+    assert MODEL_OPTIONS == (
+        "models",
+        "line_models",
+        "device",
+        "backend",
+        "batch_size",
+        "voting",
+        "cascade",
+    )
     changed = {
         "models": ("cnn",),
+        "line_models": (),
         "device": "cpu",
         "backend": "onnx",
         "batch_size": 7,
@@ -183,3 +194,11 @@ def test_recognizer_takes_options_and_changes() -> None:
     assert Recognizer().options == ReadOptions()
     with pytest.raises(OptionError, match="ReadOptions"):
         Recognizer({"dpi": 72})  # type: ignore[arg-type]
+
+
+def test_line_models_accept_names_text_and_none() -> None:
+    assert ReadOptions(line_models="a.b, c").line_models == ("a.b", "c")
+    assert ReadOptions(line_models="none").line_models == ()
+    assert ReadOptions(line_models=[]).line_models == ()
+    assert ReadOptions().line_models is None  # the manifest's default line members
+    assert ReadOptions().models_differ(ReadOptions(line_models="none"))

@@ -30,7 +30,7 @@ class Oracle(Recognizer):
     """A recognizer whose classifier reads every glyph as ``char`` (no models loaded)."""
 
     def __init__(self, char: str) -> None:
-        super().__init__(search=False)
+        super().__init__(search=False, line_models=())
         self.char = char
 
     def classify(self, pieces):  # type: ignore[no-untyped-def]
