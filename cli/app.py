@@ -936,7 +936,7 @@ def fit_fusion_cmd(
     holdout: Annotated[
         float, typer.Option(min=0.0, max=0.9, help="share of each folder kept out and scored")
     ] = 0.2,
-    rounds: Annotated[int, typer.Option(min=1, help="gather-and-fit rounds")] = 2,
+    rounds: Annotated[int, typer.Option(min=1, help="gather-and-fit rounds")] = 1,
     seed: int = 0,
     limit: Annotated[
         Optional[int],  # noqa: UP045

@@ -218,11 +218,23 @@ class Recognizer:
         Each line member's ``"arch.tag"``, then ``"arch.tag~view"`` for each further view of
         the line it reads (its manifest ``input.views``).
         """
-        return [
-            m.key if k == 0 else f"{m.key}~{v}"
-            for m in self.line_members
-            for k, v in enumerate(m.views)
-        ]
+        return [key for key, _, _ in self._line_readings()]
+
+    def _line_readings(self) -> list[tuple[str, LineMember, str]]:
+        """``(key, member, view)`` of each line reading the fusion's weights use.
+
+        A further view whose weights are zero for this charset (``fit-fusion`` found it did not
+        pay) is not read; a member's first view always is.
+        """
+        w = self.fusion_weights
+        out = []
+        for m in self.line_members:
+            for k, v in enumerate(m.views):
+                key = m.key if k == 0 else f"{m.key}~{v}"
+                if k and not w.line.get(key, 1.0) and not w.line_distance.get(key, 0.0):
+                    continue
+                out.append((key, m, v))
+        return out
 
     @property
     def fusion_weights(self) -> FusionWeights:
@@ -434,8 +446,7 @@ class Recognizer:
         from handocr.fusion import fuse_line, fused_page, line_bands, line_crop
 
         o = self.options
-        members = self.line_members
-        views = list(dict.fromkeys(v for m in members for v in m.views))
+        views = list(dict.fromkeys(v for _, _, v in self._line_readings()))
         crops: dict[str, list[Any]] = {v: [] for v in views}
         x0s: dict[str, list[int]] = {v: [] for v in views}
         for _, lev, found, _ in read:
@@ -443,15 +454,16 @@ class Recognizer:
             boxes = [Box.enclosing([ls.lattice.pieces[c].box for c in ls.path]) for ls in found]
             for ls, box, band in zip(found, boxes, line_bands(boxes), strict=True):
                 for v in views:
-                    crop, x0 = line_crop(gray, lev.ink, box, ls.lattice.height, band, v)
+                    crop, x0 = line_crop(
+                        gray, lev.ink, box, ls.lattice.height, band, v, alone=len(found) == 1
+                    )
                     crops[v].append(crop)
                     x0s[v].append(x0)
-        per_member, origin = [], []
-        for m in members:
-            for v in m.views:  # a second view scores as a member of its own
-                per_member.append(m.read(crops[v]))
-                origin.append(x0s[v])
-        keys = self.line_keys
+        per_member, origin, keys = [], [], []
+        for key, m, v in self._line_readings():  # a further view scores as a member of its own
+            per_member.append(m.read(crops[v]))
+            origin.append(x0s[v])
+            keys.append(key)
         names = self._char_keys()
         weights = self.fusion_weights
         out = []

@@ -252,7 +252,7 @@ def crnn(
 
         def __init__(self) -> None:
             super().__init__()
-            self.trunk = trunk
+            self.trunk: Any = trunk
             self.rnn = nn.LSTM(channels[-1], hidden, batch_first=True, bidirectional=True)
             self.drop = nn.Dropout(dropout)
             self.head = nn.Linear(2 * hidden, num_classes)

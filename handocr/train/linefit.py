@@ -47,11 +47,15 @@ __all__ = [
     "LINE_FORMAT",
     "LineFitResult",
     "LineTrainConfig",
+    "description",
     "export_line_onnx",
     "fit_lines",
+    "line_parity",
     "load_line_weights",
     "read_lines",
     "save_line_weights",
+    "score",
+    "to_batch",
 ]
 
 log = logging.getLogger(__name__)
@@ -288,14 +292,14 @@ def export_line_onnx(net: nn.Module, out_path: Path, *, example_width: int = 96)
     tmp.write_bytes(model.SerializeToString())
     tmp.replace(out_path)
     try:
-        err = line_parity(net, out_path)
+        worst = line_parity(net, out_path)
     except Exception as exc:
         if isinstance(exc, WeightsError):
             raise
         raise WeightsError(f"{out_path.name} does not run on any width: {exc}") from exc
-    if err > PARITY_ATOL:
-        raise WeightsError(f"{out_path.name}: ONNX differs from torch by {err:.2e}")
-    return err
+    if worst > PARITY_ATOL:
+        raise WeightsError(f"{out_path.name}: ONNX differs from torch by {worst:.2e}")
+    return worst
 
 
 def line_parity(
@@ -341,13 +345,13 @@ def _augment_real(rng: np.random.Generator, img: NDArray[np.uint8]) -> NDArray[n
 
     h, w = img.shape
     w2 = max(4, round(w * rng.uniform(0.8, 1.2)))
-    out = cv2.resize(img, (w2, h), interpolation=cv2.INTER_LINEAR)
+    out: Any = cv2.resize(img, (w2, h), interpolation=cv2.INTER_LINEAR)
     paper = int(np.median(np.concatenate([out[:, :2].ravel(), out[:, -2:].ravel()])))
     left, right = int(rng.integers(0, 7)), int(rng.integers(0, 7))
     if left or right:
         out = cv2.copyMakeBorder(out, 0, 0, left, right, cv2.BORDER_CONSTANT, value=paper)
     a, b = rng.uniform(0.8, 1.15), rng.uniform(-20, 20)
-    f = out.astype(np.float32) * a + b
+    f: Any = out.astype(np.float32) * a + b
     if rng.random() < 0.2:
         f = cv2.GaussianBlur(f, (0, 0), rng.uniform(0.4, 1.0))
     out = np.clip(np.rint(f), 0, 255).astype(np.uint8)
@@ -467,20 +471,11 @@ def _lr_at(step: int, total: int, peak: float, warmup: float) -> float:
     return peak * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(1.0, p))))
 
 
-def _git_commit() -> str | None:
-    import subprocess
+def git_commit() -> str | None:
+    """Return the repository's HEAD commit, as the crop members' training records it."""
+    from handocr.train.fit import _git_commit
 
-    try:
-        res = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=False,
-            cwd=Path(__file__).parent,
-        )
-    except OSError:
-        return None
-    return res.stdout.strip() or None
+    return _git_commit()
 
 
 def description(cfg: LineTrainConfig, metrics: dict[str, Any]) -> dict[str, Any]:
@@ -601,7 +596,7 @@ def fit_lines(
         "train": {
             "config": asdict(cfg),
             "data_sha256": data_sha,
-            "git_commit": _git_commit(),
+            "git_commit": git_commit(),
             "torch": torch.__version__,
             "params": n_params,
         },
@@ -725,6 +720,3 @@ def _write_history(out: Path, history: list[dict[str, Any]]) -> None:
         w = csv.DictWriter(fh, fieldnames=keys)
         w.writeheader()
         w.writerows(history)
-
-
-__all__ += ["description", "line_parity", "read_lines", "score", "to_batch"]

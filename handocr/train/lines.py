@@ -33,14 +33,19 @@ from numpy.typing import NDArray
 
 from handocr.errors import DataError
 from handocr.labels import DIGITS, KEPT_LOWER, LABELS, LETTER_FREQUENCY, UPPER
-from handocr.models.crnn import LINE_HEIGHT, frames, normalise_text
+from handocr.models.crnn import LINE_HEIGHT, STRIDE, normalise_text
 from handocr.train.realdata import held_out
 
 __all__ = [
+    "MAX_TEXT",
+    "PUNCT",
+    "STRIDE_SAFE",
     "LineSet",
     "SynthLines",
-    "read_line_folder",
+    "SynthStyle",
+    "min_width",
     "random_text",
+    "read_line_folder",
     "to_height",
 ]
 
@@ -51,6 +56,9 @@ MAX_TEXT = 48
 
 PUNCT = "-/.,':"
 """Punctuation drawn as pen strokes (EMNIST has none)."""
+
+STRIDE_SAFE = 2 * STRIDE
+"""Least width in pixels per character of a synthetic line (two frames of the network)."""
 
 
 @dataclass(slots=True)
@@ -375,7 +383,8 @@ class SynthLines:
                 return img, t
             if text is not None:  # stretch the given text rather than fail
                 w = STRIDE_SAFE * (len(t) + 1)
-                return cv2.resize(img, (w, LINE_HEIGHT), interpolation=cv2.INTER_LINEAR), t
+                wide: Any = cv2.resize(img, (w, LINE_HEIGHT), interpolation=cv2.INTER_LINEAR)
+                return wide, t
         return img, t
 
     def _layout(self, rng: np.random.Generator, text: str) -> tuple[NDArray[np.float32], float]:
@@ -418,7 +427,7 @@ class SynthLines:
                     h_rel = rng.uniform(0.55, 0.72)
                 elif key in _DESCENDER:
                     h_rel, drop = rng.uniform(0.85, 1.0), 0.35
-            g = self._glyph(rng, key)
+            g: Any = self._glyph(rng, key)
             gh = max(3, round(cap * h_rel * rng.uniform(0.88, 1.12)))
             aspect = g.shape[1] / g.shape[0]
             gw = max(2, round(gh * aspect * width_f * rng.uniform(0.9, 1.1)))
@@ -485,9 +494,7 @@ class SynthLines:
         np.maximum(canvas, layer, out=canvas)
         return x + width
 
-    def _print(
-        self, rng: np.random.Generator, ink: NDArray[np.float32], cap: float
-    ) -> NDArray[np.uint8]:
+    def _print(self, rng: np.random.Generator, ink: Any, cap: float) -> NDArray[np.uint8]:
         """Pen, slant, clutter, paper, noise, blur, resolution and JPEG; resize to 32 px."""
         import cv2
 
@@ -502,7 +509,7 @@ class SynthLines:
         pad = int(abs(shear) * h) + 2
         m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
         m[0, 1] -= shear
-        m[0, 2] += pad + (shear * h if shear > 0 else 0) - shear * 0.0
+        m[0, 2] += pad + (shear * h if shear > 0 else 0)
         ink = cv2.warpAffine(ink, m, (w + 2 * pad, h), flags=cv2.INTER_LINEAR)
         h, w = ink.shape
         rules = np.zeros_like(ink)
@@ -512,7 +519,7 @@ class SynthLines:
                     frag = np.zeros_like(ink)
                     x = int(rng.uniform(0, w * 0.5))
                     while x < w - 4:
-                        g = self._glyph(rng, str(rng.choice(list(DIGITS + UPPER))))
+                        g: Any = self._glyph(rng, str(rng.choice(list(DIGITS + UPPER))))
                         gh = int(cap * rng.uniform(0.7, 1.1))
                         gw = max(2, int(gh * g.shape[1] / g.shape[0]))
                         g = cv2.resize(g, (gw, gh))
@@ -529,7 +536,7 @@ class SynthLines:
         level = np.clip(np.maximum(ink, rules), 0.0, 1.0)
         paper = float(rng.uniform(*st.paper))
         contrast = min(paper, float(rng.uniform(*st.contrast)))
-        page = paper - contrast * level
+        page: Any = paper - contrast * level
         tex = float(rng.uniform(0, 25)) if rng.random() < 0.5 else 0.0
         if tex:
             noise = rng.normal(0, 1, (h // 4 + 1, w // 4 + 1)).astype(np.float32)
@@ -543,7 +550,7 @@ class SynthLines:
         if rng.random() < st.lowres_p:  # a small scan, enlarged
             small_h = int(rng.integers(12, 24))
             gray = to_height(gray, small_h)
-        out = to_height(gray)
+        out: Any = to_height(gray)
         if rng.random() < st.jpeg_p:
             q = int(rng.integers(30, 96))
             ok, buf = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, q])
@@ -562,10 +569,6 @@ class SynthLines:
         return out
 
 
-STRIDE_SAFE = 2 * 4
-"""Least width in pixels per character of a synthetic line (two frames of the network)."""
-
-
 def _blit(canvas: NDArray[np.float32], g: NDArray[np.float32], y0: int, x0: int) -> None:
     """``max``-combine ``g`` into ``canvas`` at ``(y0, x0)``, clipped to the canvas."""
     h, w = canvas.shape
@@ -581,7 +584,4 @@ def _blit(canvas: NDArray[np.float32], g: NDArray[np.float32], y0: int, x0: int)
 def min_width(text: str) -> int:
     """Least input width in pixels for CTC to fit ``text`` (a frame per character and repeat)."""
     repeats = sum(a == b for a, b in itertools.pairwise(text))
-    return 4 * (len(text) + repeats)
-
-
-__all__ += ["STRIDE_SAFE", "SynthStyle", "frames", "min_width"]
+    return STRIDE * (len(text) + repeats)

@@ -276,3 +276,36 @@ def test_the_manifest_refreshes_with_the_verifier_beside_the_members(tmp_path) -
     assert refresh_manifest(folder)
     names = set(load_manifest(folder).weights)
     assert "verifier" not in " ".join(names) and len(names) == 3
+
+
+def test_the_shipped_line_member_is_pinned_and_carries_its_notice() -> None:
+    manifest = load_manifest()
+    assert manifest.default_line_members
+    for name in manifest.default_line_members:
+        entry = manifest.line_entry(name)
+        assert file_sha256(entry.path(manifest.folder)) == entry.sha256
+        assert entry.licence and entry.source
+    notice = (WEIGHTS / "NOTICE").read_text()
+    assert "PaddleOCR" in notice and "Apache License" in notice
+
+
+@pytest.mark.slow
+def test_the_line_member_reads_the_slashes_of_dates_the_characters_cannot(emnist_sample) -> None:  # type: ignore[no-untyped-def]
+    """Dates from the committed EMNIST sample's digits with drawn slashes (never fitted on)."""
+    from handocr.train.data import load_emnist, to_label_space
+    from handocr.train.synthfields import date_fields, digits_by_value
+
+    sample = load_emnist(emnist_sample, "pool47", "test")
+    digits = digits_by_value(sample.images, to_label_space(sample))
+    fields = date_fields(np.random.default_rng(7), digits, 12, "/")
+    fused, alone = Recognizer(), Recognizer(line_models="none")
+    read = sum(
+        Levenshtein.distance(fused.read(img).text.replace(" ", ""), text) for img, text in fields
+    )
+    slashes = sum(fused.read(img).text.count("/") for img, _ in fields)
+    assert slashes >= 12  # of 24 written; the characters alone read none
+    assert all("/" not in alone.read(img).text for img, _ in fields)
+    chars = sum(
+        Levenshtein.distance(alone.read(img).text.replace(" ", ""), text) for img, text in fields
+    )
+    assert read < chars
