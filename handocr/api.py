@@ -223,15 +223,15 @@ class Recognizer:
     def _line_readings(self) -> list[tuple[str, LineMember, str]]:
         """``(key, member, view)`` of each line reading the fusion's weights use.
 
-        A further view whose weights are zero for this charset (``fit-fusion`` found it did not
-        pay) is not read; a member's first view always is.
+        A reading whose weights are zero for this charset (``fit-fusion`` found that it did not
+        pay there) is not computed.
         """
         w = self.fusion_weights
         out = []
         for m in self.line_members:
             for k, v in enumerate(m.views):
                 key = m.key if k == 0 else f"{m.key}~{v}"
-                if k and not w.line.get(key, 1.0) and not w.line_distance.get(key, 0.0):
+                if not w.line.get(key, 1.0) and not w.line_distance.get(key, 0.0):
                     continue
                 out.append((key, m, v))
         return out

@@ -14,9 +14,10 @@ its truth best, if that line's best reading errs on at most a third of the chara
 
 The insertion, deletion and punctuation weights act inside the lattice alignment, so the
 features may be gathered again with the fitted weights and refitted (``rounds``). A line
-member's further views (a second crop of each line, a second run of the member) are kept only
-where they lower the held-out CER: the fit is made with every view and with each member's first
-view only, and the better of the two on the held-out images of the group's sets wins.
+member's further views (a second crop of each line) and further members are kept only where they
+lower the held-out CER: the fit is made with every line reading, with each member's first view,
+and with the first member alone, and the best on the held-out images of the group's sets wins
+(a reading whose weights are zero is not computed when reading).
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ __all__ = [
     "fit_fusion",
     "fit_weights",
     "held_out",
-    "primary_views_only",
+    "only_readings",
+    "reading_choices",
 ]
 
 log = logging.getLogger(__name__)
@@ -317,9 +319,11 @@ def evaluate(
     return out
 
 
-def primary_views_only(samples: Sequence[Sample], keys: Sequence[str]) -> list[Sample]:
-    """Return the samples without the readings of further views (``"arch.tag~view"``)."""
-    drop = [m for m, k in enumerate(keys) if "~" in k]
+def only_readings(
+    samples: Sequence[Sample], keys: Sequence[str], kept: Sequence[str]
+) -> list[Sample]:
+    """Return the samples with the line readings not in ``kept`` zeroed (no evidence)."""
+    drop = [m for m, k in enumerate(keys) if k not in kept]
     out = []
     for s in samples:
         ctc, dist = s.features.ctc.copy(), s.features.distance.copy()
@@ -330,41 +334,58 @@ def primary_views_only(samples: Sequence[Sample], keys: Sequence[str]) -> list[S
     return out
 
 
-def _without_views(w: FusionWeights, keys: Sequence[str]) -> FusionWeights:
-    """Weights whose further views are zero: reading skips them."""
-    line = dict(w.line) | {k: 0.0 for k in keys if "~" in k}
-    dist = dict(w.line_distance) | {k: 0.0 for k in keys if "~" in k}
+def _only(w: FusionWeights, keys: Sequence[str], kept: Sequence[str]) -> FusionWeights:
+    """Weights that are zero for the readings not in ``kept``: reading skips those."""
+    line = dict(w.line) | {k: 0.0 for k in keys if k not in kept}
+    dist = dict(w.line_distance) | {k: 0.0 for k in keys if k not in kept}
     return dataclasses.replace(w, line=line, line_distance=dist)
 
 
-def _fit_group(
-    fit: list[Sample], held: dict[str, list[Sample]], keys: list[str], start: FusionWeights
-) -> tuple[FusionWeights, dict[str, Any]]:
-    """Fit with every view and with each member's first view only; keep the better held out.
+def reading_choices(keys: Sequence[str]) -> dict[str, list[str]]:
+    """Return the sets of line readings a fit compares, by name.
 
-    The further views (a second crop of each line) cost a second run of the member: they are
-    kept only where they lower the held-out CER, averaged over the group's sets.
+    Every reading, each member's first view, and the first member's first view alone
+    (duplicates dropped).
     """
-    w_all, rep_all = fit_weights(fit, keys, start)
-    rep_all["held_out"] = {n: evaluate(ss, keys, w_all) for n, ss in held.items()}
-    if not any("~" in k for k in keys):
-        return w_all, rep_all
-    w_one, rep_one = fit_weights(primary_views_only(fit, keys), keys, start)
-    w_one = _without_views(w_one, keys)
-    rep_one["held_out"] = {
-        n: evaluate(primary_views_only(ss, keys), keys, w_one) for n, ss in held.items()
-    }
+    first = [k for k in keys if "~" not in k]
+    out = {"every reading": list(keys), "first views": first, "first member": first[:1]}
+    unique: dict[str, list[str]] = {}
+    for name, kept in out.items():
+        if kept and kept not in unique.values():
+            unique[name] = kept
+    return unique
+
+
+def _fit_group(
+    fit: list[Sample],
+    held: dict[str, list[Sample]],
+    keys: list[str],
+    start: FusionWeights,
+    real: set[str] | None = None,
+) -> tuple[FusionWeights, dict[str, Any]]:
+    """Fit with each set of line readings (:func:`reading_choices`); keep the best held out.
+
+    A further view (a second crop of each line) or a further member costs a run of a network:
+    it is kept only where it lowers the held-out CER, averaged over the group's sets of real
+    images (``real``; generated fields inform the weights, not this choice; ties go to the
+    smaller set, listed later).
+    """
+    fits: dict[str, tuple[FusionWeights, dict[str, Any]]] = {}
+    for name, kept in reading_choices(keys).items():
+        w, rep = fit_weights(only_readings(fit, keys, kept), keys, start)
+        w = _only(w, keys, kept)
+        rep["held_out"] = {
+            n: evaluate(only_readings(ss, keys, kept), keys, w) for n, ss in held.items()
+        }
+        fits[name] = (w, rep)
 
     def mean_cer(rep: dict[str, Any]) -> float:
-        return float(np.mean([r["cer_fused"] for r in rep["held_out"].values()] or [0.0]))
+        cers = [r["cer_fused"] for n, r in rep["held_out"].items() if real is None or n in real]
+        return float(np.mean(cers or [0.0]))
 
-    keep_all = mean_cer(rep_all) < mean_cer(rep_one)
-    w, rep = (w_all, rep_all) if keep_all else (w_one, rep_one)
-    rep["views"] = {
-        "every view": rep_all["held_out"],
-        "first view only": rep_one["held_out"],
-        "kept": "every view" if keep_all else "first view only",
-    }
+    best = min(fits, key=lambda n: (mean_cer(fits[n][1]), -list(fits).index(n)))
+    w, rep = fits[best]
+    rep["readings"] = {name: r["held_out"] for name, (_, r) in fits.items()} | {"kept": best}
     return w, rep
 
 
@@ -415,7 +436,8 @@ def fit_fusion(
                 raise ValueError(
                     f"no single-line sample to fit on in {[str(f.folder) for f in group]}"
                 )
-            w, report = _fit_group(fit, held, keys, w)
+            real = {fs.folder.name for fs in group if fs.items is None}
+            w, report = _fit_group(fit, held, keys, w, real)
             report["round"] = r + 1
             log.info("fusion fit (%s) round %d: %s", kind or "default", r + 1, report)
         reports[kind or "default"] = report

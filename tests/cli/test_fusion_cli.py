@@ -45,7 +45,7 @@ def test_line_models_none_reads_with_the_characters_alone(fields: Path) -> None:
     assert doc == Document.from_json(recognize(page, line_models="none").to_json())
     assert all(m.name != "ppocrv5-rec" for m in doc.models)
     fused = Document.from_json(runner.invoke(app, ["read", "-f", "json", str(page)]).stdout)
-    assert [m.name for m in fused.models][-1] == "ppocrv5-rec"
+    assert "ppocrv5-rec" in [m.name for m in fused.models]
     voters = {v[0] for c in fused.pages[0].lines[0].all_chars() for v in c.votes}
     assert "ppocrv5-rec.mobile" in voters
 
