@@ -275,11 +275,7 @@ def line_crop(
     if view == "wide" and alone:
         x0, y0, x1, y1 = 0, 0, w, h  # the page's only line: the whole field image
     if view == "wide":
-        crop = gray[y0:y1, x0:x1]
-        mask = ink[y0:y1, x0:x1] > 0
-        if mask.any() and (~mask).any() and crop[mask].mean() > crop[~mask].mean():
-            crop = 255 - crop
-        return np.ascontiguousarray(crop), x0
+        return _without_rules(gray[y0:y1, x0:x1], ink[y0:y1, x0:x1] > 0, height), x0
     ys, xs = np.nonzero(ink[y0:y1, x0:x1])
     if len(ys):
         near = Box(x0 + int(xs.min()), y0 + int(ys.min()), x0 + int(xs.max()) + 1,
@@ -294,10 +290,8 @@ def line_crop(
     x0, x1 = max(0, box.x0 - mx), min(w, box.x1 + mx)
     y0 = max(0, min(box.y0, max(top, box.y0 - my)))
     y1 = min(h, max(box.y1, min(bottom, box.y1 + my)))
-    crop = gray[y0:y1, x0:x1]
     mask = ink[y0:y1, x0:x1] > 0
-    if mask.any() and (~mask).any() and crop[mask].mean() > crop[~mask].mean():
-        crop = 255 - crop  # light ink on dark paper
+    crop = _without_rules(gray[y0:y1, x0:x1], mask, height)
     paper = int(np.median(crop[~mask])) if (~mask).any() else 255
     import cv2
 
@@ -306,6 +300,36 @@ def line_crop(
         crop = cv2.copyMakeBorder(crop, need // 2, need - need // 2, 0, 0, cv2.BORDER_CONSTANT,
                                   value=paper)  # fmt: skip
     return np.ascontiguousarray(crop), x0
+
+
+def _without_rules(
+    crop: NDArray[np.uint8], ink: NDArray[np.bool_], height: float
+) -> NDArray[np.uint8]:
+    """Return the crop dark on light, with the ruling the ink map left out painted over.
+
+    Form lines and box walls are structure, not characters: the binarisation removed them from
+    the ink map (:func:`handocr.preprocess.ink_map`), but they stay in the gray page, where a line
+    member reads a box wall as ``1`` or ``I``. Dark straight runs at least 1.5 line heights long
+    (a morphological opening) that are not ink become paper.
+    """
+    import cv2
+
+    if ink.any() and (~ink).any() and crop[ink].mean() > crop[~ink].mean():
+        crop = 255 - crop  # light ink on dark paper
+    crop = np.ascontiguousarray(crop)
+    if crop.size == 0 or not (~ink).any():
+        return crop
+    paper = int(np.median(crop[~ink]))
+    _, dark = cv2.threshold(crop, 0, 255, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
+    k = max(5, round(1.5 * height))
+    rules = cv2.morphologyEx(dark, cv2.MORPH_OPEN, np.ones((1, k), np.uint8))
+    rules |= cv2.morphologyEx(dark, cv2.MORPH_OPEN, np.ones((k, 1), np.uint8))
+    rules = cv2.dilate(rules, np.ones((3, 3), np.uint8)) > 0
+    rules &= ~cv2.dilate(ink.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    if rules.any():
+        crop = crop.copy()
+        crop[rules] = paper
+    return crop
 
 
 def line_bands(boxes: Sequence[Box]) -> list[tuple[int, int]]:
