@@ -35,7 +35,7 @@ from numpy.typing import NDArray
 from handocr.errors import ExitCode, HandocrError, OptionError
 from handocr.io import PageSource, as_sources, iter_pages, source_label
 from handocr.options import ReadOptions
-from handocr.result import Box, Document, ModelInfo, Page
+from handocr.result import Box, Char, Document, ModelInfo, Page
 
 if TYPE_CHECKING:
     from handocr.ensemble import Ensemble
@@ -469,7 +469,8 @@ class Recognizer:
         out = []
         n = 0
         for page, lev, found, _ in read:
-            fused, pieces = [], []
+            fused: list[tuple[list[Char], list[bool]]] = []
+            pieces: list[Piece] = []
             for ls, line in zip(found, page.lines, strict=True):
                 chars, starts = fuse_line(
                     ls,

@@ -297,8 +297,9 @@ def line_crop(
 
     need = round(rows_wanted) - crop.shape[0]
     if need > 0:  # the page ends: paper beyond it
-        crop = cv2.copyMakeBorder(crop, need // 2, need - need // 2, 0, 0, cv2.BORDER_CONSTANT,
-                                  value=paper)  # fmt: skip
+        padded = cv2.copyMakeBorder(crop, need // 2, need - need // 2, 0, 0, cv2.BORDER_CONSTANT,
+                                    value=paper)  # fmt: skip
+        return np.ascontiguousarray(padded, np.uint8), x0
     return np.ascontiguousarray(crop), x0
 
 
@@ -316,20 +317,20 @@ def _without_rules(
 
     if ink.any() and (~ink).any() and crop[ink].mean() > crop[~ink].mean():
         crop = 255 - crop  # light ink on dark paper
-    crop = np.ascontiguousarray(crop)
-    if crop.size == 0 or not (~ink).any():
-        return crop
-    paper = int(np.median(crop[~ink]))
-    _, dark = cv2.threshold(crop, 0, 255, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
+    out: NDArray[np.uint8] = np.ascontiguousarray(crop, np.uint8)
+    if out.size == 0 or not (~ink).any():
+        return out
+    paper = int(np.median(out[~ink]))
+    _, dark = cv2.threshold(out, 0, 255, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
     k = max(5, round(1.5 * height))
-    rules = cv2.morphologyEx(dark, cv2.MORPH_OPEN, np.ones((1, k), np.uint8))
-    rules |= cv2.morphologyEx(dark, cv2.MORPH_OPEN, np.ones((k, 1), np.uint8))
-    rules = cv2.dilate(rules, np.ones((3, 3), np.uint8)) > 0
-    rules &= ~cv2.dilate(ink.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    lines = cv2.morphologyEx(dark, cv2.MORPH_OPEN, np.ones((1, k), np.uint8))
+    lines = np.maximum(lines, cv2.morphologyEx(dark, cv2.MORPH_OPEN, np.ones((k, 1), np.uint8)))
+    near_ink = cv2.dilate(ink.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    rules = (cv2.dilate(lines, np.ones((3, 3), np.uint8)) > 0) & ~near_ink
     if rules.any():
-        crop = crop.copy()
-        crop[rules] = paper
-    return crop
+        out = out.copy()
+        out[rules] = paper
+    return out
 
 
 def line_bands(boxes: Sequence[Box]) -> list[tuple[int, int]]:
