@@ -47,7 +47,7 @@ LAYERS = [
         "ctc",
         "ensemble",
     },
-    {"decode", "fusion"},
+    {"decode", "fusion", "linecrop"},
     {
         "formats",
         "formats.hocr",

@@ -443,7 +443,8 @@ class Recognizer:
         width). A fused character without a lattice candidate has no piece: the pieces
         returned are those of the characters that have one.
         """
-        from handocr.fusion import fuse_line, fused_page, line_bands, line_crop
+        from handocr.fusion import fuse_line, fused_page
+        from handocr.linecrop import line_bands, line_crop
 
         o = self.options
         views = list(dict.fromkeys(v for _, _, v in self._line_readings()))

@@ -18,7 +18,14 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["NEG", "best_path", "forced_alignment", "prefix_beam_search", "sequence_log_probs"]
+__all__ = [
+    "NEG",
+    "best_path",
+    "forced_alignment",
+    "prefix_beam_search",
+    "restrict_classes",
+    "sequence_log_probs",
+]
 
 NEG = -1e4
 """Log-probability floor: a sequence the frames cannot hold (too long) scores this."""
@@ -217,3 +224,12 @@ def forced_alignment(
             frames[state // 2].append(t)
         state -= int(back[t, state]) if t > 0 else 0
     return [(min(f), max(f) + 1) if f else (0, 0) for f in frames]
+
+
+def restrict_classes(
+    log_probs: NDArray[np.float32], allowed: NDArray[np.bool_]
+) -> NDArray[np.float32]:
+    """Return log-posteriors renormalised over the allowed classes (``allowed[0]``: the blank)."""
+    lp = np.where(allowed[None, :], log_probs, -np.inf)
+    norm = np.logaddexp.reduce(lp, axis=1, keepdims=True)
+    return np.asarray(np.maximum(lp - norm, -1e4), np.float32)

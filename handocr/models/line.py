@@ -27,6 +27,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from handocr.errors import WeightsError
+from handocr.labels import LABELS, Charset
 from handocr.models.manifest import LineEntry, Manifest, load_manifest, split_name
 from handocr.result import ModelInfo
 
@@ -37,12 +38,17 @@ __all__ = [
     "MAX_ASPECT",
     "LineMember",
     "LineReading",
+    "PUNCT",
+    "allowed_symbols",
     "load_line_members",
 ]
 
 log = logging.getLogger(__name__)
 
-FOLDED = string.digits + string.ascii_uppercase + "-/.,':"
+PUNCT = "-/.,':"
+"""The punctuation of forms that the line members read (the 47 EMNIST classes hold none)."""
+
+FOLDED = string.digits + string.ascii_uppercase + PUNCT
 """handocr's reading alphabet for line members: class ``i + 1`` of a folded posterior is
 ``FOLDED[i]``, class 0 the CTC blank."""
 
@@ -263,3 +269,20 @@ def load_line_members(
     manifest = manifest or load_manifest()
     chosen = manifest.default_line_members if names is None else tuple(names)
     return [LineMember(manifest.line_entry(n), manifest.folder) for n in chosen]
+
+
+def allowed_symbols(charset: Charset | None) -> NDArray[np.bool_]:
+    """Which folded symbols a charset lets a reading hold, shape ``(len(FOLDED),)``.
+
+    Without a charset every symbol; with one, the digits and letters whose class (of either
+    case) it allows, and punctuation marks it names explicitly.
+    """
+    if charset is None:
+        return np.ones(len(FOLDED), bool)
+    ok = np.zeros(len(FOLDED), bool)
+    for k, target in enumerate(charset.fold):
+        if target >= 0:
+            ok[FOLDED.index(LABELS[k].upper())] = True
+    for c in PUNCT:
+        ok[FOLDED.index(c)] = c in charset.spec
+    return ok

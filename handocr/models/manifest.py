@@ -121,7 +121,7 @@ class LineEntry:
         std`` with ``v`` in [0, 1], ``v = gray / 255`` for ``ink = "dark"``,
         ``(255 - gray) / 255`` for ``"bright"``), ``pad`` (value of padded columns, after
         normalisation) and ``views`` (the line crops it reads, ``tight`` and/or ``wide``:
-        :func:`handocr.fusion.line_crop`; default ``tight``).
+        :func:`handocr.linecrop.line_crop`; default ``tight``).
     output : {"probs", "log_probs"}
         What the graph's first output holds, shape ``(N, T, 1 + len(alphabet))``.
     licence, source : str

@@ -5,16 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from handocr.fusion import (
-    FusionWeights,
-    allowed_symbols,
-    fuse_line,
-    line_bands,
-    line_crop,
-    line_features,
-)
+from handocr.fusion import FusionWeights, fuse_line, line_features
 from handocr.labels import LABELS, Charset
-from handocr.models.line import FOLDED, LineReading
+from handocr.linecrop import line_bands, line_crop
+from handocr.models.line import FOLDED, LineReading, allowed_symbols
 from handocr.result import Box, Char
 from handocr.segment.components import Piece
 from handocr.segment.config import SegmentConfig
