@@ -54,11 +54,14 @@ def test_ctrl_c_is_exit_130(monkeypatch: pytest.MonkeyPatch, capsys: pytest.Capt
     assert "interrupted" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("command", ["read", "eval_pages", "eval_"])
-def test_cli_defaults_come_from_read_options(command: str) -> None:
+@pytest.mark.parametrize(
+    ("module", "command"), [("read", "read"), ("evaluate", "eval_pages"), ("evaluate", "eval_")]
+)
+def test_cli_defaults_come_from_read_options(module: str, command: str) -> None:
     # every reading option the command takes defaults to ReadOptions' own default
-    import handocr_cli.app as cli
+    import importlib
 
+    cli = importlib.import_module(f"handocr_cli.{module}")
     defaults = ReadOptions()
     params = inspect.signature(getattr(cli, command)).parameters
     # (read's PAGES argument is its inputs; the page selection is --pages, page_ranges)

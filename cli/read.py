@@ -1,0 +1,320 @@
+"""``handocr read`` and ``handocr batch``: pages in, results out."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Optional
+
+import typer
+from handocr_cli.common import (
+    DEFAULT_VOTING,
+    DEFAULTS,
+    BackendOpt,
+    Binarize,
+    CascadeOpt,
+    CharsetOpt,
+    Deskew,
+    Device,
+    Dpi,
+    Format,
+    Inputs,
+    LetterPrior,
+    LineModels,
+    Models,
+    Output,
+    OutputDir,
+    OutputFormat,
+    Overlay,
+    PageRanges,
+    Quiet,
+    Recursive,
+    TemplateOpt,
+    Verbose,
+    VotingOpt,
+    configure_cli_logging,
+    fail,
+    log,
+    progress_bar,
+    read_options,
+)
+
+from handocr.errors import ExitCode, HandocrError, OutputError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    import numpy as np
+
+    from handocr.result import Document, Page
+
+
+def read(
+    pages: Inputs,
+    fmt: Format = OutputFormat.TEXT,
+    output: Output = None,
+    output_dir: OutputDir = None,
+    recursive: Recursive = False,
+    page_ranges: PageRanges = None,
+    dpi: Dpi = DEFAULTS.dpi,
+    models: Models = None,
+    line_models: LineModels = None,
+    voting: VotingOpt = DEFAULT_VOTING,
+    charset: CharsetOpt = None,
+    deskew: Deskew = DEFAULTS.deskew,
+    binarize: Binarize = DEFAULTS.binarize,
+    overlay: Overlay = None,
+    template: TemplateOpt = None,
+    device: Device = DEFAULTS.device,
+    backend: BackendOpt = DEFAULTS.backend,
+    cascade: CascadeOpt = str(DEFAULTS.cascade),
+    letter_prior: LetterPrior = DEFAULTS.letter_prior,
+    quiet: Quiet = False,
+    verbose: Verbose = 0,
+) -> None:
+    """Read PAGES and print or write the text found (pages separated by a form feed).
+
+    A file that cannot be read is reported on stderr and every other input is still read and
+    written. Exit codes: 0 all read, 6 some inputs failed (the rest was written), 3 no input
+    could be read, 4 weights unusable, 7 a result could not be written (docs/errors.md).
+    """
+    configure_cli_logging(verbose, quiet=quiet)
+    from handocr.api import Recognizer
+    from handocr.errors import exit_code_for
+    from handocr.formats import NEEDS_IMAGES, output_files, render_bytes
+    from handocr.io import expand_inputs, write_bytes_atomic
+    from handocr.result import Document
+
+    if output is not None and output_dir is not None:
+        log.error("use either --output or --output-dir, not both")
+        raise typer.Exit(code=int(ExitCode.USAGE))
+    options = read_options(
+        models=tuple(models) if models else None, device=device, backend=backend,
+        voting=voting.value, cascade=cascade, dpi=dpi, pages=page_ranges, binarize=binarize,
+        deskew=deskew, charset=charset, letter_prior=letter_prior, line_models=line_models,
+    )  # fmt: skip
+    rec = Recognizer(options)
+    if template is not None:
+        _read_template(
+            rec, template, pages, fmt.value, output, recursive=recursive, verbose=verbose
+        )
+        return
+    if fmt.value == "csv":
+        log.error("--format csv is the row-per-page output of --template")
+        raise typer.Exit(code=int(ExitCode.USAGE))
+    errors: list[HandocrError] = []
+    docs: list[Document] = []
+    kept = _PageImages(fmt.value in NEEDS_IMAGES)
+    used_names: set[str] = set()
+    images: list[bytes] = []
+    update, stop = progress_bar("reading", enabled=not quiet)
+    try:
+        inputs = expand_inputs(pages, recursive=recursive)
+        hooks = [h for h in (_overlay_writer(overlay), kept.hook) if h is not None]
+        for result in rec.read_inputs(
+            inputs, errors="report", on_page=_chain(hooks), progress=update
+        ):
+            if result.error is not None:
+                if not any(e is result.error for e in errors):  # a model error fails many
+                    log.error("%s", result.error, exc_info=verbose > 0)
+                errors.append(result.error)
+                continue
+            if result.document is None:
+                continue
+            page_images = kept.take(result.document)
+            if output_dir is not None:
+                name = "stdin" if result.source == "-" else Path(result.source).name
+                if name in used_names:  # scans/2023/001.png and scans/2024/001.png
+                    base, k = name, 2
+                    while f"{base}~{k}" in used_names:
+                        k += 1
+                    name = f"{base}~{k}"
+                    log.warning(
+                        "%s: written as %s (another input has its name)", result.source, name
+                    )
+                used_names.add(name)
+                for file, data in output_files(
+                    result.document, fmt.value, name, page_images, dpi=dpi
+                ):
+                    write_bytes_atomic(output_dir / file, data)
+            else:
+                docs.append(result.document)
+                images += page_images or []
+        if output_dir is None and (docs or not errors):
+            data = render_bytes(
+                Document.concat(docs, rec.loaded_models), fmt.value, images, dpi=dpi
+            )
+            if output is not None:
+                write_bytes_atomic(output, data)
+            else:
+                sys.stdout.buffer.write(data)
+                sys.stdout.flush()
+    except HandocrError as err:
+        raise fail(err, verbose) from None
+    finally:
+        stop()
+    code = exit_code_for(errors, succeeded=len(inputs) - len(errors))
+    if code != ExitCode.OK:
+        raise typer.Exit(code=int(code))
+
+
+def batch(
+    inputs: Inputs,
+    output_dir: Annotated[Path, typer.Option(help="folder of rows, page results and summary")],
+    engine: Annotated[str, typer.Option(help="local (a process pool) or ray (Ray Data)")] = "local",
+    workers: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option(min=1, help="worker processes or Ray actors (default: the CPU count)"),
+    ] = None,
+    address: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(help="Ray cluster address (default: start a local Ray instance)"),
+    ] = None,
+    recursive: Recursive = False,
+    page_ranges: PageRanges = None,
+    dpi: Dpi = DEFAULTS.dpi,
+    charset: CharsetOpt = None,
+    line_models: LineModels = None,
+    quiet: Quiet = False,
+    verbose: Verbose = 0,
+) -> None:
+    """Read many files page by page into OUTPUT_DIR: a JSON row per page and a summary.
+
+    Rows go to OUTPUT_DIR/rows/ as each page is read, then all of them to results.jsonl and
+    the counts to summary.json (printed); a file that cannot be read is an error row. A re-run
+    skips every page already written (resume). Exit codes: 0 all read, 6 some rows are errors,
+    3 none could be read, 8 --engine ray without Ray (docs/errors.md).
+    """
+    configure_cli_logging(verbose, quiet=quiet)
+    from dataclasses import asdict
+
+    from handocr.batch import run_batch
+
+    options = read_options(dpi=dpi, pages=page_ranges, charset=charset, line_models=line_models)
+    update, stop = progress_bar("files", enabled=not quiet)
+    try:
+        summary = run_batch(
+            inputs,
+            output_dir,
+            engine=engine,
+            workers=workers,
+            address=address,
+            options=options,
+            recursive=recursive,
+            progress=update,
+        )
+    except HandocrError as err:
+        raise fail(err, verbose) from None
+    finally:
+        stop()
+    typer.echo(json.dumps(asdict(summary)))
+    if summary.errors:
+        code = ExitCode.PARTIAL if summary.pages else ExitCode.BAD_INPUT
+        raise typer.Exit(code=int(code))
+
+
+def _read_template(
+    rec: Any,
+    path: Path,
+    pages: list[str],
+    fmt: str,
+    output: Path | None,
+    *,
+    recursive: bool,
+    verbose: int,
+) -> None:
+    """``handocr read --template``: every page's fields as JSON lines, CSV rows or text."""
+    from handocr.errors import exit_code_for
+    from handocr.io import expand_inputs, write_text_atomic
+    from handocr.template import forms_to_csv, load_template, read_forms
+
+    if fmt not in ("json", "csv", "text"):
+        log.error("--template writes json, csv or text, not %s", fmt)
+        raise typer.Exit(code=int(ExitCode.USAGE))
+    try:
+        form = load_template(path)
+        inputs = expand_inputs(pages, recursive=recursive)
+        results = list(read_forms(rec, inputs, form))
+    except HandocrError as err:
+        raise fail(err, verbose) from None
+    errors = [r.error for r in results if r.error is not None]
+    for failure in errors:
+        log.error("%s", failure)
+    if fmt == "csv":
+        text = forms_to_csv(results, form)
+    elif fmt == "json":
+        text = "".join(json.dumps(r.to_dict(), ensure_ascii=False) + "\n" for r in results)
+    else:
+        text = "".join(
+            f"{r.source}#{r.page + 1}\t{name}\t{f.text}\n"
+            for r in results
+            if r.fields
+            for name, f in r.fields.items()
+        )
+    try:
+        if output is not None:
+            write_text_atomic(output, text)
+        else:
+            sys.stdout.write(text)
+    except HandocrError as err:
+        raise fail(err, verbose) from None
+    code = exit_code_for(errors, succeeded=len(results) - len(errors))
+    if code != ExitCode.OK:
+        raise typer.Exit(code=int(code))
+
+
+class _PageImages:
+    """Keeps each page's image as PNG for the formats that embed them (``pdf``)."""
+
+    def __init__(self, wanted: bool) -> None:
+        self.wanted = wanted
+        self.pending: dict[tuple[str | None, int], list[bytes]] = {}
+
+    @property
+    def hook(self) -> Callable[[Page, np.ndarray], None] | None:
+        if not self.wanted:
+            return None
+
+        def keep(page: Page, image: np.ndarray) -> None:
+            from handocr.formats.pdf import encode_page_image
+
+            key = (page.source, page.index)
+            self.pending.setdefault(key, []).append(encode_page_image(image))
+
+        return keep
+
+    def take(self, doc: Document) -> list[bytes] | None:
+        """Return the images of ``doc``'s pages, in order (None when not kept)."""
+        if not self.wanted:
+            return None
+        return [self.pending[p.source, p.index].pop(0) for p in doc.pages]
+
+
+def _chain(
+    hooks: list[Callable[[Page, np.ndarray], None]],
+) -> Callable[[Page, np.ndarray], None] | None:
+    """One ``on_page`` hook calling each of ``hooks`` in turn (None for none)."""
+    if not hooks:
+        return None
+
+    def call(page: Page, image: np.ndarray) -> None:
+        for hook in hooks:
+            hook(page, image)
+
+    return call
+
+
+def _overlay_writer(folder: Path | None) -> Callable[[Page, np.ndarray], None] | None:
+    """Return an ``on_page`` hook writing overlays into ``folder`` (a failed write warns)."""
+    if folder is None:
+        return None
+    from handocr.overlay import write_overlay
+
+    def write(page: Page, image: np.ndarray) -> None:
+        try:
+            write_overlay(folder, image, page)
+        except OutputError as err:
+            log.warning("%s", err)
+
+    return write
