@@ -21,13 +21,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from handocr.evaluate import Scores
 from handocr.labels import NUM_CLASSES
 from handocr.models.registry import register_model
 from handocr.train.calibrate import evaluate_logits, fit_temperature
 from handocr.train.config import TrainConfig
 from handocr.train.data import load_emnist, split_train_val, to_label_space
 from handocr.train.fit import fit
+from handocr.train.metrics import Scores
 
 NAME = "baseline-cnn"
 

@@ -21,9 +21,10 @@ Systems (each reads one image path to text, timed per image after its models are
     ``handocr.Recognizer()``: the shipped defaults, line members fused.
 
 Every system reads the whole image as given (no polarity or other per-set help), except that on
-the digit sets (``handocr.evaluate.DIGIT_SETS``, i.e. ``orand_car_a``) each one that can take
-it is told the field holds digits: handocr ``charset="digits"``, Tesseract
-``tessedit_char_whitelist=0123456789``, PP-OCRv5 non-digit classes masked before decoding.
+the digit sets (every truth a digit string, ``handocr.evaluate.is_digit_truth``, i.e.
+``orand_car_a``) each one that can take it is told the field holds digits: handocr
+``charset="digits"``, Tesseract ``tessedit_char_whitelist=0123456789``, PP-OCRv5 non-digit
+classes masked before decoding.
 
 Scoring follows ``../shared/data/pages/README.md`` (``handocr.evaluate.normalise_for_cer``):
 micro-averaged CER with a 95 % bootstrap interval over images, the share of images read
@@ -62,10 +63,10 @@ from rapidfuzz.distance import Levenshtein
 
 from handocr.errors import HandocrError
 from handocr.evaluate import (
-    DIGIT_SETS,
     cer_difference_interval,
     cer_interval,
     find_page_sets,
+    is_digit_truth,
     normalise_for_cer,
     read_truth,
 )
@@ -472,7 +473,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         for folder in folders:
             label = f"{name} on {folder.name}"
             print(f"{label} ...", file=sys.stderr, flush=True)
-            digits = folder.name in DIGIT_SETS
+            digits = is_digit_truth(t for _, t in truths[folder.name])
             runs[folder.name][name] = run_system(reader, folder, truths[folder.name], digits, label)
             runs[folder.name][name].load_seconds = load_s
         del reader
@@ -487,7 +488,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     }
     for folder in folders:
         set_runs = runs[folder.name]
-        digits = folder.name in DIGIT_SETS
+        digits = is_digit_truth(t for _, t in truths[folder.name])
         lengths = [r["length"] for r in next(iter(set_runs.values())).rows]
         fused_minus = {}
         if FUSED in set_runs:

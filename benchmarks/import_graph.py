@@ -29,12 +29,15 @@ LAYERS = [
         "segment.config",
         "segment.components",
         "segment.layout",
+        "segment.lattice",
+        "segment.verifier",
         "segment.search",
     },
     {"crops", "synth"},
     {
         "runtime",
         "models",
+        "models.config",
         "models.registry",
         "models.manifest",
         "models.weights",
@@ -47,7 +50,7 @@ LAYERS = [
         "ctc",
         "ensemble",
     },
-    {"decode", "fusion", "linecrop"},
+    {"decode_context", "decode", "fusion", "linecrop"},
     {
         "formats",
         "formats.hocr",
@@ -60,6 +63,7 @@ LAYERS = [
         "evaluate",
     },
     {"options"},
+    {"pagestream", "pipeline"},
     {"api", "template", "batch", "service"},
     {"__init__", "__main__", "ocrmypdf"},
 ]

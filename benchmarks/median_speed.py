@@ -54,7 +54,7 @@ def main() -> None:
     rec = Recognizer(device="cpu")
     row = {
         "classify_256_ms": round(1000 * median_s(lambda: ens.predict_proba(x), args.crop_reps), 2),
-        "dense_page_s": round(median_s(lambda: rec.read_page(page), args.page_reps, 1), 3),
+        "dense_page_s": round(median_s(lambda: rec.read_images([page]), args.page_reps, 1), 3),
     }
     print(json.dumps(row))
 

@@ -11,7 +11,9 @@ build before and after and comparing the two folders (``diff -r``). Each set und
 
 ``PYTHONPATH`` must name a folder holding ``handocr`` and ``handocr_cli`` (links to the other
 checkout's ``handocr/`` and ``cli/``). Formats and sets can be narrowed with ``--formats`` and
-``--sets``. On the 2-core M2 VM the whole run (452 images, 7 formats) takes about 20 minutes.
+``--sets``. Outputs are stamped with ``SOURCE_DATE_EPOCH`` (default 1700000000) so that PAGE
+XML and PDF files compare too. On the 2-core M2 VM the whole run (452 images, 7 formats) takes
+4 minutes.
 """
 
 from __future__ import annotations
@@ -42,15 +44,17 @@ def main() -> None:
     if args.sets:
         keep = set(args.sets.split(","))
         sets = {k: v for k, v in sets.items() if k in keep}
+    env = {"SOURCE_DATE_EPOCH": "1700000000", **os.environ}
     code = "from handocr_cli.app import main; main()"
     for name, src in sets.items():
         for fmt in args.formats.split(","):
             out = args.out / name / fmt
             out.mkdir(parents=True, exist_ok=True)
             t = time.perf_counter()
-            cmd = [sys.executable, "-c", code, "read", "-f", fmt, "--output-dir", str(out), str(src)]
-            rc = subprocess.run(cmd, env=os.environ.copy(), capture_output=True, text=True)
-            print(f"{name} {fmt}: exit {rc.returncode} in {time.perf_counter() - t:.0f} s", flush=True)
+            cmd = [sys.executable, "-c", code, "read", "-f", fmt, "--output-dir", str(out)]
+            rc = subprocess.run([*cmd, str(src)], env=env, capture_output=True, text=True)
+            took = time.perf_counter() - t
+            print(f"{name} {fmt}: exit {rc.returncode} in {took:.0f} s", flush=True)
             (out.parent / f"{fmt}.stderr").write_text(rc.stderr)
 
 

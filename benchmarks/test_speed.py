@@ -67,7 +67,7 @@ def test_read_dense_page_end_to_end(benchmark, dense_page: np.ndarray, cascade: 
     from handocr.api import Recognizer
 
     rec = Recognizer(device="cpu", cascade=cascade)
-    rec.read_page(dense_page)  # load the models and warm up outside the timing
+    rec.read_images([dense_page])  # load the models and warm up outside the timing
     page = benchmark.pedantic(rec.read_page, args=(dense_page,), rounds=5, iterations=1)
     benchmark.extra_info["chars"] = sum(len(line.all_chars()) for line in page.lines)
     benchmark.extra_info["backend"] = rec.ensemble.backend

@@ -35,21 +35,24 @@ from handocr.errors import HandocrError
 def eval_(
     data: Annotated[
         Optional[Path],  # noqa: UP045
-        typer.Option(help="EMNIST IDX folder (default: $HANDOCR_DATA)"),
+        typer.Option(metavar="DIR", help="EMNIST IDX folder (default: $HANDOCR_DATA)"),
     ] = None,
-    split: Annotated[str, typer.Option(help="EMNIST split")] = "pool47",
+    split: Annotated[str, typer.Option(metavar="SPLIT", help="EMNIST split")] = "pool47",
     models: Models = None,
     voting: VotingOpt = DEFAULT_VOTING,
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable summary")] = False,
-    confusion: Annotated[Path, typer.Option(help="confusion-matrix PNG to write")] = Path(
-        "confusion_matrix.png"
-    ),
+    confusion: Annotated[
+        Path, typer.Option(metavar="FILE", help="confusion-matrix PNG to write")
+    ] = Path("confusion_matrix.png"),
     device: Device = DEFAULTS.device,
     backend: BackendOpt = DEFAULTS.backend,
     cascade: CascadeOpt = str(DEFAULTS.cascade),
     classes: Annotated[
         Optional[str],  # noqa: UP045
-        typer.Option(help="score only the test images of these classes (digits, upper, ...)"),
+        typer.Option(
+            metavar="CHARSET",
+            help="score only the test images of these classes (digits, upper, ...)",
+        ),
     ] = None,
     verbose: Verbose = 0,
 ) -> None:
@@ -59,16 +62,18 @@ def eval_(
     from sklearn.metrics import classification_report
 
     from handocr.ensemble import Ensemble
-    from handocr.evaluate import FOLDED_GROUPS, confusion_png, evaluate_classifier
     from handocr.labels import LABELS
     from handocr.train.data import load_emnist, select_classes, to_label_space
+    from handocr.train.metrics import FOLDED_GROUPS, confusion_png, evaluate_classifier
 
     try:
         test = load_emnist(data, split, "test")
         images, labels = select_classes((test.images, to_label_space(test)), classes)
-        ens = Ensemble.from_names(
-            models, voting=voting.value, device=device, backend=backend, cascade=cascade
-        )
+        cfg = read_options(
+            models=tuple(models) if models else None, voting=voting, device=device,
+            backend=backend, cascade=cascade,
+        ).model  # fmt: skip
+        ens = Ensemble.from_config(cfg)
         report = evaluate_classifier(ens, images, labels)
     except HandocrError as err:  # OptionError too: a bad --backend or --cascade
         raise fail(err, verbose) from None
@@ -121,7 +126,9 @@ def eval_(
 
 
 def eval_pages(
-    root: Annotated[Path, typer.Argument(help="folder of sets (sub-folders with truth.tsv)")],
+    root: Annotated[
+        Path, typer.Argument(metavar="ROOT", help="folder of sets (sub-folders with truth.tsv)")
+    ],
     models: Models = None,
     line_models: LineModels = None,
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
@@ -130,8 +137,9 @@ def eval_pages(
     charset: Annotated[
         Optional[list[str]],  # noqa: UP045
         typer.Option(
+            metavar="[SET=]CHARSET",
             help="restrict output of every set (digits, upper, ...), or of one set with "
-            "SET=CHARSET (e.g. orand_car_a=digits); repeatable"
+            "SET=CHARSET (e.g. orand_car_a=digits); repeatable",
         ),
     ] = None,
     deskew: Deskew = DEFAULTS.deskew,
@@ -152,7 +160,7 @@ def eval_pages(
     default_charset = per_set.pop("", None)
     options = read_options(
         models=tuple(models) if models else None, device=device, backend=backend,
-        voting=voting.value, cascade=cascade, binarize=binarize, deskew=deskew,
+        voting=voting, cascade=cascade, binarize=binarize, deskew=deskew,
         charset=default_charset, letter_prior=letter_prior, line_models=line_models,
     )  # fmt: skip
     update, stop = progress_bar("evaluating")
@@ -180,17 +188,19 @@ def eval_pages(
 
 
 def report(
-    output: Annotated[Path, typer.Option("--output", "-o", help="folder of the report")],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", metavar="DIR", help="folder of the report")
+    ],
     data: TrainingData = None,
-    split: Annotated[str, typer.Option(help="EMNIST split")] = "pool47",
+    split: Annotated[str, typer.Option(metavar="SPLIT", help="EMNIST split")] = "pool47",
     models: Models = None,
     pages: Annotated[
         Optional[Path],  # noqa: UP045
-        typer.Option(help="page sets (as eval-pages) for CER and an error gallery"),
+        typer.Option(metavar="DIR", help="page sets (as eval-pages) for CER and an error gallery"),
     ] = None,
     history: Annotated[
         Optional[list[Path]],  # noqa: UP045
-        typer.Option(help="history.csv of a training run (repeatable): its curves"),
+        typer.Option(metavar="FILE", help="history.csv of a training run (repeatable): its curves"),
     ] = None,
     limit: Annotated[
         Optional[int],  # noqa: UP045
@@ -198,7 +208,7 @@ def report(
     ] = None,
     verbose: Verbose = 0,
 ) -> None:
-    """Write one HTML page (OUTPUT/index.html) with every plot of the members' quality.
+    """Write one HTML page (--output DIR/index.html) with every plot of the members' quality.
 
     Data, training curves, per-class precision/recall/F1, confusion matrix, most-confused
     pairs, ROC and precision-recall curves with AUC, reliability before and after temperature

@@ -81,7 +81,11 @@ def fit_verifier(
     seed: int = 0,
     output: Annotated[
         Optional[Path],  # noqa: UP045
-        typer.Option("--output", "-o", help="file to write (default: the weights folder's)"),
+        typer.Option(
+            "--output",
+            "-o",
+            help="file to write (default: the weights folder's verifier.safetensors)",
+        ),
     ] = None,
     verbose: Verbose = 0,
 ) -> None:
@@ -89,20 +93,23 @@ def fit_verifier(
 
     Synthetic pages of EMNIST train glyphs (and optional box-labelled scans) are read with the
     shipped ensemble up to each line's lattice of candidate glyphs; candidates matching a true
-    box are positives, the rest negatives. Prints the fitting report as JSON.
+    box are positives, the rest negatives. The file is listed (sha256, the members it was
+    fitted for, the report) in the MANIFEST.json of its folder, when that folder has one.
+    Prints the fitting report as JSON.
     """
     configure_cli_logging(max(verbose, 1))
     need_extra("handocr fit-verifier", verbose, ("sklearn",))
     from handocr.api import Recognizer
-    from handocr.models.manifest import weights_dir
-    from handocr.segment.search import VERIFIER_FILE
+    from handocr.models.manifest import MANIFEST, VERIFIER_FILE, weights_dir
+    from handocr.models.weights import set_verifier_entry
     from handocr.train.data import load_emnist, to_label_space
     from handocr.train.verifier import fit_from_sources
 
     try:
         emnist = load_emnist(data, split, "train")
+        recognizer = Recognizer(device="cpu", line_models=())
         verifier, report = fit_from_sources(
-            Recognizer(device="cpu", line_models=()),
+            recognizer,
             emnist.images,
             to_label_space(emnist),
             pages=pages,
@@ -117,6 +124,17 @@ def fit_verifier(
         path = output or weights_dir() / VERIFIER_FILE
         verifier.save(path, json.dumps(report))
         log.info("wrote %s", path)
+        if (path.parent / MANIFEST).is_file():
+            set_verifier_entry(
+                path.parent,
+                [m.key for m in recognizer.ensemble.models],
+                report=report,
+                command="handocr " + " ".join(sys.argv[1:]),
+                file=path.name,
+            )
+            log.info("listed it in %s", path.parent / MANIFEST)
+        else:
+            log.warning("%s has no %s: reading uses only a listed verifier", path.parent, MANIFEST)
     except HandocrError as err:
         raise fail(err, verbose) from None
     typer.echo(json.dumps(report))

@@ -18,14 +18,13 @@ from handocr_cli.common import (
     Deskew,
     Device,
     Dpi,
-    Format,
+    FormatOpt,
     Inputs,
     LetterPrior,
     LineModels,
     Models,
     Output,
     OutputDir,
-    OutputFormat,
     Overlay,
     PageRanges,
     Quiet,
@@ -40,6 +39,7 @@ from handocr_cli.common import (
     read_options,
 )
 
+from handocr.batch import DEFAULT_STALL_S
 from handocr.errors import ExitCode, HandocrError, OutputError
 
 if TYPE_CHECKING:
@@ -52,7 +52,7 @@ if TYPE_CHECKING:
 
 def read(
     pages: Inputs,
-    fmt: Format = OutputFormat.TEXT,
+    fmt: FormatOpt = "text",
     output: Output = None,
     output_dir: OutputDir = None,
     recursive: Recursive = False,
@@ -73,7 +73,7 @@ def read(
     quiet: Quiet = False,
     verbose: Verbose = 0,
 ) -> None:
-    """Read PAGES and print or write the text found (pages separated by a form feed).
+    """Read each INPUT and print or write the text found (pages separated by a form feed).
 
     A file that cannot be read is reported on stderr and every other input is still read and
     written. Exit codes: 0 all read, 6 some inputs failed (the rest was written), 3 no input
@@ -82,30 +82,36 @@ def read(
     configure_cli_logging(verbose, quiet=quiet)
     from handocr.api import Recognizer
     from handocr.errors import exit_code_for
-    from handocr.formats import NEEDS_IMAGES, output_files, render_bytes
+    from handocr.formats import FORMATS, output_files, render_bytes
     from handocr.io import expand_inputs, write_bytes_atomic
     from handocr.result import Document
 
     if output is not None and output_dir is not None:
-        log.error("use either --output or --output-dir, not both")
+        log.error(
+            "--output and --output-dir were both given; use --output FILE for one file with "
+            "every result, or --output-dir DIR for one file per input"
+        )
         raise typer.Exit(code=int(ExitCode.USAGE))
     options = read_options(
         models=tuple(models) if models else None, device=device, backend=backend,
-        voting=voting.value, cascade=cascade, dpi=dpi, pages=page_ranges, binarize=binarize,
+        voting=voting, cascade=cascade, dpi=dpi, pages=page_ranges, binarize=binarize,
         deskew=deskew, charset=charset, letter_prior=letter_prior, line_models=line_models,
     )  # fmt: skip
     rec = Recognizer(options)
     if template is not None:
-        _read_template(
-            rec, template, pages, fmt.value, output, recursive=recursive, verbose=verbose
-        )
+        _read_template(rec, template, pages, fmt, output, recursive=recursive, verbose=verbose)
         return
-    if fmt.value == "csv":
-        log.error("--format csv is the row-per-page output of --template")
+    if fmt not in FORMATS:  # csv
+        log.error(
+            "--format %s writes a form's fields and needs --template FILE; without a template, "
+            "use one of %s",
+            fmt,
+            ", ".join(FORMATS),
+        )
         raise typer.Exit(code=int(ExitCode.USAGE))
     errors: list[HandocrError] = []
     docs: list[Document] = []
-    kept = _PageImages(fmt.value in NEEDS_IMAGES)
+    kept = _PageImages(FORMATS[fmt].needs_images)
     used_names: set[str] = set()
     images: list[bytes] = []
     update, stop = progress_bar("reading", enabled=not quiet)
@@ -134,17 +140,13 @@ def read(
                         "%s: written as %s (another input has its name)", result.source, name
                     )
                 used_names.add(name)
-                for file, data in output_files(
-                    result.document, fmt.value, name, page_images, dpi=dpi
-                ):
+                for file, data in output_files(result.document, fmt, name, page_images, dpi=dpi):
                     write_bytes_atomic(output_dir / file, data)
             else:
                 docs.append(result.document)
                 images += page_images or []
         if output_dir is None and (docs or not errors):
-            data = render_bytes(
-                Document.concat(docs, rec.loaded_models), fmt.value, images, dpi=dpi
-            )
+            data = render_bytes(Document.concat(docs, rec.loaded_models), fmt, images, dpi=dpi)
             if output is not None:
                 write_bytes_atomic(output, data)
             else:
@@ -161,30 +163,47 @@ def read(
 
 def batch(
     inputs: Inputs,
-    output_dir: Annotated[Path, typer.Option(help="folder of rows, page results and summary")],
-    engine: Annotated[str, typer.Option(help="local (a process pool) or ray (Ray Data)")] = "local",
+    output_dir: Annotated[
+        Path, typer.Option(metavar="DIR", help="folder of rows, page results and summary")
+    ],
+    engine: Annotated[
+        str,
+        typer.Option(metavar="ENGINE", help="local (a process pool) or ray (Ray Data)"),
+    ] = "local",
     workers: Annotated[
         Optional[int],  # noqa: UP045
-        typer.Option(min=1, help="worker processes or Ray actors (default: the CPU count)"),
+        typer.Option(
+            min=1, metavar="N", help="worker processes or Ray actors (default: the CPU count)"
+        ),
     ] = None,
     address: Annotated[
         Optional[str],  # noqa: UP045
-        typer.Option(help="Ray cluster address (default: start a local Ray instance)"),
+        typer.Option(
+            metavar="ADDRESS", help="Ray cluster address (default: start a local Ray instance)"
+        ),
     ] = None,
     recursive: Recursive = False,
     page_ranges: PageRanges = None,
     dpi: Dpi = DEFAULTS.dpi,
     charset: CharsetOpt = None,
     line_models: LineModels = None,
+    stall_timeout: Annotated[
+        float,
+        typer.Option(
+            min=0.001,
+            metavar="SECONDS",
+            help="ray: stop when no row has been written for this long (exit 9; a re-run resumes)",
+        ),
+    ] = DEFAULT_STALL_S,
     quiet: Quiet = False,
     verbose: Verbose = 0,
 ) -> None:
-    """Read many files page by page into OUTPUT_DIR: a JSON row per page and a summary.
+    """Read many files page by page into the --output-dir DIR: a JSON row per page and a summary.
 
-    Rows go to OUTPUT_DIR/rows/ as each page is read, then all of them to results.jsonl and
+    Rows go to DIR/rows/ as each page is read, then all of them to results.jsonl and
     the counts to summary.json (printed); a file that cannot be read is an error row. A re-run
     skips every page already written (resume). Exit codes: 0 all read, 6 some rows are errors,
-    3 none could be read, 8 --engine ray without Ray (docs/errors.md).
+    3 none could be read, 8 --engine ray without Ray, 9 a Ray run stalled (docs/errors.md).
     """
     configure_cli_logging(verbose, quiet=quiet)
     from dataclasses import asdict
@@ -203,15 +222,15 @@ def batch(
             options=options,
             recursive=recursive,
             progress=update,
+            stall_s=stall_timeout,
         )
     except HandocrError as err:
         raise fail(err, verbose) from None
     finally:
         stop()
     typer.echo(json.dumps(asdict(summary)))
-    if summary.errors:
-        code = ExitCode.PARTIAL if summary.pages else ExitCode.BAD_INPUT
-        raise typer.Exit(code=int(code))
+    if summary.exit_code != ExitCode.OK:
+        raise typer.Exit(code=summary.exit_code)
 
 
 def _read_template(
@@ -230,7 +249,11 @@ def _read_template(
     from handocr.template import forms_to_csv, load_template, read_forms
 
     if fmt not in ("json", "csv", "text"):
-        log.error("--template writes json, csv or text, not %s", fmt)
+        log.error(
+            "--template writes a form's fields as json, csv or text, not %s; use -f json, "
+            "-f csv or -f text",
+            fmt,
+        )
         raise typer.Exit(code=int(ExitCode.USAGE))
     try:
         form = load_template(path)
@@ -247,7 +270,7 @@ def _read_template(
         text = "".join(json.dumps(r.to_dict(), ensure_ascii=False) + "\n" for r in results)
     else:
         text = "".join(
-            f"{r.source}#{r.page + 1}\t{name}\t{f.text}\n"
+            f"{r.source}#{r.page}\t{name}\t{f.text}\n"
             for r in results
             if r.fields
             for name, f in r.fields.items()

@@ -22,70 +22,93 @@ from handocr.errors import HandocrError, OptionError
 
 
 def train(
-    arch: Annotated[str, typer.Option(help="registered architecture, e.g. cnn or resnet18")],
+    arch: Annotated[
+        str, typer.Option(metavar="ARCH", help="registered architecture, e.g. cnn or resnet18")
+    ],
     data: Annotated[
         Optional[Path],  # noqa: UP045
-        typer.Option(help="EMNIST IDX folder (default: $HANDOCR_DATA)"),
+        typer.Option(metavar="DIR", help="EMNIST IDX folder (default: $HANDOCR_DATA)"),
     ] = None,
-    split: Annotated[str, typer.Option(help="EMNIST split: pool47, balanced, bymerge...")] = (
-        "pool47"
-    ),
-    out: Annotated[Path, typer.Option(help="output folder")] = Path("runs/train"),
-    tag: Annotated[str, typer.Option(help="weights tag")] = "emnist47-v1",
+    split: Annotated[
+        str, typer.Option(metavar="SPLIT", help="EMNIST split: pool47, balanced, bymerge...")
+    ] = ("pool47"),
+    out: Annotated[Path, typer.Option(metavar="DIR", help="output folder")] = Path("runs/train"),
+    tag: Annotated[str, typer.Option(metavar="TAG", help="weights tag")] = "emnist47-v1",
     epochs: Annotated[int, typer.Option(min=1)] = 10,
     batch_size: Annotated[int, typer.Option(min=1)] = 256,
-    lr: Annotated[float, typer.Option(help="peak OneCycle learning rate")] = 3e-3,
+    lr: Annotated[float, typer.Option(metavar="RATE", help="peak OneCycle learning rate")] = 3e-3,
     weight_decay: Annotated[float, typer.Option(help="AdamW decoupled weight decay")] = 5e-4,
-    label_smoothing: Annotated[float, typer.Option(help="in [0, 1)")] = 0.05,
+    label_smoothing: Annotated[float, typer.Option(metavar="EPSILON", help="in [0, 1)")] = 0.05,
     val_fraction: Annotated[
-        float, typer.Option(help="share of train held out (stratified) for validation")
+        float,
+        typer.Option(metavar="SHARE", help="share of train held out (stratified) for validation"),
     ] = 0.05,
     ema: Annotated[
         Optional[float],  # noqa: UP045
-        typer.Option(help="export an EMA of the weights with this decay, e.g. 0.999"),
+        typer.Option(
+            metavar="DECAY", help="export an EMA of the weights with this decay, e.g. 0.999"
+        ),
     ] = None,
     patience: Annotated[
         Optional[int],  # noqa: UP045
-        typer.Option(help="stop after this many epochs without a validation gain"),
+        typer.Option(
+            metavar="EPOCHS", help="stop after this many epochs without a validation gain"
+        ),
     ] = None,
     seed: int = 0,
     time_budget: Annotated[
         Optional[float],  # noqa: UP045
-        typer.Option(help="seconds; fewer epochs are run to fit it"),
+        typer.Option(metavar="SECONDS", help="fewer epochs are run to fit it"),
     ] = None,
     threads: Annotated[Optional[int], typer.Option(help="torch CPU threads")] = None,  # noqa: UP045
     max_train: Annotated[
         Optional[int],  # noqa: UP045
         typer.Option(help="use at most this many training images"),
     ] = None,
-    resume: Annotated[bool, typer.Option(help="continue from OUT/checkpoint.pt")] = False,
+    resume: Annotated[bool, typer.Option(help="continue from the --out DIR/checkpoint.pt")] = False,
     precision: Annotated[
-        str, typer.Option(help="auto, fp32 or bf16 (autocast for the training forward pass)")
+        str,
+        typer.Option(
+            metavar="MODE", help="auto, fp32 or bf16 (autocast for the training forward pass)"
+        ),
     ] = "auto",
     init: Annotated[
         Optional[Path],  # noqa: UP045
-        typer.Option(help="fine-tune: start from these weights (.safetensors, same arch)"),
+        typer.Option(
+            metavar="FILE", help="fine-tune: start from these weights (.safetensors, same arch)"
+        ),
     ] = None,
     lowres: Annotated[
         float,
-        typer.Option(min=0.0, max=1.0, help="share of crops re-rendered at low resolution"),
+        typer.Option(
+            min=0.0, max=1.0, metavar="SHARE", help="share of crops re-rendered at low resolution"
+        ),
     ] = 0.0,
     real: Annotated[
         Optional[list[Path]],  # noqa: UP045
         typer.Option(
+            metavar="DIR",
             help="also train on real handprint in this folder (boxes.tsv, a folder per class, "
-            "or images + truth.tsv aligned by handocr itself); repeatable"
+            "or images + truth.tsv aligned by handocr itself); repeatable",
         ),
     ] = None,
     real_share: Annotated[
-        float, typer.Option(min=0.0, max=0.99, help="share of each epoch drawn from --real crops")
+        float,
+        typer.Option(
+            min=0.0, max=0.99, metavar="SHARE", help="share of each epoch drawn from --real crops"
+        ),
     ] = 0.25,
     real_holdout: Annotated[
-        float, typer.Option(min=0.0, max=0.5, help="share of --real images held out and scored")
+        float,
+        typer.Option(
+            min=0.0, max=0.5, metavar="SHARE", help="share of --real images held out and scored"
+        ),
     ] = 0.1,
     min_agreement: Annotated[
         float,
-        typer.Option(min=0.0, max=1.0, help="weak labels: least share of glyphs agreeing"),
+        typer.Option(
+            min=0.0, max=1.0, metavar="SHARE", help="weak labels: least share of glyphs agreeing"
+        ),
     ] = 0.5,
     synth_pages: Annotated[
         int,
@@ -94,13 +117,17 @@ def train(
     device: Device = "auto",
     classes: Annotated[
         Optional[str],  # noqa: UP045
-        typer.Option(help="train on these classes only (a charset: digits, upper, letters...)"),
+        typer.Option(
+            metavar="CHARSET",
+            help="train on these classes only (a charset: digits, upper, letters...)",
+        ),
     ] = None,
     lines: Annotated[
         Optional[list[Path]],  # noqa: UP045
         typer.Option(
+            metavar="DIR",
             help="--arch crnn: a folder of line images with truth.tsv (filename<TAB>text), "
-            "e.g. your own writers; repeatable (--real folders are read the same way)"
+            "e.g. your own writers; repeatable (--real folders are read the same way)",
         ),
     ] = None,
     steps: Annotated[
@@ -112,10 +139,10 @@ def train(
     ] = 250,
     verbose: Verbose = 0,
 ) -> None:
-    """Train one member on EMNIST (and real handprint) and write OUT/<arch>.<tag>.safetensors.
+    """Train one member on EMNIST (and real handprint) into --out DIR/<arch>.<tag>.safetensors.
 
-    With ``--arch crnn`` it trains the CTC line member instead, on synthetic EMNIST lines and
-    the line folders of ``--real``/``--lines``, and also writes OUT/crnn.<tag>.onnx and .json.
+    With --arch crnn it trains the CTC line member instead, on synthetic EMNIST lines and
+    the line folders of --real/--lines, and also writes DIR/crnn.<tag>.onnx and .json.
     """
     configure_cli_logging(max(verbose, 1))
     need_extra("handocr train", verbose)
@@ -238,11 +265,13 @@ def _train_line_member(
 
 
 def calibrate(
-    weights: Annotated[Path, typer.Argument(help="a .safetensors file written by train")],
+    weights: Annotated[
+        Path, typer.Argument(metavar="WEIGHTS", help="a .safetensors file written by train")
+    ],
     data: TrainingData = None,
     out: Annotated[
         Optional[Path],  # noqa: UP045
-        typer.Option(help="write here instead of replacing WEIGHTS"),
+        typer.Option(metavar="FILE", help="write here instead of replacing WEIGHTS"),
     ] = None,
     device: Device = "cpu",
     verbose: Verbose = 0,
@@ -264,7 +293,9 @@ def calibrate(
 def export_onnx(
     members: Annotated[
         Optional[list[str]],  # noqa: UP045
-        typer.Argument(help="arch.tag names (default: every weights file of the folder)"),
+        typer.Argument(
+            metavar="MEMBER", help="arch.tag names (default: every weights file of the folder)"
+        ),
     ] = None,
     verbose: Verbose = 0,
 ) -> None:

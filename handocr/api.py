@@ -1,71 +1,51 @@
-"""The public entry points: :func:`recognize`, :class:`Recognizer` and its read loop.
+"""The public entry points: :func:`recognize`, :class:`Recognizer` and its page stream.
 
-The :class:`Recognizer` composes the pipeline's stages in order and holds no stage logic:
-
-==========  ===============================================  ====================================
-stage       function                                         output
-==========  ===============================================  ====================================
-read        :func:`handocr.io.iter_pages`                    ``(H, W)`` uint8 gray pages
-clean       :func:`handocr.preprocess.level_page`            ink map, deskewed when needed
-segment     :func:`handocr.segment.segment_pieces`           lines of glyph pieces, word starts
-crops       :func:`handocr.crops.pieces_to_model_input`      ``(N, 1, 28, 28)`` float32
-classify    :meth:`handocr.ensemble.Ensemble.vote`           ``(N, 47)`` voted + each member's
-search      :func:`handocr.segment.search.search_lines`      cuts and joins by a best-path search
-decode      :func:`handocr.decode.decode_page`               :class:`handocr.result.Page`
-==========  ===============================================  ====================================
-
-:meth:`Recognizer.read_inputs` is the one loop over inputs (files, PDFs, bytes, arrays): it
-batches the crops of small pages together, keeps inputs in order, and reports a failing input
-as a result with its error instead of stopping; the command line, ``eval-pages`` and the
-benchmarks all read through it.
+The :class:`Recognizer` holds the models and the options; the stages themselves are
+:mod:`handocr.pipeline`'s (clean, segment, classify, search, decode, fuse). There is one read
+loop: :meth:`Recognizer.stream` (:mod:`handocr.pagestream`) reads inputs (files, PDFs, bytes,
+arrays) page by page, batches the candidates of small pages together, keeps inputs in order and
+reports a failing page as a record with its error instead of stopping. Everything that reads
+pages goes through it: :meth:`Recognizer.read_inputs` groups its records per input (the command
+line, ``eval-pages``, the service), and batch jobs, form templates and training on real scans
+consume the records directly. :meth:`Recognizer.read_images` is the one entry point for pages
+already in memory.
 """
 
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
 
-from handocr.errors import ExitCode, HandocrError, OptionError
-from handocr.io import PageSource, as_sources, iter_pages, source_label
+from handocr.errors import HandocrError, OptionError
+from handocr.io import PageSource, as_sources
 from handocr.options import ReadOptions
-from handocr.result import Box, Char, Document, ModelInfo, Page
+from handocr.pagestream import PageRecord
+from handocr.result import Document, ModelInfo, Page
 
 if TYPE_CHECKING:
     from handocr.ensemble import Ensemble
     from handocr.fusion import FusionWeights
-    from handocr.io import LoadedPage
     from handocr.models.line import LineMember
-    from handocr.preprocess import LevelledPage
     from handocr.segment.components import Piece
-    from handocr.segment.search import LineSearch, Verifier
+    from handocr.segment.verifier import Verifier
 
 __all__ = [
-    "BATCH_PAGES",
-    "BATCH_PIXELS",
     "InputResult",
+    "PageRecord",
     "Recognizer",
-    "batch_full",
-    "batch_pages",
     "recognize",
 ]
 
 T = TypeVar("T")
 
 log = logging.getLogger(__name__)
-
-BATCH_PIXELS = 4_000_000
-"""Pages are gathered for one shared classification until they hold this many pixels (about
-half an A4 page at 300 dpi), so small field images share batches and big pages go alone."""
-
-BATCH_PAGES = 64
-"""At most this many pages share one classification."""
 
 OnPage = Callable[[Page, "NDArray[np.uint8]"], None]
 """``on_page(page, image)``: called with each page read and its gray input image."""
@@ -124,8 +104,8 @@ class Recognizer:
         base = options or ReadOptions()
         self.options: ReadOptions = base.replace(**changes) if changes else base
         self._models = _Models()  # shared with recognizers from with_options
-        # fitting the fusion (handocr.train.fusion) observes each line's readings
-        self._probe: Callable[[Any], None] | None = None
+        self.probe: Callable[[Any], None] | None = None
+        """Called with each line's candidate readings when set (``handocr fit-fusion``)."""
 
     def with_options(self, **changes: Any) -> Recognizer:
         """Return a recognizer with ``changes`` applied, sharing the loaded models if it can.
@@ -140,7 +120,7 @@ class Recognizer:
             As :class:`ReadOptions`.
         """
         other = Recognizer(self.options, **changes)
-        other._probe = self._probe
+        other.probe = self.probe
         if not self.options.models_differ(other.options):
             other._models = self._models
         return other
@@ -152,44 +132,32 @@ class Recognizer:
         Raises
         ------
         WeightsError, UnknownModelError, OptionError
-            As :meth:`handocr.ensemble.Ensemble.from_names`.
+            As :meth:`handocr.ensemble.Ensemble.from_config`.
         """
         if self._models.ensemble is None:
             from handocr.ensemble import Ensemble
 
-            o = self.options
-            self._models.ensemble = Ensemble.from_names(
-                o.models,
-                voting=o.voting,
-                device=o.device,
-                batch_size=o.batch_size,
-                backend=o.backend,
-                cascade=o.cascade,
-            )
+            self._models.ensemble = Ensemble.from_config(self.options.model)
         return self._models.ensemble
 
     @property
     def verifier(self) -> Verifier | None:
         """The segmentation search's "one character" model (loads it on first access).
 
-        ``verifier.safetensors`` of the weights folder (:func:`handocr.models.weights_dir`),
-        fitted for the shipped ensemble by ``handocr fit-verifier``; None when the folder has
-        none (the search is then skipped and the layout's glyphs stand).
+        The manifest's ``verifier`` (``verifier.safetensors``, fitted for the shipped ensemble
+        by ``handocr fit-verifier``), checked by sha256
+        (:func:`handocr.models.loader.load_verifier`); None when the manifest lists none (the
+        search is then skipped and the layout's glyphs stand).
 
         Raises
         ------
         WeightsError
-            The file exists but cannot be read.
+            The listed file is missing, was replaced (sha256 mismatch) or cannot be read.
         """
         if self._models.verifier is None:
-            from handocr.models.manifest import weights_dir
-            from handocr.segment.search import VERIFIER_FILE, Verifier
+            from handocr.models.loader import load_verifier
 
-            path = weights_dir() / VERIFIER_FILE
-            if not path.is_file():
-                log.debug("no %s: the layout's glyphs stand, no segmentation search", path)
-                return None
-            self._models.verifier = Verifier.load(path)
+            self._models.verifier = load_verifier(self.options.models)
         return self._models.verifier
 
     @property
@@ -218,10 +186,10 @@ class Recognizer:
         Each line member's ``"arch.tag"``, then ``"arch.tag~view"`` for each further view of
         the line it reads (its manifest ``input.views``).
         """
-        return [key for key, _, _ in self._line_readings()]
+        return [key for key, _, _ in self.line_readings()]
 
-    def _line_readings(self) -> list[tuple[str, LineMember, str]]:
-        """``(key, member, view)`` of each line reading the fusion's weights use.
+    def line_readings(self) -> list[tuple[str, LineMember, str]]:
+        """Return ``(key, member, view)`` of each line reading the fusion's weights use.
 
         A reading whose weights are zero for this charset (``fit-fusion`` found that it did not
         pay there) is not computed.
@@ -257,7 +225,7 @@ class Recognizer:
         lines = self._models.line_members or []
         return (*(ens.models if ens is not None else ()), *(m.info for m in lines))
 
-    def _char_keys(self) -> list[str]:
+    def char_keys(self) -> list[str]:
         """Return the character members' ``"arch.tag"`` names, in the order of their votes."""
         ens = self._models.ensemble
         return [m.key for m in ens.models] if ens is not None else []
@@ -286,210 +254,114 @@ class Recognizer:
         combined, per_member = self.ensemble.vote(pieces_to_model_input(pieces))
         return np.concatenate([combined[:, None], per_member.transpose(1, 0, 2)], axis=1)
 
-    def read_page(
-        self, image: NDArray[np.uint8], *, index: int = 0, source: str | None = None
-    ) -> Page:
-        """Read one gray page.
-
-        Parameters
-        ----------
-        image : ndarray of uint8, shape (H, W)
-            Gray page, 0 = black (either polarity is accepted).
-        index : int
-            Position of the page in its document.
-        source : str, optional
-            Where the page came from, recorded in the result.
-
-        Returns
-        -------
-        Page
-        """
-        return self.read_pages([image], indices=[index], sources=[source])[0]
-
-    def read_pages(
+    def read_images(
         self,
         images: Sequence[NDArray[np.uint8]],
         *,
-        indices: Sequence[int] | None = None,
+        numbers: Sequence[int] | None = None,
         sources: Sequence[str | None] | None = None,
-    ) -> list[Page]:
-        """Read several gray pages, classifying all their characters in shared batches.
+    ) -> list[PageRecord]:
+        """Read gray pages held in memory, classifying all their characters in shared batches.
 
-        Binarisation and segmentation run page by page; the character crops of all pages go
-        through the ensemble together, which saves the per-call cost of many small pages
-        (e.g. one field per image). The result equals reading each page on its own.
+        The array-level entry point (:meth:`stream` reads files through it). Binarisation and
+        segmentation run page by page; the character candidates of all pages go through the
+        ensemble together (:func:`handocr.pipeline.read_images`). The result equals reading
+        each page on its own.
 
         Parameters
         ----------
         images : sequence of ndarray of uint8, shape (H, W)
             Gray pages, 0 = black (either polarity is accepted).
-        indices : sequence of int, optional
-            Position of each page in its document; default 0, 1, 2, ...
+        numbers : sequence of int, optional
+            Each page's own 1-based number in its input; default 1, 2, 3, ...
         sources : sequence of str or None, optional
             Where each page came from, recorded in the results.
 
         Returns
         -------
-        list of Page
-            One per image, in order.
+        list of PageRecord
+            One per image, in order (``input`` 0, the page's ``index`` 0), each with its
+            ``page`` and the ``pieces`` read: one per character (``page.lines -> words ->
+            chars``) when read without line members (``line_models=()``, as training does);
+            with them, the pieces of the chosen segmentation, which a fused reading may leave
+            out or add characters to.
 
         Raises
         ------
         ValueError
-            ``indices`` or ``sources`` has a length other than ``images``.
+            ``numbers`` or ``sources`` has a length other than ``images``.
         WeightsError, UnknownModelError, ModelOutputError
             As :meth:`classify`.
         """
-        return [page for page, _ in self.read_pieces(images, indices=indices, sources=sources)]
+        from handocr.pipeline import read_images
 
-    def read_pieces(
+        numbers = list(range(1, len(images) + 1)) if numbers is None else list(numbers)
+        sources = [None] * len(images) if sources is None else list(sources)
+        if not len(numbers) == len(sources) == len(images):
+            raise ValueError("need one number and one source per image")
+        read = read_images(self, images, numbers, sources)
+        return [
+            PageRecord(0, src or "", page.number, page, pieces=tuple(pieces))
+            for (page, pieces), src in zip(read, sources, strict=True)
+        ]
+
+    def stream(
         self,
-        images: Sequence[NDArray[np.uint8]],
+        sources: Iterable[PageSource],
         *,
-        indices: Sequence[int] | None = None,
-        sources: Sequence[str | None] | None = None,
-    ) -> list[tuple[Page, list[Piece]]]:
-        """Read pages as :meth:`read_pages` does, and keep the glyph crops that were read.
+        errors: Literal["raise", "report"] = "raise",
+        images: bool = False,
+        pieces: bool = False,
+        skip: Collection[int] = (),
+        progress: Callable[[int, int], None] | None = None,
+    ) -> Iterator[PageRecord]:
+        """Read inputs page by page: the one read loop, a record per page.
 
-        For training on real scans: each character of the page comes with the
-        :class:`~handocr.segment.Piece` (box and own ink, in the levelled page's pixels) that
-        the classifier read, so crops can be labelled by aligning the text with a transcription.
+        Pages of consecutive inputs share classification batches
+        (:func:`handocr.pagestream.batch_full`) and only the pages of one batch are held in
+        memory; records come out in input order, pages in order. PDF pages are rendered at
+        ``options.dpi`` and only ``options.pages`` of multi-page inputs are read.
 
-        Returns
-        -------
-        list of (Page, list of Piece)
-            Per image, the page and its pieces in reading order, one per character of the page
-            (``page.lines -> words -> chars``) when read without line members
-            (``line_models=()``, as training does); with them, the pieces of the chosen
-            segmentation, which a fused reading may leave out or add characters to.
+        Parameters
+        ----------
+        sources : iterable of PageSource
+            Paths (``"-"`` for standard input), bytes, PIL images or arrays, one per input.
+        errors : {"raise", "report"}, default "raise"
+            ``raise``: the first error propagates. ``report``: a page or input that cannot be
+            read (``BAD_INPUT``) gives a record with its error (at the number of the page it
+            stopped on; the pages before it are still read) and later inputs are still read;
+            an error of the models (weights, output) gives an error record for every page
+            waiting to be classified and ends the stream: later inputs are not read.
+        images : bool
+            Keep each page's gray image in its record (overlays, PDF output).
+        pieces : bool
+            Keep the pieces (boxes with their ink) read on each page (training on scans).
+        skip : collection of int
+            Page numbers not to read in any input (a batch resumed: pages already written).
+        progress : callable, optional
+            ``progress(done, total)`` after each input (``total`` is 0 for an iterator).
+
+        Yields
+        ------
+        PageRecord
+            One per page read or failed; an input none of whose pages is selected gives one
+            record with ``number`` 0 and neither page nor error.
 
         Raises
         ------
-        ValueError, WeightsError, UnknownModelError, ModelOutputError
-            As :meth:`read_pages`.
+        HandocrError
+            With ``errors="raise"``, any error of reading or recognition.
+        OptionError
+            ``errors`` is neither ``raise`` nor ``report``.
         """
-        from handocr.decode import decode_page
-        from handocr.preprocess import level_page
-        from handocr.segment import segment_pieces
-        from handocr.segment.search import layout_searches, search_lattices, searched_lines
+        from handocr.pagestream import stream_pages
 
-        o = self.options
-        indices = list(range(len(images))) if indices is None else list(indices)
-        sources = [None] * len(images) if sources is None else list(sources)
-        if not len(indices) == len(sources) == len(images):
-            raise ValueError("need one index and one source per image")
-        levelled = [
-            level_page(
-                image,
-                method=o.binarize,
-                deskew=o.deskew,
-                remove_lines=o.remove_lines,
-                hysteresis=o.hysteresis,
-            )
-            for image in images
-        ]
-        segmented = [segment_pieces(lev.ink, o.segment) for lev in levelled]
-        sizes = [sum(len(row) for row in lines) for lines, _ in segmented]
-        flat = [p for lines, _ in segmented for row in lines for p in row]
-        stack = self.classify(flat) if flat else np.zeros((0, 1, 0), np.float32)
-        stacks = np.split(stack, np.cumsum(sizes)[:-1])
-        fuse = bool(self.line_members)
-        read = []
-        for lev, (lines, starts), probs, index, source in zip(
-            levelled, segmented, stacks, indices, sources, strict=True
-        ):
-            verifier = self.verifier if o.search else None
-            found: list[LineSearch | None] = []
-            if lines and verifier is not None:
-                found = search_lattices(
-                    lines,
-                    starts,
-                    probs,
-                    self.classify,
-                    verifier=verifier,
-                    charset=o.charset,
-                    cfg=o.segment,
-                )
-                lines, starts, probs = searched_lines(found, probs)
-            elif lines and fuse:
-                found = layout_searches(lines, starts, probs, o.segment)
-            page = decode_page(
-                [[p.box for p in row] for row in lines],
-                starts,
-                probs,
-                self._char_keys(),
-                index=index,
-                width=lev.width,
-                height=lev.height,
-                source=source,
-                charset=o.charset,
-                word_context=o.word_context,
-                case_context=o.case_context,
-                letter_prior=o.letter_prior,
-                bars_as_i=o.bars_as_i,
-                to_page=lev.to_input if lev.inverse is not None else None,
-            )
-            read.append((page, lev, [x for x in found if x is not None], lines))
-        if fuse:
-            return self._fuse(read)
-        return [(page, [p for row in lines for p in row]) for page, _, _, lines in read]
-
-    def _fuse(
-        self, read: list[tuple[Page, LevelledPage, list[LineSearch], Any]]
-    ) -> list[tuple[Page, list[Piece]]]:
-        """Fuse the line members with each page's character reading (:mod:`handocr.fusion`).
-
-        The line crops of all pages go through each line member in one call (batched by
-        width). A fused character without a lattice candidate has no piece: the pieces
-        returned are those of the characters that have one.
-        """
-        from handocr.fusion import fuse_line, fused_page
-        from handocr.linecrop import line_bands, line_crop
-
-        o = self.options
-        views = list(dict.fromkeys(v for _, _, v in self._line_readings()))
-        crops: dict[str, list[Any]] = {v: [] for v in views}
-        x0s: dict[str, list[int]] = {v: [] for v in views}
-        for _, lev, found, _ in read:
-            gray = lev.gray if lev.gray is not None else 255 - lev.ink
-            boxes = [Box.enclosing([ls.lattice.pieces[c].box for c in ls.path]) for ls in found]
-            for ls, box, band in zip(found, boxes, line_bands(boxes), strict=True):
-                for v in views:
-                    crop, x0 = line_crop(
-                        gray, lev.ink, box, ls.lattice.height, band, v, alone=len(found) == 1
-                    )
-                    crops[v].append(crop)
-                    x0s[v].append(x0)
-        per_member, origin, keys = [], [], []
-        for key, m, v in self._line_readings():  # a further view scores as a member of its own
-            per_member.append(m.read(crops[v]))
-            origin.append(x0s[v])
-            keys.append(key)
-        names = self._char_keys()
-        weights = self.fusion_weights
-        out = []
-        n = 0
-        for page, lev, found, _ in read:
-            fused: list[tuple[list[Char], list[bool]]] = []
-            pieces: list[Piece] = []
-            for ls, line in zip(found, page.lines, strict=True):
-                chars, starts = fuse_line(
-                    ls,
-                    line.all_chars(),
-                    [r[n] for r in per_member],
-                    keys,
-                    weights=weights,
-                    members=names,
-                    crop_x0=[x[n] for x in origin],
-                    charset=o.charset,
-                    to_page=lev.to_input if lev.inverse is not None else None,
-                    probe=self._probe,
-                )
-                fused.append((chars, starts))
-                pieces.extend(ls.lattice.pieces[c] for c in ls.path)
-                n += 1
-            out.append((fused_page(page, fused), pieces))
-        return out
+        if errors not in ("raise", "report"):
+            raise OptionError(f"errors must be raise or report, not {errors!r}")
+        return stream_pages(
+            self, sources, raise_errors=errors == "raise", images=images, pieces=pieces,
+            skip=skip, progress=progress,
+        )  # fmt: skip
 
     def read_inputs(
         self,
@@ -501,20 +373,16 @@ class Recognizer:
     ) -> Iterator[InputResult]:
         """Read inputs one after the other, each into a document of its own.
 
-        Pages of consecutive inputs share classification batches (:func:`batch_full`), only
-        the pages of one batch are held in memory, and results come out in input order. PDF
-        pages are rendered at ``options.dpi`` and only ``options.pages`` of multi-page inputs
-        are read.
+        :meth:`stream`'s records grouped by input: an input with an error record is one result
+        with that error (its pages are dropped); the others are documents whose pages are
+        numbered 0, 1, ... (``Page.index``) and keep their own ``Page.number``.
 
         Parameters
         ----------
         sources : iterable of PageSource
-            Paths (``"-"`` for standard input), bytes, PIL images or arrays, one per input.
+            As :meth:`stream`.
         errors : {"raise", "report"}, default "raise"
-            ``raise``: the first error propagates. ``report``: an input that cannot be read
-            (``BAD_INPUT``) gives a result with its error and the others are still read; an
-            error of the models (weights, output) gives such a result for every input not yet
-            finished and ends the loop: later inputs are not read.
+            As :meth:`stream`.
         on_page : callable, optional
             ``on_page(page, image)`` with each page read and its gray image (overlays).
         progress : callable, optional
@@ -527,47 +395,26 @@ class Recognizer:
 
         Raises
         ------
-        HandocrError
-            With ``errors="raise"``, any error of reading or recognition.
-        OptionError
-            ``errors`` is neither ``raise`` nor ``report``.
+        HandocrError, OptionError
+            As :meth:`stream`.
         """
-        if errors not in ("raise", "report"):
-            raise OptionError(f"errors must be raise or report, not {errors!r}")
-        total = len(sources) if isinstance(sources, Sequence) else 0
-        loop = _ReadLoop(self, on_page)
-        done = 0
-
-        def report(results: Iterator[InputResult]) -> Iterator[InputResult]:
-            nonlocal done
-            for result in results:
-                done += 1
-                if progress is not None:
-                    progress(done, total)
-                yield result
-
-        for k, src in enumerate(sources):
-            label = source_label(src, k)
-            try:
-                loop.start(k, label)
-                o = self.options
-                for loaded in iter_pages(src, pdf_dpi=o.dpi, pages=o.pages, first=k):
-                    loop.add(k, loaded)
-                loop.finish(k)
-            except HandocrError as err:
-                if errors == "raise":
-                    raise
-                loop.fail(k, err)
-                if err.exit_code != ExitCode.BAD_INPUT:
-                    break
-            yield from report(loop.ready())
-        try:
-            loop.flush()
-        except HandocrError as err:
-            if errors == "raise":
-                raise
-            loop.fail_pending(err)
-        yield from report(loop.ready(final=True))
+        records = self.stream(sources, errors=errors, images=on_page is not None, progress=progress)
+        for k, group in itertools.groupby(records, key=lambda r: r.input):
+            pages: list[Page] = []
+            label, error = "", None
+            for record in group:
+                label = record.source
+                if record.error is not None:
+                    error = error or record.error
+                elif record.page is not None:
+                    page = replace(record.page, index=len(pages))
+                    pages.append(page)
+                    if on_page is not None and record.image is not None:
+                        on_page(page, record.image)
+            if error is not None:
+                yield InputResult(k, label, error=error)
+            else:
+                yield InputResult(k, label, Document(tuple(pages), self.loaded_models))
 
     def read(
         self,
@@ -612,118 +459,6 @@ class _Models:
         self.verifier: Verifier | None = None
         self.line_members: list[LineMember] | None = None
         self.fusion: dict[str | None, FusionWeights] = {}  # by charset
-
-
-class _ReadLoop:
-    """Book-keeping of :meth:`Recognizer.read_inputs`: a batch of pages, inputs in order."""
-
-    def __init__(self, rec: Recognizer, on_page: OnPage | None) -> None:
-        self.rec = rec
-        self.on_page = on_page
-        self.batch: list[tuple[int, int, LoadedPage]] = []  # (input, page number, page)
-        self.held = 0
-        self.pages: dict[int, list[Page]] = {}
-        self.count: dict[int, int] = {}
-        self.failed: dict[int, HandocrError] = {}
-        self.queue: deque[tuple[int, str]] = deque()  # inputs not yet yielded, in order
-        self.loaded: set[int] = set()  # inputs whose pages have all been seen
-
-    def start(self, k: int, label: str) -> None:
-        self.queue.append((k, label))
-        self.pages[k], self.count[k] = [], 0
-
-    def add(self, k: int, loaded: LoadedPage) -> None:
-        self.batch.append((k, self.count[k], loaded))
-        self.count[k] += 1
-        self.held += int(loaded.image.size)
-        if batch_full(self.held, len(self.batch)):
-            self.flush()
-
-    def finish(self, k: int) -> None:
-        self.loaded.add(k)
-
-    def fail(self, k: int, err: HandocrError) -> None:
-        """Input ``k`` failed: drop its pages; a model error fails every unfinished input."""
-        self.failed[k] = err
-        self.loaded.add(k)
-        if err.exit_code != ExitCode.BAD_INPUT:
-            self.fail_pending(err)
-            return
-        self.batch = [item for item in self.batch if item[0] != k]
-        self.held = sum(int(p.image.size) for _, _, p in self.batch)
-
-    def fail_pending(self, err: HandocrError) -> None:
-        """Fail every input with pages still to classify (a model error)."""
-        pending = {k for k, _, _ in self.batch}
-        for k, _ in self.queue:
-            if k not in self.loaded or k in pending:
-                self.failed.setdefault(k, err)
-                self.loaded.add(k)
-        self.batch, self.held = [], 0
-
-    def flush(self) -> None:
-        if not self.batch:
-            return
-        batch = self.batch
-        done = self.rec.read_pages(
-            [p.image for _, _, p in batch],
-            indices=[i for _, i, _ in batch],
-            sources=[p.source for _, _, p in batch],
-        )
-        # cleared only once read: on a model error the batch's inputs are still pending
-        # (fail_pending fails them instead of reporting them read without their pages)
-        self.batch, self.held = [], 0
-        for (k, _, loaded), page in zip(batch, done, strict=True):
-            self.pages[k].append(page)
-            if self.on_page is not None:
-                self.on_page(page, loaded.image)
-
-    def ready(self, *, final: bool = False) -> Iterator[InputResult]:
-        """Yield the finished inputs at the head of the queue (all of them when ``final``)."""
-        pending = {k for k, _, _ in self.batch}
-        while self.queue:
-            k, label = self.queue[0]
-            if k not in self.failed and (k not in self.loaded or (k in pending and not final)):
-                return
-            self.queue.popleft()
-            pages = self.pages.pop(k)
-            if k in self.failed:
-                yield InputResult(k, label, error=self.failed.pop(k))
-            else:
-                yield InputResult(k, label, Document(tuple(pages), self.rec.loaded_models))
-
-
-def batch_pages(pages: Iterable[T], *, pixels: int = BATCH_PIXELS) -> Iterator[list[T]]:
-    """Group loaded pages (anything with an ``image`` array) for :meth:`Recognizer.read_pages`.
-
-    Parameters
-    ----------
-    pages : iterable
-        Items with an ``image`` attribute, ``(H, W)`` arrays.
-    pixels : int
-        A group is closed once its images hold at least this many pixels, or
-        :data:`BATCH_PAGES` pages; memory stays bounded by about one group.
-
-    Yields
-    ------
-    list
-        Consecutive items, in order.
-    """
-    group: list[T] = []
-    held = 0
-    for item in pages:
-        group.append(item)
-        held += int(item.image.size)  # type: ignore[attr-defined]
-        if batch_full(held, len(group), pixels=pixels):
-            yield group
-            group, held = [], 0
-    if group:
-        yield group
-
-
-def batch_full(pixels_held: int, pages_held: int, *, pixels: int = BATCH_PIXELS) -> bool:
-    """Whether a group of pages is complete (:data:`BATCH_PIXELS`, :data:`BATCH_PAGES`)."""
-    return pixels_held >= pixels or pages_held >= BATCH_PAGES
 
 
 @functools.lru_cache(maxsize=4)

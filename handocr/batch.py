@@ -18,9 +18,13 @@ the first 16 hex digits of the SHA-256 of the input's absolute path (symbolic li
 resolved: two links to one file are two inputs), then the page number.
 
 Engines: ``local``, a :class:`concurrent.futures.ProcessPoolExecutor` whose workers each hold
-one :class:`handocr.Recognizer` (the models load once per worker); ``ray``, Ray Data
-(``read_binary_files`` -> ``map_batches`` with a callable class holding one ``Recognizer`` per
-actor, ``compute=ActorPoolStrategy``), errors captured per row (extra ``handocr[ray]``).
+one :class:`handocr.Recognizer` (the models load once per worker); ``ray``, Ray Data (the
+paths, ``from_items`` in the driver, so no read task waits for a CPU -> ``map_batches`` with a
+callable class holding one ``Recognizer`` per actor and reading each file as the local workers
+do, ``compute=ActorPoolStrategy``, one CPU per actor or an equal share when there are more
+actors than CPUs), errors captured per row (extra ``handocr[ray]``). A Ray run that writes no
+row for ``stall_s`` seconds is stopped with :class:`handocr.errors.BatchStalledError` (exit
+code 9); its rows stay for a re-run.
 """
 
 from __future__ import annotations
@@ -37,10 +41,16 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from handocr.errors import HandocrError, MissingExtraError, OptionError
+from handocr.errors import (
+    BatchStalledError,
+    HandocrError,
+    MissingExtraError,
+    OptionError,
+    exit_code_for,
+)
 from handocr.options import ReadOptions
 
-__all__ = ["ENGINES", "BatchSummary", "page_key", "read_file", "run_batch"]
+__all__ = ["DEFAULT_STALL_S", "ENGINES", "BatchSummary", "page_key", "read_file", "run_batch"]
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +58,12 @@ ENGINES = ("local", "ray")
 """Batch engines (``handocr batch --engine``)."""
 
 Row = dict[str, Any]
+
+DEFAULT_STALL_S = 600.0
+"""Seconds a Ray batch may write no row before it stops (``run_batch(stall_s=...)``)."""
+
+_RAY_GRACE_S = 30.0  # the driver's backstop waits this much longer than Ray's own timeout
+_MAX_BLOCKS = 10_000  # Ray engine: input blocks at most (one file each below that)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +88,9 @@ class BatchSummary:
         ``read / seconds``.
     engine : str
     workers : int
+    exit_code : int
+        The run's exit code from its error rows (:func:`handocr.errors.exit_code_for`): 0, 6
+        when some rows are errors, 3 when every row is, or a model error's own code.
     """
 
     inputs: int
@@ -83,6 +102,7 @@ class BatchSummary:
     pages_per_second: float
     engine: str
     workers: int
+    exit_code: int = 0
 
 
 def page_key(source: str, page: int) -> str:
@@ -118,8 +138,7 @@ def read_file(
     source : str
         The file's path (its label in the rows).
     data : bytes, optional
-        The file's content, when already read (Ray's ``read_binary_files``); else the path is
-        read.
+        The file's content, when already read; else the path is read.
     done : frozenset of int
         1-based pages already written, skipped.
     on_row : callable, optional
@@ -134,11 +153,10 @@ def read_file(
         ``pages/<key>.json``); an unreadable file or page gives an error row at the page it
         stopped on, and the pages before it are still returned. Empty with ``on_row``.
     """
-    from handocr.io import iter_pages
+    from dataclasses import replace
 
-    o = recognizer.options
     rows: list[Row] = []
-    page = 0  # the page number being read when something fails
+    page, busy = 0, False  # the page last taken up, and whether it was being read
 
     def keep(row: Row) -> None:
         if on_row is not None:
@@ -147,21 +165,18 @@ def read_file(
             rows.append(row)
 
     try:
-        pages = iter_pages(data if data is not None else source, pdf_dpi=o.dpi, pages=o.pages)
-        while True:
-            page += 1
-            try:
-                loaded = next(pages)
-            except StopIteration:
-                break
-            # the page's own number (``name#k``: a page range may skip some), not the count
-            label = loaded.source or ""
-            page = int(label.rpartition("#")[2]) if "#" in label else page
-            if page in done:
+        records = recognizer.stream(
+            [data if data is not None else source], errors="report", skip=done
+        )
+        for record in records:
+            page, busy = record.number, True
+            if record.error is not None:
+                keep(_error(source, page, record.error))
                 continue
-            (read,) = recognizer.read_pages(
-                [loaded.image], indices=[page - 1], sources=[Path(source).name]
-            )
+            if record.page is None:  # no page of the file was selected
+                continue
+            # the row's page is the file's own page number (a page range may skip some)
+            read = replace(record.page, index=page - 1, source=Path(source).name)
             chars = [c.confidence for line in read.lines for c in line.all_chars()]
             keep(
                 {
@@ -174,8 +189,9 @@ def read_file(
                     "page_result": read.to_dict(),
                 }
             )
+            busy = False
     except Exception as err:  # one bad file is a row, never a failed batch
-        keep(_error(source, page, err))
+        keep(_error(source, page if busy else page + 1, err))
     return rows
 
 
@@ -265,29 +281,32 @@ def _local(
 
 
 class _RayReader:
-    """Ray Data callable class: one Recognizer per actor, reads whole files per row."""
+    """Ray Data callable class: one Recognizer per actor; reads whole files, a row per page.
 
-    def __init__(self, options: ReadOptions, done: dict[str, frozenset[int]]) -> None:
+    The actor reads each file from its path, with the local engine's code, so its rows are
+    the local engine's rows; relative paths resolve against the driver's working folder
+    (which, like the inputs, every node must see).
+    """
+
+    def __init__(self, options: ReadOptions, done: dict[str, frozenset[int]], cwd: str) -> None:
         from handocr.api import Recognizer
 
+        if Path(cwd).is_dir():  # this actor's own process
+            os.chdir(cwd)
         self.rec = Recognizer(options)
         self.done = done
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list[str]]:
         rows: list[str] = []
-        for path, data in zip(batch["path"], batch["bytes"], strict=True):
-            source = str(path)
-            out = read_file(self.rec, source, bytes(data), self.done.get(source, frozenset()))
+        for item in batch["source"]:
+            source = str(item)
+            out = read_file(self.rec, source, done=self.done.get(source, frozenset()))
             rows += [json.dumps(r, ensure_ascii=False) for r in out]
         return {"row": rows}
 
 
-def _ray(
-    todo: list[tuple[str, frozenset[int]]],
-    options: ReadOptions,
-    workers: int,
-    address: str | None,
-) -> Iterator[list[Row]]:
+def _ray_session(address: str | None) -> Any:
+    """Return the ``ray`` module, connected (to ``address``, unless it already was)."""
     try:
         import ray
     except ImportError as err:
@@ -295,28 +314,127 @@ def _ray(
     if not ray.is_initialized():
         ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
     ray.data.DataContext.get_current().enable_progress_bars = False
-    from handocr.errors import InputImageError
+    return ray
 
-    missing = [s for s, _ in todo if not Path(s).is_file()]  # Ray would fail the whole job
-    if missing:
-        yield [_error(s, 1, InputImageError(f"{s}: no such file")) for s in missing]
-    todo = [(s, d) for s, d in todo if s not in set(missing)]
+
+def _actor_cpus(ray: Any, workers: int) -> float:
+    """CPUs each reading actor reserves: one, or an equal share of the cluster's if fewer.
+
+    Nothing else in the dataset needs a CPU (:func:`_sources`), so ``workers`` actors up to
+    the cluster's CPUs may take every CPU. A cluster that reports no CPUs yet
+    (an autoscaling head) gets one per actor.
+    """
+    cpus = float(ray.cluster_resources().get("CPU", 0.0))
+    if cpus <= 0 or workers <= cpus:
+        return 1.0
+    return int(cpus / workers * 1000) / 1000  # rounded down: the shares never exceed the CPUs
+
+
+def _sources(ray: Any, todo: list[tuple[str, frozenset[int]]]) -> Any:
+    """Return a dataset of ``{"source": path}``, one file per block (``_MAX_BLOCKS`` at most).
+
+    The paths are the blocks, made in the driver: no read task waits for a CPU that the
+    actors hold (``read_binary_files``' 1-CPU tasks did, ray-project/ray#44687: a 2-core
+    machine with ``--workers 2`` hung). An actor returns a block's rows when it has read the
+    whole block, so small blocks keep the rows (and the stall clock) moving.
+    """
+    import inspect
+
+    make = ray.data.from_items
+    blocks = min(len(todo), _MAX_BLOCKS)
+    named = "override_num_blocks" in inspect.signature(make).parameters  # Ray >= 2.10
+    return make(
+        [{"source": s} for s, _ in todo],
+        **({"override_num_blocks": blocks} if named else {"parallelism": blocks}),
+    )
+
+
+def _stalled(stall_s: float) -> BatchStalledError:
+    return BatchStalledError(
+        f"the Ray batch wrote no row for {stall_s:g} s and was stopped; the rows written are "
+        "kept and the same command run again resumes. Check that the cluster has CPUs for "
+        "the actors (`ray status`), or raise the stall timeout for files that take longer"
+    )
+
+
+def _watch(batches: Iterator[list[Row]], stall_s: float, wait_s: float) -> Iterator[list[Row]]:
+    """Yield ``batches``, pulled in a thread; stop after ``wait_s`` seconds without one.
+
+    The clock runs while the caller waits for the next batch, that is from the moment the
+    previous rows were written. Ray Data's own no-progress timeout (``stall_s`` where Ray
+    has it; then ``wait_s`` is a later backstop) raises ``ExecutionTimeoutError`` and ends
+    Ray's work itself; it is turned into the stall error. The backstop cannot stop Ray's
+    work (``ray.shutdown()`` beside a running iterator makes Ray Data start a new local Ray):
+    the command line exits, which ends it; a Python caller may call ``ray.shutdown()``.
+
+    Raises
+    ------
+    BatchStalledError
+        No batch for ``wait_s`` seconds, or Ray's timeout.
+    """
+    import queue
+    import threading
+
+    items: queue.Queue[Any] = queue.Queue()
+    end, closed = object(), threading.Event()
+
+    def pump() -> None:
+        try:
+            for batch in batches:
+                if closed.is_set():  # the caller stopped (an error): end Ray's work too
+                    break
+                items.put(batch)
+            items.put(end)
+        except BaseException as err:  # handed to the caller's thread
+            items.put(err)
+        finally:
+            getattr(batches, "close", lambda: None)()  # Ray Data's iterator stops its executor
+
+    threading.Thread(target=pump, name="handocr-ray-rows", daemon=True).start()
+    try:
+        while True:
+            try:
+                item = items.get(timeout=wait_s)
+            except queue.Empty:
+                raise _stalled(stall_s) from None
+            if item is end:
+                return
+            if isinstance(item, BaseException):
+                if type(item).__name__ == "ExecutionTimeoutError":  # Ray's no-progress timeout
+                    raise _stalled(stall_s) from item
+                raise item
+            yield item
+    finally:
+        closed.set()
+
+
+def _ray(
+    todo: list[tuple[str, frozenset[int]]],
+    options: ReadOptions,
+    workers: int,
+    address: str | None,
+    stall_s: float,
+) -> Iterator[list[Row]]:
+    ray = _ray_session(address)
     if not todo:
         return
-    done = dict(todo)
-    ds = ray.data.read_binary_files([s for s, _ in todo], include_paths=True)
-    # a row per file; sources as given (read_binary_files reports absolute paths)
-    rename = {str(Path(s).absolute()): s for s, _ in todo}
-    ds = ds.map(lambda r: {"path": rename.get(r["path"], r["path"]), "bytes": r["bytes"]})
-    rows = ds.map_batches(
+    rows = _sources(ray, todo).map_batches(
         _RayReader,
-        fn_constructor_kwargs={"options": options, "done": done},
+        fn_constructor_kwargs={"options": options, "done": dict(todo), "cwd": str(Path.cwd())},
         batch_size=1,
         compute=ray.data.ActorPoolStrategy(size=workers),
-        num_cpus=1,
+        num_cpus=_actor_cpus(ray, workers),
     )
-    for batch in rows.iter_batches(batch_size=16, batch_format="default"):
-        yield [json.loads(r) for r in batch["row"]]
+    context: Any = getattr(rows, "context", None)
+    wait_s = stall_s
+    if hasattr(context, "execution_no_progress_timeout_s"):  # Ray stops its own work
+        context.execution_no_progress_timeout_s = stall_s
+        wait_s += _RAY_GRACE_S
+    batches = (  # each finished block's rows as soon as it is out
+        [json.loads(r) for r in batch["row"]]
+        for batch in rows.iter_batches(batch_size=None, batch_format="default")
+    )
+    yield from _watch(batches, stall_s, wait_s)
 
 
 def run_batch(
@@ -329,6 +447,7 @@ def run_batch(
     options: ReadOptions | None = None,
     recursive: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    stall_s: float = DEFAULT_STALL_S,
 ) -> BatchSummary:
     """Read files, folders and PDFs page by page into ``output_dir`` (module docstring).
 
@@ -349,6 +468,10 @@ def run_batch(
         Also read sub-folders.
     progress : callable, optional
         ``progress(files_done, files_total)``.
+    stall_s : float, default 600
+        Ray engine: stop after this many seconds without a row written (Ray returns a
+        file's rows when the whole file is read, so give it more than the slowest file's
+        time; model loading and actor start-up count too).
 
     Returns
     -------
@@ -364,6 +487,9 @@ def run_batch(
         No input files at all.
     OutputError
         The output folder cannot be written.
+    BatchStalledError
+        Ray engine: no row for ``stall_s`` seconds (Ray's work is stopped; the rows written
+        stay for a re-run to resume from).
     """
     from handocr.io import expand_inputs, write_text_atomic
 
@@ -371,6 +497,8 @@ def run_batch(
         raise OptionError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
     if workers is not None and workers < 1:
         raise OptionError(f"workers must be >= 1, not {workers}")
+    if not stall_s > 0:
+        raise OptionError(f"stall_s must be > 0 seconds, not {stall_s}")
     options = options or ReadOptions()
     t0 = time.perf_counter()
     sources = expand_inputs(inputs, recursive=recursive)
@@ -383,7 +511,7 @@ def run_batch(
     batches: Iterable[list[Row]] = (
         _local(todo, options, max(1, n), out)
         if engine == "local"
-        else _ray(todo, options, max(1, n), address)
+        else _ray(todo, options, max(1, n), address, stall_s)
     )
     for finished, rows in enumerate(batches, start=1):
         for row in rows:
@@ -393,23 +521,19 @@ def run_batch(
                 writer.write(row)
         if progress is not None:
             progress(finished, len(todo))
-    pages = errors = 0
-    with _atomic_lines(out / "results.jsonl") as fh:  # streamed: rows are never all in memory
-        for row in _collect(out, sources):
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-            pages += row.get("error") is None
-            errors += row.get("error") is not None
+    pages, codes = _write_results(out, sources)
     seconds = time.perf_counter() - t0
     summary = BatchSummary(
         inputs=len(sources),
         pages=pages,
         read=writer.read,
         skipped=skipped,
-        errors=errors,
+        errors=len(codes),
         seconds=round(seconds, 3),
         pages_per_second=round(writer.read / seconds, 3) if seconds > 0 else 0.0,
         engine=engine,
         workers=max(1, n),
+        exit_code=int(exit_code_for(codes, succeeded=pages)),
     )
     write_text_atomic(out / "summary.json", json.dumps(asdict(summary), indent=1) + "\n")
     return summary
@@ -427,6 +551,7 @@ def _atomic_lines(target: Path) -> Iterator[Any]:
     import tempfile
 
     from handocr.errors import OutputError
+    from handocr.io import file_mode
 
     try:
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
@@ -435,7 +560,7 @@ def _atomic_lines(target: Path) -> Iterator[Any]:
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
             yield fh
-        Path(tmp).chmod(0o644)
+        Path(tmp).chmod(file_mode())
         Path(tmp).replace(target)
     except OSError as err:
         Path(tmp).unlink(missing_ok=True)
@@ -443,6 +568,19 @@ def _atomic_lines(target: Path) -> Iterator[Any]:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _write_results(out: Path, sources: Sequence[str]) -> tuple[int, list[int]]:
+    """Write ``results.jsonl`` from the row files; return the page rows and the error codes."""
+    pages, codes = 0, []
+    with _atomic_lines(out / "results.jsonl") as fh:  # streamed: rows are never all in memory
+        for row in _collect(out, sources):
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+            if row.get("error") is None:
+                pages += 1
+            else:
+                codes.append(int(row["error"]["code"]))
+    return pages, codes
 
 
 def _collect(out: Path, sources: Sequence[str]) -> Iterator[Row]:

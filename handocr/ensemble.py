@@ -19,30 +19,21 @@ import numpy as np
 from numpy.typing import NDArray
 
 from handocr.crops import INPUT_SHAPE
-from handocr.errors import ModelOutputError, OptionError, WeightsError
+from handocr.errors import ModelOutputError, WeightsError
 from handocr.labels import NUM_CLASSES
+from handocr.models.config import VOTING, ModelConfig, parse_cascade
 from handocr.models.loader import Member
 from handocr.models.manifest import FittedCascade
 from handocr.result import ModelInfo
 
 __all__ = [
-    "CASCADE_MODES",
-    "VOTING",
     "Ensemble",
     "Member",
     "cascade_combine",
     "combine_votes",
     "low_margin",
-    "parse_cascade",
     "staged_combine",
 ]
-
-VOTING = ("weighted", "soft", "hard")
-"""Voting rules: ``weighted`` (fitted weights; equal when none are stored), ``soft`` (equal
-weights), ``hard`` (majority of the members' top-1 classes)."""
-
-CASCADE_MODES = ("off", "auto", "fitted")
-"""Named cascade settings of :meth:`Ensemble.from_names` (besides a margin)."""
 
 HARD_TIE_WEIGHT = 1e-3
 """Share of the soft vote mixed into a hard vote: breaks ties, keeps rows summing to 1."""
@@ -327,39 +318,22 @@ class Ensemble:
         self.cascade_margins: tuple[float, ...] = margins
 
     @classmethod
-    def from_names(
-        cls,
-        names: Sequence[str] | None = None,
-        *,
-        voting: str = "weighted",
-        device: str = "auto",
-        batch_size: int = 1024,
-        backend: str = "auto",
-        cascade: str | float = "auto",
-    ) -> Ensemble:
-        """Build an ensemble from shipped weights.
+    def from_config(cls, cfg: ModelConfig) -> Ensemble:
+        """Build an ensemble from shipped weights, as a :class:`ModelConfig` says.
+
+        ``cfg.models`` (default the manifest's ``default_ensemble``) are loaded on
+        ``cfg.backend`` / ``cfg.device``; ``voting="weighted"`` uses the manifest's
+        ``voting_weights`` when they cover exactly these members, equal weights otherwise;
+        ``cascade``: ``off``, every member sees every crop; ``fitted``, the manifest's
+        ``cascade`` (its stages and margins, fitted by ``handocr fit-ensemble``), which must
+        cover exactly these members; ``auto``, that cascade when there is one, else off; a
+        number, that margin (see :class:`Ensemble`), starting with the fitted first member, or
+        the first of ``models``. ``cfg.line_models`` is not the ensemble's
+        (:func:`handocr.models.line.load_line_members`).
 
         Parameters
         ----------
-        names : sequence of str, optional
-            ``"arch"`` or ``"arch.tag"`` names; default the manifest's ``default_ensemble``.
-        voting : {"weighted", "soft", "hard"}
-            ``weighted`` uses the manifest's ``voting_weights`` when they cover exactly these
-            members, equal weights otherwise.
-        device : {"auto", "cpu", "cuda", "cuda:N"}
-            ``auto``: a GPU when torch sees one, else the CPU.
-        batch_size : int
-        backend : {"auto", "onnx", "torch"}
-            ``onnx`` runs the members' exported graphs in ONNX Runtime on the CPU (no torch
-            import); ``auto`` picks it when the device is the CPU (``auto`` counts as CPU on a
-            machine without an NVIDIA driver), onnxruntime is installed and every member has a
-            graph; else torch.
-        cascade : {"auto", "off", "fitted"} or float, default "auto"
-            ``off``: every member sees every crop. ``fitted``: the manifest's ``cascade``
-            (its stages and margins, fitted by ``handocr fit-ensemble``), which must cover
-            exactly these members; ``auto``: that cascade when there is one, else off. A
-            number: that margin (see :class:`Ensemble`), starting with the fitted first
-            member, or the first of ``names``.
+        cfg : ModelConfig
 
         Raises
         ------
@@ -369,20 +343,20 @@ class Ensemble:
             Weights or graphs are missing, corrupt, or do not fit; ``backend="onnx"`` without
             onnxruntime or without a graph for a member; ``cascade="fitted"`` without a fitted
             cascade for these members.
-        OptionError
-            Unknown ``backend`` or ``cascade`` (a ``ValueError``).
         """
         from handocr.models.loader import load_members
         from handocr.models.manifest import load_manifest
 
+        names = cfg.models
         if names is None:
-            names = list(load_manifest().default_ensemble)
+            names = tuple(load_manifest().default_ensemble)
             if not names:
                 raise WeightsError("MANIFEST.json names no default_ensemble")
-        members, dev, manifest = load_members(names, backend=backend, device=device)
+        members, dev, manifest = load_members(names, backend=cfg.backend, device=cfg.device)
         full = [m.info.key for m in members]
         weights = None
         fitted = manifest.voting_weights
+        voting = cfg.voting
         if voting == "weighted" and set(fitted) == set(full) and len(full) == len(set(full)):
             weights = [float(fitted[n]) for n in full]
         elif voting == "weighted" and len(members) > 1:
@@ -392,8 +366,25 @@ class Ensemble:
             weights=weights,
             voting=voting,
             device=dev,
-            batch_size=batch_size,
-            **_cascade_of(manifest.cascade, full, cascade),
+            batch_size=cfg.batch_size,
+            **_cascade_of(manifest.cascade, full, cfg.cascade),
+        )
+
+    @classmethod
+    def from_names(cls, names: Sequence[str] | None = None, **changes: Any) -> Ensemble:
+        """Build an ensemble of ``names`` (default the shipped one) with option ``changes``.
+
+        :meth:`from_config` of ``ModelConfig(models=names, **changes)``: no default repeated.
+
+        Raises
+        ------
+        OptionError
+            A bad option (:class:`ModelConfig`).
+        UnknownModelError, WeightsError
+            As :meth:`from_config`.
+        """
+        return cls.from_config(
+            ModelConfig(models=None if names is None else tuple(names), **changes)
         )
 
     @property
@@ -531,41 +522,6 @@ class Ensemble:
             As :meth:`member_proba`.
         """
         return self.vote(x)[0]
-
-
-def parse_cascade(cascade: str | float) -> str | float:
-    """Validate a cascade setting: one of :data:`CASCADE_MODES`, or a margin (number or text).
-
-    Returns
-    -------
-    str or float
-        The mode, or the margin as a float in [0, 1].
-
-    Raises
-    ------
-    OptionError
-        Neither a mode nor a number in [0, 1].
-
-    Examples
-    --------
-    >>> parse_cascade("auto"), parse_cascade("0.25")
-    ('auto', 0.25)
-    """
-    if isinstance(cascade, str):
-        if cascade in CASCADE_MODES:
-            return cascade
-        try:
-            cascade = float(cascade)
-        except ValueError:
-            raise OptionError(
-                f"cascade must be one of {', '.join(CASCADE_MODES)} or a margin in [0, 1], "
-                f"not {cascade!r}"
-            ) from None
-    if isinstance(cascade, bool) or not isinstance(cascade, (int, float)):
-        raise OptionError(f"cascade must be a mode or a margin, not {type(cascade).__name__}")
-    if not 0.0 <= cascade <= 1.0:
-        raise OptionError(f"cascade margin must be in [0, 1], got {cascade}")
-    return float(cascade)
 
 
 def _cascade_of(

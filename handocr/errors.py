@@ -13,6 +13,7 @@ from enum import IntEnum
 from typing import ClassVar
 
 __all__ = [
+    "BatchStalledError",
     "DataError",
     "ExitCode",
     "HandocrError",
@@ -22,6 +23,8 @@ __all__ = [
     "ModelOutputError",
     "OptionError",
     "OutputError",
+    "RegistrationError",
+    "TemplateError",
     "UnknownModelError",
     "UnreadableImageError",
     "WeightsError",
@@ -42,6 +45,7 @@ class ExitCode(IntEnum):
     PARTIAL = 6  # a batch: some inputs failed, every other one was read and written
     BAD_OUTPUT = 7  # a result file could not be written
     MISSING_EXTRA = 8  # an optional dependency (e.g. torch for training) is not installed
+    STALLED = 9  # a batch made no progress for its stall timeout; the rows written are kept
     INTERRUPTED = 130  # Ctrl-C
 
 
@@ -65,6 +69,10 @@ class UnreadableImageError(InputImageError):
     """An input that is neither a readable image nor a readable PDF."""
 
 
+class RegistrationError(InputImageError):
+    """A page that does not line up with a form template's reference (``BAD_INPUT``)."""
+
+
 class OptionError(HandocrError, ValueError):
     """A reading or command option has an unknown name or a value out of its range.
 
@@ -73,6 +81,10 @@ class OptionError(HandocrError, ValueError):
     """
 
     exit_code = ExitCode.USAGE
+
+
+class TemplateError(OptionError):
+    """A form template file that cannot be used (exit code ``USAGE``)."""
 
 
 class WeightsError(HandocrError, ValueError):
@@ -124,6 +136,16 @@ class OutputError(HandocrError, OSError):
     exit_code = ExitCode.BAD_OUTPUT
 
 
+class BatchStalledError(HandocrError, TimeoutError):
+    """A batch wrote no row for its stall timeout and was stopped (exit code ``STALLED``).
+
+    ``handocr.batch.run_batch(stall_s=...)``; the rows written before it stay in the output
+    folder, so the same command run again resumes where it stopped.
+    """
+
+    exit_code = ExitCode.STALLED
+
+
 class MissingExtraError(HandocrError, ImportError):
     """An optional dependency is not installed (exit code ``MISSING_EXTRA``).
 
@@ -173,13 +195,14 @@ def _importable(name: str) -> bool:
         return False
 
 
-def exit_code_for(errors: Iterable[HandocrError], *, succeeded: int) -> ExitCode:
+def exit_code_for(errors: Iterable[HandocrError | int], *, succeeded: int) -> ExitCode:
     """Return the exit code of a batch of inputs from its errors and its successes.
 
     Parameters
     ----------
-    errors : iterable of HandocrError
-        The errors met, one per failed input, in order.
+    errors : iterable of HandocrError or int
+        The errors met, one per failed input, in order, or their exit codes (a batch's error
+        rows).
     succeeded : int
         Inputs read and written (>= 0).
 
@@ -198,11 +221,13 @@ def exit_code_for(errors: Iterable[HandocrError], *, succeeded: int) -> ExitCode
     'PARTIAL'
     >>> exit_code_for([InputImageError("x")], succeeded=0).name
     'BAD_INPUT'
+    >>> exit_code_for([3, 9], succeeded=5).name
+    'STALLED'
     """
-    errors = list(errors)
-    if not errors:
+    codes = [ExitCode(e.exit_code if isinstance(e, HandocrError) else e) for e in errors]
+    if not codes:
         return ExitCode.OK
-    fatal = [e for e in errors if e.exit_code != ExitCode.BAD_INPUT]
+    fatal = [c for c in codes if c != ExitCode.BAD_INPUT]
     if fatal:
-        return fatal[0].exit_code
+        return fatal[0]
     return ExitCode.PARTIAL if succeeded else ExitCode.BAD_INPUT

@@ -1,9 +1,11 @@
-"""Evaluation: classifier accuracy on EMNIST, and character error rate (CER) on real pages.
+"""Character error rate (CER) of page sets: folders of images with their ``truth.tsv``.
 
 The CER rule is that of ``shared/data/pages/README.md`` so that figures compare: Levenshtein
 distance over the truth length, summed over a set (micro-average), after upper-casing and removing
-all whitespace on both sides; for digit-string sets (``orand_car_a``) every non-digit character
-is removed from both sides.
+all whitespace on both sides. A set whose every truth is a digit string (:func:`is_digit_truth`,
+e.g. cheque amounts, whose truth leaves separators out) is scored on digits only: every
+non-digit character is removed from both sides. Classifier scores on labelled crops are
+:mod:`handocr.train.metrics`'.
 """
 
 from __future__ import annotations
@@ -11,8 +13,8 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,260 +25,45 @@ from handocr.errors import DataError, ExitCode, OptionError
 
 if TYPE_CHECKING:
     from handocr.api import Recognizer
-    from handocr.ensemble import Ensemble
     from handocr.result import Box, Page
 
 __all__ = [
-    "DIGIT_SETS",
-    "FOLDED_GROUPS",
-    "ClassifierReport",
-    "Scores",
-    "expected_calibration_error",
+    "BOOTSTRAP_RESAMPLES",
     "PageSetScore",
-    "evaluate_classifier",
     "cer_difference_interval",
     "cer_interval",
     "evaluate_page_set",
     "evaluate_page_sets",
     "find_page_sets",
+    "is_digit_truth",
     "normalise_for_cer",
+    "read_truth",
     "text_in_box",
 ]
 
 log = logging.getLogger(__name__)
 
-DIGIT_SETS = frozenset({"orand_car_a"})
-"""Sets scored on digits only (their truth transcribes no separators)."""
-
-
-FOLDED_GROUPS: tuple[str, ...] = ("0O", "1IL", "9gq", "2Z", "5S", "Ff")
-"""Visually ambiguous EMNIST-47 classes counted as one for the folded accuracy."""
-
-ECE_BINS = 15
-
-
-def expected_calibration_error(
-    probs: NDArray[np.floating[Any]], labels: NDArray[np.int64], *, bins: int = ECE_BINS
-) -> float:
-    """Return the expected calibration error of the top-1 confidence (Guo et al. 2017).
-
-    Equal-width confidence bins.
-
-    Parameters
-    ----------
-    probs : ndarray, shape (N, C)
-        Class probabilities, rows summing to 1.
-    labels : ndarray of int64, shape (N,)
-    bins : int
-        Number of equal-width confidence bins on ``[0, 1]``.
-
-    Returns
-    -------
-    float
-        ``sum_b |B_b| / N * |accuracy(B_b) - confidence(B_b)|``, in ``[0, 1]``.
-
-    Examples
-    --------
-    >>> p = np.array([[0.9, 0.1], [0.9, 0.1]]); y = np.array([0, 1])
-    >>> round(expected_calibration_error(p, y), 3)
-    0.4
-    """
-    if len(labels) == 0:
-        return 0.0
-    conf = probs.max(1)
-    correct = probs.argmax(1) == labels
-    which = np.minimum((conf * bins).astype(int), bins - 1)
-    ece = 0.0
-    for b in range(bins):
-        sel = which == b
-        if sel.any():
-            ece += sel.mean() * abs(correct[sel].mean() - conf[sel].mean())
-    return float(ece)
-
-
-def _fold_table() -> NDArray[np.int64]:
-    from handocr.labels import LABELS
-
-    table = np.arange(len(LABELS))
-    for group in FOLDED_GROUPS:
-        first = LABELS.index(group[0])
-        for ch in group[1:]:
-            table[LABELS.index(ch)] = first
-    return table
-
-
-@dataclass(frozen=True, slots=True)
-class Scores:
-    """Scores of one classifier on labelled crops.
-
-    Attributes
-    ----------
-    top1, top2 : float
-        Share of crops whose label is the first / among the first two predictions.
-    folded : float
-        Top-1 accuracy when each group of :data:`FOLDED_GROUPS` counts as one class: the
-        ceiling that the ambiguity of the classes leaves visible.
-    ece : float
-        Expected calibration error of the top-1 confidence (15 bins).
-    nll : float
-        Mean negative log-likelihood of the labels.
-    """
-
-    top1: float
-    top2: float
-    folded: float
-    ece: float
-    nll: float
-
-    @classmethod
-    def of(cls, probs: NDArray[np.floating[Any]], labels: NDArray[np.int64]) -> Scores:
-        """Compute every score from ``(N, 47)`` probabilities and ``(N,)`` labels."""
-        if len(labels) == 0:
-            return cls(0.0, 0.0, 0.0, 0.0, 0.0)
-        top2 = np.argsort(-probs, axis=1)[:, :2]
-        fold = _fold_table()
-        pred = probs.argmax(1)
-        p_true = probs[np.arange(len(labels)), labels]
-        return cls(
-            top1=float((pred == labels).mean()),
-            top2=float((top2 == labels[:, None]).any(1).mean()),
-            folded=float((fold[pred] == fold[labels]).mean()),
-            ece=expected_calibration_error(probs, labels),
-            nll=float(-np.log(np.maximum(p_true, 1e-12)).mean()),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class ClassifierReport:
-    """Scores of every member and of the ensemble on labelled crops.
-
-    Attributes
-    ----------
-    members : dict of str to Scores
-        Keyed ``"arch.tag"``.
-    ensemble : Scores
-        Scores of the ensemble's vote (its ``voting`` rule).
-    n : int
-        Number of images.
-    y_true, y_pred : ndarray of int64, shape (n,)
-        Labels and ensemble predictions (for reports and confusion matrices).
-    oracle : float
-        Share of images that at least one member gets right: the most any vote could reach.
-    agreement : float
-        Share of images on which all members give the same top-1 class.
-    cascade : Scores or None
-        Scores of the ensemble's cascade (:attr:`handocr.ensemble.Ensemble.cascade`), if set;
-        ``y_pred`` stays the full ensemble's.
-    escalated : float or None
-        Share of images the cascade sent past its first stage.
-    """
-
-    members: dict[str, Scores]
-    ensemble: Scores
-    n: int
-    y_true: NDArray[np.int64]
-    y_pred: NDArray[np.int64]
-    oracle: float = 0.0
-    agreement: float = 1.0
-    cascade: Scores | None = None
-    escalated: float | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return ``{"members": {name: top1}, "ensemble": top1, "n": N, "ece": e, ...}``."""
-        return {
-            "members": {k: v.top1 for k, v in self.members.items()},
-            "ensemble": self.ensemble.top1,
-            "n": self.n,
-            "ece": self.ensemble.ece,
-            "scores": {
-                "members": {k: asdict(v) for k, v in self.members.items()},
-                "ensemble": asdict(self.ensemble),
-                "oracle": self.oracle,
-                "agreement": self.agreement,
-                "cascade": asdict(self.cascade) if self.cascade is not None else None,
-                "escalated": self.escalated,
-            },
-        }
-
-    def most_confused(self, k: int = 10) -> list[tuple[str, str, int]]:
-        """Return the ``k`` most frequent (truth, prediction, count) confusions of the ensemble."""
-        from handocr.labels import LABELS
-
-        cm = np.zeros((len(LABELS), len(LABELS)), np.int64)
-        np.add.at(cm, (self.y_true, self.y_pred), 1)
-        np.fill_diagonal(cm, 0)
-        flat = np.argsort(-cm, axis=None)[:k]
-        pairs = [divmod(int(i), len(LABELS)) for i in flat]
-        return [(LABELS[t], LABELS[p], int(cm[t, p])) for t, p in pairs if cm[t, p] > 0]
-
-
-def evaluate_classifier(
-    ensemble: Ensemble,
-    images: NDArray[np.uint8],
-    labels: NDArray[np.int64],
-    per: NDArray[np.float32] | None = None,
-) -> ClassifierReport:
-    """Score an ensemble and each of its members on upright EMNIST-style images.
-
-    Parameters
-    ----------
-    ensemble : Ensemble
-    images : ndarray of uint8, shape (N, 28, 28)
-        Upright, white ink on black (as :func:`handocr.train.data.load_emnist` returns).
-    labels : ndarray of int64, shape (N,)
-        Indices into :data:`handocr.labels.LABELS`.
-    per : ndarray of float32, shape (M, N, 47), optional
-        The members' probabilities of ``images``, when the caller already has them
-        (:meth:`handocr.ensemble.Ensemble.member_proba`); computed otherwise.
-
-    Returns
-    -------
-    ClassifierReport
-        The full ensemble's scores; with a cascade set, also the cascade's (computed from the
-        same member probabilities, as :meth:`handocr.ensemble.Ensemble.vote` would).
-    """
-    from handocr.ensemble import combine_votes, staged_combine
-
-    if per is None:
-        per = ensemble.member_proba((images.astype(np.float32) / 255.0)[:, None])
-    probs = combine_votes(per, ensemble.weights, ensemble.voting)
-    cascade, escalated = None, None
-    if ensemble.cascade is not None and len(ensemble.members) > 1:
-        cp, reached = staged_combine(
-            per,
-            ensemble.weights,
-            ensemble.voting,
-            ensemble.cascade_stages,
-            ensemble.cascade_margins,
-        )
-        cascade = Scores.of(cp, labels)
-        escalated = float(reached[0].mean()) if reached.size else 0.0
-    members = {m.info.key: Scores.of(p, labels) for m, p in zip(ensemble.members, per, strict=True)}
-    pred = probs.argmax(1).astype(np.int64)
-    tops = per.argmax(2)  # (M, N)
-    oracle = float((tops == labels[None]).any(0).mean()) if len(labels) else 0.0
-    agreement = float((tops == tops[:1]).all(0).mean()) if len(labels) else 1.0
-    return ClassifierReport(
-        members,
-        Scores.of(probs, labels),
-        len(labels),
-        labels,
-        pred,
-        oracle,
-        agreement,
-        cascade,
-        escalated,
-    )
-
-
 _WS = re.compile(r"\s+")
 _NON_DIGIT = re.compile(r"[^0-9]")
+_DIGITS = re.compile(r"[0-9]*")
 
 
 def normalise_for_cer(text: str, *, digits_only: bool = False) -> str:
     r"""Apply the scoring normalisation: upper case, no whitespace, optionally digits only.
 
     A literal ``\n`` in a truth file stands for a line break and is removed like whitespace.
+
+    Parameters
+    ----------
+    text : str
+        A truth or a reading.
+    digits_only : bool, default False
+        Also remove every character that is not one of the digits 0-9.
+
+    Returns
+    -------
+    str
+        Upper case, without whitespace; possibly empty.
 
     Examples
     --------
@@ -288,6 +75,34 @@ def normalise_for_cer(text: str, *, digits_only: bool = False) -> str:
     text = text.replace("\\n", "\n").upper()
     text = _WS.sub("", text)
     return _NON_DIGIT.sub("", text) if digits_only else text
+
+
+def is_digit_truth(texts: Iterable[str]) -> bool:
+    """Return whether a set's truth transcribes digit strings only, so it is scored on digits.
+
+    The rule that :func:`evaluate_page_set` applies when not told: a set whose every truth,
+    after :func:`normalise_for_cer`, is made of the digits 0-9 (at least one non-empty) has
+    no separators in its truth (e.g. ORAND-CAR-A's cheque amounts, where ``1.500,-`` is
+    transcribed ``1500``), so the readings' separators are not counted as errors. A set with
+    any letter or punctuation in its truth is scored on every character.
+
+    Parameters
+    ----------
+    texts : iterable of str
+        The truth texts of the set (the second column of ``truth.tsv``).
+
+    Returns
+    -------
+    bool
+        False for an empty set or one whose truths are all empty.
+
+    Examples
+    --------
+    >>> is_digit_truth(["1500", "23 10"]), is_digit_truth(["1500", "AB"]), is_digit_truth([])
+    (True, False, False)
+    """
+    normalised = [normalise_for_cer(t) for t in texts]
+    return any(normalised) and all(_DIGITS.fullmatch(t) for t in normalised)
 
 
 def text_in_box(page: Page, box: Box) -> str:
@@ -376,7 +191,17 @@ class PageSetScore:
 
 
 def read_truth(path: Path) -> list[tuple[str, str]]:
-    """Read ``truth.tsv`` (``filename<TAB>text`` per line).
+    r"""Read ``truth.tsv`` (``filename<TAB>text`` per line).
+
+    Parameters
+    ----------
+    path : Path
+        The file (UTF-8). Blank lines are skipped.
+
+    Returns
+    -------
+    list of (str, str)
+        ``(filename, text)`` in file order; ``text`` as written (a literal ``\n`` kept).
 
     Raises
     ------
@@ -400,6 +225,16 @@ def read_truth(path: Path) -> list[tuple[str, str]]:
 
 def find_page_sets(root: Path) -> list[Path]:
     """Return the sub-folders of ``root`` (or ``root`` itself) that hold ``truth.tsv``, sorted.
+
+    Parameters
+    ----------
+    root : Path
+        A set (a folder with ``truth.tsv``) or a folder of sets.
+
+    Returns
+    -------
+    list of Path
+        ``root`` first when it is a set itself, then its sub-folders by name.
 
     Raises
     ------
@@ -557,8 +392,8 @@ def evaluate_page_set(
     recognizer : Recognizer
     folder : Path
     digits_only : bool, optional
-        Remove non-digits before scoring; default: when the folder's name is in
-        :data:`DIGIT_SETS`.
+        Remove non-digits before scoring; default: when every truth of the set is a digit
+        string (:func:`is_digit_truth`).
     progress : callable, optional
         ``progress(done, total)`` after every image.
 
@@ -575,9 +410,9 @@ def evaluate_page_set(
     """
     from rapidfuzz.distance import Levenshtein
 
-    if digits_only is None:
-        digits_only = folder.name in DIGIT_SETS
     truth = read_truth(folder / "truth.tsv")
+    if digits_only is None:
+        digits_only = is_digit_truth(text for _, text in truth)
     rows: list[dict[str, Any]] = []
     failures: list[str] = []
     dists, lens = [], []
@@ -633,7 +468,8 @@ def evaluate_page_sets(
     root : Path
     charsets : dict of str to str, optional
         Set name -> charset to read that set with (``orand_car_a=digits``); the others keep
-        the recognizer's.
+        the recognizer's. Which sets are scored on digits only does not depend on it
+        (:func:`is_digit_truth`).
     progress : callable, optional
         ``progress(done, total)`` within each set.
 
@@ -665,37 +501,3 @@ def evaluate_page_sets(
         )
         for folder in sets
     }
-
-
-def confusion_png(
-    y_true: Sequence[int] | NDArray[np.int64],
-    y_pred: Sequence[int] | NDArray[np.int64],
-    labels: Sequence[str],
-    path: Path,
-) -> None:
-    """Write a confusion-matrix heat map (rows = truth, columns = prediction) as PNG.
-
-    Uses scikit-learn's ``ConfusionMatrixDisplay`` with matplotlib's Agg backend.
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from sklearn.metrics import ConfusionMatrixDisplay
-
-    fig, ax = plt.subplots(figsize=(14, 14))
-    ConfusionMatrixDisplay.from_predictions(
-        y_true,
-        y_pred,
-        labels=list(range(len(labels))),
-        display_labels=list(labels),
-        include_values=False,
-        normalize="true",
-        ax=ax,
-        colorbar=True,
-    )
-    ax.set_title("EMNIST-47 confusion matrix (row-normalised)")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=80)
-    plt.close(fig)

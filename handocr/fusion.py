@@ -54,7 +54,7 @@ from handocr.ctc import (
 )
 from handocr.labels import LABELS, Charset
 from handocr.models.line import FOLDED, PUNCT, LineReading, allowed_symbols
-from handocr.result import Box, Char, Line, Page, Word
+from handocr.result import Box, Char, Line, Page, Word, group_blocks, page_blocks
 from handocr.segment.search import LineSearch
 
 __all__ = [
@@ -579,9 +579,22 @@ def _line_votes(
 
 
 def fused_page(page: Page, lines: Sequence[tuple[list[Char], list[bool]]]) -> Page:
-    """Rebuild a page from fused lines (characters with word starts), in order."""
-    out = []
-    for chars, starts in lines:
+    """Rebuild a page from fused lines (characters with word starts), in order.
+
+    ``lines`` holds one entry per line of ``page.lines``: each fused line keeps its line's
+    baseline and block; a line left without characters is dropped from its block (and a block
+    left without lines from the page).
+
+    Raises
+    ------
+    ValueError
+        Not one fused line per line of the page.
+    """
+    if len(lines) != len(page.lines):
+        raise ValueError(f"{len(lines)} fused lines for a page of {len(page.lines)}")
+    block_of = [k for k, b in enumerate(page_blocks(page)) for _ in range(b.count)]
+    out, kept = [], []
+    for li, ((chars, starts), line) in enumerate(zip(lines, page.lines, strict=True)):
         words: list[list[Char]] = []
         for ch, st in zip(chars, starts, strict=True):
             if st or not words:
@@ -589,5 +602,7 @@ def fused_page(page: Page, lines: Sequence[tuple[list[Char], list[bool]]]) -> Pa
             words[-1].append(ch)
         wobjs = tuple(Word(tuple(w), Box.enclosing([c.box for c in w])) for w in words)
         if wobjs:
-            out.append(Line(wobjs, Box.enclosing([w.box for w in wobjs])))
-    return dataclasses.replace(page, lines=tuple(out))
+            out.append(Line(wobjs, Box.enclosing([w.box for w in wobjs]), line.baseline))
+            kept.append(block_of[li])
+    blocks = group_blocks(out, kept) if page.blocks else ()
+    return dataclasses.replace(page, lines=tuple(out), blocks=blocks)

@@ -3,11 +3,13 @@
 Decoding is left to Pillow (images, TIFF) and pypdfium2 (PDF); this module only checks and
 converts. Colour becomes gray (ITU-R 601-2 luma, Pillow's ``"L"`` mode), EXIF rotation is applied,
 and 0 is black. :func:`expand_inputs` turns command-line arguments (files, directories, ``-``)
-into an ordered list of inputs; :func:`parse_page_ranges` reads ``--pages 1-3,7``.
+into an ordered list of inputs; page selections (``--pages 1-3,7``) are parsed by
+:func:`handocr.options.parse_pages`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import math
@@ -32,11 +34,12 @@ __all__ = [
     "LoadedPage",
     "PageSource",
     "as_sources",
+    "atomic_path",
     "expand_inputs",
+    "file_mode",
     "max_pixels",
     "iter_pages",
     "load_pages",
-    "parse_page_ranges",
     "source_label",
     "write_bytes_atomic",
     "write_text_atomic",
@@ -87,10 +90,14 @@ class LoadedPage:
         Gray, 0 = black.
     source : str or None
         ``"name"`` or ``"name#k"`` (1-based page ``k`` of a multi-page file); None for arrays.
+    number : int
+        The page's own 1-based number within its input (``k``; 1 for a single image), kept
+        under a page selection: ``--pages 2,5`` gives pages 2 and 5.
     """
 
     image: NDArray[np.uint8]
     source: str | None
+    number: int = 1
 
 
 def _check_array(arr: np.ndarray, where: str) -> NDArray[np.uint8]:
@@ -131,42 +138,6 @@ def _pil_to_gray(img: Image.Image, where: str) -> NDArray[np.uint8]:
     return _check_array(gray, where)
 
 
-def parse_page_ranges(spec: str) -> frozenset[int]:
-    """Parse a page selection such as ``"1-3,7"`` into 1-based page numbers.
-
-    Parameters
-    ----------
-    spec : str
-        Comma-separated page numbers and inclusive ranges ``a-b`` (``a <= b``), 1-based.
-
-    Returns
-    -------
-    frozenset of int
-
-    Raises
-    ------
-    ValueError
-        Empty, non-numeric, zero or negative numbers, or a reversed range.
-
-    Examples
-    --------
-    >>> sorted(parse_page_ranges("1-3,7"))
-    [1, 2, 3, 7]
-    """
-    pages: set[int] = set()
-    for part in spec.replace(" ", "").split(","):
-        lo, dash, hi = part.partition("-")
-        try:
-            a = int(lo)
-            b = int(hi) if dash else a
-        except ValueError:
-            raise ValueError(f"bad page range {part!r} in {spec!r}; use e.g. 1-3,7") from None
-        if a < 1 or b < a:
-            raise ValueError(f"bad page range {part!r} in {spec!r}; pages count from 1")
-        pages.update(range(a, b + 1))
-    return frozenset(pages)
-
-
 def _iter_pil(img: Image.Image, name: str, pages: frozenset[int] | None) -> Iterator[LoadedPage]:
     from PIL import ImageSequence
 
@@ -179,7 +150,7 @@ def _iter_pil(img: Image.Image, name: str, pages: frozenset[int] | None) -> Iter
         limit = max_pixels()
         if w * h > limit:
             raise ImageTooLargeError(f"{source}: {w}x{h} pixels is over the limit of {limit:,}")
-        yield LoadedPage(_pil_to_gray(frame, source), source)
+        yield LoadedPage(_pil_to_gray(frame, source), source, k)
 
 
 def _iter_image_file(
@@ -238,7 +209,7 @@ def _iter_pdf(
                 page.close()
             if arr.ndim == 3:
                 arr = arr[..., 0]
-            yield LoadedPage(_check_array(arr.astype(np.uint8), name), f"{name}#{k + 1}")
+            yield LoadedPage(_check_array(arr.astype(np.uint8), name), f"{name}#{k + 1}", k + 1)
     finally:
         pdf.close()
 
@@ -263,8 +234,8 @@ def iter_pages(
     pdf_dpi : int
         Rendering resolution for PDF pages, dots per inch (> 0).
     pages : frozenset of int, optional
-        1-based page numbers to keep within each multi-page input (:func:`parse_page_ranges`);
-        default all. Single-page images count as page 1.
+        1-based page numbers to keep within each multi-page input
+        (:func:`handocr.options.parse_pages`); default all. Single-page images count as page 1.
     first : int
         Position of the first source among the caller's inputs, used in names
         (``"array 2"``, :func:`source_label`).
@@ -411,6 +382,59 @@ def _umask() -> int:
     return mask
 
 
+def file_mode() -> int:
+    """Return the mode of every file handocr writes: ``0o666`` less the umask.
+
+    It is what :func:`open` gives a new file (``0o644`` under the usual umask ``022``), for
+    results, weights, manifests and reports alike; :func:`atomic_path` applies it.
+    """
+    return 0o666 & ~_umask()
+
+
+@contextlib.contextmanager
+def atomic_path(target: Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``target``; when the block ends, move it into place.
+
+    The block writes the whole file to the yielded path (any writer: bytes, safetensors,
+    ``torch.save``). The file then gets :func:`file_mode` (``tempfile.mkstemp`` creates it
+    ``0o600``, and writers that create their own files may too) and is renamed over ``target``,
+    so a reader never sees a half-written file. If the block raises, the temporary file is
+    removed and ``target`` is left as it was.
+
+    Raises
+    ------
+    OutputError
+        The folder cannot be created, or the file cannot be written or moved (exit code 7).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d, atomic_path(Path(d) / "a.txt") as tmp:
+    ...     _ = tmp.write_text("done")
+    """
+    import tempfile
+
+    from handocr.errors import OutputError
+
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+        os.close(fd)
+    except OSError as err:
+        raise OutputError(f"{target}: cannot write ({err.strerror or err})") from err
+    tmp = Path(name)
+    try:
+        yield tmp
+        tmp.chmod(file_mode())
+        tmp.replace(target)
+    except BaseException as err:
+        tmp.unlink(missing_ok=True)
+        if isinstance(err, OSError) and not isinstance(err, OutputError):
+            raise OutputError(f"{target}: cannot write ({err.strerror or err})") from err
+        raise
+    log.info("wrote %s", target)
+
+
 def write_text_atomic(target: Path, text: str) -> None:
     """Write ``text`` (UTF-8) atomically, as :func:`write_bytes_atomic` does.
 
@@ -426,28 +450,13 @@ def write_bytes_atomic(target: Path, data: bytes) -> None:
     """Write ``data`` to a temporary file beside ``target``, then rename it into place.
 
     A reader never sees a half-written result, and an interrupted write leaves no partial
-    file behind.
+    file behind. The file gets :func:`file_mode`, as every file handocr writes
+    (:func:`atomic_path`).
 
     Raises
     ------
     OutputError
         The folder cannot be created or the file cannot be written (exit code 7).
     """
-    import tempfile
-
-    from handocr.errors import OutputError
-
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-            Path(tmp).chmod(0o666 & ~_umask())  # mkstemp's 0600 -> what open() would give
-            Path(tmp).replace(target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-    except OSError as err:
-        raise OutputError(f"{target}: cannot write ({err.strerror or err})") from err
-    log.info("wrote %s", target)
+    with atomic_path(target) as tmp:
+        tmp.write_bytes(data)

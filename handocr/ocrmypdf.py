@@ -133,7 +133,8 @@ def _read(input_file: Path) -> tuple[Page, float | None]:
         dpi = im.info.get("dpi")
         gray = np.asarray(im.convert("L"))
     rec = _recognizer()
-    page = rec.read_page(gray, source=input_file.name)
+    (record,) = rec.read_images([gray], sources=[input_file.name])
+    page = record.unwrap()
     return page, float(dpi[0]) if dpi else None
 
 

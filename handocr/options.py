@@ -1,10 +1,16 @@
-"""Every reading option: its default and its check, in one frozen dataclass.
+"""Every reading option: its default and its check, grouped by the pipeline stage that uses it.
 
-:class:`ReadOptions` is what :class:`handocr.Recognizer`, :func:`handocr.recognize`, the
-``handocr read`` and ``handocr eval-pages`` commands and the benchmarks build; no other module
-repeats a default or a check. Values arrive in the form a user types them (a charset name, a page
-range ``"1-3,7"``, a cascade margin as text) and are resolved once, here, to typed values
-(:class:`handocr.labels.Charset`, a ``frozenset`` of page numbers, a float). A bad value raises
+:class:`ReadOptions` holds one frozen config per stage: ``input`` (:class:`InputConfig`),
+``clean`` (:class:`handocr.preprocess.CleanConfig`), ``model``
+(:class:`handocr.models.config.ModelConfig`), ``segment``
+(:class:`handocr.segment.SegmentConfig`), ``search`` (:class:`handocr.segment.SearchConfig`)
+and ``decode`` (:class:`handocr.decode.DecodeConfig`); each stage takes its config whole, and
+each config is the one owner of its defaults and checks. :class:`handocr.Recognizer`,
+:func:`handocr.recognize`, the commands and the benchmarks build a :class:`ReadOptions`,
+usually by flat keywords (``ReadOptions(charset="digits", dpi=200)``), which are routed to their
+stage; reading ``options.charset`` gives the stage's value. Values arrive in the form a user
+types them (a charset name, a page range ``"1-3,7"``, a cascade margin as text) and are
+resolved once, in the stage config, to typed values. A bad value raises
 :class:`handocr.errors.OptionError` (exit code ``USAGE``).
 """
 
@@ -12,200 +18,167 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-from collections.abc import Iterable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, cast
 
-from handocr.decode import LETTER_PRIOR
-from handocr.ensemble import VOTING, parse_cascade
+from handocr.decode import DecodeConfig
 from handocr.errors import OptionError
-from handocr.io import PDF_DPI, parse_page_ranges
-from handocr.labels import Charset
-from handocr.models.loader import BACKENDS
-from handocr.preprocess import BINARIZE
-from handocr.segment.config import SegmentConfig
+from handocr.io import PDF_DPI
+from handocr.models.config import ModelConfig
+from handocr.preprocess import CleanConfig
+from handocr.segment.config import SearchConfig, SegmentConfig
 
-__all__ = ["MODEL_OPTIONS", "ReadOptions"]
+__all__ = ["MODEL_OPTIONS", "STAGES", "InputConfig", "ReadOptions", "parse_pages"]
 
-MODEL_OPTIONS = ("models", "line_models", "device", "backend", "batch_size", "voting", "cascade")
-"""Options that decide the loaded ensemble; a :class:`handocr.Recognizer` whose options differ
-only in others shares its loaded models (:meth:`handocr.Recognizer.with_options`)."""
+MODEL_OPTIONS = tuple(f.name for f in dataclasses.fields(ModelConfig))
+"""Options that decide the loaded models (:class:`~handocr.models.config.ModelConfig`); a
+:class:`handocr.Recognizer` whose options differ only in others shares its loaded models
+(:meth:`handocr.Recognizer.with_options`)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class ReadOptions:
-    """How pages are read: models, input, binarisation, segmentation and decoding.
-
-    Every field is keyword-only, the object is immutable and hashable, and
-    :meth:`replace` gives a changed copy (checked again).
+class InputConfig:
+    """Which pages of an input are read, and how PDF pages are rendered.
 
     Attributes
     ----------
-    models : tuple of str or None, default None
-        Registered names with an optional weights tag, e.g. ``("cnn.emnist47-v3",)``; None: the
-        shipped ``default_ensemble`` of ``weights/MANIFEST.json``. A list or a single name is
-        accepted.
-    line_models : tuple of str or None, default None
-        Line members (CTC recognizers of whole lines, :mod:`handocr.models.line`) fused with
-        the character members (:mod:`handocr.fusion`), by ``"arch.tag"``; None: the manifest's
-        ``default_line_members``; ``()`` or ``"none"``: none, the character members read alone.
-        A comma-separated text is accepted.
-    device : str, default "auto"
-        ``auto``, ``cpu``, ``cuda`` or ``cuda:N`` (torch members; ONNX Runtime runs on the CPU).
-    backend : {"auto", "onnx", "torch"}, default "auto"
-        ``onnx``: ONNX Runtime on the CPU, without importing torch; ``torch``: PyTorch on
-        ``device``; ``auto``: ONNX Runtime on a CPU-only machine when every member has an
-        exported graph (:func:`handocr.models.loader.use_onnx`), else torch.
-    batch_size : int, default 1024
-        Character crops per forward pass (>= 1); peak memory grows linearly with it.
-    voting : {"weighted", "soft", "hard"}, default "weighted"
-        How the members' probabilities combine (:func:`handocr.ensemble.combine_votes`).
-    cascade : {"auto", "off", "fitted"} or float, default "auto"
-        ``auto``/``fitted``: the cascade fitted with the voting weights (the cheapest member
-        reads every character, the others only those it is unsure of); ``off``: every member
-        reads every character; a number in [0, 1] (or its text): that margin
-        (:func:`handocr.ensemble.parse_cascade`).
     dpi : int, default 300
         Resolution at which PDF pages are rendered, dots per inch (> 0).
     pages : frozenset of int or None, default None
         1-based page numbers to read of multi-page inputs; a range text such as ``"1-3,7"`` is
-        accepted (:func:`handocr.io.parse_page_ranges`). None: every page.
-    binarize : {"otsu", "sauvola"}, default "otsu"
-        Global Otsu threshold with hysteresis, or Sauvola's local threshold for uneven lighting
-        (:func:`handocr.preprocess.ink_map`).
-    remove_lines : bool, default True
-        Remove ruled lines and form-box borders during binarisation
-        (:func:`handocr.preprocess.ink_map`).
-    hysteresis : bool, default True
-        Complete faint strokes by hysteresis thresholding (:data:`handocr.preprocess.HYSTERESIS`).
-    deskew : bool, default True
-        Level pages skewed by :data:`handocr.preprocess.MIN_SKEW_DEG` or more before
-        segmentation; boxes are mapped back to the input page
-        (:func:`handocr.preprocess.level_page`).
-    segment : SegmentConfig, default SegmentConfig()
-        Every segmentation threshold (:class:`handocr.segment.SegmentConfig`).
-    search : bool, default True
-        Recognition-based segmentation as a search: over-segment each line and choose its
-        characters by a best-path search over the candidate lattice
-        (:func:`handocr.segment.search.search_lines`) with the weights folder's fitted verifier
-        (:attr:`handocr.Recognizer.verifier`; without one the layout's glyphs stand): cuts
-        touching characters and joins broken ones. False: the layout's glyphs stand.
-    charset : Charset or None, default None
-        Restrict output to a character set for fields of known type: ``digits``, ``upper``,
-        ``letters``, ``alnum`` or explicit characters; a string is resolved
-        (:meth:`handocr.labels.Charset.parse`).
-    word_context : bool, default True
-        Resolve digit/letter look-alikes from the line and word they stand in, with the letter
-        prior (:func:`handocr.decode.apply_line_context`).
-    case_context : bool, default True
-        Decide each line's (or word's) case and print EMNIST's merged classes in it
-        (:func:`handocr.decode.apply_case_context`); needs ``word_context``.
-    bars_as_i : bool, default True
-        In a line that is not lower case, a bar-shaped glyph filed under ``L`` (EMNIST merges
-        lower-case l into L) reads ``I`` (:data:`handocr.decode.BAR_ASPECT`).
-    letter_prior : float, default 1.0
-        Weight of the English letter-frequency prior (:func:`handocr.decode.apply_letter_prior`;
-        1 is Bayes' rule for English text, 0 turns it off for codes and serial numbers); >= 0.
+        accepted (:func:`parse_pages`). None: every page.
 
     Raises
     ------
     OptionError
-        A value outside the documented range or set (the message says which).
+        ``dpi`` not a positive integer, or ``pages`` not page numbers (the message says how).
+    """
+
+    dpi: int = PDF_DPI
+    pages: frozenset[int] | None = None
+
+    def __post_init__(self) -> None:
+        """Check every value and resolve the page range."""
+        if isinstance(self.dpi, bool) or not isinstance(self.dpi, int) or self.dpi <= 0:
+            raise OptionError(f"dpi must be a positive integer, not {self.dpi!r}")
+        if isinstance(self.pages, str):
+            try:
+                object.__setattr__(self, "pages", parse_pages(self.pages))
+            except OptionError as err:
+                raise OptionError(f"pages: {err}") from None
+        elif self.pages is not None:
+            pages = frozenset(self.pages)
+            if not pages or not all(isinstance(p, int) and p >= 1 for p in pages):
+                raise OptionError(f"pages must be 1-based page numbers, not {self.pages!r}")
+            object.__setattr__(self, "pages", pages)
+
+
+STAGES: dict[str, type] = {
+    "input": InputConfig,
+    "clean": CleanConfig,
+    "model": ModelConfig,
+    "segment": SegmentConfig,
+    "search": SearchConfig,
+    "decode": DecodeConfig,
+}
+"""The stage configs of :class:`ReadOptions`, in pipeline order."""
+
+_FLAT = {
+    name: stage
+    for stage, cls in STAGES.items()
+    if stage not in ("segment", "search")
+    for name in (f.name for f in dataclasses.fields(cls))
+}
+"""Each flat option's stage (``segment`` is a stage config itself; ``search`` takes a bool)."""
+
+
+@dataclass(slots=True, init=False, unsafe_hash=True)  # frozen by __setattr__ below
+class ReadOptions:
+    """How pages are read: one frozen config per pipeline stage.
+
+    Build it with stage configs or with flat keywords, which are routed to their stage (both
+    may be mixed; a flat keyword overrides the stage config's value). The object is immutable
+    and hashable; :meth:`replace` gives a changed copy (checked again). Reading a flat name
+    (``options.charset``) gives its stage's value.
+
+    Parameters
+    ----------
+    input : InputConfig, optional
+        ``dpi``, ``pages``.
+    clean : CleanConfig, optional
+        ``binarize``, ``remove_lines``, ``hysteresis``, ``deskew``.
+    model : ModelConfig, optional
+        ``models``, ``line_models``, ``device``, ``backend``, ``batch_size``, ``voting``,
+        ``cascade``.
+    segment : SegmentConfig, optional
+        Every segmentation threshold.
+    search : SearchConfig or bool, optional
+        The segmentation search (``search=False`` switches it off).
+    decode : DecodeConfig, optional
+        ``charset``, ``word_context``, ``case_context``, ``bars_as_i``, ``letter_prior``.
+    **flat
+        Any field of the stage configs above by its own name, e.g. ``charset="digits"``.
+
+    Raises
+    ------
+    OptionError
+        An unknown option (close matches named), or a value outside the documented range or
+        set (the message says which).
 
     Examples
     --------
     >>> opts = ReadOptions(charset="digits", pages="1-2")
-    >>> opts.charset.spec, sorted(opts.pages)
-    ('digits', [1, 2])
+    >>> opts.charset.spec, sorted(opts.pages), opts.decode.charset is opts.charset
+    ('digits', [1, 2], True)
     >>> ReadOptions.of(chrset="digits")
     Traceback (most recent call last):
     ...
     handocr.errors.OptionError: unknown reading option 'chrset'; did you mean charset?
     """
 
-    models: tuple[str, ...] | None = None
-    line_models: tuple[str, ...] | None = None
-    device: str = "auto"
-    backend: str = "auto"
-    batch_size: int = 1024
-    voting: str = "weighted"
-    cascade: str | float = "auto"
-    dpi: int = PDF_DPI
-    pages: frozenset[int] | None = None
-    binarize: str = "otsu"
-    remove_lines: bool = True
-    hysteresis: bool = True
-    deskew: bool = True
-    segment: SegmentConfig = field(default_factory=SegmentConfig)
-    search: bool = True
-    charset: Charset | None = None
-    word_context: bool = True
-    case_context: bool = True
-    bars_as_i: bool = True
-    letter_prior: float = LETTER_PRIOR
+    input: InputConfig
+    clean: CleanConfig
+    model: ModelConfig
+    segment: SegmentConfig
+    search: SearchConfig
+    decode: DecodeConfig
 
-    def __post_init__(self) -> None:
-        """Check every value and resolve the typed ones."""
-        set_ = object.__setattr__  # frozen: resolved values are set once, here
-        if self.models is not None:
-            names = (self.models,) if isinstance(self.models, str) else tuple(self.models)
-            if not names or not all(isinstance(n, str) and n for n in names):
-                raise OptionError(f"models must be non-empty names, not {self.models!r}")
-            set_(self, "models", names)
-        if self.line_models is not None:
-            lm = self.line_models
-            if isinstance(lm, str):
-                lm = (
-                    ()
-                    if lm.strip().lower() == "none"
-                    else tuple(n.strip() for n in lm.split(",") if n.strip())
-                )
-            if not isinstance(lm, (tuple, list)):
-                raise OptionError(f"line_models must be names or 'none', not {lm!r}")
-            lm = tuple(lm)
-            if not all(isinstance(n, str) and n and n != "none" for n in lm):
-                raise OptionError(f"line_models must be names or 'none', not {self.line_models!r}")
-            set_(self, "line_models", lm)
-        if not isinstance(self.device, str) or not (
-            self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")
-        ):
-            raise OptionError(f"device must be auto, cpu, cuda or cuda:N, not {self.device!r}")
-        _choice("backend", self.backend, BACKENDS)
-        _choice("voting", self.voting, VOTING)
-        _choice("binarize", self.binarize, BINARIZE)
-        set_(self, "cascade", parse_cascade(self.cascade))
-        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int):
-            raise OptionError(f"batch_size must be an integer, not {self.batch_size!r}")
-        if self.batch_size < 1:
-            raise OptionError(f"batch_size must be >= 1, not {self.batch_size}")
-        if isinstance(self.dpi, bool) or not isinstance(self.dpi, int) or self.dpi <= 0:
-            raise OptionError(f"dpi must be a positive integer, not {self.dpi!r}")
-        if isinstance(self.pages, str):
-            try:
-                set_(self, "pages", parse_page_ranges(self.pages))
-            except ValueError as err:
-                raise OptionError(str(err)) from None
-        elif self.pages is not None:
-            pages = frozenset(self.pages)
-            if not pages or not all(isinstance(p, int) and p >= 1 for p in pages):
-                raise OptionError(f"pages must be 1-based page numbers, not {self.pages!r}")
-            set_(self, "pages", pages)
-        if not isinstance(self.segment, SegmentConfig):
-            kind = type(self.segment).__name__
-            raise OptionError(f"segment must be a SegmentConfig, not {kind}")
-        if self.charset is not None:
-            set_(self, "charset", Charset.parse(self.charset))
-        try:
-            prior = float(self.letter_prior)
-        except (TypeError, ValueError):
-            raise OptionError(f"letter_prior must be a number, not {self.letter_prior!r}") from None
-        if not prior >= 0:
-            raise OptionError(f"letter_prior must be >= 0, not {self.letter_prior!r}")
-        set_(self, "letter_prior", prior)
-        flags = ("remove_lines", "hysteresis", "deskew", "search")
-        for name in (*flags, "word_context", "case_context", "bars_as_i"):
-            if not isinstance(getattr(self, name), bool):
-                raise OptionError(f"{name} must be True or False, not {getattr(self, name)!r}")
+    def __init__(self, **given: Any) -> None:
+        known = [*STAGES, *_FLAT]
+        for name in given:
+            if name not in known:
+                close = difflib.get_close_matches(name, known, n=3)
+                hint = f"; did you mean {', '.join(close)}?" if close else ""
+                raise OptionError(f"unknown reading option {name!r}{hint}")
+        search = given.get("search")
+        if search is not None and not isinstance(search, SearchConfig):
+            given["search"] = SearchConfig(enabled=search)  # flat search=True/False
+        for stage, cls in STAGES.items():
+            base: Any = given.get(stage) or cls()
+            if not isinstance(base, cls):
+                raise OptionError(f"{stage} must be a {cls.__name__}, not {type(base).__name__}")
+            changes = {k: v for k, v in given.items() if _FLAT.get(k) == stage}
+            config = dataclasses.replace(cast(Any, base), **changes) if changes else base
+            object.__setattr__(self, stage, config)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        """Refuse: the options are immutable (:meth:`replace` gives a changed copy)."""
+        raise dataclasses.FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        """Refuse: the options are immutable."""
+        raise dataclasses.FrozenInstanceError(f"cannot delete field {name!r}")
+
+    def __getattr__(self, name: str) -> Any:
+        """Read a flat option from its stage (``options.charset`` is ``options.decode.charset``)."""
+        stage = _FLAT.get(name)
+        if stage is None:
+            raise AttributeError(f"ReadOptions has no option {name!r}")
+        return getattr(getattr(self, stage), name)
+
+    def __reduce__(self) -> Any:
+        """Pickle by stage configs (process pools of ``handocr batch``)."""
+        return (_rebuild, (self.stages(),))
 
     @classmethod
     def of(cls, **options: Any) -> ReadOptions:
@@ -216,28 +189,75 @@ class ReadOptions:
         OptionError
             An unknown option name, or a bad value.
         """
-        known = [f.name for f in dataclasses.fields(cls)]
-        for name in options:
-            if name not in known:
-                close = difflib.get_close_matches(name, known, n=3)
-                hint = f"; did you mean {', '.join(close)}?" if close else ""
-                raise OptionError(f"unknown reading option {name!r}{hint}")
         return cls(**options)
 
     def replace(self, **changes: Any) -> ReadOptions:
-        """Return a copy with ``changes`` applied and checked (as :meth:`of`)."""
-        return ReadOptions.of(**{**self.as_dict(), **changes})
+        """Return a copy with ``changes`` (stage configs or flat names) applied and checked."""
+        return ReadOptions(**{**self.stages(), **changes})
+
+    def stages(self) -> dict[str, Any]:
+        """Return the stage configs by stage name, in pipeline order."""
+        return {stage: getattr(self, stage) for stage in STAGES}
 
     def as_dict(self) -> dict[str, Any]:
-        """Return the options as a shallow dict (typed values, not their text)."""
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        """Return every option as a flat dict (typed values, not their text)."""
+        flat = {name: getattr(self, name) for name in _FLAT}
+        return {**flat, "segment": self.segment, "search": self.search.enabled}
 
     def models_differ(self, other: ReadOptions) -> bool:
-        """Whether ``other`` needs another ensemble (any of :data:`MODEL_OPTIONS` differs)."""
-        return any(getattr(self, n) != getattr(other, n) for n in MODEL_OPTIONS)
+        """Whether ``other`` needs other models (its :class:`ModelConfig` differs)."""
+        return self.model != other.model
 
 
-def _choice(name: str, value: object, allowed: Iterable[str]) -> None:
-    allowed = tuple(allowed)
-    if value not in allowed:
-        raise OptionError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
+def _rebuild(stages: dict[str, Any]) -> ReadOptions:
+    return ReadOptions(**stages)
+
+
+_PAGES_EXAMPLE = "write page numbers and ranges such as 1-3,7"
+
+
+def parse_pages(spec: str) -> frozenset[int]:
+    """Parse a page selection such as ``"1-3,7"`` into 1-based page numbers.
+
+    Parameters
+    ----------
+    spec : str
+        Comma-separated page numbers and inclusive ranges ``a-b`` (``a <= b``), 1-based;
+        spaces are ignored.
+
+    Returns
+    -------
+    frozenset of int
+
+    Raises
+    ------
+    OptionError
+        The message says what is wrong with which part and what to write instead: no page, an
+        empty part, a part that is not a number or range, page 0, or a reversed range
+        (``5-2 is reversed; write 2-5``).
+
+    Examples
+    --------
+    >>> sorted(parse_pages("1-3, 7"))
+    [1, 2, 3, 7]
+    """
+    pages: set[int] = set()
+    if not spec.strip():
+        raise OptionError(f"no page given; {_PAGES_EXAMPLE}")
+    for part in spec.replace(" ", "").split(","):
+        if not part:
+            raise OptionError(f"{spec!r} has an empty part between commas; {_PAGES_EXAMPLE}")
+        lo, dash, hi = part.partition("-")
+        if not (lo.isdecimal() and (hi.isdecimal() if dash else True)):
+            raise OptionError(f"{part!r} is not a page number or range; {_PAGES_EXAMPLE}")
+        a = int(lo)
+        b = int(hi) if dash else a
+        if a < 1:
+            if not dash:
+                raise OptionError("there is no page 0; pages count from 1")
+            fix = f"1-{b}" if b > 1 else "1"
+            raise OptionError(f"{part} has page 0, but pages count from 1; write {fix}")
+        if b < a:
+            raise OptionError(f"{part} is reversed; write {b}-{a}")
+        pages.update(range(a, b + 1))
+    return frozenset(pages)

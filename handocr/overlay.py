@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from handocr.result import Page
+from handocr.result import Page, page_blocks
 
 __all__ = ["confidence_colour", "draw_overlay", "overlay_path", "write_overlay"]
 
@@ -22,9 +22,10 @@ def confidence_colour(confidence: float) -> tuple[int, int, int]:
 
 
 def draw_overlay(image: NDArray[np.uint8], page: Page) -> NDArray[np.uint8]:
-    """Draw line (blue), word (grey) and character boxes with the read characters.
+    """Draw block (purple), line (blue, with its baseline), word (grey) and character boxes.
 
-    Character boxes and labels are coloured by confidence (:func:`confidence_colour`).
+    Character boxes and the read characters are coloured by confidence
+    (:func:`confidence_colour`); a block's box is drawn a little outside its lines'.
 
     Parameters
     ----------
@@ -42,9 +43,18 @@ def draw_overlay(image: NDArray[np.uint8], page: Page) -> NDArray[np.uint8]:
     out = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
     out = (out.astype(np.float32) * 0.6 + 102).astype(np.uint8)  # fade the page
     thick = max(1, round(max(image.shape) / 1500))
+    pad = 4 * thick
+    for block in page_blocks(page):
+        b = block.box
+        x0, y0 = max(0, b.x0 - pad), max(0, b.y0 - pad)
+        x1, y1 = min(page.width, b.x1 + pad), min(page.height, b.y1 + pad)
+        cv2.rectangle(out, (x0, y0), (x1 - 1, y1 - 1), (160, 0, 160), thick)
     for line in page.lines:
         b = line.box
         cv2.rectangle(out, (b.x0, b.y0), (b.x1 - 1, b.y1 - 1), (255, 120, 0), thick)
+        if line.baseline is not None:
+            (xa, ya), (xb, yb) = line.baseline
+            cv2.line(out, (xa, ya), (xb, yb), (255, 120, 0), thick)
         for word in line.words:
             b = word.box
             cv2.rectangle(out, (b.x0, b.y0), (b.x1 - 1, b.y1 - 1), (150, 150, 150), thick)

@@ -15,6 +15,7 @@ from handocr.result import Box
 
 __all__ = [
     "BINARIZE",
+    "CleanConfig",
     "MIN_CONTRAST",
     "MIN_SKEW_DEG",
     "HYSTERESIS",
@@ -429,43 +430,73 @@ class LevelledPage:
         return map_box(box, self.inverse, self.width, self.height)
 
 
-def level_page(
-    page: NDArray[np.uint8],
-    *,
-    method: str = "otsu",
-    deskew: bool = True,
-    remove_lines: bool = True,
-    hysteresis: bool = True,
-) -> LevelledPage:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CleanConfig:
+    """How a page is cleaned: the binarisation and levelling stage's options.
+
+    Attributes
+    ----------
+    binarize : {"otsu", "sauvola"}, default "otsu"
+        Global Otsu threshold with hysteresis, or Sauvola's local threshold for uneven lighting
+        (:func:`ink_map`).
+    remove_lines : bool, default True
+        Remove ruled lines and form-box borders (:func:`ink_map`).
+    hysteresis : bool, default True
+        Complete faint strokes by hysteresis at :data:`HYSTERESIS` (:func:`ink_map`).
+    deskew : bool, default True
+        Estimate the skew (:func:`estimate_skew`) and, from :data:`MIN_SKEW_DEG` up, level the
+        page (:func:`rotate_page`); boxes are mapped back to the input page.
+
+    Raises
+    ------
+    OptionError
+        ``binarize`` is not one of :data:`BINARIZE`, or a flag is not a bool.
+    """
+
+    binarize: str = "otsu"
+    remove_lines: bool = True
+    hysteresis: bool = True
+    deskew: bool = True
+
+    def __post_init__(self) -> None:
+        """Check every value."""
+        from handocr.errors import OptionError
+
+        if self.binarize not in BINARIZE:
+            raise OptionError(
+                f"binarize must be one of {', '.join(BINARIZE)}, not {self.binarize!r}"
+            )
+        for name in ("remove_lines", "hysteresis", "deskew"):
+            if not isinstance(getattr(self, name), bool):
+                raise OptionError(f"{name} must be True or False, not {getattr(self, name)!r}")
+
+
+def level_page(page: NDArray[np.uint8], cfg: CleanConfig | None = None) -> LevelledPage:
     """Binarise a gray page and, when it is skewed, level it and binarise it again.
 
     Parameters
     ----------
     page : ndarray of uint8, shape (H, W)
         Gray, either polarity.
-    method : {"otsu", "sauvola"}
-        Binarisation (:func:`ink_map`).
-    deskew : bool
-        Estimate the skew (:func:`estimate_skew`) and, from :data:`MIN_SKEW_DEG` up, rotate the
-        page level (:func:`rotate_page`).
-    remove_lines : bool
-        Remove ruled lines and box borders (:func:`ink_map`).
-    hysteresis : bool
-        Complete faint strokes by hysteresis at :data:`HYSTERESIS` (:func:`ink_map`).
+    cfg : CleanConfig, optional
+        The stage's options; default :class:`CleanConfig`'s defaults.
 
     Returns
     -------
     LevelledPage
     """
+    cfg = cfg or CleanConfig()
     h, w = page.shape
-    level = HYSTERESIS if hysteresis else None
-    ink = ink_map(page, remove_lines=remove_lines, hysteresis=level, method=method)
-    if deskew:
+    level = HYSTERESIS if cfg.hysteresis else None
+    ink = ink_map(page, remove_lines=cfg.remove_lines, hysteresis=level, method=cfg.binarize)
+    if cfg.deskew:
         angle = estimate_skew(ink)
         if abs(angle) >= MIN_SKEW_DEG:
             log.debug("skew %.2f degrees corrected", angle)
             rotated, inverse = rotate_page(page, angle)
-            ink = ink_map(rotated, remove_lines=remove_lines, hysteresis=level, method=method)
+            ink = ink_map(
+                rotated, remove_lines=cfg.remove_lines, hysteresis=level, method=cfg.binarize
+            )
             return LevelledPage(ink, w, h, angle, inverse, rotated)
     return LevelledPage(ink, w, h, gray=page)
 

@@ -1,7 +1,10 @@
 """Result object model: ``Document > Page > Line > Word > Char``, frozen and JSON round-trippable.
 
-Boxes are integer pixels of the input page, top-left origin, half-open ``[x0, x1) x [y0, y1)``.
-Confidences are probabilities in ``[0, 1]``. Results hold no images or tensors.
+A page's lines are its flat reading order; its :class:`Block` objects (text regions or
+columns, in reading order) group consecutive runs of them, so ``Page > Block > Line`` is read
+with :func:`page_blocks` and every user of ``page.lines`` is unaffected. Boxes are integer
+pixels of the input page, top-left origin, half-open ``[x0, x1) x [y0, y1)``. Confidences are
+probabilities in ``[0, 1]``. Results hold no images or tensors.
 """
 
 from __future__ import annotations
@@ -11,12 +14,26 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["SCHEMA_VERSION", "Box", "Char", "Document", "Line", "ModelInfo", "Page", "Word"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "Baseline",
+    "Block",
+    "Box",
+    "Char",
+    "Document",
+    "Line",
+    "ModelInfo",
+    "Page",
+    "Word",
+    "group_blocks",
+    "page_blocks",
+]
 
-SCHEMA_VERSION = 2
-"""Version of the JSON result schema (docs/result-schema.md). 2 added ``votes`` per character;
-:meth:`Document.from_dict` also reads version 1."""
-READABLE_SCHEMAS = (1, 2)
+SCHEMA_VERSION = 3
+"""Version of the JSON result schema (docs/result-schema.md). 2 added ``votes`` per character,
+3 each page's own ``number`` within its input, its ``blocks`` and each line's ``baseline``;
+:meth:`Document.from_dict` also reads 1 and 2."""
+READABLE_SCHEMAS = (1, 2, 3)
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -213,12 +230,39 @@ class Word(_CharGroup):
         return cls(tuple(Char.from_dict(c) for c in d["chars"]), Box.from_list(d["box"]))
 
 
+Baseline = tuple[tuple[int, int], tuple[int, int]]
+"""A line's baseline: its left and right end points ``((x0, y0), (x1, y1))`` in page pixels.
+
+The straight line the line's characters rest on (descenders hang below it), from the left
+edge of the line's box to its right edge; ``y`` is the row below the resting characters' ink,
+as a box's ``y1`` is. The end points are mapped to the input page like boxes (so a levelled,
+deskewed page gets a sloped baseline)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Line(_CharGroup):
-    """Words of one text line, left to right."""
+    """Words of one text line, left to right.
+
+    Attributes
+    ----------
+    words : tuple of Word
+    box : Box
+    baseline : Baseline or None
+        Where the layout estimated the line's baseline (:data:`Baseline`); None when unknown
+        (results of schema 1 and 2, lines built by hand).
+    """
 
     words: tuple[Word, ...]
     box: Box
+    baseline: Baseline | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict (``baseline`` as ``[[x0, y0], [x1, y1]]`` or null)."""
+        d = _CharGroup.to_dict(self)
+        words = d.pop("words")
+        d["baseline"] = None if self.baseline is None else [list(p) for p in self.baseline]
+        d["words"] = words
+        return d
 
     @property
     def text(self) -> str:
@@ -235,7 +279,85 @@ class Line(_CharGroup):
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Line:
         """Inverse of :meth:`to_dict`."""
-        return cls(tuple(Word.from_dict(w) for w in d["words"]), Box.from_list(d["box"]))
+        base = d.get("baseline")  # schema 3
+        if base is not None:
+            (xa, ya), (xb, yb) = base
+            base = ((int(xa), int(ya)), (int(xb), int(yb)))
+        return cls(tuple(Word.from_dict(w) for w in d["words"]), Box.from_list(d["box"]), base)
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """A reading block of a page (a text region or column): a run of its consecutive lines.
+
+    A block holds no lines of its own but the range ``first .. first + count - 1`` of
+    :attr:`Page.lines`, so the page's flat reading order stays the one source of its lines
+    (:meth:`lines_of`).
+
+    Attributes
+    ----------
+    box : Box
+        Union of its lines' boxes, page pixels.
+    first : int
+        Index of its first line in :attr:`Page.lines`.
+    count : int
+        Number of its lines (at least 1).
+    """
+
+    box: Box
+    first: int
+    count: int
+
+    def lines_of(self, page: Page) -> tuple[Line, ...]:
+        """Return the block's lines, in reading order, from the page it belongs to."""
+        return page.lines[self.first : self.first + self.count]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        return {"box": self.box.to_list(), "first": self.first, "count": self.count}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Block:
+        """Inverse of :meth:`to_dict`."""
+        return cls(Box.from_list(d["box"]), int(d["first"]), int(d["count"]))
+
+
+def group_blocks(lines: Sequence[Line], block_ids: Sequence[int]) -> tuple[Block, ...]:
+    """Return the blocks of lines in reading order: each run of equal ids is one block.
+
+    Parameters
+    ----------
+    lines : sequence of Line
+        A page's lines in reading order.
+    block_ids : sequence of int
+        One per line: the reading block it belongs to.
+
+    Returns
+    -------
+    tuple of Block
+        Each with its lines' enclosing box; empty when ``lines`` is.
+
+    Raises
+    ------
+    ValueError
+        Not one id per line.
+
+    Examples
+    --------
+    >>> line = Line((), Box(0, 0, 5, 5))
+    >>> [(b.first, b.count) for b in group_blocks([line] * 3, [0, 0, 1])]
+    [(0, 2), (2, 1)]
+    """
+    if len(lines) != len(block_ids):
+        raise ValueError(f"{len(block_ids)} block ids for {len(lines)} lines")
+    out: list[Block] = []
+    first = 0
+    for k in range(1, len(lines) + 1):
+        if k == len(lines) or block_ids[k] != block_ids[first]:
+            box = Box.enclosing([line.box for line in lines[first:k]])
+            out.append(Block(box, first, k - first))
+            first = k
+    return tuple(out)
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,6 +373,19 @@ class Page:
     lines : tuple of Line
     source : str or None
         File name (and page number within it, e.g. ``"scan.tif#2"``), or None for arrays.
+    number : int
+        The page's own 1-based number within its input file (1 for a single image), kept
+        under a page selection (``--pages 2,5`` reads pages numbered 2 and 5).
+    blocks : tuple of Block
+        Reading blocks (text regions, columns) in reading order: consecutive runs of
+        ``lines`` that together hold every line once, in order. Empty when the layout's blocks
+        are unknown (results of schema 1 and 2, pages built by hand): the page is then one
+        block of all its lines (:func:`page_blocks`, which renderers use).
+
+    Raises
+    ------
+    ValueError
+        ``blocks`` is not empty and does not tile ``lines`` in order.
     """
 
     index: int
@@ -258,6 +393,23 @@ class Page:
     height: int
     lines: tuple[Line, ...] = ()
     source: str | None = None
+    number: int = 1
+    blocks: tuple[Block, ...] = ()
+
+    def __post_init__(self) -> None:
+        """Check that the blocks hold every line once, in order."""
+        if not self.blocks:
+            return
+        at = 0
+        for b in self.blocks:
+            if b.first != at or b.count < 1:
+                break
+            at += b.count
+        else:
+            if at == len(self.lines):
+                return
+        spans = [(b.first, b.count) for b in self.blocks]
+        raise ValueError(f"blocks (first, count) {spans} do not tile {len(self.lines)} lines")
 
     @property
     def text(self) -> str:
@@ -268,10 +420,12 @@ class Page:
         """Return a JSON-ready dict."""
         return {
             "index": self.index,
+            "number": self.number,
             "width": self.width,
             "height": self.height,
             "source": self.source,
             "text": self.text,
+            "blocks": [b.to_dict() for b in self.blocks],
             "lines": [line.to_dict() for line in self.lines],
         }
 
@@ -284,7 +438,20 @@ class Page:
             int(d["height"]),
             tuple(Line.from_dict(x) for x in d["lines"]),
             d.get("source"),
+            int(d.get("number", 1)),  # schema 3; before, pages of a file were not numbered
+            tuple(Block.from_dict(b) for b in d.get("blocks", ())),  # schema 3
         )
+
+
+def page_blocks(page: Page) -> tuple[Block, ...]:
+    """Return the page's blocks; a page with lines but no blocks is one block of all of them.
+
+    What the renderers use, so results of schema 1 and 2 and pages built by hand render as
+    before. Empty for a page without lines.
+    """
+    if page.blocks or not page.lines:
+        return page.blocks
+    return (Block(Box.enclosing([line.box for line in page.lines]), 0, len(page.lines)),)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,13 @@ Endpoints:
   the mouse and see the ensemble's votes.
 - ``/docs``, ``/openapi.json``: the OpenAPI description (FastAPI's).
 
+With an API key (:attr:`ServiceConfig.api_key`, ``$HANDOCR_API_KEY``), every request but
+``/healthz``, the page ``/`` and the OpenAPI description must carry ``Authorization: Bearer
+<key>``: one without it, or with another key, is answered 401 (``WWW-Authenticate: Bearer``)
+before its body is read; keys are compared in constant time (:func:`hmac.compare_digest`), and
+the OpenAPI description declares the bearer scheme. Without a key the service is open (``handocr
+serve`` allows that only on a loopback address, or with ``--no-auth``).
+
 The :class:`~handocr.Recognizer` loads once at start-up. Readings run in worker threads, at most
 ``concurrency`` at a time (a semaphore that each reading thread holds until it ends: ONNX
 Runtime and OpenCV release the GIL); a request not answered within ``timeout`` seconds
@@ -26,9 +33,10 @@ decoded or any PDF page rendered at the requested dpi.
 # no `from __future__ import annotations`: FastAPI reads the route annotations at runtime
 
 import contextlib
+import hmac
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
@@ -52,16 +60,6 @@ HTTP_STATUS = {
 """HTTP status of each exit code (docs/errors.md); a file that is not an image or PDF is 415,
 an upload or image over the limits 413."""
 
-MEDIA_TYPES = {
-    "json": "application/json",
-    "text": "text/plain; charset=utf-8",
-    "hocr": "application/xhtml+xml",
-    "tsv": "text/tab-separated-values; charset=utf-8",
-    "alto": "application/xml",
-    "page": "application/xml",
-    "pdf": "application/pdf",
-}
-
 
 @dataclass(frozen=True, slots=True)
 class ServiceConfig:
@@ -75,30 +73,52 @@ class ServiceConfig:
         Seconds a reading may take before the request is answered 503.
     concurrency : int
         Readings run at the same time (others wait for a slot).
+    api_key : str or None
+        The key every request but ``/healthz``, ``/`` and the OpenAPI description must send as
+        ``Authorization: Bearer <key>``; None: the service is open. Printable ASCII without
+        spaces (what a header carries). Left out of ``repr``.
+
+    Raises
+    ------
+    OptionError
+        An API key that is empty or not printable ASCII without spaces.
     """
 
     max_upload_mb: float = 20.0
     timeout: float = 60.0
     concurrency: int = 2
+    api_key: str | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        key = self.api_key
+        if key is not None and (not key or not all("!" <= c <= "~" for c in key)):
+            raise OptionError(
+                "the API key must be printable ASCII without spaces (it travels in a header), "
+                "e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+            )
 
     @classmethod
     def from_env(cls) -> "ServiceConfig":
-        """Read ``HANDOCR_MAX_UPLOAD_MB``, ``HANDOCR_TIMEOUT``, ``HANDOCR_CONCURRENCY``.
+        """Read the ``HANDOCR_*`` settings; unset ones keep their defaults.
+
+        ``HANDOCR_MAX_UPLOAD_MB``, ``HANDOCR_TIMEOUT``, ``HANDOCR_CONCURRENCY``, and
+        ``HANDOCR_API_KEY`` (unset or empty: no key, the service is open).
 
         Raises
         ------
         OptionError
-            A value that is not a positive number.
+            A limit that is not a positive number, or a bad API key.
         """
         default = cls()
         try:
-            cfg = cls(
+            limits = (
                 float(os.environ.get("HANDOCR_MAX_UPLOAD_MB", default.max_upload_mb)),
                 float(os.environ.get("HANDOCR_TIMEOUT", default.timeout)),
                 int(os.environ.get("HANDOCR_CONCURRENCY", default.concurrency)),
             )
         except ValueError as err:
             raise OptionError(f"bad service setting: {err}") from err
+        cfg = cls(*limits, api_key=os.environ.get("HANDOCR_API_KEY") or None)
         if cfg.max_upload_mb <= 0 or cfg.timeout <= 0 or cfg.concurrency < 1:
             raise OptionError("service limits must be positive")
         return cfg
@@ -132,8 +152,10 @@ def create_app(config: ServiceConfig | None = None, recognizer: Any = None) -> A
     require_extra("handocr serve", ("fastapi", "multipart", "uvicorn"), extra="serve")
     try:
         import anyio
-        from fastapi import FastAPI, File, Form, Request, UploadFile
+        from fastapi import FastAPI, File, Form, Request, Security, UploadFile
         from fastapi.responses import HTMLResponse, JSONResponse, Response
+        from fastapi.security import HTTPBearer
+        from fastapi.security.utils import get_authorization_scheme_param
     except ImportError as err:  # pragma: no cover - require_extra found them
         raise MissingExtraError(
             'handocr serve needs FastAPI: pip install "handocr[serve]"'
@@ -163,11 +185,48 @@ def create_app(config: ServiceConfig | None = None, recognizer: Any = None) -> A
         lifespan=lifespan,
     )
 
-    def error(status: int, code: str, message: str) -> Any:
-        return JSONResponse({"code": code, "message": message}, status_code=status)
+    def error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Any:
+        return JSONResponse({"code": code, "message": message}, status_code=status, headers=headers)
+
+    # The API key: checked here, before any body is read, on every path but the open ones (a
+    # route added later is guarded too). The routes' Security(bearer) only declares the scheme
+    # in the OpenAPI description (auto_error=False: it refuses nothing itself).
+    key = cfg.api_key.encode("ascii") if cfg.api_key else None
+    bearer = HTTPBearer(
+        auto_error=False,
+        description="the service's API key (handocr serve --api-key-file or $HANDOCR_API_KEY)",
+    )
+    guarded = [Security(bearer)] if key else []
+    open_paths = {"/", "/healthz", app.openapi_url, app.docs_url, app.redoc_url}
+    open_paths.add(app.swagger_ui_oauth2_redirect_url)
+
+    def refusal(request: Request) -> Any:
+        """Return the 401 answer to a request without the key, or None when it may pass."""
+        path, root = request.scope["path"], request.scope.get("root_path", "")
+        if key is None or path.removeprefix(root) in open_paths:
+            return None
+        scheme, token = get_authorization_scheme_param(request.headers.get("authorization"))
+        if scheme.lower() != "bearer" or not token:
+            return error(
+                401,
+                "UNAUTHORIZED",
+                "this service needs an API key: send the header Authorization: Bearer <key>",
+                {"WWW-Authenticate": "Bearer"},
+            )
+        # bytes, not str: compare_digest refuses non-ASCII str (a header is read as latin-1)
+        if not hmac.compare_digest(token.encode("utf-8"), key):
+            return error(
+                401,
+                "UNAUTHORIZED",
+                "the API key is wrong",
+                {"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            )
+        return None
 
     @app.middleware("http")
-    async def upload_limit(request: Request, call_next: Any) -> Any:
+    async def admit(request: Request, call_next: Any) -> Any:
+        if (refused := refusal(request)) is not None:  # the key first: 401 before 411 or 413
+            return refused
         length = request.headers.get("content-length")
         if request.method == "POST" and length is None:  # a body must say its size up front
             return error(411, "LENGTH_REQUIRED", "uploads need a Content-Length header")
@@ -184,7 +243,7 @@ def create_app(config: ServiceConfig | None = None, recognizer: Any = None) -> A
         """Liveness: the service answers."""
         return {"status": "ok", "version": __version__}
 
-    @app.get("/v1/models")
+    @app.get("/v1/models", dependencies=guarded)
     def models() -> dict[str, Any]:
         """Return the members read with, and the reading options."""
         o = rec.options
@@ -194,7 +253,7 @@ def create_app(config: ServiceConfig | None = None, recognizer: Any = None) -> A
             "formats": list(FORMATS),
         }
 
-    @app.post("/v1/read")
+    @app.post("/v1/read", dependencies=guarded)
     async def read(
         file: UploadFile = File(..., description="an image or a PDF"),  # noqa: B008
         charset: str | None = Form(
@@ -252,7 +311,7 @@ def create_app(config: ServiceConfig | None = None, recognizer: Any = None) -> A
         except TimeoutError:
             cancel.set()
             return error(503, "TIMEOUT", f"the request took longer than {cfg.timeout:g} s")
-        return Response(body, media_type=MEDIA_TYPES[format])
+        return Response(body, media_type=FORMATS[format].media_type)
 
     page = resources.files("handocr").joinpath("web/index.html").read_text(encoding="utf-8")
 

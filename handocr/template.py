@@ -24,7 +24,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from handocr.errors import HandocrError, InputImageError, OptionError
+from handocr.errors import (
+    HandocrError,
+    OptionError,
+    RegistrationError,
+    TemplateError,
+)
 from handocr.labels import Charset
 from handocr.result import Box
 
@@ -57,14 +62,6 @@ MIN_INLIERS = 25
 FIELD_MARGIN = 0.0
 """Margin added around each field box before reading, as a share of the box's height (0: the
 box as drawn; a margin takes in the comb box's borders, which read as ``1``)."""
-
-
-class TemplateError(OptionError):
-    """A template file that cannot be used (exit code ``USAGE``)."""
-
-
-class RegistrationError(InputImageError):
-    """A page that does not line up with the template's reference (exit code ``BAD_INPUT``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -317,7 +314,8 @@ def read_form(
             x1, y1 = min(template.width, f.box.x1 + m), min(template.height, f.box.y1 + m)
             crops.append(np.ascontiguousarray(warped[y0:y1, x0:x1]))
         reader = recognizer.with_options(charset=charset, deskew=False)
-        for f, read in zip(fields, reader.read_pages(crops), strict=True):
+        for f, record in zip(fields, reader.read_images(crops), strict=True):
+            read = record.unwrap()
             chars = [c for line in read.lines for c in line.all_chars()]
             text = " ".join(w.text for line in read.lines for w in line.words)
             conf = float(np.mean([c.confidence for c in chars])) if chars else 0.0
@@ -337,7 +335,8 @@ class FormResult:
     source : str
         The input's label (file name).
     page : int
-        Zero-based page number within the input.
+        The page's own 1-based number within the input (as ``handocr batch`` rows; kept under
+        a page selection). For an input that could not be read, the page it stopped on.
     fields : dict of str to FieldReading, or None
     error : HandocrError or None
     """
@@ -381,25 +380,20 @@ def read_forms(
     InputImageError
         The template's reference image cannot be read.
     """
-    from handocr.io import iter_pages, load_pages, source_label
+    from handocr.io import load_pages
+    from handocr.pagestream import load_records
 
     (reference,) = load_pages(template.reference)
-    o = recognizer.options
-    for n, source in enumerate(sources):
-        label = source_label(source, n)
-        k = -1  # zero-based number of the page last read (its own, under a page range)
-        try:
-            for loaded in iter_pages(source, pdf_dpi=o.dpi, pages=o.pages):
-                name = loaded.source or ""
-                k = int(name.rpartition("#")[2]) - 1 if "#" in name else k + 1
-                try:
-                    fields = read_form(recognizer, loaded.image, template, reference=reference)
-                except RegistrationError as err:
-                    yield FormResult(label, k, error=err)
-                    continue
-                yield FormResult(label, k, fields)
-        except InputImageError as err:
-            yield FormResult(label, k + 1, error=err)  # the page that could not be read
+    for record, _, _ in load_records(sources, recognizer.options, raise_errors=False):
+        if record.error is not None:
+            yield FormResult(record.source, record.number, error=record.error)
+        elif record.image is not None:
+            try:
+                fields = read_form(recognizer, record.image, template, reference=reference)
+            except RegistrationError as err:
+                yield FormResult(record.source, record.number, error=err)
+                continue
+            yield FormResult(record.source, record.number, fields)
 
 
 def forms_to_csv(results: Iterable[FormResult], template: FormTemplate) -> str:

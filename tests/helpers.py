@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
 from handocr.labels import LABELS, NUM_CLASSES, index_of
-from handocr.result import Box, Char, Document, Line, ModelInfo, Page, Word
+from handocr.result import Box, Char, Document, Line, ModelInfo, Page, Word, group_blocks
 
 HERE = Path(__file__).parent
 REPO = HERE.parent
@@ -94,6 +101,71 @@ def sample_document() -> Document:
     return Document(pages, (ModelInfo("cnn", "emnist47-v1", "ab" * 32),))
 
 
+def draw_columns_page(left: list[str], right: list[str]) -> np.ndarray:
+    """White page with two columns of lines (:func:`put_char`, ~25 px high), a wide gutter between.
+
+    Line ``k`` of the left column rests on row ``60 + 40 k``, of the right on ``80 + 40 k``
+    (staggered, so sorting lines by height alone would interleave the columns); characters
+    are 30 px apart from x 20 (left) and 500 (right).
+    """
+    rows = max(len(left), len(right))
+    page = np.full((40 * rows + 80, 500 + 30 * max(map(len, right)) + 20), 255, np.uint8)
+    for x0, y0, texts in ((20, 60, left), (500, 80, right)):
+        for row, text in enumerate(texts):
+            for i, ch in enumerate(text):
+                put_char(page, ch, x0 + 30 * i, y0 + 40 * row)
+    return page
+
+
+def two_block_document() -> Document:
+    """One page of two reading blocks: "AB 12" over "CD" left, then "Z" right; baselines."""
+
+    def line(text: str, x: int, y: int) -> Line:
+        chars = [
+            Char(c, Box(x + 10 * i, y, x + 10 * i + 8, y + 12), 0.9)
+            for i, c in enumerate(text)
+            if c != " "
+        ]
+        words, at = [], 0
+        for w in text.split(" "):
+            own = chars[at : at + len(w)]
+            words.append(Word(tuple(own), Box.enclosing([c.box for c in own])))
+            at += len(w)
+        box = Box.enclosing([w.box for w in words])
+        return Line(tuple(words), box, ((box.x0, y + 12), (box.x1, y + 11)))
+
+    lines = (line("AB 12", 0, 0), line("CD", 0, 20), line("Z", 60, 0))
+    page = Page(0, 100, 50, lines, "cols.png", blocks=group_blocks(lines, [0, 0, 1]))
+    return Document((page,), (ModelInfo("cnn", "emnist47-v1", "ab" * 32),))
+
+
+def read_layout(image: np.ndarray, source: str | None = None) -> Document:
+    """Segment a page (:func:`handocr.segment.segment_layout`) and decode it, without models.
+
+    Every glyph reads as equally likely any class; the page keeps the layout's blocks and
+    baselines, as :func:`handocr.pipeline.read_images` passes them.
+    """
+    from handocr.decode import decode_page
+    from handocr.preprocess import ink_map
+    from handocr.segment import segment_layout
+
+    layout = segment_layout(ink_map(image))
+    n = sum(len(row) for row in layout.lines)
+    page = decode_page(
+        [[p.box for p in row] for row in layout.lines],
+        layout.starts,
+        np.full((n, 1, NUM_CLASSES), 1 / NUM_CLASSES, np.float32),
+        [],
+        index=0,
+        width=image.shape[1],
+        height=image.shape[0],
+        source=source,
+        blocks=layout.blocks,
+        baselines=layout.baselines,
+    )
+    return Document((page,))
+
+
 class Payload:
     """Unpickling this would create ``marker``: proof that nothing was unpickled."""
 
@@ -127,3 +199,56 @@ def uniform_recognizer(**options: object):  # type: ignore[no-untyped-def]
             return np.full((len(pieces), 1, NUM_CLASSES), 1 / NUM_CLASSES, np.float32)
 
     return Uniform(**options)
+
+
+def free_port() -> int:
+    """Return a TCP port free on 127.0.0.1 now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def running_server(*args: str, drop_env: tuple[str, ...] = ()) -> Iterator[str]:
+    """Run ``handocr serve --port P *args`` with the shipped weights; yield its URL once up.
+
+    ``HANDOCR_WEIGHTS`` and the names in ``drop_env`` are removed from its environment; the
+    server is stopped when the block ends, and a server that dies first fails the test with
+    its stderr.
+    """
+    import pytest
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("HANDOCR_WEIGHTS", *drop_env)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "handocr_cli", "serve", "--port", str(port), *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                with urllib.request.urlopen(f"{url}/healthz", timeout=1):
+                    break
+            except OSError:
+                if proc.poll() is not None:
+                    assert proc.stderr is not None
+                    pytest.fail(proc.stderr.read().decode()[-2000:])
+                time.sleep(0.25)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def stroke_on_pad(page: object) -> None:
+    """Draw a vertical stroke on the web page's writing pad (a Playwright ``Page``)."""
+    pad = page.locator("#pad").bounding_box()  # type: ignore[attr-defined]
+    assert pad is not None
+    x = pad["x"] + pad["width"] / 2
+    page.mouse.move(x, pad["y"] + 20)  # type: ignore[attr-defined]
+    page.mouse.down()  # type: ignore[attr-defined]
+    page.mouse.move(x, pad["y"] + pad["height"] - 20, steps=10)  # type: ignore[attr-defined]
+    page.mouse.up()  # type: ignore[attr-defined]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 """The XML Schema instance namespace (``xsi:schemaLocation``)."""
@@ -41,3 +43,25 @@ def serialise(root: ET.Element) -> str:
 def unit(value: float) -> str:
     """Return a confidence clipped to [0, 1], four decimals."""
     return f"{min(max(value, 0.0), 1.0):.4f}"
+
+
+def creation_time() -> datetime:
+    """Return the time an output records as its creation: now, or ``$SOURCE_DATE_EPOCH``.
+
+    ``SOURCE_DATE_EPOCH`` (seconds since 1970, UTC) is the reproducible-builds.org convention:
+    set, two runs on the same input write byte-identical PAGE XML and PDF files.
+
+    Raises
+    ------
+    OptionError
+        ``SOURCE_DATE_EPOCH`` is set but not an integer.
+    """
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch is None:
+        return datetime.now(UTC).replace(microsecond=0)
+    try:
+        return datetime.fromtimestamp(int(epoch), UTC)
+    except ValueError:
+        from handocr.errors import OptionError
+
+        raise OptionError(f"SOURCE_DATE_EPOCH must be whole seconds, not {epoch!r}") from None

@@ -1,11 +1,13 @@
 """ALTO 4.4 XML output (Library of Congress, www.loc.gov/standards/alto/).
 
 Built with :mod:`xml.etree.ElementTree`: ``Description`` (pixel units, the source image, the
-processing software), then per page a ``Page`` > ``PrintSpace`` > ``TextBlock`` holding the
-page's ``TextLine`` elements, each a run of ``String`` elements (one per word, ``WC`` the word
-confidence in [0, 1]) separated by ``SP``, and per character a ``Glyph`` with ``GC`` its
-confidence in [0, 1]. Positions (``HPOS``, ``VPOS``, ``WIDTH``, ``HEIGHT``) in page pixels.
-Validated against the official schema in the tests.
+processing software), then per page a ``Page`` > ``PrintSpace`` holding one ``TextBlock`` per
+reading block (:func:`handocr.result.page_blocks`), in reading order, each with its
+``TextLine`` elements (``BASELINE`` the line's baseline as the points list ``"x0,y0 x1,y1"``
+that ALTO 4.2 and later take, where known), each a run of ``String`` elements (one per word,
+``WC`` the word confidence in [0, 1]) separated by ``SP``, and per character a ``Glyph`` with
+``GC`` its confidence in [0, 1]. Positions (``HPOS``, ``VPOS``, ``WIDTH``, ``HEIGHT``) in page
+pixels. Validated against the official schema in the tests.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from handocr.formats._xml import namespace, serialise, unit
 from handocr.version import __version__
 
 if TYPE_CHECKING:
-    from handocr.result import Box, Document
+    import xml.etree.ElementTree as ET
+
+    from handocr.result import Box, Document, Line
 
 __all__ = ["ALTO_NS", "to_alto"]
 
@@ -50,7 +54,7 @@ def to_alto(doc: Document, *, version: str = __version__) -> str:
     str
         XML (UTF-8 declared).
     """
-    from handocr.result import Box
+    from handocr.result import Box, page_blocks
 
     root = _root("alto", {"SCHEMAVERSION": "4.4"})
     desc = _sub(root, "Description")
@@ -74,46 +78,54 @@ def to_alto(doc: Document, *, version: str = __version__) -> str:
             "Page",
             {
                 "ID": f"page_{n}",
-                "PHYSICAL_IMG_NR": str(n),
+                "PHYSICAL_IMG_NR": str(page.number),
                 "WIDTH": str(page.width),
                 "HEIGHT": str(page.height),
             },
         )
         space = _sub(p, "PrintSpace", _pos(Box(0, 0, page.width, page.height)))
-        if not page.lines:
-            continue
-        area = Box.enclosing([line.box for line in page.lines])
-        block = _sub(space, "TextBlock", {"ID": f"block_{n}_1", **_pos(area)})
-        for li, line in enumerate(page.lines, start=1):
-            tl = _sub(block, "TextLine", {"ID": f"line_{n}_{li}", **_pos(line.box)})
-            for wi, word in enumerate(line.words, start=1):
-                if wi > 1:
-                    prev = line.words[wi - 2].box
-                    gap = Box(prev.x1, line.box.y0, max(prev.x1 + 1, word.box.x0), line.box.y1)
-                    _sub(
-                        tl,
-                        "SP",
-                        {"HPOS": str(gap.x0), "VPOS": str(gap.y0), "WIDTH": str(gap.width)},
-                    )
-                s = _sub(
-                    tl,
-                    "String",
-                    {
-                        "ID": f"word_{n}_{li}_{wi}",
-                        "CONTENT": word.text,
-                        **_pos(word.box),
-                        "WC": unit(word.confidence),
-                    },
-                )
-                for ci, ch in enumerate(word.chars, start=1):
-                    _sub(
-                        s,
-                        "Glyph",
-                        {
-                            "ID": f"glyph_{n}_{li}_{wi}_{ci}",
-                            "CONTENT": ch.text,
-                            **_pos(ch.box),
-                            "GC": unit(ch.confidence),
-                        },
-                    )
+        for bi, b in enumerate(page_blocks(page), start=1):
+            block = _sub(space, "TextBlock", {"ID": f"block_{n}_{bi}", **_pos(b.box)})
+            for li, line in enumerate(b.lines_of(page), start=b.first + 1):
+                _line(block, line, f"{n}_{li}")
     return serialise(root)
+
+
+def _line(block: ET.Element, line: Line, ident: str) -> None:
+    """Append a line's ``TextLine`` (``line_<ident>``) with its words and glyphs."""
+    from handocr.result import Box
+
+    attrs = {"ID": f"line_{ident}", **_pos(line.box)}
+    if line.baseline is not None:
+        attrs["BASELINE"] = " ".join(f"{x},{y}" for x, y in line.baseline)
+    tl = _sub(block, "TextLine", attrs)
+    for wi, word in enumerate(line.words, start=1):
+        if wi > 1:
+            prev = line.words[wi - 2].box
+            gap = Box(prev.x1, line.box.y0, max(prev.x1 + 1, word.box.x0), line.box.y1)
+            _sub(
+                tl,
+                "SP",
+                {"HPOS": str(gap.x0), "VPOS": str(gap.y0), "WIDTH": str(gap.width)},
+            )
+        s = _sub(
+            tl,
+            "String",
+            {
+                "ID": f"word_{ident}_{wi}",
+                "CONTENT": word.text,
+                **_pos(word.box),
+                "WC": unit(word.confidence),
+            },
+        )
+        for ci, ch in enumerate(word.chars, start=1):
+            _sub(
+                s,
+                "Glyph",
+                {
+                    "ID": f"glyph_{ident}_{wi}_{ci}",
+                    "CONTENT": ch.text,
+                    **_pos(ch.box),
+                    "GC": unit(ch.confidence),
+                },
+            )

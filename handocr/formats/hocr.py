@@ -1,7 +1,9 @@
 """hOCR 1.2 output (kba.github.io/hocr-spec/1.2), as OCRmyPDF and other hOCR consumers read it.
 
-XHTML built with :mod:`xml.etree.ElementTree`: per page an ``ocr_page`` holding one
-``ocr_carea`` > ``ocr_par`` with the page's ``ocr_line`` elements, each holding ``ocrx_word``
+XHTML built with :mod:`xml.etree.ElementTree`: per page an ``ocr_page`` holding, per reading
+block (:func:`handocr.result.page_blocks`), an ``ocr_carea`` > ``ocr_par`` with the block's
+``ocr_line`` elements (``baseline slope offset`` in the title: the line's baseline relative to
+the bottom-left corner of its box, ``0 0`` where unknown), each holding ``ocrx_word``
 elements whose text is a run of ``ocrx_cinfo`` spans, one per character, with **no whitespace
 between them** (consumers such as OCRmyPDF's ``HocrParser`` take an element's text with its
 children's and tails, so whitespace inside a word would become part of it). ``bbox`` in page
@@ -18,7 +20,7 @@ from typing import TYPE_CHECKING
 from handocr.version import __version__
 
 if TYPE_CHECKING:
-    from handocr.result import Box, Document, Page
+    from handocr.result import Box, Document, Line, Page
 
 __all__ = ["XHTML", "page_element", "to_hocr"]
 
@@ -34,6 +36,16 @@ _CAPABILITIES = "ocr_page ocr_carea ocr_par ocr_line ocrx_word ocrx_cinfo"
 
 def _bbox(box: Box) -> str:
     return f"bbox {box.x0} {box.y0} {box.x1} {box.y1}"
+
+
+def _baseline(line: Line) -> str:
+    """``baseline slope offset``: ``y = slope * (x - x0) + y1 + offset`` over the line's box."""
+    if line.baseline is None:
+        return "baseline 0 0"
+    (xa, ya), (xb, yb) = line.baseline
+    slope = (yb - ya) / (xb - xa) if xb != xa else 0.0
+    offset = round(ya + slope * (line.box.x0 - xa) - line.box.y1)
+    return f"baseline {round(slope, 4) + 0.0:g} {offset}"
 
 
 def _el(parent: ET.Element, tag: str, cls: str, ident: str, title: str) -> ET.Element:
@@ -57,46 +69,44 @@ def page_element(page: Page, *, dpi: int | None = None) -> ET.Element:
     xml.etree.ElementTree.Element
         A ``div`` in no namespace (the caller's document sets the default namespace).
     """
+    from handocr.result import page_blocks
+
     n = page.index + 1
     title = f'image "{page.source}"; ' if page.source else ""
-    title += f"bbox 0 0 {page.width} {page.height}; ppageno {page.index}"
+    title += f"bbox 0 0 {page.width} {page.height}; ppageno {page.number - 1}"
     if dpi is not None:
         title += f"; scan_res {dpi} {dpi}"
     div = _el(ET.Element("root"), "div", "ocr_page", f"page_{n}", title)
-    if not page.lines:
-        return div
-    from handocr.result import Box
-
-    area = Box.enclosing([line.box for line in page.lines])
-    carea = _el(div, "div", "ocr_carea", f"block_{n}_1", _bbox(area))
-    par = _el(carea, "p", "ocr_par", f"par_{n}_1", _bbox(area))
-    par.set("lang", "en")
-    for li, line in enumerate(page.lines, start=1):
-        # baseline: a flat line along the bottom of the box (slope 0, offset 0)
-        span = _el(par, "span", "ocr_line", f"line_{n}_{li}", _bbox(line.box) + "; baseline 0 0")
-        for wi, word in enumerate(line.words, start=1):
-            wconf = round(100 * word.confidence)
-            w = _el(
-                span,
-                "span",
-                "ocrx_word",
-                f"word_{n}_{li}_{wi}",
-                f"{_bbox(word.box)}; x_wconf {wconf}",
-            )
-            w.text = None
-            for ch in word.chars:
-                b = ch.box
-                c = ET.SubElement(
-                    w,
-                    "span",
-                    {
-                        "class": "ocrx_cinfo",
-                        "title": f"x_bboxes {b.x0} {b.y0} {b.x1} {b.y1}; "
-                        f"x_conf {100 * ch.confidence:.2f}",
-                    },
-                )
-                c.text = ch.text
+    for bi, block in enumerate(page_blocks(page), start=1):
+        carea = _el(div, "div", "ocr_carea", f"block_{n}_{bi}", _bbox(block.box))
+        par = _el(carea, "p", "ocr_par", f"par_{n}_{bi}", _bbox(block.box))
+        par.set("lang", "en")
+        for li, line in enumerate(block.lines_of(page), start=block.first + 1):
+            _line_element(par, line, f"{n}_{li}")
     return div
+
+
+def _line_element(par: ET.Element, line: Line, ident: str) -> None:
+    """Append a line's ``ocr_line`` (``line_<ident>``) with its words and characters."""
+    span = _el(par, "span", "ocr_line", f"line_{ident}", f"{_bbox(line.box)}; {_baseline(line)}")
+    for wi, word in enumerate(line.words, start=1):
+        wconf = round(100 * word.confidence)
+        w = _el(
+            span, "span", "ocrx_word", f"word_{ident}_{wi}", f"{_bbox(word.box)}; x_wconf {wconf}"
+        )
+        w.text = None
+        for ch in word.chars:
+            b = ch.box
+            c = ET.SubElement(
+                w,
+                "span",
+                {
+                    "class": "ocrx_cinfo",
+                    "title": f"x_bboxes {b.x0} {b.y0} {b.x1} {b.y1}; "
+                    f"x_conf {100 * ch.confidence:.2f}",
+                },
+            )
+            c.text = ch.text
 
 
 def to_hocr(

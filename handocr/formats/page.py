@@ -1,23 +1,27 @@
 """PAGE XML output (PRImA, schema 2019-07-15; www.primaresearch.org/schema/PAGE/gts/pagecontent).
 
 Built with :mod:`xml.etree.ElementTree`. PAGE holds one page per document (``PcGts``):
-``Metadata`` (creator, creation time), then ``Page`` > ``TextRegion`` > ``TextLine`` > ``Word``
-> ``Glyph``, each with its ``Coords`` (the box's four corners, page pixels) and a
-``TextEquiv`` whose ``conf`` is the confidence in [0, 1] (``Unicode`` the text). Validated
-against the official schema in the tests.
+``Metadata`` (creator, creation time), then ``Page`` > ``TextRegion`` (one per reading block,
+:func:`handocr.result.page_blocks`, in reading order; a ``ReadingOrder`` names that order when
+there are several) > ``TextLine`` > ``Word`` > ``Glyph``, each with its ``Coords`` (the box's
+four corners, page pixels) and a ``TextEquiv`` whose ``conf`` is the confidence in [0, 1]
+(``Unicode`` the text); a ``TextLine`` has its ``Baseline`` after its ``Coords`` where known.
+Points are pixels, inclusive (a box's right and bottom edges are its last column and row; a
+baseline's ``y`` the last row of ink resting on it). Validated against the official schema in
+the tests.
 """
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING
 
-from handocr.formats._xml import namespace, serialise, unit
+from handocr.formats._xml import creation_time, namespace, serialise, unit
 from handocr.version import __version__
 
 if TYPE_CHECKING:
-    from handocr.result import Box, Document, Page
+    from handocr.result import Box, Document, Line, Page
 
 __all__ = ["PAGE_NS", "to_page_xml"]
 
@@ -31,6 +35,15 @@ _root, _sub = namespace(PAGE_NS, _SCHEMA)
 def _coords(parent: ET.Element, box: Box) -> None:
     x0, y0, x1, y1 = box.x0, box.y0, max(box.x1 - 1, box.x0), max(box.y1 - 1, box.y0)
     _sub(parent, "Coords", {"points": f"{x0},{y0} {x1},{y0} {x1},{y1} {x0},{y1}"})
+
+
+def _baseline(parent: ET.Element, line: Line) -> None:
+    if line.baseline is None:
+        return
+    (xa, ya), (xb, yb) = line.baseline
+    xb = max(xb - 1, xa)  # the last column, as in Coords
+    points = f"{xa},{max(ya - 1, 0)} {xb},{max(yb - 1, 0)}"
+    _sub(parent, "Baseline", {"points": points})
 
 
 def _text(parent: ET.Element, text: str, conf: float | None = None) -> None:
@@ -55,7 +68,8 @@ def to_page_xml(
     version : str
         handocr version recorded in ``Metadata/Creator``.
     created : datetime, optional
-        Creation time recorded in the metadata (default now, UTC).
+        Creation time recorded in the metadata (default now, UTC, or ``$SOURCE_DATE_EPOCH``:
+        :func:`handocr.formats._xml.creation_time`).
 
     Returns
     -------
@@ -67,13 +81,13 @@ def to_page_xml(
     ValueError
         ``page`` not given and ``doc`` does not hold exactly one page.
     """
-    from handocr.result import Box
+    from handocr.result import page_blocks
 
     if page is None:
         if len(doc.pages) != 1:
             raise ValueError(f"PAGE XML holds one page; this document has {len(doc.pages)}")
         page = doc.pages[0]
-    stamp = (created or datetime.now(UTC)).replace(microsecond=0).isoformat()
+    stamp = (created or creation_time()).replace(microsecond=0).isoformat()
     root = _root("PcGts")
     meta = _sub(root, "Metadata")
     _sub(meta, "Creator").text = f"handocr {version}"
@@ -91,12 +105,19 @@ def to_page_xml(
         },
     )
     n = page.index + 1
-    if page.lines:
-        region = _sub(p, "TextRegion", {"id": f"r{n}_1", "type": "paragraph"})
-        _coords(region, Box.enclosing([line.box for line in page.lines]))
-        for li, line in enumerate(page.lines, start=1):
+    blocks = page_blocks(page)
+    if len(blocks) > 1:
+        order = _sub(_sub(p, "ReadingOrder"), "OrderedGroup", {"id": f"ro{n}"})
+        for bi in range(1, len(blocks) + 1):
+            _sub(order, "RegionRefIndexed", {"index": str(bi - 1), "regionRef": f"r{n}_{bi}"})
+    for bi, block in enumerate(blocks, start=1):
+        region = _sub(p, "TextRegion", {"id": f"r{n}_{bi}", "type": "paragraph"})
+        _coords(region, block.box)
+        lines = block.lines_of(page)
+        for li, line in enumerate(lines, start=block.first + 1):
             tl = _sub(region, "TextLine", {"id": f"l{n}_{li}"})
             _coords(tl, line.box)
+            _baseline(tl, line)
             for wi, word in enumerate(line.words, start=1):
                 w = _sub(tl, "Word", {"id": f"w{n}_{li}_{wi}"})
                 _coords(w, word.box)
@@ -106,5 +127,5 @@ def to_page_xml(
                     _text(g, ch.text, ch.confidence)
                 _text(w, word.text, word.confidence)
             _text(tl, line.text, line.confidence)
-        _text(region, "\n".join(line.text for line in page.lines))
+        _text(region, "\n".join(line.text for line in lines))
     return serialise(root)

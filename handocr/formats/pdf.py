@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
+from handocr.formats._xml import creation_time
 from handocr.version import __version__
 
 if TYPE_CHECKING:
@@ -75,6 +76,7 @@ class PdfBuilder:
         self._pdf = FPDF(unit="pt")
         self._pdf.set_auto_page_break(False)
         self._pdf.set_creator(f"handocr {__version__}")
+        self._pdf.set_creation_date(creation_time())
         if title:
             self._pdf.set_title(title)
 

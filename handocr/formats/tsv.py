@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from handocr.result import Box
+from handocr.result import Box, page_blocks
 
 if TYPE_CHECKING:
     from handocr.result import Document
@@ -30,7 +30,9 @@ TSV_COLUMNS = (
 def to_tsv(doc: Document) -> str:
     """Render ``doc`` as Tesseract-style TSV: a header, then page, line and word rows.
 
-    Levels: 1 page, 4 line, 5 word (handocr has no block or paragraph level: both are 1).
+    Levels: 1 page, 4 line, 5 word. ``block_num`` is the line's reading block (1-based,
+    :func:`handocr.result.page_blocks`; one paragraph per block, ``par_num`` 1) and
+    ``line_num`` counts within it, as in Tesseract; blocks have no rows of their own.
     ``conf`` is the mean character confidence in percent (-1 for page and line rows, as in
     Tesseract); positions are page pixels.
 
@@ -41,15 +43,18 @@ def to_tsv(doc: Document) -> str:
     """
     rows = ["\t".join(TSV_COLUMNS)]
 
-    def row(level: int, page: int, line: int, word: int, box: Box, conf: float, text: str) -> str:
-        cells = (level, page, 1, 1, line, word, box.x0, box.y0, box.width, box.height)
+    def row(level: int, at: tuple[int, int, int, int], box: Box, conf: float, text: str) -> str:
+        page, block, line, word = at
+        cells = (level, page, block, 1, line, word, box.x0, box.y0, box.width, box.height)
         return "\t".join(map(str, cells)) + f"\t{conf:.2f}\t{text}"
 
     for p in doc.pages:
         n = p.index + 1
-        rows.append(row(1, n, 0, 0, Box(0, 0, p.width, p.height), -1, ""))
-        for li, line in enumerate(p.lines, start=1):
-            rows.append(row(4, n, li, 0, line.box, -1, ""))
-            for wi, word in enumerate(line.words, start=1):
-                rows.append(row(5, n, li, wi, word.box, 100 * word.confidence, word.text))
+        rows.append(row(1, (n, 1, 0, 0), Box(0, 0, p.width, p.height), -1, ""))
+        for bi, block in enumerate(page_blocks(p), start=1):
+            for li, line in enumerate(block.lines_of(p), start=1):
+                rows.append(row(4, (n, bi, li, 0), line.box, -1, ""))
+                for wi, word in enumerate(line.words, start=1):
+                    conf = 100 * word.confidence
+                    rows.append(row(5, (n, bi, li, wi), word.box, conf, word.text))
     return "\n".join(rows) + "\n"

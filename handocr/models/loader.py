@@ -3,7 +3,8 @@
 A :class:`Member` is a network plus what its weights file says about its input and its
 calibration. ONNX Runtime members (:class:`handocr.runtime.OnnxNet`) need no torch; torch
 members are built by :mod:`handocr.models.factory`. Both check every file's sha256 against the
-manifest (:mod:`handocr.models.manifest`) before reading it.
+manifest (:mod:`handocr.models.manifest`) before reading it, and so does
+:func:`load_verifier` for the segmentation search's verifier.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ if TYPE_CHECKING:
     from torch import nn
 
     from handocr.runtime import OnnxNet
+    from handocr.segment.verifier import Verifier
 
-__all__ = ["BACKENDS", "Member", "load_members", "resolve_device", "use_onnx"]
+__all__ = ["BACKENDS", "Member", "load_members", "load_verifier", "resolve_device", "use_onnx"]
 
 log = logging.getLogger(__name__)
 
@@ -201,3 +203,62 @@ def _onnx_member(manifest: Manifest, entry: WeightsEntry) -> Member:
         info.std,
         temperature,
     )
+
+
+def load_verifier(
+    members: Sequence[str] | None = None, *, manifest: Manifest | None = None
+) -> Verifier | None:
+    """Load the segmentation search's verifier listed in the manifest, checked by sha256.
+
+    Parameters
+    ----------
+    members : sequence of str, optional
+        The character members read with (``"arch"`` or ``"arch.tag"``; default the manifest's
+        default ensemble). When they differ from those the verifier was fitted for, a message
+        says so (at INFO level) and the verifier is still returned.
+    manifest : Manifest, optional
+        Default :func:`~handocr.models.manifest.load_manifest` of the weights folder.
+
+    Returns
+    -------
+    Verifier or None
+        None when the manifest lists no verifier (the search is then skipped and the layout's
+        glyphs stand).
+
+    Raises
+    ------
+    WeightsError
+        The listed file is missing, its sha256 differs from the manifest's, or it cannot be
+        read as a verifier.
+    """
+    from handocr.models.weights import file_sha256
+    from handocr.segment.verifier import Verifier
+
+    manifest = manifest or load_manifest()
+    entry = manifest.verifier
+    if entry is None:
+        log.debug("%s lists no verifier: no segmentation search", manifest.folder)
+        return None
+    path = manifest.path(entry)
+    if not path.is_file():
+        raise WeightsError(f"verifier file not found: {path} (listed in the manifest)")
+    if file_sha256(path) != entry.sha256:
+        raise WeightsError(f"{path.name}: sha256 mismatch; the file is corrupt or was replaced")
+    _check_verifier_members(manifest, entry.members, members)
+    return Verifier.load(path)
+
+
+def _check_verifier_members(
+    manifest: Manifest, fitted: Sequence[str], members: Sequence[str] | None
+) -> None:
+    """Say (INFO) when the members read with are not those the verifier was fitted for."""
+    try:
+        names = (
+            manifest.default_ensemble
+            if members is None
+            else tuple(manifest.entry(n).name for n in members)
+        )
+    except WeightsError:  # an unknown member is reported where the members are loaded
+        return
+    if set(names) != set(fitted):
+        log.info("the verifier was fitted for %s, reading with %s", list(fitted), list(names))

@@ -1,11 +1,13 @@
 """``weights/MANIFEST.json`` as typed, immutable objects, read once per file version.
 
 The manifest lists every weights file of a folder (sha256, size, metrics, training command,
-the exported ONNX graph), the default ensemble with its fitted voting weights and cascade, and
-the default tag of each architecture. It is written by
-:func:`handocr.models.weights.write_manifest` (``handocr fit-ensemble --write``,
-``handocr export-onnx``) and read here; :func:`load_manifest` caches the parsed file by path,
-modification time and size, so loading an ensemble reads it once.
+the exported ONNX graph), the default ensemble with its fitted voting weights and cascade, the
+default tag of each architecture, and the segmentation search's verifier with the members it
+was fitted for. It is written by :func:`handocr.models.weights.write_manifest`
+(``handocr fit-ensemble --write``, ``handocr export-onnx``) and
+:func:`handocr.models.weights.set_verifier_entry` (``handocr fit-verifier``), and read here;
+:func:`load_manifest` caches the parsed file by path, modification time and size, so loading
+an ensemble reads it once.
 """
 
 from __future__ import annotations
@@ -24,11 +26,13 @@ from handocr.errors import WeightsError
 
 __all__ = [
     "MANIFEST",
+    "VERIFIER_FILE",
     "WEIGHTS_ENV",
     "FittedCascade",
     "GraphEntry",
     "LineEntry",
     "Manifest",
+    "VerifierEntry",
     "WeightsEntry",
     "load_manifest",
     "split_name",
@@ -38,6 +42,8 @@ __all__ = [
 WEIGHTS_ENV = "HANDOCR_WEIGHTS"
 """Environment variable naming a weights folder to use instead of the packaged one."""
 MANIFEST = "MANIFEST.json"
+VERIFIER_FILE = "verifier.safetensors"
+"""The segmentation search's verifier's file name in a weights folder (not a member's weights)."""
 
 
 def weights_dir() -> Path:
@@ -246,6 +252,70 @@ class FittedCascade:
 
 
 @dataclass(frozen=True, slots=True)
+class VerifierEntry:
+    """The segmentation search's verifier (:class:`handocr.segment.verifier.Verifier`).
+
+    Attributes
+    ----------
+    file : str
+        File name inside the weights folder (:data:`VERIFIER_FILE` when written by
+        ``handocr fit-verifier``).
+    sha256 : str
+        Digest the file must have (checked before it is read).
+    members : tuple of str
+        The character members (``"arch.tag"``) whose votes it was fitted on, in order.
+    bytes : int
+        File size.
+    report : mapping
+        The fitting report (sources, candidates, validation F1, bonus).
+    command : str or None
+        The command that fitted it.
+    """
+
+    file: str
+    sha256: str
+    members: tuple[str, ...]
+    bytes: int = 0
+    report: Mapping[str, Any] = field(default_factory=dict)
+    command: str | None = None
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> VerifierEntry:
+        """Parse the manifest's ``verifier``.
+
+        Raises
+        ------
+        KeyError, TypeError, ValueError
+            Malformed entry (the caller reports it as :class:`WeightsError`).
+        """
+        members = d["members"]
+        if isinstance(members, str) or not members:
+            raise ValueError("verifier members must be a non-empty list of arch.tag names")
+        command = d.get("command")
+        return cls(
+            str(d["file"]),
+            str(d["sha256"]),
+            tuple(str(n) for n in members),
+            int(d.get("bytes", 0)),
+            MappingProxyType(dict(d.get("report") or {})),
+            str(command) if command is not None else None,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON-ready entry (the inverse of :meth:`from_dict`)."""
+        out: dict[str, Any] = {
+            "file": self.file,
+            "sha256": self.sha256,
+            "bytes": self.bytes,
+            "members": list(self.members),
+            "report": dict(self.report),
+        }
+        if self.command is not None:
+            out["command"] = self.command
+        return out
+
+
+@dataclass(frozen=True, slots=True)
 class Manifest:
     """A parsed ``MANIFEST.json``.
 
@@ -270,6 +340,9 @@ class Manifest:
     fusion : mapping
         The fitted weights of the fusion of line and character members
         (:mod:`handocr.fusion`); empty when none were fitted.
+    verifier : VerifierEntry or None
+        The segmentation search's verifier; None when none is listed (the search is then
+        off).
     """
 
     folder: Path
@@ -281,6 +354,7 @@ class Manifest:
     line_members: Mapping[str, LineEntry] = field(default_factory=dict)
     default_line_members: tuple[str, ...] = ()
     fusion: Mapping[str, Any] = field(default_factory=dict)
+    verifier: VerifierEntry | None = None
 
     def line_entry(self, name: str) -> LineEntry:
         """Return the line member ``"arch.tag"`` (or ``"arch"``: the first of that arch).
@@ -312,7 +386,7 @@ class Manifest:
             raise WeightsError(f"no shipped weights for {name}; have: {have}")
         return self.weights[key]
 
-    def path(self, entry: WeightsEntry | GraphEntry) -> Path:
+    def path(self, entry: WeightsEntry | GraphEntry | VerifierEntry) -> Path:
         """Return the file of an entry, inside :attr:`folder`."""
         return self.folder / entry.file
 
@@ -342,6 +416,7 @@ class Manifest:
                     graph,
                 )
             cascade = raw.get("cascade")
+            verifier = raw.get("verifier")
             lines = {
                 str(n): LineEntry.from_dict(str(n), e, folder)
                 for n, e in dict(raw.get("line_members") or {}).items()
@@ -358,6 +433,7 @@ class Manifest:
                 MappingProxyType(lines),
                 tuple(str(n) for n in raw.get("default_line_members") or ()),
                 MappingProxyType(dict(raw.get("fusion") or {})),
+                VerifierEntry.from_dict(verifier) if verifier else None,
             )
         except (KeyError, TypeError, ValueError, AttributeError, OSError) as err:
             raise WeightsError(f"{folder / MANIFEST}: malformed manifest ({err!r})") from err

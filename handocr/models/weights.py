@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,7 +17,13 @@ from typing import TYPE_CHECKING, Any
 from handocr.crops import INPUT_SHAPE
 from handocr.errors import WeightsError
 from handocr.labels import LABELS
-from handocr.models.manifest import MANIFEST, WEIGHTS_ENV, load_manifest
+from handocr.models.manifest import (
+    MANIFEST,
+    VERIFIER_FILE,
+    WEIGHTS_ENV,
+    VerifierEntry,
+    load_manifest,
+)
 
 if TYPE_CHECKING:
     from torch import nn
@@ -30,6 +37,7 @@ __all__ = [
     "refresh_manifest",
     "save_weights",
     "set_manifest_entry",
+    "set_verifier_entry",
     "write_manifest",
 ]
 
@@ -171,10 +179,19 @@ def save_weights(model: nn.Module, path: Path, info: WeightsInfo, *, fp16: bool 
     """Write ``model``'s state dict as safetensors with ``info`` as metadata.
 
     Floating-point tensors are stored as float16 when ``fp16`` (halves the file; the loader
-    casts back to the model's dtype). Returns the file's sha256.
+    casts back to the model's dtype). The file is written beside ``path`` and renamed into
+    place, with the mode of every file handocr writes (:func:`handocr.io.atomic_path`).
+    Returns the file's sha256.
+
+    Raises
+    ------
+    OutputError
+        The file cannot be written (exit code 7).
     """
     import torch
     from safetensors.torch import save_file
+
+    from handocr.io import atomic_path
 
     state = {}
     for k, v in model.state_dict().items():
@@ -182,10 +199,8 @@ def save_weights(model: nn.Module, path: Path, info: WeightsInfo, *, fp16: bool 
         if fp16 and t.is_floating_point():
             t = t.to(torch.float16)
         state[k] = t.contiguous()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    save_file(state, str(tmp), metadata=info.to_metadata())
-    tmp.replace(path)
+    with atomic_path(path) as tmp:  # the mode every output gets (safetensors makes it 0600)
+        save_file(state, str(tmp), metadata=info.to_metadata())
     return file_sha256(path)
 
 
@@ -327,13 +342,31 @@ def write_manifest(
         manifest["voting_weights"] = {n: voting_weights[n] for n in default_ensemble}
     if cascade and set(cascade.get("members", [])) == set(default_ensemble):
         manifest["cascade"] = cascade
-    if (folder / MANIFEST).is_file():  # line members and the fusion are kept as they are
-        raw = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-        for key in ("line_members", "default_line_members", "fusion"):
-            if key in raw:
-                manifest[key] = raw[key]
+    manifest |= _kept_entries(folder, default_ensemble)
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return manifest
+
+
+def _kept_entries(folder: Path, default_ensemble: list[str]) -> dict[str, Any]:
+    """Return the entries a manifest rewrite keeps as they are: line members, fusion, verifier.
+
+    Warns when the verifier was fitted for members other than ``default_ensemble`` (it is kept:
+    reading still uses it, but ``handocr fit-verifier`` should refit it).
+    """
+    if not (folder / MANIFEST).is_file():
+        return {}
+    raw = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    keys = ("line_members", "default_line_members", "fusion", "verifier")
+    kept = {key: raw[key] for key in keys if key in raw}
+    fitted_for = kept.get("verifier", {}).get("members")
+    if fitted_for is not None and set(fitted_for) != set(default_ensemble):
+        log.warning(
+            "the verifier was fitted for %s, the default ensemble is now %s: run "
+            "`handocr fit-verifier` to refit it",
+            fitted_for,
+            default_ensemble,
+        )
+    return kept
 
 
 if __name__ == "__main__":  # python -m handocr.models.weights weights cnn.emnist47-v2 ...
@@ -361,14 +394,66 @@ def set_manifest_entry(folder: Path, key: str, value: Any) -> None:
     tmp.replace(path)
 
 
+def set_verifier_entry(
+    folder: Path,
+    members: Sequence[str],
+    *,
+    report: dict[str, Any] | None = None,
+    command: str | None = None,
+    file: str = VERIFIER_FILE,
+) -> VerifierEntry:
+    """List the segmentation search's verifier in a folder's ``MANIFEST.json``.
+
+    The entry ``verifier`` records the file, its sha256 and size, the character members it
+    was fitted for, the fitting report and the command (``handocr fit-verifier`` writes it);
+    :func:`handocr.models.loader.load_verifier` checks the file against it.
+
+    Parameters
+    ----------
+    folder : Path
+        The weights folder, holding ``file`` and ``MANIFEST.json``.
+    members : sequence of str
+        ``"arch.tag"`` names of the ensemble whose votes the verifier was fitted on.
+    report : dict, optional
+        The fitting report (JSON-ready).
+    command : str, optional
+        The command line that fitted it.
+    file : str, default :data:`~handocr.models.manifest.VERIFIER_FILE`
+        The verifier's file name inside ``folder``.
+
+    Returns
+    -------
+    VerifierEntry
+        The entry written.
+
+    Raises
+    ------
+    WeightsError
+        The file or the manifest is missing or unreadable, or ``members`` is empty.
+    """
+    path = folder / file
+    if not path.is_file():
+        raise WeightsError(f"verifier file not found: {path}")
+    if not members:
+        raise WeightsError("a verifier entry needs the members it was fitted for")
+    entry = VerifierEntry(
+        file,
+        file_sha256(path),
+        tuple(members),
+        path.stat().st_size,
+        dict(report or {}),
+        command,
+    )
+    set_manifest_entry(folder, "verifier", entry.to_dict())
+    return entry
+
+
 def member_files(folder: Path) -> list[Path]:
     """Return the members' weights files of a folder, sorted by name.
 
     Every ``*.safetensors`` but the segmentation search's verifier
-    (:data:`handocr.segment.search.VERIFIER_FILE`).
+    (:data:`handocr.models.manifest.VERIFIER_FILE`).
     """
-    from handocr.segment.search import VERIFIER_FILE
-
     return sorted(p for p in folder.glob("*.safetensors") if p.name != VERIFIER_FILE)
 
 

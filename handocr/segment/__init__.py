@@ -1,26 +1,37 @@
 """Page segmentation with OpenCV contours: components -> glyphs -> lines -> words.
 
-:func:`segment_pieces` gives the glyphs of each line as the classifier reads them;
-:func:`handocr.segment.search.search_lines` then over-segments each line and chooses its
-characters by a best-path search scored by the classifier (passed in) and a verifier. Every
-threshold lives in :class:`SegmentConfig`.
+:func:`segment_pieces` gives the glyphs of each line as the classifier reads them
+(:func:`segment_layout` also each line's reading block and baseline);
+:func:`handocr.segment.search.search_lines` then over-segments each line into a lattice of
+candidate glyphs (:mod:`handocr.segment.lattice`) and chooses its characters by a best-path
+search scored by the classifier (passed in) and a verifier (:mod:`handocr.segment.verifier`).
+Every threshold lives in :class:`SegmentConfig`.
 """
 
 from __future__ import annotations
 
 from handocr.segment.components import Component, Glyph, Piece, find_components, glyph_mask
 from handocr.segment.config import SegmentConfig
-from handocr.segment.layout import TextLine, find_lines, segment_page, segment_pieces
+from handocr.segment.layout import (
+    PageLayout,
+    TextLine,
+    find_lines,
+    segment_layout,
+    segment_page,
+    segment_pieces,
+)
 
 __all__ = [
     "Component",
     "Glyph",
+    "PageLayout",
     "Piece",
     "SegmentConfig",
     "TextLine",
     "find_components",
     "find_lines",
     "glyph_mask",
+    "segment_layout",
     "segment_page",
     "segment_pieces",
 ]

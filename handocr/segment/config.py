@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from handocr.errors import OptionError
 
-__all__ = ["SegmentConfig"]
+__all__ = ["SearchConfig", "SegmentConfig"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -71,14 +71,14 @@ class SegmentConfig:
         heights (a character broken in two, e.g. a ``Y`` whose strokes do not meet).
     cut_width : float
         Glyphs at least this many line heights wide are over-segmented at the minima of their
-        vertical projection (:func:`handocr.segment.search.cut_columns`) ...
+        vertical projection (:func:`handocr.segment.lattice.cut_columns`) ...
     cut_spacing : float
         ... with cuts at least this many line heights apart and from the glyph's edges ...
     cut_ink : float
         ... through columns holding at most this share of the line height in ink.
     max_span : int
         Most atoms (slices between cuts, or whole glyphs) one candidate character spans in the
-        search (:func:`handocr.segment.search.build_lattice`).
+        search (:func:`handocr.segment.lattice.build_lattice`).
     max_char_width : float
         Candidates wider than this many line heights are not considered (except a layout
         glyph as it stands).
@@ -133,3 +133,30 @@ class SegmentConfig:
                 raise OptionError(f"char_bonus must be a finite number, not {value}")
             if isinstance(value, float) and not value >= 0 and name != "char_bonus":
                 raise OptionError(f"segmentation threshold {name} must be >= 0, not {value}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SearchConfig:
+    """The segmentation search's options (:func:`handocr.segment.search.search_lattices`).
+
+    Attributes
+    ----------
+    enabled : bool, default True
+        Recognition-based segmentation as a search: over-segment each line and choose its
+        characters by a best-path search over the candidate lattice with the weights folder's
+        fitted verifier (:attr:`handocr.Recognizer.verifier`; without one the layout's glyphs
+        stand): cuts touching characters and joins broken ones. False: the layout's glyphs
+        stand.
+
+    Raises
+    ------
+    OptionError
+        ``enabled`` is not a bool.
+    """
+
+    enabled: bool = True
+
+    def __post_init__(self) -> None:
+        """Check the value."""
+        if not isinstance(self.enabled, bool):
+            raise OptionError(f"search must be True or False, not {self.enabled!r}")

@@ -9,7 +9,8 @@ lines follow their own baseline: a component joins the line whose *nearby* compo
 last :attr:`SegmentConfig.track` big ones to its left) are centred closest to it, so a line
 that rises or sags across the page stays one line. Glyphs are grouped by horizontal overlap
 within a line (dots of i/j, detached bars), words by gaps larger than a share of the line's
-median glyph height.
+median glyph height. Each line's baseline is a straight line fitted to the bottoms of its
+glyphs, robust to descenders and punctuation (:func:`fit_baseline`); each line records its block.
 """
 
 from __future__ import annotations
@@ -18,18 +19,22 @@ import bisect
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
 
-from handocr.result import Box
+from handocr.result import Baseline, Box
 from handocr.segment.components import Component, Glyph, Piece, find_components
 from handocr.segment.config import SegmentConfig
 
 __all__ = [
+    "PageLayout",
     "TextLine",
     "find_lines",
+    "fit_baseline",
     "reading_blocks",
+    "segment_layout",
     "segment_page",
     "segment_pieces",
     "text_height",
@@ -49,11 +54,39 @@ class TextLine:
     glyphs : tuple of Glyph
     word_starts : tuple of bool
         ``True`` where the glyph starts a new word (always ``True`` for the first).
+    baseline : Baseline or None
+        The line's baseline from its box's left to its right edge (:func:`fit_baseline`).
+    block : int
+        The 0-based reading block (:func:`reading_blocks`) the line belongs to.
     """
 
     box: Box
     glyphs: tuple[Glyph, ...]
     word_starts: tuple[bool, ...]
+    baseline: Baseline | None = None
+    block: int = 0
+
+
+class PageLayout(NamedTuple):
+    """A page segmented for the classifier: per line its pieces and its geometry.
+
+    Attributes
+    ----------
+    lines : list of list of Piece
+        Per line in reading order, each glyph as the classifier reads it (its own ink only).
+    starts : list of list of bool
+        Per line, one flag per piece: True where a word starts.
+    blocks : list of int
+        Per line, its 0-based reading block; non-decreasing (blocks are read one after the
+        other), consecutive from 0.
+    baselines : list of Baseline
+        Per line, its baseline (:func:`fit_baseline`), in the ink map's pixels.
+    """
+
+    lines: list[list[Piece]]
+    starts: list[list[bool]]
+    blocks: list[int]
+    baselines: list[Baseline]
 
 
 class _LineAcc:
@@ -306,14 +339,77 @@ def segment_page(ink: NDArray[np.uint8], cfg: SegmentConfig | None = None) -> li
         return []
     h_page = text_height(comps)
     result: list[TextLine] = []
+    n_blocks = 0  # blocks with lines: a block of marks only is no block
     for block in reading_blocks(comps, h_page, cfg):
-        result += _lines_of_block(block, cfg, h_page)
+        lines = _lines_of_block(block, cfg, h_page, n_blocks)
+        n_blocks += bool(lines)
+        result += lines
     log.debug("segmented %d components into %d lines", len(comps), len(result))
     return result
 
 
-def _lines_of_block(comps: list[Component], cfg: SegmentConfig, h_page: float) -> list[TextLine]:
-    """Lines of one reading block, top to bottom."""
+def fit_baseline(glyphs: Sequence[Glyph], box: Box) -> Baseline:
+    """Fit a line's baseline to the bottoms of its glyphs, robust to descenders and marks.
+
+    The glyphs at least half the line's median height vote (dots, commas and hyphens do not);
+    the slope is the Theil-Sen estimate (the median of the slopes between pairs of their
+    bottom centres) and the offset the median of what it leaves, so a minority of descenders
+    (g, j, p, q, y) or raised glyphs does not pull it; a least-squares fit over the bottoms
+    within a fifth of a text height of that line then refines it.
+
+    Parameters
+    ----------
+    glyphs : sequence of Glyph
+        The line's glyphs (at least one).
+    box : Box
+        The line's box: the baseline runs from its left edge to its right edge.
+
+    Returns
+    -------
+    Baseline
+        ``((box.x0, y0), (box.x1, y1))``, ``y`` rounded to whole pixels and kept within the
+        box's rows ``[box.y0, box.y1]``.
+
+    Examples
+    --------
+    >>> def g(x0, y0, x1, y1):
+    ...     return Glyph(Box(x0, y0, x1, y1), ())
+    >>> line = [g(0, 10, 8, 30), g(10, 10, 18, 30), g(20, 16, 28, 38), g(30, 10, 38, 30)]
+    >>> fit_baseline(line, Box(0, 10, 38, 38))  # the third glyph has a descender
+    ((0, 30), (38, 30))
+    """
+    heights = np.array([g.box.height for g in glyphs], np.float64)
+    h = float(np.median(heights))
+    tall = [g for g in glyphs if g.box.height >= 0.5 * h] or list(glyphs)
+    x = np.array([(g.box.x0 + g.box.x1) / 2 for g in tall], np.float64)
+    y = np.array([g.box.y1 for g in tall], np.float64)
+    slope = 0.0
+    if len(tall) > 1:
+        i, j = np.triu_indices(len(tall), 1)
+        dx = x[j] - x[i]
+        apart = dx > 0
+        if apart.any():
+            slope = float(np.median((y[j] - y[i])[apart] / dx[apart]))
+    offset = float(np.median(y - slope * x))
+    near = np.abs(y - (offset + slope * x)) <= 0.2 * h
+    xn, yn = x[near], y[near]
+    if len(xn) >= 2 and np.ptp(xn) > 0:  # least squares, in closed form
+        dx = xn - xn.mean()
+        slope = float(dx @ (yn - yn.mean()) / (dx @ dx))
+        offset = float(yn.mean() - slope * xn.mean())
+    elif len(xn):
+        offset = float(np.median(yn - slope * xn))
+
+    def at(xe: int) -> int:
+        return int(min(max(round(offset + slope * xe), box.y0), box.y1))
+
+    return ((box.x0, at(box.x0)), (box.x1, at(box.x1)))
+
+
+def _lines_of_block(
+    comps: list[Component], cfg: SegmentConfig, h_page: float, block: int = 0
+) -> list[TextLine]:
+    """Lines of one reading block, top to bottom, each recording ``block``."""
     out = []
     for acc in _group_lines(comps, cfg, h_page):
         glyphs = _glyphs_of(acc.members, cfg, acc.h)
@@ -332,7 +428,10 @@ def _lines_of_block(comps: list[Component], cfg: SegmentConfig, h_page: float) -
             (float(np.median([g.box.y0 + g.box.y1 for g in glyphs])) / 2, box, glyphs, starts)
         )
     out.sort(key=lambda t: (t[0], t[1].x0))
-    return [TextLine(box, tuple(glyphs), tuple(starts)) for _, box, glyphs, starts in out]
+    return [
+        TextLine(box, tuple(glyphs), tuple(starts), fit_baseline(glyphs, box), block)
+        for _, box, glyphs, starts in out
+    ]
 
 
 def find_lines(ink: NDArray[np.uint8], cfg: SegmentConfig | None = None) -> list[Box]:
@@ -355,8 +454,31 @@ def segment_pieces(
     -------
     (lines, starts)
         Per line of :func:`segment_page`, each glyph as a :class:`Piece` (its own ink only),
-        and the word-start flags.
+        and the word-start flags (:func:`segment_layout` adds each line's block and baseline).
+    """
+    layout = segment_layout(ink, cfg)
+    return layout.lines, layout.starts
+
+
+def segment_layout(ink: NDArray[np.uint8], cfg: SegmentConfig | None = None) -> PageLayout:
+    """Segment an ink map into pieces per line, with each line's reading block and baseline.
+
+    Parameters
+    ----------
+    ink : ndarray of uint8, shape (H, W)
+        255 = ink (:func:`handocr.preprocess.ink_map`).
+    cfg : SegmentConfig, optional
+
+    Returns
+    -------
+    PageLayout
+        The lines of :func:`segment_page` as :func:`segment_pieces` gives them, and their
+        blocks and baselines.
     """
     lines = segment_page(ink, cfg)
-    pieces = [[Piece.of_glyph(ink, g) for g in line.glyphs] for line in lines]
-    return pieces, [list(line.word_starts) for line in lines]
+    return PageLayout(
+        [[Piece.of_glyph(ink, g) for g in line.glyphs] for line in lines],
+        [list(line.word_starts) for line in lines],
+        [line.block for line in lines],
+        [line.baseline or fit_baseline(line.glyphs, line.box) for line in lines],
+    )

@@ -73,7 +73,7 @@ def calibrate_temperature(
         ``temperature``, ``val_ece_raw`` and ``val_ece``: the 15-bin expected calibration error
         of the top-1 confidence on the given (validation) crops before and after scaling.
     """
-    from handocr.evaluate import expected_calibration_error
+    from handocr.train.metrics import expected_calibration_error
 
     t = fit_temperature(logits, labels)
     z = logits.astype(np.float64)

@@ -269,12 +269,12 @@ def fit_ensemble(
     from safetensors import safe_open
 
     from handocr.ensemble import Ensemble
-    from handocr.evaluate import expected_calibration_error
     from handocr.models.factory import macs_per_crop, model_spec
     from handocr.models.manifest import split_name
     from handocr.models.weights import WeightsInfo, find_weights
     from handocr.train.config import TrainConfig
     from handocr.train.data import load_emnist, split_train_val, to_label_space
+    from handocr.train.metrics import expected_calibration_error
 
     ens = Ensemble.from_names(names, voting="soft", device=device, cascade="off")
     configs = []

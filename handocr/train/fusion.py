@@ -150,7 +150,7 @@ def collect(
         rows = fs.rows(limit)
         n0 = len(samples)
         seen: list[LineFeatures] = []
-        rec._probe = seen.append
+        rec.probe = seen.append
         digits = fs.charset == "digits"
         for source, name, text in rows:
             seen.clear()

@@ -2,13 +2,19 @@
 
 The loop draws every batch afresh: synthetic EMNIST lines (:class:`handocr.train.lines.SynthLines`)
 and, for a share ``real_share`` of each batch, real lines of the ``--real``/``--lines`` folders
-(:func:`handocr.train.lines.read_line_folder`, lightly augmented). The loss is CTC (Graves et
-al. 2006, ``torch.nn.CTCLoss``, blank 0) over every frame of the padded width, so the frames of
-the right padding learn to be blank; AdamW with a linear warm-up and a cosine decay. Every
-``checkpoint_every`` steps the held-out lines are read (greedy decoding) and scored by the page
-sets' CER rule, ``checkpoint.pt`` is written, and the best weights so far are exported as
-``<arch>.<tag>.safetensors``. At the end the best weights become a self-contained ONNX graph
-(``<arch>.<tag>.onnx``, weights embedded) and its description (``<arch>.<tag>.json``).
+(:func:`handocr.train.lines.read_line_folder`, lightly augmented; :mod:`handocr.train.linebatch`).
+The loss is CTC (Graves et al. 2006, ``torch.nn.CTCLoss``, blank 0) over every frame of the
+padded width, so the frames of the right padding learn to be blank; AdamW with a linear warm-up
+and a cosine decay. Every ``checkpoint_every`` steps the held-out lines are read (greedy
+decoding) and scored by the page sets' CER rule, ``checkpoint.pt`` is written, and the best
+weights so far are exported as ``<arch>.<tag>.safetensors``. At the end the best weights become
+a self-contained ONNX graph (``<arch>.<tag>.onnx``, weights embedded;
+:mod:`handocr.train.lineweights`) and its description (``<arch>.<tag>.json``).
+
+:func:`fit_lines` runs one helper per phase: the data (:func:`_line_data`), the model and its
+optimiser, resumed from the checkpoint (:func:`_line_model`), the loop (:func:`_train_loop`,
+one step in :func:`_train_step`, validation and checkpoints in :class:`_Run`) and the export
+(:func:`_export`).
 """
 
 from __future__ import annotations
@@ -25,9 +31,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from numpy.typing import NDArray
 
-from handocr.errors import DataError, OptionError, WeightsError
+from handocr.errors import DataError, OptionError
 from handocr.models.crnn import (
     ALPHABET,
     LINE_ARCHS,
@@ -36,39 +41,31 @@ from handocr.models.crnn import (
     build_line_model,
     encode_text,
     frames,
-    greedy_decode,
 )
+from handocr.train.linebatch import CHUNK, chunks, draw_batch, selection_cer, to_batch, validate
 from handocr.train.lines import LineSet, SynthLines, read_line_folder
+from handocr.train.lineweights import (
+    GRAPH_INPUT,
+    GRAPH_OUTPUT,
+    LINE_FORMAT,
+    export_line_onnx,
+    load_line_weights,
+    save_line_weights,
+)
 
 if TYPE_CHECKING:
+    import torch
     from torch import nn
 
 __all__ = [
-    "LINE_FORMAT",
     "LineFitResult",
     "LineTrainConfig",
     "description",
-    "export_line_onnx",
     "fit_lines",
-    "line_parity",
-    "load_line_weights",
-    "read_lines",
-    "save_line_weights",
-    "score",
-    "to_batch",
+    "git_commit",
 ]
 
 log = logging.getLogger(__name__)
-
-LINE_FORMAT = "handocr-line-weights-1"
-"""``format`` of a line member's safetensors metadata (not a crop member's file)."""
-GRAPH_INPUT = "x"
-GRAPH_OUTPUT = "log_probs"
-OPSET = 18
-PARITY_ATOL = 1e-4
-"""Largest absolute difference of any log-probability allowed between ONNX and torch."""
-CHUNK = 8
-"""Lines per forward pass inside a batch: sorted by width, so little is padding."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -180,289 +177,6 @@ class LineFitResult:
     metrics: dict[str, Any]
 
 
-# ---------------------------------------------------------------------------------------------
-# weights
-
-
-def save_line_weights(net: nn.Module, path: Path, meta: dict[str, Any]) -> str:
-    """Write a line member's state dict as fp16 safetensors with JSON metadata.
-
-    The metadata follows :func:`handocr.models.weights.save_weights` (one JSON string under the
-    key ``"handocr"``) with ``format`` :data:`LINE_FORMAT`, ``arch``, ``tag``, ``alphabet``,
-    ``input``, ``train`` and ``metrics``. Returns the file's sha256.
-    """
-    import torch
-    from safetensors.torch import save_file
-
-    from handocr.models.weights import file_sha256
-
-    state = {}
-    for k, v in net.state_dict().items():
-        t = v.detach().cpu()
-        state[k] = (t.to(torch.float16) if t.is_floating_point() else t).contiguous()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    save_file(state, str(tmp), metadata={"handocr": json.dumps(meta, sort_keys=True)})
-    tmp.replace(path)
-    return file_sha256(path)
-
-
-def load_line_weights(net: nn.Module, path: Path) -> dict[str, Any]:
-    """Load a file written by :func:`save_line_weights` into ``net``; return its metadata.
-
-    Raises
-    ------
-    WeightsError
-        Missing or unreadable file, another format or alphabet, or tensors that do not fit.
-    """
-    import torch
-    from safetensors import SafetensorError, safe_open
-
-    if not path.is_file():
-        raise WeightsError(f"weights file not found: {path}")
-    try:
-        with safe_open(str(path), framework="pt", device="cpu") as fh:
-            meta = json.loads((fh.metadata() or {})["handocr"])
-            state = {k: fh.get_tensor(k) for k in fh.keys()}  # noqa: SIM118 - safe_open API
-    except (SafetensorError, OSError, ValueError, KeyError) as err:
-        raise WeightsError(f"{path.name}: not a line member's safetensors file ({err})") from err
-    if meta.get("format") != LINE_FORMAT or meta.get("alphabet") != ALPHABET:
-        raise WeightsError(f"{path.name}: not a line member of this alphabet ({LINE_FORMAT})")
-    own = net.state_dict()
-    bad = [k for k, v in state.items() if k not in own or own[k].shape != v.shape]
-    missing = sorted(set(own) - set(state))
-    if bad or missing:
-        raise WeightsError(f"{path.name} does not fit: missing={missing[:5]} other={bad[:5]}")
-    with torch.no_grad():
-        net.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()})
-    return dict(meta)
-
-
-def export_line_onnx(net: nn.Module, out_path: Path, *, example_width: int = 96) -> float:
-    """Export a line member to a self-contained ONNX graph and check it against torch.
-
-    The graph takes ``x``: ``(N, 1, 32, W)`` float32 (dynamic ``N`` and ``W``) and gives
-    ``log_probs``: ``(N, ceil(W / 4), V)`` float32; its weights are embedded (float32), so the
-    file's sha256 covers everything.
-
-    Returns
-    -------
-    float
-        Largest absolute difference of the log-probabilities between ONNX Runtime and torch
-        on random lines of several widths (:func:`line_parity`).
-
-    Raises
-    ------
-    WeightsError
-        The exporter failed or the parity is worse than :data:`PARITY_ATOL`.
-    """
-    import torch
-
-    net = net.eval().float().cpu()
-    n, w = torch.export.Dim("n", min=1), torch.export.Dim("w", min=1)
-    # The exporter swaps in a while-loop LSTM (any number of frames) by editing the op's
-    # kernels, but a kernel cached by an earlier call (a previous export or training step in
-    # this process) would win and fix the width; clear the cache before and after.
-    lstm_op = torch.ops.aten.lstm.input
-    try:
-        lstm_op._dispatch_cache.clear()
-        prog = torch.onnx.export(
-            net,
-            (torch.zeros(2, 1, LINE_HEIGHT, example_width),),
-            dynamo=True,
-            input_names=[GRAPH_INPUT],
-            output_names=[GRAPH_OUTPUT],
-            dynamic_shapes=({0: n, 3: w},),
-            opset_version=OPSET,
-            verbose=False,
-        )
-    except Exception as err:
-        raise WeightsError(f"ONNX export of the line member failed: {err}") from err
-    finally:
-        lstm_op._dispatch_cache.clear()
-    if prog is None:
-        raise WeightsError("torch.onnx.export returned no program")
-    model = prog.model_proto
-    for node in model.graph.node:  # drop the exporter's per-node provenance
-        del node.metadata_props[:]
-        node.doc_string = ""
-    model.doc_string = "handocr line member (CRNN + CTC); weights embedded"
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_path.with_suffix(out_path.suffix + ".tmp")
-    tmp.write_bytes(model.SerializeToString())
-    tmp.replace(out_path)
-    try:
-        worst = line_parity(net, out_path)
-    except Exception as exc:
-        if isinstance(exc, WeightsError):
-            raise
-        raise WeightsError(f"{out_path.name} does not run on any width: {exc}") from exc
-    if worst > PARITY_ATOL:
-        raise WeightsError(f"{out_path.name}: ONNX differs from torch by {worst:.2e}")
-    return worst
-
-
-def line_parity(
-    net: nn.Module, graph: Path, *, widths: tuple[int, ...] = (1, 7, 33, 150, 401), seed: int = 0
-) -> float:
-    """Largest absolute log-probability difference between ``net`` and ``graph``.
-
-    Parameters
-    ----------
-    net : torch.nn.Module
-    graph : Path
-    widths : tuple of int
-        Input widths tried (batches of 3 random lines, half of them thresholded like ink).
-    seed : int
-    """
-    import onnxruntime as ort
-    import torch
-
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 1
-    sess = ort.InferenceSession(str(graph), opts, providers=["CPUExecutionProvider"])
-    rng = np.random.default_rng(seed)
-    worst = 0.0
-    for w in widths:
-        x = rng.random((3, 1, LINE_HEIGHT, w), dtype=np.float32)
-        x[1] = (x[1] > 0.7).astype(np.float32)
-        with torch.inference_mode():
-            ref = net.eval()(torch.from_numpy(x)).numpy()
-        (out,) = sess.run([GRAPH_OUTPUT], {GRAPH_INPUT: x})
-        if out.shape != ref.shape or out.shape[1] != frames(w):
-            raise WeightsError(f"{graph.name}: output {out.shape} for width {w}, torch {ref.shape}")
-        worst = max(worst, float(np.abs(out - ref).max()))
-    return worst
-
-
-# ---------------------------------------------------------------------------------------------
-# batches
-
-
-def _augment_real(rng: np.random.Generator, img: NDArray[np.uint8]) -> NDArray[np.uint8]:
-    """Light jitter of a real line: width, side margins, contrast, blur, JPEG."""
-    import cv2
-
-    h, w = img.shape
-    w2 = max(4, round(w * rng.uniform(0.8, 1.2)))
-    out: Any = cv2.resize(img, (w2, h), interpolation=cv2.INTER_LINEAR)
-    paper = int(np.median(np.concatenate([out[:, :2].ravel(), out[:, -2:].ravel()])))
-    left, right = int(rng.integers(0, 7)), int(rng.integers(0, 7))
-    if left or right:
-        out = cv2.copyMakeBorder(out, 0, 0, left, right, cv2.BORDER_CONSTANT, value=paper)
-    a, b = rng.uniform(0.8, 1.15), rng.uniform(-20, 20)
-    f: Any = out.astype(np.float32) * a + b
-    if rng.random() < 0.2:
-        f = cv2.GaussianBlur(f, (0, 0), rng.uniform(0.4, 1.0))
-    out = np.clip(np.rint(f), 0, 255).astype(np.uint8)
-    if rng.random() < 0.25:
-        ok, buf = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(40, 96))])
-        if ok:
-            out = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE)
-    return np.ascontiguousarray(out)
-
-
-def to_batch(
-    images: list[NDArray[np.uint8]], extra_px: int = 0
-) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
-    """Stack ``(32, W_i)`` gray lines into ``(N, 1, 32, max W_i + extra_px)`` network input.
-
-    Pixels are ``(255 - gray) / 255``, right-padded with 0. Also returns each line's frame
-    count ``ceil(W_i / 4)``.
-    """
-    width = max(im.shape[1] for im in images) + extra_px
-    x = np.zeros((len(images), 1, LINE_HEIGHT, width), np.float32)
-    for i, im in enumerate(images):
-        x[i, 0, :, : im.shape[1]] = (255.0 - im.astype(np.float32)) / 255.0
-    return x, np.array([frames(im.shape[1]) for im in images], np.int64)
-
-
-def _draw_batch(
-    rng: np.random.Generator,
-    n: int,
-    synth: SynthLines | None,
-    real: LineSet,
-    real_share: float,
-) -> tuple[list[NDArray[np.uint8]], list[str]]:
-    n_real = int(rng.binomial(n, real_share)) if len(real) else 0
-    if synth is None:
-        n_real = n
-    images, texts = [], []
-    for k in rng.integers(0, max(1, len(real)), size=n_real):
-        images.append(_augment_real(rng, real.images[int(k)]))
-        texts.append(real.texts[int(k)])
-    while synth is not None and len(images) < n:
-        img, text = synth.render(rng)
-        images.append(img)
-        texts.append(text)
-    return images, texts
-
-
-def _chunks(widths: list[int], size: int) -> list[list[int]]:
-    order = sorted(range(len(widths)), key=lambda i: widths[i])
-    return [order[i : i + size] for i in range(0, len(order), size)]
-
-
-# ---------------------------------------------------------------------------------------------
-# evaluation
-
-
-def read_lines(net: nn.Module, images: list[NDArray[np.uint8]], *, chunk: int = 16) -> list[str]:
-    """Greedy-decode ``(32, W)`` gray lines with a torch line member (in eval mode)."""
-    import torch
-
-    out: list[str] = [""] * len(images)
-    net.eval()
-    with torch.inference_mode():
-        for idx in _chunks([im.shape[1] for im in images], chunk):
-            x, t = to_batch([images[i] for i in idx])
-            lp = net(torch.from_numpy(x)).numpy()
-            for j, i in enumerate(idx):
-                out[i] = greedy_decode(lp[j], int(t[j]))
-    return out
-
-
-def score(truth: list[str], read: list[str], *, digits_only: bool = False) -> dict[str, float]:
-    """CER and exact-match share by the page sets' rule (upper case, no whitespace).
-
-    ``cer`` is the summed Levenshtein distance over the summed truth length (micro-average);
-    with ``digits_only`` only digits are compared.
-    """
-    from rapidfuzz.distance import Levenshtein
-
-    from handocr.evaluate import normalise_for_cer
-
-    dist = length = exact = 0
-    for ref_raw, hyp_raw in zip(truth, read, strict=True):
-        ref = normalise_for_cer(ref_raw, digits_only=digits_only)
-        hyp = normalise_for_cer(hyp_raw, digits_only=digits_only)
-        dist += Levenshtein.distance(ref, hyp)
-        length += len(ref)
-        exact += ref == hyp
-    n = max(1, len(truth))
-    return {"cer": dist / max(1, length), "exact": exact / n, "lines": len(truth)}
-
-
-def _validate(net: nn.Module, sets: list[LineSet]) -> dict[str, dict[str, float]]:
-    return {
-        s.name: score(s.texts, read_lines(net, s.images), digits_only=s.digits_only)
-        for s in sets
-        if len(s)
-    }
-
-
-def _selection_cer(val: dict[str, dict[str, float]]) -> float:
-    """Return the CER that picks the best weights: the real held-out sets' mean, else synth."""
-    real = [v["cer"] for k, v in val.items() if k != "synth"]
-    if real:
-        return float(np.mean(real))
-    return float(val.get("synth", {"cer": 1.0})["cer"])
-
-
-# ---------------------------------------------------------------------------------------------
-# the loop
-
-
 def _lr_at(step: int, total: int, peak: float, warmup: float) -> float:
     w = max(1, int(warmup * total))
     if step < w:
@@ -536,14 +250,40 @@ def fit_lines(
     """
     import torch
 
-    from handocr.train.data import load_emnist, to_label_space
-
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     dev = torch.device("cuda" if cfg.device == "auto" and torch.cuda.is_available() else
                        ("cpu" if cfg.device == "auto" else cfg.device))  # fmt: skip
+    data = _line_data(cfg)
+    run = _line_model(cfg, dev, out, data, resume=resume)
+    (out / "config.json").write_text(json.dumps(asdict(cfg), indent=2) + "\n", encoding="utf-8")
+    log.info("%s: %d parameters, %d real training lines, held out: %s", cfg.arch, run.n_params,
+             len(data.real), {s.name: len(s) for s in data.held})  # fmt: skip
+    _train_loop(cfg, run, data, dev, progress)
+    return _export(cfg, run)
+
+
+@dataclass
+class _LineData:
+    """What a run trains and validates on."""
+
+    real: LineSet
+    held: list[LineSet]
+    synth: SynthLines | None
+    data_sha: str | None
+
+
+def _line_data(cfg: LineTrainConfig) -> _LineData:
+    """Read the real line folders (train and held-out parts) and the synthetic lines' glyphs.
+
+    Raises
+    ------
+    DataError
+        Unreadable EMNIST files or line folders, or nothing to train on.
+    """
+    from handocr.train.data import load_emnist, to_label_space
 
     real_train = LineSet("real")
     held: list[LineSet] = []
@@ -562,6 +302,83 @@ def fit_lines(
             held.append(synth.make_set(cfg.synth_val, seed=1_000_003 + cfg.seed))
     if synth is None and not len(real_train):
         raise DataError("no training lines: the line folders hold none outside the held-out share")
+    return _LineData(real_train, held, synth, data_sha)
+
+
+@dataclass
+class _Run:
+    """A run's model, optimiser and progress: what ``checkpoint.pt`` holds, and its files."""
+
+    net: nn.Module
+    opt: torch.optim.Optimizer
+    n_params: int
+    out: Path
+    weights_path: Path
+    meta_base: dict[str, Any]
+    step: int = 0
+    total: int = 0
+    elapsed: float = 0.0
+    best: float = math.inf
+    history: list[dict[str, Any]] = field(default_factory=list)
+    best_val: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ckpt_path(self) -> Path:
+        """``out/checkpoint.pt``."""
+        return self.out / "checkpoint.pt"
+
+    def checkpoint(self) -> None:
+        """Write ``checkpoint.pt`` (model, optimiser, progress), atomically."""
+        import torch
+
+        tmp = self.ckpt_path.with_suffix(".tmp")
+        torch.save(
+            {
+                "model": self.net.state_dict(),
+                "optimizer": self.opt.state_dict(),
+                "step": self.step,
+                "total": self.total,
+                "elapsed": self.elapsed,
+                "best": self.best,
+                "history": json.dumps(self.history),
+                "best_val": json.dumps(self.best_val),
+            },
+            tmp,
+        )
+        tmp.replace(self.ckpt_path)
+
+    def evaluate(self, held: list[LineSet], loss: float) -> None:
+        """Score the held-out sets, log a history row, and export the weights when best."""
+        t0 = time.monotonic()
+        val = validate(self.net, held)
+        sel = selection_cer(val)
+        lr = self.opt.param_groups[0]["lr"]
+        row: dict[str, Any] = {"step": self.step, "loss": loss, "lr": lr}
+        for name, v in val.items():
+            row[f"{name}_cer"], row[f"{name}_exact"] = v["cer"], v["exact"]
+        row["val_s"] = time.monotonic() - t0
+        self.history.append(row)
+        log.info("step %d/%d: %s", self.step, self.total, {k: round(v, 4) for k, v in row.items()})
+        if sel < self.best or not self.weights_path.is_file():
+            self.best, self.best_val = sel, {"step": self.step, "selection_cer": sel, "val": val}
+            save_line_weights(
+                self.net, self.weights_path, {**self.meta_base, "metrics": self.best_val}
+            )
+        self.net.train()
+        _write_history(self.out, self.history)
+
+
+def _line_model(
+    cfg: LineTrainConfig, dev: torch.device, out: Path, data: _LineData, *, resume: bool
+) -> _Run:
+    """Build the model (from ``init`` when given) and its optimiser; resume the checkpoint.
+
+    Raises
+    ------
+    WeightsError
+        ``init`` does not fit.
+    """
+    import torch
 
     torch.manual_seed(cfg.seed)
     net = build_line_model(cfg.arch, **cfg.model).to(dev)
@@ -569,24 +386,6 @@ def fit_lines(
         load_line_weights(net, Path(cfg.init))
     n_params = sum(p.numel() for p in net.parameters())
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    ctc = torch.nn.CTCLoss(blank=0, reduction="sum", zero_infinity=True)
-
-    ckpt_path = out / "checkpoint.pt"
-    weights_path = out / f"{cfg.arch}.{cfg.tag}.safetensors"
-    step, total, elapsed = 0, cfg.steps, 0.0
-    best = math.inf
-    history: list[dict[str, Any]] = []
-    best_val: dict[str, Any] = {}
-    if resume and ckpt_path.is_file():
-        state = torch.load(ckpt_path, map_location=dev, weights_only=True)
-        net.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        step, total, elapsed = int(state["step"]), int(state["total"]), float(state["elapsed"])
-        best = float(state["best"])
-        history = json.loads(state["history"])
-        best_val = json.loads(state["best_val"])
-        log.info("resumed at step %d of %d", step, total)
-
     meta_base = {
         "format": LINE_FORMAT,
         "arch": cfg.arch,
@@ -595,120 +394,130 @@ def fit_lines(
         "input": {"height": LINE_HEIGHT, "channels": 1, "mean": 0.0, "std": 1.0, "ink": "bright"},
         "train": {
             "config": asdict(cfg),
-            "data_sha256": data_sha,
+            "data_sha256": data.data_sha,
             "git_commit": git_commit(),
             "torch": torch.__version__,
             "params": n_params,
         },
     }
-    (out / "config.json").write_text(json.dumps(asdict(cfg), indent=2) + "\n", encoding="utf-8")
-    log.info("%s: %d parameters, %d real training lines, held out: %s", cfg.arch, n_params,
-             len(real_train), {s.name: len(s) for s in held})  # fmt: skip
+    weights_path = out / f"{cfg.arch}.{cfg.tag}.safetensors"
+    run = _Run(net, opt, n_params, out, weights_path, meta_base, total=cfg.steps)
+    if resume and run.ckpt_path.is_file():
+        state = torch.load(run.ckpt_path, map_location=dev, weights_only=True)
+        net.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        run.step, run.total = int(state["step"]), int(state["total"])
+        run.elapsed, run.best = float(state["elapsed"]), float(state["best"])
+        run.history = json.loads(state["history"])
+        run.best_val = json.loads(state["best_val"])
+        log.info("resumed at step %d of %d", run.step, run.total)
+    return run
 
-    def checkpoint() -> None:
-        tmp = ckpt_path.with_suffix(".tmp")
-        torch.save(
-            {
-                "model": net.state_dict(),
-                "optimizer": opt.state_dict(),
-                "step": step,
-                "total": total,
-                "elapsed": elapsed,
-                "best": best,
-                "history": json.dumps(history),
-                "best_val": json.dumps(best_val),
-            },
-            tmp,
-        )
-        tmp.replace(ckpt_path)
 
-    def evaluate(loss: float) -> None:
-        nonlocal best, best_val
-        t0 = time.monotonic()
-        val = _validate(net, held)
-        sel = _selection_cer(val)
-        row: dict[str, Any] = {"step": step, "loss": loss, "lr": opt.param_groups[0]["lr"]}
-        for name, v in val.items():
-            row[f"{name}_cer"], row[f"{name}_exact"] = v["cer"], v["exact"]
-        row["val_s"] = time.monotonic() - t0
-        history.append(row)
-        log.info("step %d/%d: %s", step, total, {k: round(v, 4) for k, v in row.items()})
-        if sel < best or not weights_path.is_file():
-            best, best_val = sel, {"step": step, "selection_cer": sel, "val": val}
-            save_line_weights(net, weights_path, {**meta_base, "metrics": best_val})
-        net.train()
-        _write_history(out, history)
+def _train_loop(
+    cfg: LineTrainConfig,
+    run: _Run,
+    data: _LineData,
+    dev: torch.device,
+    progress: Callable[[int, int], None] | None,
+) -> None:
+    """Step until ``run.total`` (cut to the time budget), validating at every checkpoint."""
+    import torch
 
-    net.train()
+    ctc = torch.nn.CTCLoss(blank=0, reduction="sum", zero_infinity=True)
+    run.net.train()
     losses: list[float] = []
-    t_start = time.monotonic() - elapsed
-    timed_from = (step, time.monotonic())
-    while step < total:
-        rng = np.random.default_rng([cfg.seed, step])
-        images, texts = _draw_batch(rng, cfg.batch_size, synth, real_train, cfg.real_share)
-        lr = _lr_at(step, total, cfg.lr, cfg.warmup)
-        for g in opt.param_groups:
-            g["lr"] = lr
-        opt.zero_grad(set_to_none=True)
-        batch_loss = 0.0
-        for idx in _chunks([im.shape[1] for im in images], CHUNK):
-            sub = [images[i] for i in idx]
-            targets = [encode_text(texts[i]) for i in idx]
-            x, _ = to_batch(sub, extra_px=int(rng.integers(0, 33)))
-            t_all = frames(x.shape[3])
-            lp = net(torch.from_numpy(x).to(dev))  # (n, T, V)
-            tgt = torch.tensor([k for t in targets for k in t], dtype=torch.long)
-            loss = (
-                ctc(
-                    lp.transpose(0, 1).float(),
-                    tgt,
-                    torch.full((len(idx),), t_all, dtype=torch.long),
-                    torch.tensor([len(t) for t in targets], dtype=torch.long),
-                )
-                / cfg.batch_size
-            )
-            loss.backward()
-            batch_loss += float(loss.detach())
-        torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
-        opt.step()
-        losses.append(batch_loss)
-        step += 1
-        elapsed = time.monotonic() - t_start
-        done_here = step - timed_from[0]
-        if cfg.time_budget_s and (done_here == 20 or step % cfg.checkpoint_every == 0):
+    t_start = time.monotonic() - run.elapsed
+    timed_from = (run.step, time.monotonic())
+    while run.step < run.total:
+        losses.append(_train_step(cfg, run, data, dev, ctc))
+        run.step += 1
+        run.elapsed = time.monotonic() - t_start
+        done_here = run.step - timed_from[0]
+        if cfg.time_budget_s and (done_here == 20 or run.step % cfg.checkpoint_every == 0):
             # the pace so far (validation included; another process may share the CPU)
             per_step = (time.monotonic() - timed_from[1]) / done_here
-            fit = step + int((cfg.time_budget_s - elapsed) / (per_step * 1.05))
-            if fit < total:
+            fit = run.step + int((cfg.time_budget_s - run.elapsed) / (per_step * 1.05))
+            if fit < run.total:
                 log.info(
-                    "time budget: %.2f s per step, %d steps instead of %d", per_step, fit, total
+                    "time budget: %.2f s per step, %d steps instead of %d", per_step, fit, run.total
                 )
-                total = max(step, fit)
+                run.total = max(run.step, fit)
         if progress is not None:
-            progress(step, total)
-        if step % cfg.checkpoint_every == 0 or step == total:
-            evaluate(float(np.mean(losses[-cfg.checkpoint_every :])))
-            checkpoint()
+            progress(run.step, run.total)
+        if run.step % cfg.checkpoint_every == 0 or run.step == run.total:
+            run.evaluate(data.held, float(np.mean(losses[-cfg.checkpoint_every :])))
+            run.checkpoint()
 
-    load_line_weights(net, weights_path)
-    net = net.cpu().float()
-    graph = out / f"{cfg.arch}.{cfg.tag}.onnx"
-    parity = export_line_onnx(net, graph)
+
+def _train_step(
+    cfg: LineTrainConfig, run: _Run, data: _LineData, dev: torch.device, ctc: torch.nn.CTCLoss
+) -> float:
+    """One optimiser step on a freshly drawn batch; returns its CTC loss per line."""
+    import torch
+
+    rng = np.random.default_rng([cfg.seed, run.step])
+    images, texts = draw_batch(rng, cfg.batch_size, data.synth, data.real, cfg.real_share)
+    lr = _lr_at(run.step, run.total, cfg.lr, cfg.warmup)
+    for g in run.opt.param_groups:
+        g["lr"] = lr
+    run.opt.zero_grad(set_to_none=True)
+    batch_loss = 0.0
+    for idx in chunks([im.shape[1] for im in images], CHUNK):
+        sub = [images[i] for i in idx]
+        targets = [encode_text(texts[i]) for i in idx]
+        x, _ = to_batch(sub, extra_px=int(rng.integers(0, 33)))
+        t_all = frames(x.shape[3])
+        lp = run.net(torch.from_numpy(x).to(dev))  # (n, T, V)
+        tgt = torch.tensor([k for t in targets for k in t], dtype=torch.long)
+        loss = (
+            ctc(
+                lp.transpose(0, 1).float(),
+                tgt,
+                torch.full((len(idx),), t_all, dtype=torch.long),
+                torch.tensor([len(t) for t in targets], dtype=torch.long),
+            )
+            / cfg.batch_size
+        )
+        loss.backward()
+        batch_loss += float(loss.detach())
+    torch.nn.utils.clip_grad_norm_(run.net.parameters(), 5.0)
+    run.opt.step()
+    return batch_loss
+
+
+def _export(cfg: LineTrainConfig, run: _Run) -> LineFitResult:
+    """Reload the best weights, export the ONNX graph and write the description.
+
+    Raises
+    ------
+    WeightsError
+        The ONNX export fails its parity check.
+    """
     from handocr.models.weights import file_sha256
 
+    load_line_weights(run.net, run.weights_path)
+    net = run.net.cpu().float()
+    graph = run.out / f"{cfg.arch}.{cfg.tag}.onnx"
+    parity = export_line_onnx(net, graph)
     metrics = {
-        **best_val,
-        "params": n_params,
-        "steps": step,
-        "train_s": round(elapsed, 1),
+        **run.best_val,
+        "params": run.n_params,
+        "steps": run.step,
+        "train_s": round(run.elapsed, 1),
         "onnx_parity": parity,
     }
-    desc_path = out / f"{cfg.arch}.{cfg.tag}.json"
+    desc_path = run.out / f"{cfg.arch}.{cfg.tag}.json"
     desc = description(cfg, metrics)
-    desc["sha256"] = {"onnx": file_sha256(graph), "safetensors": file_sha256(weights_path)}
+    desc["sha256"] = {"onnx": file_sha256(graph), "safetensors": file_sha256(run.weights_path)}
     desc_path.write_text(json.dumps(desc, indent=2) + "\n", encoding="utf-8")
     return LineFitResult(
-        weights_path, file_sha256(weights_path), graph, file_sha256(graph), desc_path, metrics
+        run.weights_path,
+        file_sha256(run.weights_path),
+        graph,
+        file_sha256(graph),
+        desc_path,
+        metrics,
     )
 
 

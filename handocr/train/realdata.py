@@ -15,7 +15,7 @@ order:
 ``weak``
     Field images plus ``truth.tsv`` (``filename<TAB>text``) whose text is known but not where
     each character is (e.g. the Kaggle names train split). Each image is read by handocr
-    itself (:meth:`handocr.Recognizer.read_pieces`) and a line is aligned with the text
+    itself (:meth:`handocr.Recognizer.stream`, ``pieces=True``) and a line is aligned with the text
     (forced alignment): a run of words of one line is kept only when its glyph count equals the
     text's character count and the classifier agrees with the text on at least ``min_agreement``
     of the glyphs (the label is among its top-3 readings). Each glyph is then labelled with its
@@ -31,8 +31,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import logging
-from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -326,10 +325,8 @@ def align_weak_labels(
     DataError
         ``truth.tsv`` is missing or malformed.
     """
-    from handocr.api import batch_pages
     from handocr.crops import pieces_to_model_input
     from handocr.evaluate import read_truth
-    from handocr.io import LoadedPage, load_pages
 
     truth = read_truth(folder / "truth.tsv")
     split = _Split(holdout)
@@ -341,36 +338,35 @@ def align_weak_labels(
         "count_mismatch": 0,
         "disagree": 0,
     }
-    targets: deque[list[int]] = deque()  # of the pages yielded, in order
+    items: list[tuple[str, list[int], Path]] = []  # (name, target, path) of the images read
+    for name, text in truth:
+        target = _target(text)
+        if not target:
+            report["no_target"] += 1
+            continue
+        try:
+            items.append((name, target, _find_image(folder, name)))
+        except DataError:
+            report["unreadable"] += 1
 
-    def pages() -> Iterator[LoadedPage]:  # one image at a time; batch_pages bounds memory
-        for name, text in truth:
-            target = _target(text)
-            if not target:
-                report["no_target"] += 1
-                continue
-            try:
-                (image,) = load_pages(_find_image(folder, name))
-            except (HandocrError, ValueError):
-                report["unreadable"] += 1
-                continue
-            targets.append(target)
-            yield LoadedPage(image, name)
-
-    done = 0
-    for group in batch_pages(pages()):
-        read = recognizer.read_pieces([g.image for g in group])
-        for loaded, (page, pieces) in zip(group, read, strict=True):
-            name, target = str(loaded.source), targets.popleft()
-            agree, crops = _align(page, pieces, target, top_k)
-            if crops is None or agree < min_agreement:
-                report["count_mismatch" if crops is None else "disagree"] += 1
-            else:
-                split.add(name, to_uint8_images(pieces_to_model_input(crops)), target)
-                report["kept"] += 1
-        done += len(group)
+    done = len(truth) - len(items)
+    records = recognizer.stream([str(path) for _, _, path in items], errors="report", pieces=True)
+    for record in records:  # the page stream: shared batches, one page in memory per image
+        if record.number > 1:  # a multi-page image: its first page is the labelled one
+            continue
+        name, target, _ = items[record.input]
+        done += 1
         if progress is not None:
             progress(done, len(truth))
+        if record.page is None or record.pieces is None:
+            report["unreadable"] += 1
+            continue
+        agree, crops = _align(record.page, list(record.pieces), target, top_k)
+        if crops is None or agree < min_agreement:
+            report["count_mismatch" if crops is None else "disagree"] += 1
+        else:
+            split.add(name, to_uint8_images(pieces_to_model_input(crops)), target)
+            report["kept"] += 1
     report["yield"] = round(report["kept"] / max(report["images"], 1), 4)
     return split.result(folder.name, "weak", report)
 

@@ -5,7 +5,7 @@ scan's binarisation and handocr's own segmentation: small characters (10-25 px),
 pens, grey and textured paper, JPEG artefacts, comb boxes and ruled lines, neighbours that
 touch or reach into the box. Here EMNIST **train** glyphs are laid out into such pages by
 :func:`handocr.synth.render_page` (styles drawn per page from :func:`training_styles`), each
-page is read by :meth:`handocr.Recognizer.read_pieces` exactly as at inference (binarisation,
+page is read by :meth:`handocr.Recognizer.read_images` exactly as at inference (binarisation,
 segmentation, recognition-based joins and cuts), and every piece that matches a placed glyph
 (IoU >= 0.5, one-to-one) becomes a crop labelled with that glyph's class. Pieces the segmenter
 got wrong (halves, pairs, fragments) match no glyph; they are counted in the report, not
@@ -113,7 +113,8 @@ def pipeline_crops(
     report = {"pages": pages, "chars": 0, "pieces": 0, "matched": 0, "wrong": 0, "missed": 0}
     for k in range(pages):
         page = render_page(glyphs, labels, style(rng), seed=int(rng.integers(2**31)))
-        ((_, pieces),) = reader.read_pieces([page.image])
+        (record,) = reader.read_images([page.image])
+        pieces = list(record.pieces or ())
         pairs = assign_boxes([c.box for c in page.chars], [p.box for p in pieces])
         if pairs:
             crops.append(pieces_to_model_input([pieces[j] for _, j in pairs]))

@@ -1,8 +1,10 @@
 """Fit the segmentation search's verifier, which tells whether a candidate is one character.
 
-The search (:mod:`handocr.segment.search`) scores every candidate of a line's lattice by the
-log-odds of a logistic model over the ensemble's confidence and the candidate's geometry. Here
-that model is fitted on lattices of pages whose character boxes are known:
+The search (:mod:`handocr.segment.search`) scores every candidate of a line's lattice
+(:mod:`handocr.segment.lattice`) by the log-odds of a small model
+(:class:`handocr.segment.verifier.Verifier`) over the ensemble's confidence and the
+candidate's geometry. Here that model is fitted on lattices of pages whose character boxes
+are known:
 
 - synthetic pages of EMNIST **train** glyphs laid out as real scans look
   (:func:`handocr.train.synthdata.training_styles`: small characters, thick and thin pens,
@@ -31,7 +33,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from handocr.result import Box
-from handocr.segment.search import FEATURES, Lattice, Verifier
+from handocr.segment.lattice import FEATURES, Lattice
+from handocr.segment.verifier import Verifier
 
 if TYPE_CHECKING:
     from handocr.api import Recognizer
@@ -69,7 +72,7 @@ class LatticeSet:
     Attributes
     ----------
     x : ndarray of float64, shape (R, F)
-        :func:`handocr.segment.search.candidate_features` (``class_aspect`` not yet relative).
+        :func:`handocr.segment.lattice.candidate_features` (``class_aspect`` not yet relative).
     best : ndarray of int64, shape (R,)
         Each candidate's best class.
     target : ndarray of bool, shape (R,)
@@ -149,9 +152,9 @@ def collect_lattices(
     progress : callable, optional
         ``progress(pages_done)``.
     """
-    from handocr.preprocess import level_page
-    from handocr.segment import segment_pieces
-    from handocr.segment.search import candidate_features, read_lattices
+    from handocr.pipeline import front_half
+    from handocr.segment.lattice import candidate_features
+    from handocr.segment.search import read_lattices
     from handocr.synth import assign_boxes
 
     o = recognizer.options
@@ -161,14 +164,8 @@ def collect_lattices(
     out = LatticeSet(np.zeros((0, len(FEATURES))), np.zeros(0, np.int64), np.zeros(0, bool))
     row = 0
     for n, (image, truth) in enumerate(pages):
-        lev = level_page(
-            image,
-            method=o.binarize,
-            deskew=o.deskew,
-            remove_lines=o.remove_lines,
-            hysteresis=o.hysteresis,
-        )
-        lines, starts = segment_pieces(lev.ink, o.segment)
+        s = front_half(image, o)  # the pipeline's own front half
+        lev, lines, starts = s.levelled, s.lines, s.starts
         flat = [p for r in lines for p in r]
         page_index = len(out.truth)
         out.truth.append(list(truth))

@@ -87,7 +87,7 @@ def test_template_reading_writes_json_lines_and_csv_rows(
     res = runner.invoke(app, ["read", str(EXAMPLE_FORM), "--template", str(template), "-f", "json"])
     assert res.exit_code == 0, res.output
     (row,) = [json.loads(line) for line in res.stdout.splitlines()]
-    assert row["page"] == 0 and len(row["fields"]) == 30
+    assert row["page"] == 1 and len(row["fields"]) == 30  # the page's own 1-based number
     assert set(row["fields"]["03"]) >= {"text", "confidence", "box", "valid"}
     blank = tmp_path / "blank.png"
     Image.new("L", (300, 400), 255).save(blank)

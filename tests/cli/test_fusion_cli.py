@@ -50,10 +50,11 @@ def test_line_models_none_reads_with_the_characters_alone(fields: Path) -> None:
     assert "ppocrv5-rec.mobile" in voters
 
 
-def test_an_unknown_line_member_is_a_weights_error(fields: Path) -> None:
+def test_an_unknown_line_member_is_a_usage_error(fields: Path) -> None:
     res = runner.invoke(app, ["read", "--line-models", "nope.x", str(fields / "f0.png")])
-    assert res.exit_code == ExitCode.BAD_WEIGHTS
-    assert "no line member nope.x" in res.stderr and "Traceback" not in res.output
+    assert res.exit_code == ExitCode.USAGE
+    assert res.stderr.startswith("handocr: --line-models: there are no line members named 'nope.x'")
+    assert "crnn.lines-v1, ppocrv5-rec.mobile" in res.stderr and "Traceback" not in res.output
 
 
 @pytest.mark.slow

@@ -115,10 +115,10 @@ def test_cli_unknown_model_gives_usage(use_tiny_weights: Path, page_file: Path) 
     ("option", "message"),
     [
         (["--charset", "€"], "47 EMNIST classes"),
-        (["--pages", "3-1"], "page range"),
+        (["--pages", "3-1"], "--pages: 3-1 is reversed; write 1-3"),
         (["--device", "gpu"], "device"),
-        (["--binarize", "niblack"], "binarize"),
-        (["--backend", "gpu"], "backend"),
+        (["--binarize", "niblack"], "--binarize: 'niblack' is not a binarisation method"),
+        (["--backend", "gpu"], "--backend: 'gpu' is not a backend"),
         (["--cascade", "often"], "cascade"),
         (["--cascade", "2"], r"[0, 1]"),
     ],

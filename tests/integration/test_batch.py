@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import cv2
 import pytest
@@ -89,33 +90,95 @@ def test_bad_engine_and_workers_are_usage_errors(tmp_path: Path) -> None:
         run_batch([tmp_path], tmp_path / "o", engine="spark")
     with pytest.raises(OptionError, match="workers"):
         run_batch([tmp_path], tmp_path / "o", workers=0)
+    with pytest.raises(OptionError, match="stall_s"):
+        run_batch([tmp_path], tmp_path / "o", engine="ray", stall_s=0)
+
+
+def test_the_driver_s_watch_stops_a_stream_that_goes_quiet() -> None:
+    """The backstop behind Ray's own no-progress timeout (and the stall check of older Rays)."""
+    import threading
+
+    from handocr.batch import _watch
+    from handocr.errors import BatchStalledError
+
+    release, closed = threading.Event(), threading.Event()
+
+    def stream() -> Iterator[list[dict]]:
+        try:
+            yield [{"page": 1}]
+            release.wait()  # a cluster that never returns the next file
+            yield [{"page": 2}]
+            yield [{"page": 3}]
+        finally:
+            closed.set()
+
+    rows = _watch(stream(), 0.2, 0.2)
+    assert next(rows) == [{"page": 1}]
+    with pytest.raises(BatchStalledError, match=r"no row for 0\.2 s") as err:
+        next(rows)
+    assert err.value.exit_code == ExitCode.STALLED
+    rows.close()
+    release.set()  # the stream, when it moves again, is closed rather than read on
+    assert closed.wait(5)
+
+
+@pytest.fixture(scope="module")
+def ray_2cpus(tiny_weights: Path) -> Iterator[Any]:
+    """A local Ray instance with 2 logical CPUs (a 2-core machine), the tiny weights in its
+    workers; shut down after this module's tests."""
+    ray = pytest.importorskip("ray")
+    ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        runtime_env={"env_vars": {"HANDOCR_WEIGHTS": str(tiny_weights)}},
+    )
+    yield ray
+    ray.shutdown()
 
 
 @pytest.mark.slow
-def test_ray_engine_gives_the_local_engine_s_rows(
-    use_tiny_weights: Path, folder: Path, tmp_path: Path
+def test_ray_engine_with_as_many_actors_as_cpus_gives_the_local_engine_s_rows(
+    ray_2cpus: Any, use_tiny_weights: Path, folder: Path, tmp_path: Path
 ) -> None:
-    ray = pytest.importorskip("ray")
     local = tmp_path / "local"
     run_batch([folder], local, workers=1)
-    # at least 4 logical CPUs: two 1-CPU actors and the read task must run side by side
-    ray.init(
-        num_cpus=4,
-        include_dashboard=False,
-        runtime_env={"env_vars": {"HANDOCR_WEIGHTS": os.environ["HANDOCR_WEIGHTS"]}},
-    )
+    # two actors on two CPUs: the read tasks reserve none, else they would wait forever
+    summary = run_batch([folder], tmp_path / "ray", engine="ray", workers=2, stall_s=120)
+    assert (summary.pages, summary.errors, summary.engine, summary.workers) == (8, 2, "ray", 2)
+    assert rows_of(tmp_path / "ray") == rows_of(local)
+    for row in rows_of(local):
+        if row["result"] is not None:  # the same full result per page
+            assert (tmp_path / "ray" / row["result"]).read_text() == (
+                local / row["result"]
+            ).read_text()
+
+
+@pytest.mark.slow
+def test_a_ray_batch_without_progress_stops_and_keeps_its_rows(
+    ray_2cpus: Any, use_tiny_weights: Path, folder: Path, tmp_path: Path
+) -> None:
+    from handocr.errors import BatchStalledError
+
+    out = tmp_path / "out"
+    run_batch([folder / "p0.png"], out, workers=1)  # a row from an earlier run
+    kept = out / "rows" / f"{page_key(str(folder / 'p0.png'), 1)}.json"
+    before = kept.read_bytes()
+
+    class Hog:  # holds every CPU, as other jobs on a busy cluster would
+        def ready(self) -> bool:
+            return True
+
+    hog = ray_2cpus.remote(num_cpus=2)(Hog).remote()
+    ray_2cpus.get(hog.ready.remote())
     try:
-        summary = run_batch([folder], tmp_path / "ray", engine="ray", workers=2)
+        with pytest.raises(BatchStalledError, match="no row for 3 s") as err:
+            run_batch([folder], out, engine="ray", workers=2, stall_s=3)
     finally:
-        ray.shutdown()
-    assert (summary.pages, summary.errors, summary.engine) == (8, 2, "ray")
-
-    def strip(rows: list[dict]) -> list[tuple]:
-        return [
-            (r["source"], r["page"], r["text"], r["error"] and r["error"]["type"]) for r in rows
-        ]
-
-    assert strip(rows_of(tmp_path / "ray")) == strip(rows_of(local))
+        ray_2cpus.kill(hog)
+    assert err.value.exit_code == ExitCode.STALLED == 9
+    assert kept.read_bytes() == before
+    again = run_batch([folder], out, engine="ray", workers=2, stall_s=120)  # resumes
+    assert (again.skipped, again.read, again.pages) == (1, 7, 8)
 
 
 def test_a_failed_file_is_retried_and_its_error_row_replaced(

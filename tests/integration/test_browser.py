@@ -2,52 +2,20 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 
 import pytest
 
-from tests.helpers import EXAMPLE_FORM
+from tests.helpers import EXAMPLE_FORM, running_server, stroke_on_pad
 
 pytestmark = [pytest.mark.slow, pytest.mark.weights]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
 def server():  # type: ignore[no-untyped-def]
     pytest.importorskip("fastapi")
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k != "HANDOCR_WEIGHTS"}  # shipped weights
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "handocr_cli", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(120):
-            try:
-                with urllib.request.urlopen(f"{url}/healthz", timeout=1):
-                    break
-            except OSError:
-                if proc.poll() is not None:
-                    pytest.fail(proc.stderr.read().decode()[-2000:])
-                time.sleep(0.25)
+    with running_server() as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def test_the_page_reads_an_uploaded_form_and_the_writing_pad(server: str) -> None:
@@ -81,13 +49,7 @@ def test_the_page_reads_an_uploaded_form_and_the_writing_pad(server: str) -> Non
             tip = page.inner_text("#tip")
             assert page.is_visible("#tip") and b["char"]["text"] in tip and "%" in tip
             # the writing pad: a vertical stroke reads as one character with the members' votes
-            pad = page.locator("#pad").bounding_box()
-            assert pad is not None
-            x = pad["x"] + pad["width"] / 2
-            page.mouse.move(x, pad["y"] + 20)
-            page.mouse.down()
-            page.mouse.move(x, pad["y"] + pad["height"] - 20, steps=10)
-            page.mouse.up()
+            stroke_on_pad(page)
             page.wait_for_function("document.querySelectorAll('#votes tbody tr').length > 0")
             assert page.inner_text("#padtext").strip()
         finally:

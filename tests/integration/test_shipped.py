@@ -94,8 +94,8 @@ def test_example_form_digit_fields_read_within_one_character() -> None:
 @pytest.mark.data
 @pytest.mark.slow
 def test_shipped_ensemble_accuracy_on_pool47_test() -> None:
-    from handocr.evaluate import evaluate_classifier
     from handocr.train.data import load_emnist, to_label_space
+    from handocr.train.metrics import evaluate_classifier
 
     test = load_emnist(SHARED / "emnist47", "pool47", "test")
     report = evaluate_classifier(

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
 
-from handocr import api
-from handocr.api import BATCH_PAGES, InputResult, Recognizer, batch_pages, recognize
+from handocr import api, pagestream
+from handocr.api import InputResult, Recognizer, recognize
 from handocr.ensemble import Ensemble, Member
 from handocr.errors import (
     ExitCode,
@@ -91,15 +90,18 @@ def test_with_options_before_loading_shares_the_first_load(use_tiny_weights: Pat
     assert rec.with_options(backend="torch").ensemble is not rec.ensemble
 
 
-def test_read_pages_shares_batches_and_equals_page_by_page(use_tiny_weights: Path) -> None:
+def test_read_images_shares_batches_and_equals_page_by_page(use_tiny_weights: Path) -> None:
     images = [draw_text_page([t]) for t in ("AB 12", "XYZ", "7")]
     images.append(np.full((50, 80), 255, np.uint8))  # blank: no crops
     rec = Recognizer(device="cpu")
-    together = rec.read_pages(images, indices=[3, 4, 5, 6], sources=["a", "b", "c", "d"])
+    records = rec.read_images(images, numbers=[3, 4, 5, 6], sources=["a", "b", "c", "d"])
+    together = [r.page for r in records]
     triples = zip(images, [3, 4, 5, 6], "abcd", strict=True)
-    alone = [rec.read_page(im, index=i, source=s) for im, i, s in triples]
-    assert [p.index for p in together] == [3, 4, 5, 6] and together[3].lines == ()
+    alone = [rec.read_images([im], numbers=[i], sources=[s])[0].page for im, i, s in triples]
+    assert [r.number for r in records] == [3, 4, 5, 6] and together[3].lines == ()
+    assert [p.number for p in together] == [3, 4, 5, 6]
     assert [len(p.text.replace(" ", "")) for p in together] == [4, 3, 1, 0]
+    assert [len(r.pieces) for r in records] == [4, 3, 1, 0]  # one piece per character
     for a, b in zip(together, alone, strict=True):
         assert a.text == b.text and a.source == b.source
         ca = [c for line in a.lines for c in line.all_chars()]
@@ -108,16 +110,8 @@ def test_read_pages_shares_batches_and_equals_page_by_page(use_tiny_weights: Pat
         np.testing.assert_allclose(
             [c.confidence for c in ca], [c.confidence for c in cb], atol=1e-5
         )
-    with pytest.raises(ValueError, match="one index"):
-        rec.read_pages(images, indices=[0])
-
-
-def test_batch_pages_groups_by_pixels_and_count() -> None:
-    pages = [SimpleNamespace(image=np.zeros((10, 10))) for _ in range(7)]
-    assert [len(g) for g in batch_pages(pages, pixels=300)] == [3, 3, 1]
-    many = [SimpleNamespace(image=np.zeros((1, 1))) for _ in range(BATCH_PAGES + 5)]
-    assert [len(g) for g in batch_pages(many)] == [BATCH_PAGES, 5]
-    assert list(batch_pages([])) == []
+    with pytest.raises(ValueError, match="one number"):
+        rec.read_images(images, numbers=[1])
 
 
 def test_read_numbers_pages_across_sources(use_tiny_weights: Path) -> None:
@@ -222,7 +216,7 @@ class _Broken(torch.nn.Module):
 
 def _fake_ensemble(monkeypatch: pytest.MonkeyPatch, net: torch.nn.Module) -> None:
     fake = Ensemble([Member(ModelInfo("fake", "x", ""), net)])
-    monkeypatch.setattr(Ensemble, "from_names", classmethod(lambda cls, *a, **k: fake))
+    monkeypatch.setattr(Ensemble, "from_config", classmethod(lambda cls, *a, **k: fake))
 
 
 def test_a_model_error_fails_every_unfinished_input(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -244,7 +238,7 @@ def test_a_model_error_keeps_finished_inputs_and_reads_no_further(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # one page per batch: input 0 is read, the model fails on input 1, input 2 is never read
-    monkeypatch.setattr(api, "BATCH_PAGES", 1)
+    monkeypatch.setattr(pagestream, "BATCH_PAGES", 1)
     net = _Broken(fail_from=2)
     _fake_ensemble(monkeypatch, net)
     images = [draw_text_page([t]) for t in ("A", "B", "C")]

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from handocr.decode import (
+    DecodeConfig,
     apply_case_context,
     apply_letter_prior,
     apply_line_context,
@@ -16,7 +17,7 @@ from handocr.decode import (
     decode_chars,
     decode_page,
 )
-from handocr.labels import DIGITS, LABELS, LETTER_FREQUENCY, NUM_CLASSES, Charset, index_of
+from handocr.labels import DIGITS, LABELS, LETTER_FREQUENCY, NUM_CLASSES, index_of
 from handocr.result import Box, Char
 from tests.helpers import probs, text_of
 
@@ -176,10 +177,14 @@ def test_decode_page_groups_words_and_lines_and_applies_the_options() -> None:
     assert [c.box for c in chars] == [b for row in lines for b in row]
     assert all([v[0] for v in c.votes] == members for c in chars)
     # without word context each character stands alone
-    alone = decode_page(lines, starts, _stack(p), members, word_context=False, **size)
+    alone = decode_page(
+        lines, starts, _stack(p), members, cfg=DecodeConfig(word_context=False), **size
+    )
     assert [ln.text for ln in alone.lines] == ["OK 7", "1I"]
     # a charset restricts the output before the context
-    digits = decode_page(lines, starts, _stack(p), members, charset=Charset.parse("digits"), **size)
+    digits = decode_page(
+        lines, starts, _stack(p), members, cfg=DecodeConfig(charset="digits"), **size
+    )
     assert [ln.text for ln in digits.lines] == ["00 7", "11"]  # K has no digit: uniform, 0
     # boxes are mapped to the input page after decoding
     moved = decode_page(
@@ -205,6 +210,63 @@ def test_decode_page_of_no_glyphs_and_of_mismatched_rows() -> None:
             width=5,
             height=5,
         )
+
+
+def test_decode_page_groups_lines_into_blocks_with_their_baselines() -> None:
+    lines = [
+        [Box(0, 0, 8, 12), Box(10, 0, 18, 12)],
+        [],  # a line the search left without glyphs: dropped with its block id and baseline
+        [Box(0, 20, 8, 32)],
+        [Box(60, 0, 68, 12)],
+    ]
+    starts = [[True, False], [], [True], [True]]
+    bases = [((0, 12), (18, 12)), ((0, 16), (9, 16)), ((0, 32), (8, 31)), ((60, 12), (68, 12))]
+    p = _stack(probs([{"A": 0.9}, {"B": 0.9}, {"C": 0.9}, {"Z": 0.9}]))
+    size = {"index": 0, "width": 80, "height": 40}
+    page = decode_page(
+        lines, starts, p, ["m.a", "m.b"], blocks=[0, 0, 0, 1], baselines=bases, **size
+    )
+    assert [ln.text for ln in page.lines] == ["AB", "C", "Z"]
+    assert [ln.baseline for ln in page.lines] == [bases[0], bases[2], bases[3]]
+    assert [(b.first, b.count, b.box) for b in page.blocks] == [
+        (0, 2, Box(0, 0, 18, 32)),
+        (2, 1, Box(60, 0, 68, 12)),
+    ]
+    assert decode_page(lines, starts, p, ["m.a", "m.b"], **size).blocks == ()  # none given
+
+    # baselines are mapped to the input page with the boxes
+    def moved(b: Box) -> Box:
+        return Box(b.x0 + 5, b.y0 + 7, b.x1 + 5, b.y1 + 7)
+
+    shift = decode_page(
+        lines, starts, p, ["m.a", "m.b"], to_page=moved, blocks=[0, 0, 0, 1], baselines=bases,
+        **size,
+    )  # fmt: skip
+    assert shift.lines[0].baseline == ((5, 19), (23, 19))
+    assert shift.blocks[1].box == Box(65, 7, 73, 19)
+    with pytest.raises(ValueError, match="3 block ids for 4 lines"):
+        decode_page(lines, starts, p, ["m.a", "m.b"], blocks=[0, 0, 1], **size)
+
+
+def test_baselines_of_a_levelled_page_map_with_its_affine() -> None:
+    from handocr.preprocess import map_box, rotate_page
+
+    _, inverse = rotate_page(np.full((400, 600), 255, np.uint8), 4.0)
+    lines = [[Box(100, 180, 130, 220), Box(400, 180, 430, 220)]]
+    base = ((100, 220), (430, 220))  # level on the levelled page
+
+    def to_page(b: Box) -> Box:
+        return map_box(b, inverse, 600, 400)
+
+    p = _stack(probs([{"A": 0.9}, {"B": 0.9}]), members=0)
+    page = decode_page(
+        lines, [[True, True]], p, [], index=0, width=600, height=400, to_page=to_page,
+        blocks=[0], baselines=[base],
+    )  # fmt: skip
+    (xa, ya), (xb, yb) = page.lines[0].baseline
+    want = [inverse @ np.array([x, y, 1.0]) for x, y in base]
+    assert np.allclose([[xa, ya], [xb, yb]], want, atol=1.0)
+    assert abs((yb - ya) / (xb - xa)) == pytest.approx(np.tan(np.radians(4.0)), abs=0.01)
 
 
 @pytest.mark.property

@@ -16,11 +16,11 @@ from handocr.ensemble import (
     cascade_combine,
     combine_votes,
     low_margin,
-    parse_cascade,
     staged_combine,
 )
 from handocr.errors import ModelOutputError, OptionError, UnknownModelError, WeightsError
 from handocr.labels import NUM_CLASSES
+from handocr.models.config import parse_cascade
 from handocr.result import ModelInfo
 from tests.helpers import draw_text_page
 

@@ -1,57 +1,40 @@
-"""Evaluation: classifier scores, the CER rule, page sets with their charsets, and intervals."""
+"""Page-set evaluation: the CER rule, digit sets, page sets with their charsets, intervals."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import cv2
-import numpy as np
 import pytest
 
 from handocr.api import Recognizer
 from handocr.errors import DataError, OptionError
 from handocr.evaluate import (
     PageSetScore,
-    Scores,
     cer_interval,
     evaluate_page_set,
     evaluate_page_sets,
-    expected_calibration_error,
     find_page_sets,
+    is_digit_truth,
     normalise_for_cer,
     read_truth,
     text_in_box,
 )
-from handocr.labels import NUM_CLASSES, index_of
 from handocr.result import Box
 from tests.helpers import draw_text_page, sample_document
-
-
-def test_scores_fold_ambiguous_classes_and_count_top2() -> None:
-    labels = np.array([index_of("O"), index_of("A")])
-    probs = np.full((2, NUM_CLASSES), 0.001)
-    probs[0, index_of("0")] = 0.9  # O read as 0: wrong, right when folded
-    probs[0, index_of("O")] = 0.05
-    probs[1, index_of("B")] = 0.6  # A read as B, A second
-    probs[1, index_of("A")] = 0.3
-    probs /= probs.sum(1, keepdims=True)
-    sc = Scores.of(probs, labels)
-    assert sc.top1 == 0.0 and sc.top2 == 1.0 and sc.folded == 0.5
-    assert 0.0 < sc.ece <= 1.0 and sc.nll > 0
-    assert Scores.of(probs[:0], labels[:0]) == Scores(0.0, 0.0, 0.0, 0.0, 0.0)
-
-
-def test_expected_calibration_error() -> None:
-    y = np.array([0, 0, 1, 1])
-    sure_right = np.eye(2)[y]
-    assert expected_calibration_error(sure_right, y) == 0.0
-    assert expected_calibration_error(np.eye(2)[1 - y], y) == 1.0
-    assert expected_calibration_error(np.zeros((0, 2)), y[:0]) == 0.0
 
 
 def test_the_cer_rule_normalises_case_space_and_non_digits() -> None:
     assert normalise_for_cer(" ab c\td ") == "ABCD"
     assert normalise_for_cer("12-34 x", digits_only=True) == "1234"
+
+
+def test_a_set_is_a_digit_set_by_its_truth_not_its_name() -> None:
+    assert is_digit_truth(["1500", "1 056", "", r"12\n34"])  # whitespace and line breaks aside
+    assert not is_digit_truth(["1500", "1.500"])  # a separator in the truth: scored as written
+    assert not is_digit_truth(["16", "899", "denayxlghm"])  # digit fields beside letter fields
+    assert not is_digit_truth([]) and not is_digit_truth(["", " "])
+    assert not is_digit_truth(["\u00b2"])  # a superscript two: no digit of the CER rule
 
 
 def test_text_in_box_takes_characters_whose_centre_lies_inside() -> None:
@@ -125,9 +108,11 @@ def test_a_page_set_is_scored_with_failures_as_empty_output(
 
 
 def test_digit_sets_are_scored_on_digits(use_tiny_weights: Path, tmp_path: Path) -> None:
-    folder = _page_set(tmp_path, "orand_car_a", {"a.png": "12"}, {})
+    folder = _page_set(tmp_path, "cheques", {"a.png": "12", "b.png": "7"}, {})
     assert evaluate_page_set(Recognizer(device="cpu"), folder).digits_only
     assert not evaluate_page_set(Recognizer(device="cpu"), folder, digits_only=False).digits_only
+    words = _page_set(tmp_path, "orand_car_a", {"a.png": "12", "b.png": "AB"}, {})
+    assert not evaluate_page_set(Recognizer(device="cpu"), words).digits_only  # name aside
 
 
 def test_page_sets_take_a_charset_each_and_share_the_models(
@@ -156,26 +141,3 @@ def test_page_sets_take_a_charset_each_and_share_the_models(
     with pytest.raises(OptionError, match="47 EMNIST classes"):
         evaluate_page_sets(Recognizer(device="cpu"), tmp_path, charsets={"amounts": "%"})
     assert loads == []  # a bad charset is refused before any model loads
-
-
-def test_eval_reports_the_cascade(use_onnx_weights: Path, emnist_sample: Path) -> None:
-    from handocr.ensemble import Ensemble, cascade_combine, combine_votes
-    from handocr.evaluate import evaluate_classifier
-    from handocr.train.data import load_emnist, to_label_space
-
-    test = load_emnist(emnist_sample, "pool47", "test")
-    ens = Ensemble.from_names(device="cpu", cascade="auto")
-    report = evaluate_classifier(ens, test.images, to_label_space(test))
-    assert report.cascade is not None and report.escalated is not None
-    per = ens.member_proba((test.images.astype(np.float32) / 255)[:, None])
-    expected, esc = cascade_combine(per, ens.weights, "weighted", 0.5, 1)
-    labels = to_label_space(test)
-    assert report.cascade.top1 == pytest.approx((expected.argmax(1) == labels).mean())
-    assert report.escalated == pytest.approx(esc.mean())
-    full = combine_votes(per, ens.weights, "weighted")
-    assert report.ensemble.top1 == pytest.approx((full.argmax(1) == labels).mean())
-    assert report.to_dict()["scores"]["escalated"] == report.escalated
-    assert set(report.members) == {"cnn.tiny", "cnn.tiny-b"} and report.n == 470
-    best = max(s.top1 for s in report.members.values())
-    assert best <= report.oracle <= 1.0
-    assert all(n >= 1 for _, _, n in report.most_confused(3))

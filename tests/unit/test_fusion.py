@@ -12,7 +12,8 @@ from handocr.models.line import FOLDED, LineReading, allowed_symbols
 from handocr.result import Box, Char
 from handocr.segment.components import Piece
 from handocr.segment.config import SegmentConfig
-from handocr.segment.search import LineSearch, build_lattice
+from handocr.segment.lattice import build_lattice
+from handocr.segment.search import LineSearch
 
 MEMBERS = ("cnn.a", "cnn.b")
 KEY = "line.test"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -16,13 +17,16 @@ from PIL import Image
 from handocr.errors import InputImageError, OutputError
 from handocr.io import (
     as_sources,
+    atomic_path,
     expand_inputs,
+    file_mode,
     iter_pages,
     load_pages,
-    parse_page_ranges,
     source_label,
+    write_bytes_atomic,
     write_text_atomic,
 )
+from handocr.options import parse_pages
 from tests.helpers import png_claiming
 
 
@@ -41,14 +45,13 @@ def test_pdf_and_tiff_pages_come_in_order(pdf20: Path, tiff5: Path) -> None:
 
 
 def test_page_ranges_select_pages(pdf20: Path, tiff5: Path) -> None:
-    got = [p.source for p in iter_pages(pdf20, pdf_dpi=72, pages=parse_page_ranges("1-3,7,25"))]
-    assert got == ["twenty.pdf#1", "twenty.pdf#2", "twenty.pdf#3", "twenty.pdf#7"]
-    got = [p.source for p in iter_pages(tiff5, pages=parse_page_ranges("2,4-5"))]
-    assert got == ["five.tif#2", "five.tif#4", "five.tif#5"]
-    assert parse_page_ranges(" 1 - 2 , 4") == frozenset({1, 2, 4})
-    for bad in ("", "0", "3-1", "a", "1-"):
-        with pytest.raises(ValueError, match="page range"):
-            parse_page_ranges(bad)
+    got = list(iter_pages(pdf20, pdf_dpi=72, pages=parse_pages("1-3,7,25")))
+    assert [p.source for p in got] == [f"twenty.pdf#{k}" for k in (1, 2, 3, 7)]
+    assert [p.number for p in got] == [1, 2, 3, 7]  # each page's own number, not its count
+    got = list(iter_pages(tiff5, pages=parse_pages("2,4-5")))
+    assert [p.source for p in got] == ["five.tif#2", "five.tif#4", "five.tif#5"]
+    assert [p.number for p in got] == [2, 4, 5]
+    assert [p.number for p in iter_pages(np.zeros((4, 4), np.uint8))] == [1]
 
 
 def test_pdf_dpi_scales_the_rendering(pdf20: Path) -> None:
@@ -148,6 +151,51 @@ def test_write_text_atomic_replaces_whole_and_leaves_no_temporary(tmp_path: Path
     blocker.write_text("x")
     with pytest.raises(OutputError, match="cannot write"):
         write_text_atomic(blocker / "r.txt", "y")
+
+
+@pytest.fixture
+def umask() -> Iterator[Callable[[int], None]]:
+    """Set the process umask for one test, restoring it afterwards."""
+    before = os.umask(0o022)
+    try:
+        yield os.umask
+    finally:
+        os.umask(before)
+
+
+@pytest.mark.parametrize(("mask", "mode"), [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_every_atomic_write_gets_the_mode_open_would_give(
+    tmp_path: Path, umask: Callable[[int], None], mask: int, mode: int
+) -> None:
+    umask(mask)
+    reference = tmp_path / "by-open.txt"
+    reference.write_text("x")  # what open() gives under this umask
+    assert file_mode() == mode == reference.stat().st_mode & 0o777
+    write_bytes_atomic(tmp_path / "a.bin", b"a")
+    write_text_atomic(tmp_path / "b.txt", "b")
+    with atomic_path(tmp_path / "c.bin") as tmp:
+        fd = os.open(tmp, os.O_WRONLY | os.O_TRUNC)  # keeps mkstemp's 0600, as safetensors does
+        os.write(fd, b"c")
+        os.close(fd)
+    for name in ("a.bin", "b.txt", "c.bin"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == mode, name
+
+
+def test_atomic_path_leaves_the_target_alone_when_the_block_fails(tmp_path: Path) -> None:
+    target = tmp_path / "w.safetensors"
+    target.write_bytes(b"old")
+
+    def write(error: Exception) -> None:
+        with atomic_path(target) as tmp:
+            tmp.write_bytes(b"half")
+            raise error
+
+    with pytest.raises(RuntimeError):
+        write(RuntimeError("writer failed"))
+    assert target.read_bytes() == b"old" and sorted(tmp_path.iterdir()) == [target]
+    with pytest.raises(OutputError, match=r"w\.safetensors: cannot write \(Permission denied\)"):
+        write(PermissionError(13, "Permission denied"))
+    assert target.read_bytes() == b"old" and sorted(tmp_path.iterdir()) == [target]
 
 
 DTYPES = st.sampled_from([np.uint8, np.uint16, np.int32, np.float32, np.bool_])

@@ -11,7 +11,7 @@ from handocr import recognize
 from handocr.api import Recognizer
 from handocr.errors import ExitCode, OptionError
 from handocr.labels import Charset
-from handocr.options import MODEL_OPTIONS, ReadOptions
+from handocr.options import MODEL_OPTIONS, ReadOptions, parse_pages
 from handocr.segment.config import SegmentConfig
 
 BAD_VALUES = [
@@ -35,8 +35,8 @@ BAD_VALUES = [
     ({"dpi": 0}, "dpi"),
     ({"dpi": 72.5}, "dpi"),
     ({"dpi": False}, "dpi"),
-    ({"pages": "3-1"}, "page range"),
-    ({"pages": ""}, "page range"),
+    ({"pages": "3-1"}, "pages: 3-1 is reversed; write 1-3"),
+    ({"pages": ""}, "pages: no page given"),
     ({"pages": []}, "pages"),
     ({"pages": [0, 2]}, "pages"),
     ({"segment": {"cut_ink": 0.5}}, "SegmentConfig"),
@@ -71,7 +71,24 @@ def test_every_check_raises_an_option_error(changes: dict, message: str) -> None
 def test_the_checked_fields_are_every_field() -> None:
     # a field added without a check (and a line in BAD_VALUES) fails here
     checked = {name for changes, _ in BAD_VALUES for name in changes}
-    assert checked == {f.name for f in dataclasses.fields(ReadOptions)}
+    assert checked == set(ReadOptions().as_dict())
+
+
+def test_options_are_grouped_by_stage_and_each_stage_owns_its_fields() -> None:
+    opts = ReadOptions(charset="digits", dpi=72, deskew=False, voting="soft", search=False)
+    assert list(opts.stages()) == ["input", "clean", "model", "segment", "search", "decode"]
+    assert opts.input.dpi == 72 and opts.clean.deskew is False and opts.model.voting == "soft"
+    assert opts.search.enabled is False and opts.decode.charset == Charset.parse("digits")
+    # flat names read through to their stage; stage configs and flat keywords mix
+    assert opts.dpi == 72 and opts.charset is opts.decode.charset
+    mixed = ReadOptions(decode=opts.decode, letter_prior=0.0)
+    assert mixed.charset == opts.charset and mixed.letter_prior == 0.0
+    assert ReadOptions(**opts.stages()) == opts and ReadOptions(**opts.as_dict()) == opts
+    import pickle
+
+    assert pickle.loads(pickle.dumps(opts)) == opts  # process pools of handocr batch
+    with pytest.raises(OptionError, match="clean must be a CleanConfig"):
+        ReadOptions(clean=opts.decode)
 
 
 @pytest.mark.parametrize(
@@ -183,7 +200,9 @@ def test_models_differ_only_for_model_options() -> None:
 def test_as_dict_round_trips() -> None:
     opts = ReadOptions(charset="digits", pages="2", letter_prior=0.5)
     assert ReadOptions(**opts.as_dict()) == opts
-    assert set(opts.as_dict()) == {f.name for f in dataclasses.fields(ReadOptions)}
+    flat = [opts.input, opts.clean, opts.model, opts.decode]  # segment and search: whole
+    names = {f.name for stage in flat for f in dataclasses.fields(stage)}
+    assert set(opts.as_dict()) == names | {"segment", "search"}
 
 
 def test_recognizer_takes_options_and_changes() -> None:
@@ -202,3 +221,26 @@ def test_line_models_accept_names_text_and_none() -> None:
     assert ReadOptions(line_models=[]).line_models == ()
     assert ReadOptions().line_models is None  # the manifest's default line members
     assert ReadOptions().models_differ(ReadOptions(line_models="none"))
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("5-2", "5-2 is reversed; write 2-5"),
+        ("0", "there is no page 0; pages count from 1"),
+        ("0-3", "0-3 has page 0, but pages count from 1; write 1-3"),
+        ("a-b", "'a-b' is not a page number or range; write page numbers and ranges such as 1-3,7"),
+        ("-3", "'-3' is not a page number or range"),
+        ("1,,2", "'1,,2' has an empty part between commas"),
+        (" ", "no page given; write page numbers and ranges such as 1-3,7"),
+    ],
+)
+def test_page_selection_messages_say_what_to_write(spec: str, message: str) -> None:
+    with pytest.raises(OptionError) as info:
+        parse_pages(spec)
+    assert str(info.value).startswith(message)
+
+
+def test_page_selection_reads_numbers_and_ranges() -> None:
+    assert parse_pages(" 1 - 3 , 7,2") == frozenset({1, 2, 3, 7})
+    assert ReadOptions(pages="4").pages == frozenset({4})

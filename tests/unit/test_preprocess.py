@@ -10,6 +10,7 @@ from hypothesis.extra.numpy import arrays
 
 from handocr.preprocess import (
     MIN_SKEW_DEG,
+    CleanConfig,
     LevelledPage,
     estimate_skew,
     ink_map,
@@ -83,15 +84,17 @@ def test_level_page_levels_a_skewed_page_and_maps_boxes_back() -> None:
 def test_level_page_leaves_level_pages_and_deskew_off_alone() -> None:
     page = draw_text_page(FIVE_LINES, scale=1.6, thickness=5)
     skewed, _ = rotate_page(page, -3.0)
-    for lev in (level_page(page), level_page(skewed, deskew=False)):
+    for lev in (level_page(page), level_page(skewed, CleanConfig(deskew=False))):
         assert lev.skew_deg == 0.0 and lev.inverse is None
         box = Box(3, 4, 50, 60)
         assert lev.to_input(box) is box
-    np.testing.assert_array_equal(level_page(skewed, deskew=False).ink, ink_map(skewed))
+    np.testing.assert_array_equal(
+        level_page(skewed, CleanConfig(deskew=False)).ink, ink_map(skewed)
+    )
     # the binarisation switches reach ink_map
-    bare = level_page(skewed, deskew=False, remove_lines=False, hysteresis=False)
+    bare = level_page(skewed, CleanConfig(deskew=False, remove_lines=False, hysteresis=False))
     np.testing.assert_array_equal(bare.ink, ink_map(skewed, remove_lines=False, hysteresis=None))
-    sauvola = level_page(page, method="sauvola", deskew=False)
+    sauvola = level_page(page, CleanConfig(binarize="sauvola", deskew=False))
     assert sauvola.ink.shape == page.shape and sauvola.ink.any()
     # below MIN_SKEW_DEG a page is left as it is
     slight, _ = rotate_page(page, -MIN_SKEW_DEG / 3)
@@ -143,8 +146,8 @@ def test_level_page_keeps_a_ruled_line_only_when_told_to() -> None:
     rows = np.nonzero((page < 128).any(1))[0]
     page[rows.max() + 3 : rows.max() + 6, 10:-10] = 0  # a ruled line under the digits
     line_rows = slice(int(rows.max()) + 3, int(rows.max()) + 6)
-    kept = level_page(page, deskew=False, remove_lines=False).ink[line_rows]
-    removed = level_page(page, deskew=False).ink[line_rows]
+    kept = level_page(page, CleanConfig(deskew=False, remove_lines=False)).ink[line_rows]
+    removed = level_page(page, CleanConfig(deskew=False)).ink[line_rows]
     assert np.count_nonzero(kept) > 10 * max(1, np.count_nonzero(removed))
 
 

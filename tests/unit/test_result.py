@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from handocr.result import Box, Document, ModelInfo
-from tests.helpers import sample_document
+from handocr.result import Block, Box, Document, Line, ModelInfo, Page, page_blocks
+from tests.helpers import sample_document, two_block_document
 
 
 def test_text_joins_words_lines_and_pages() -> None:
@@ -21,7 +21,8 @@ def test_json_round_trip_is_lossless() -> None:
     doc = sample_document()
     again = Document.from_json(doc.to_json())
     assert again == doc
-    assert again.to_dict()["schema"] == 2
+    assert again.to_dict()["schema"] == 3
+    assert [p["number"] for p in again.to_dict()["pages"]] == [p.number for p in doc.pages]
     vote = again.to_dict()["pages"][0]["lines"][0]["words"][0]["chars"][0]["votes"][1]
     assert vote == {"model": "resnet10t.emnist47-v1", "text": "O", "confidence": 0.4}
 
@@ -37,6 +38,67 @@ def test_schema_1_documents_still_read() -> None:
     old = Document.from_dict(d)
     assert old.text == sample_document().text
     assert old.pages[0].lines[0].words[0].chars[0].votes == ()
+
+
+def test_schema_2_documents_read_with_pages_numbered_1() -> None:
+    d = sample_document().to_dict()
+    d["schema"] = 2
+    for page in d["pages"]:
+        del page["number"]
+    old = Document.from_dict(d)
+    assert old.text == sample_document().text and {p.number for p in old.pages} == {1}
+
+
+def test_json_round_trip_keeps_blocks_and_baselines() -> None:
+    doc = two_block_document()
+    again = Document.from_json(doc.to_json())
+    assert again == doc
+    d = doc.to_dict()["pages"][0]
+    assert d["blocks"] == [
+        {"box": [0, 0, 48, 32], "first": 0, "count": 2},
+        {"box": [60, 0, 68, 12], "first": 2, "count": 1},
+    ]
+    assert d["lines"][0]["baseline"] == [[0, 12], [48, 11]]
+    assert [line.baseline for line in again.pages[0].lines] == [
+        line.baseline for line in doc.pages[0].lines
+    ]
+    plain = sample_document().to_dict()["pages"][0]
+    assert plain["blocks"] == [] and plain["lines"][0]["baseline"] is None
+
+
+def test_schema_2_documents_read_without_blocks_or_baselines() -> None:
+    d = two_block_document().to_dict()
+    d["schema"] = 2
+    for page in d["pages"]:
+        del page["number"], page["blocks"]
+        for line in page["lines"]:
+            del line["baseline"]
+    old = Document.from_dict(d)
+    assert old.text == two_block_document().text
+    (page,) = old.pages
+    assert page.blocks == () and {line.baseline for line in page.lines} == {None}
+    # renderers read such a page as one block of all its lines
+    (whole,) = page_blocks(page)
+    assert (whole.first, whole.count, whole.box) == (0, 3, Box(0, 0, 68, 32))
+    assert whole.lines_of(page) == page.lines
+    assert page_blocks(Page(0, 5, 5)) == ()
+
+
+def test_blocks_must_hold_every_line_once_in_order() -> None:
+    lines = two_block_document().pages[0].lines
+    box = Box(0, 0, 1, 1)
+    for bad in (
+        (Block(box, 0, 2),),  # the third line in no block
+        (Block(box, 0, 2), Block(box, 1, 2)),  # overlapping
+        (Block(box, 1, 2),),  # the first line left out
+        (Block(box, 0, 0), Block(box, 0, 3)),  # an empty block
+    ):
+        with pytest.raises(ValueError, match="do not tile 3 lines"):
+            Page(0, 100, 50, lines, blocks=bad)
+    assert Page(0, 100, 50, lines, blocks=(Block(box, 0, 3),)).blocks[0].count == 3
+    with pytest.raises(ValueError, match="do not tile 0 lines"):
+        Page(0, 100, 50, (), blocks=(Block(box, 0, 1),))
+    assert Line((), box).baseline is None  # lines built by hand need none
 
 
 def test_confidences_are_mean_and_min() -> None:

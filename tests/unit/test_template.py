@@ -9,10 +9,9 @@ import cv2
 import numpy as np
 import pytest
 
+from handocr.errors import RegistrationError, TemplateError
 from handocr.result import Box
 from handocr.template import (
-    RegistrationError,
-    TemplateError,
     forms_to_csv,
     load_template,
     read_forms,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
@@ -15,18 +14,6 @@ from handocr.formats.page import PAGE_NS, to_page_xml
 from tests.helpers import sample_document
 
 etree = pytest.importorskip("lxml.etree")
-
-SCHEMAS = Path(__file__).parents[2] / "data" / "schemas"  # copies, provenance in README.md
-
-
-@pytest.fixture(scope="module")
-def alto_schema():  # type: ignore[no-untyped-def]
-    return etree.XMLSchema(etree.parse(str(SCHEMAS / "alto" / "alto-4-4.xsd")))
-
-
-@pytest.fixture(scope="module")
-def page_schema():  # type: ignore[no-untyped-def]
-    return etree.XMLSchema(etree.parse(str(SCHEMAS / "page" / "pagecontent-2019-07-15.xsd")))
 
 
 def test_alto_validates_and_carries_words_glyphs_and_confidences(alto_schema) -> None:  # type: ignore[no-untyped-def]
@@ -75,6 +62,12 @@ def test_page_format_of_several_pages_is_one_file_each() -> None:
         render(doc, "page")
     files = output_files(doc, "page", "scan.tif")
     assert [name for name, _ in files] == ["scan.tif.1.page.xml", "scan.tif.2.page.xml"]
+    # the pages' own numbers within their input: --pages 2,5 writes .2. and .5.
+    chosen = replace(
+        doc, pages=tuple(replace(p, number=n) for p, n in zip(doc.pages, (2, 5), strict=True))
+    )
+    names = [name for name, _ in output_files(chosen, "page", "scan.tif")]
+    assert names == ["scan.tif.2.page.xml", "scan.tif.5.page.xml"]
     single = replace(doc, pages=doc.pages[:1])
     assert [n for n, _ in output_files(single, "alto", "a.png")] == ["a.png.alto.xml"]
     assert render_bytes(single, "text") == b"AB 12\nZ\n"

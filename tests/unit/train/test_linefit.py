@@ -11,14 +11,9 @@ import pytest
 
 from handocr.errors import OptionError, WeightsError
 from handocr.models.crnn import ALPHABET, build_line_model
-from handocr.train.linefit import (
-    LineTrainConfig,
-    fit_lines,
-    line_parity,
-    load_line_weights,
-    score,
-    to_batch,
-)
+from handocr.train.linebatch import score, to_batch
+from handocr.train.linefit import LineTrainConfig, fit_lines
+from handocr.train.lineweights import line_parity, load_line_weights
 
 TINY = {"channels": (8, 16, 16, 16), "stem_width": 4, "hidden": 16}
 
@@ -107,7 +102,7 @@ def test_real_lines_only_fine_tuning_from_init(tmp_path: Path) -> None:
     (folder / "truth.tsv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     torch.manual_seed(0)
     net = build_line_model("crnn", **TINY)
-    from handocr.train.linefit import LINE_FORMAT, save_line_weights
+    from handocr.train.lineweights import LINE_FORMAT, save_line_weights
 
     init = tmp_path / "init.safetensors"
     save_line_weights(net, init, {"format": LINE_FORMAT, "alphabet": ALPHABET, "arch": "crnn"})

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from handocr.segment.search import FEATURES
+from handocr.segment.lattice import FEATURES
 from handocr.train import verifier as tv
 from handocr.train.data import load_emnist, to_label_space
 from tests.helpers import uniform_recognizer

@@ -1,0 +1,249 @@
+"""The pipeline's stages over a batch of gray pages, written once for every caller.
+
+:func:`front_half` (clean and segment one page; :func:`front_layout` adds each line's reading
+block and baseline) is what reading, the verifier's fitting and training on real scans share;
+:func:`read_images` runs every stage over a batch of pages, classifying the character
+candidates of all of them in shared batches, and fuses the line members' readings
+(:func:`fuse_pages`). :class:`handocr.api.Recognizer` holds the models and
+calls these; nothing here loads a model.
+
+==========  ===============================================  ====================================
+stage       function                                         output
+==========  ===============================================  ====================================
+clean       :func:`handocr.preprocess.level_page`            ink map, deskewed when needed
+segment     :func:`handocr.segment.segment_layout`           candidates, blocks, baselines
+classify    :meth:`handocr.api.Recognizer.classify`          ``(N, 1 + M, 47)`` voted + members
+search      :func:`handocr.segment.search.search_lattices`   cuts and joins by a best-path search
+decode      :func:`handocr.decode.decode_page`               :class:`handocr.result.Page`
+fuse        :func:`handocr.fusion.fuse_line`                 line members' readings fused
+==========  ===============================================  ====================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import numpy as np
+from numpy.typing import NDArray
+
+from handocr.result import Box, Char, Page
+
+if TYPE_CHECKING:
+    from handocr.api import Recognizer
+    from handocr.options import ReadOptions
+    from handocr.preprocess import LevelledPage
+    from handocr.segment.components import Piece
+    from handocr.segment.layout import PageLayout
+    from handocr.segment.search import LineSearch
+
+__all__ = ["Segmented", "front_half", "front_layout", "fuse_pages", "read_images"]
+
+
+class Segmented(NamedTuple):
+    """One page cleaned and segmented: the front half of the pipeline.
+
+    Attributes
+    ----------
+    levelled : LevelledPage
+        The binarised (and levelled) page (:func:`handocr.preprocess.level_page`).
+    lines : list of list of Piece
+        Character candidates per text line, in reading order, in the levelled page's pixels.
+    starts : list of list of bool
+        Per candidate, whether a word starts at it.
+    """
+
+    levelled: LevelledPage
+    lines: list[list[Piece]]
+    starts: list[list[bool]]
+
+
+def front_half(image: NDArray[np.uint8], options: ReadOptions) -> Segmented:
+    """Clean and segment one gray page as reading does (binarise, level, segment).
+
+    Parameters
+    ----------
+    image : ndarray of uint8, shape (H, W)
+        Gray page, 0 = black (either polarity is accepted).
+    options : ReadOptions
+        Its ``binarize``, ``deskew``, ``remove_lines``, ``hysteresis`` and ``segment``.
+
+    Returns
+    -------
+    Segmented
+    """
+    lev, layout = front_layout(image, options)
+    return Segmented(lev, layout.lines, layout.starts)
+
+
+def front_layout(image: NDArray[np.uint8], options: ReadOptions) -> tuple[LevelledPage, PageLayout]:
+    """:func:`front_half` with each line's reading block and baseline, as reading uses it.
+
+    Returns
+    -------
+    (LevelledPage, PageLayout)
+        The levelled page and its segmentation (:func:`handocr.segment.segment_layout`), in
+        the levelled page's pixels.
+    """
+    from handocr.preprocess import level_page
+    from handocr.segment import segment_layout
+
+    lev = level_page(image, options.clean)
+    return lev, segment_layout(lev.ink, options.segment)
+
+
+_Read = tuple[Page, "LevelledPage", list["LineSearch"], list[list["Piece"]]]
+
+
+def read_images(
+    rec: Recognizer,
+    images: Sequence[NDArray[np.uint8]],
+    numbers: Sequence[int],
+    sources: Sequence[str | None],
+) -> list[tuple[Page, list[Piece]]]:
+    """Read gray pages with ``rec``'s models and options: each page and its pieces.
+
+    Binarisation and segmentation run page by page; the character candidates of all pages go
+    through the ensemble together, which saves the per-call cost of many small pages. The
+    result equals reading each page on its own.
+
+    Parameters
+    ----------
+    rec : Recognizer
+        The models (loaded on first use) and options.
+    images : sequence of ndarray of uint8, shape (H, W)
+        Gray pages, 0 = black.
+    numbers : sequence of int
+        Each page's own 1-based number within its input.
+    sources : sequence of str or None
+        Where each page came from, recorded in the results.
+
+    Returns
+    -------
+    list of (Page, list of Piece)
+        Per image, the page (``index`` 0) and the pieces read, in reading order: one per
+        character (``page.lines -> words -> chars``) without line members; with them, the
+        pieces of the chosen segmentation, which a fused reading may leave out or add to.
+
+    Raises
+    ------
+    WeightsError, UnknownModelError, ModelOutputError
+        The models could not be loaded or returned unusable output.
+    """
+    from handocr.decode import decode_page
+    from handocr.segment.search import layout_searches, search_lattices, searched_lines
+
+    o = rec.options
+    segmented = [front_layout(image, o) for image in images]
+    sizes = [sum(len(row) for row in s.lines) for _, s in segmented]
+    flat = [p for _, s in segmented for row in s.lines for p in row]
+    stack = rec.classify(flat) if flat else np.zeros((0, 1, 0), np.float32)
+    stacks = np.split(stack, np.cumsum(sizes)[:-1])
+    fuse = bool(rec.line_members)
+    read: list[_Read] = []
+    for (lev, (lines, starts, blocks, baselines)), probs, number, source in zip(
+        segmented, stacks, numbers, sources, strict=True
+    ):
+        verifier = rec.verifier if o.search.enabled else None
+        found: list[LineSearch | None] = []
+        if lines and verifier is not None:
+            found = search_lattices(
+                lines,
+                starts,
+                probs,
+                rec.classify,
+                verifier=verifier,
+                charset=o.charset,
+                cfg=o.segment,
+            )
+            lines, starts, probs = searched_lines(found, probs)  # the same lines, in order
+        elif lines and fuse:
+            found = layout_searches(lines, starts, probs, o.segment)
+        page = decode_page(
+            [[p.box for p in row] for row in lines],
+            starts,
+            probs,
+            rec.char_keys(),
+            index=0,
+            width=lev.width,
+            height=lev.height,
+            source=source,
+            cfg=o.decode,
+            to_page=lev.to_input if lev.inverse is not None else None,
+            blocks=blocks,
+            baselines=baselines,
+        )
+        page = replace(page, number=number)
+        read.append((page, lev, [x for x in found if x is not None], lines))
+    if fuse:
+        return fuse_pages(rec, read)
+    return [(page, [p for row in lines for p in row]) for page, _, _, lines in read]
+
+
+def fuse_pages(rec: Recognizer, read: list[_Read]) -> list[tuple[Page, list[Piece]]]:
+    """Fuse the line members with each page's character reading (:mod:`handocr.fusion`).
+
+    The line crops of all pages go through each line member in one call (batched by width).
+    A fused character without a lattice candidate has no piece: the pieces returned are those
+    of the characters that have one.
+
+    Parameters
+    ----------
+    rec : Recognizer
+        Its line members, fusion weights and options.
+    read : list of (Page, LevelledPage, list of LineSearch, lines)
+        Each page's character reading, its levelled page and its lines' searches.
+
+    Returns
+    -------
+    list of (Page, list of Piece)
+    """
+    from handocr.fusion import fuse_line, fused_page
+    from handocr.linecrop import line_bands, line_crop
+
+    o = rec.options
+    readings = rec.line_readings()
+    views = list(dict.fromkeys(v for _, _, v in readings))
+    crops: dict[str, list[Any]] = {v: [] for v in views}
+    x0s: dict[str, list[int]] = {v: [] for v in views}
+    for _, lev, found, _ in read:
+        gray = lev.gray if lev.gray is not None else 255 - lev.ink
+        boxes = [Box.enclosing([ls.lattice.pieces[c].box for c in ls.path]) for ls in found]
+        for ls, box, band in zip(found, boxes, line_bands(boxes), strict=True):
+            for v in views:
+                crop, x0 = line_crop(
+                    gray, lev.ink, box, ls.lattice.height, band, v, alone=len(found) == 1
+                )
+                crops[v].append(crop)
+                x0s[v].append(x0)
+    per_member, origin, keys = [], [], []
+    for key, m, v in readings:  # a further view scores as a member of its own
+        per_member.append(m.read(crops[v]))
+        origin.append(x0s[v])
+        keys.append(key)
+    names = rec.char_keys()
+    weights = rec.fusion_weights
+    out = []
+    n = 0
+    for page, lev, found, _ in read:
+        fused: list[tuple[list[Char], list[bool]]] = []
+        pieces: list[Piece] = []
+        for ls, line in zip(found, page.lines, strict=True):
+            chars, starts = fuse_line(
+                ls,
+                line.all_chars(),
+                [r[n] for r in per_member],
+                keys,
+                weights=weights,
+                members=names,
+                crop_x0=[x[n] for x in origin],
+                charset=o.charset,
+                to_page=lev.to_input if lev.inverse is not None else None,
+                probe=rec.probe,
+            )
+            fused.append((chars, starts))
+            pieces.extend(ls.lattice.pieces[c] for c in ls.path)
+            n += 1
+        out.append((fused_page(page, fused), pieces))
+    return out
