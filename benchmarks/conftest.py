@@ -12,12 +12,12 @@ SAMPLE = Path(__file__).parents[1] / "tests" / "data" / "emnist47-sample"
 
 @pytest.fixture(scope="session")
 def dense_page() -> np.ndarray:
-    """A synthetic handprinted page of about 1,500 EMNIST characters (`handocr.synth`).
+    """A synthetic handprinted page of about 1,500 EMNIST characters (`handocr.train.synth`).
 
     30 lines of 8 words of 4-8 characters, 28-40 px high, from the committed EMNIST sample.
     """
-    from handocr.synth import PageStyle, render_page
     from handocr.train.data import load_emnist, to_label_space
+    from handocr.train.synth import PageStyle, render_page
 
     s = load_emnist(SAMPLE, "pool47", "test")
     style = PageStyle(lines=30, words_per_line=8, chars_per_word=(4, 8), height=(28, 40))
@@ -30,8 +30,8 @@ def small_field(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 300 x 40 px JPEG of one line of 7 EMNIST letters, the size of a kaggle_names field."""
     import cv2
 
-    from handocr.synth import PageStyle, render_page
     from handocr.train.data import load_emnist, to_label_space
+    from handocr.train.synth import PageStyle, render_page
 
     s = load_emnist(SAMPLE, "pool47", "test")
     style = PageStyle(lines=1, words_per_line=1, chars_per_word=(7, 7), height=(20, 24), margin=8)

@@ -91,7 +91,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from handocr.ensemble import Ensemble, staged_combine
-    from handocr.runtime import cpu_threads
+    from handocr.models.runtime import cpu_threads
     from handocr.train.data import load_emnist
 
     x = (load_emnist(args.data, "pool47", "test").images.astype(np.float32) / 255.0)[:, None]

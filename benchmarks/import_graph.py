@@ -33,9 +33,9 @@ LAYERS = [
         "segment.verifier",
         "segment.search",
     },
-    {"crops", "synth"},
+    {"crops"},
     {
-        "runtime",
+        "models.runtime",
         "models",
         "models.config",
         "models.registry",
@@ -50,7 +50,7 @@ LAYERS = [
         "ctc",
         "ensemble",
     },
-    {"decode_context", "decode", "fusion", "linecrop"},
+    {"decode_context", "decode", "readings", "fusion", "linecrop"},
     {
         "formats",
         "formats.hocr",

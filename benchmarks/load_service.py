@@ -31,8 +31,8 @@ SAMPLE = Path(__file__).parents[1] / "tests" / "data" / "emnist47-sample"
 def page_png() -> bytes:
     from PIL import Image
 
-    from handocr.synth import PageStyle, render_page
     from handocr.train.data import load_emnist, to_label_space
+    from handocr.train.synth import PageStyle, render_page
 
     s = load_emnist(SAMPLE, "pool47", "test")
     page = render_page(s.images, to_label_space(s), PageStyle(lines=2, words_per_line=3), seed=0)

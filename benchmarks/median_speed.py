@@ -38,8 +38,8 @@ def median_s(fn: Callable[[], object], reps: int, warm: int = 3) -> float:
 def main() -> None:
     from handocr.api import Recognizer
     from handocr.ensemble import Ensemble
-    from handocr.synth import PageStyle, render_page
     from handocr.train.data import load_emnist, to_label_space
+    from handocr.train.synth import PageStyle, render_page
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--crop-reps", type=int, default=150)

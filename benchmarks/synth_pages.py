@@ -1,6 +1,6 @@
 """Read synthetic pages of EMNIST test glyphs with the shipped ensemble: box P/R and CER.
 
-Pages come from :func:`handocr.synth.render_page` (EMNIST test split, so no glyph was seen in
+Pages come from :func:`handocr.train.synth.render_page` (EMNIST test split, so no glyph was seen in
 training) in five styles: clean, ruled, comb-boxed, noisy + skewed, and mixed-case words whose
 letters touch (a capital then lower-case letters, gaps of -0.12 to +0.03 character heights:
 "AnyCompany", "Street"; 16 words a page, so 32 pages hold 512 words). For each style the
@@ -22,8 +22,8 @@ from rapidfuzz.distance import Levenshtein
 
 from handocr.api import Recognizer
 from handocr.evaluate import normalise_for_cer
-from handocr.synth import PageStyle, match_boxes, render_page
 from handocr.train.data import load_emnist, to_label_space
+from handocr.train.synth import PageStyle, match_boxes, render_page
 
 STYLES = {
     "clean": PageStyle(),

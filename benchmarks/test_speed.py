@@ -59,7 +59,7 @@ def test_ensemble_classification(benchmark, backend: str, cascade: str, batch: i
 
 def test_binarise_and_segment_dense_page(benchmark, dense_page: np.ndarray) -> None:
     lines = benchmark(lambda: segment_page(ink_map(dense_page)))
-    benchmark.extra_info["glyphs"] = sum(len(line.glyphs) for line in lines)
+    benchmark.extra_info["glyphs"] = sum(len(line.candidates) for line in lines)
 
 
 @pytest.mark.parametrize("cascade", ["auto", "off"])

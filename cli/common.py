@@ -262,7 +262,7 @@ def _plain(param: Any) -> Any:
             annotation = getattr(getattr(param, "type_descriptor", None), "annotation", None)
             if get_origin(annotation) is list:  # a repeatable option: one value each time
                 annotation = get_args(annotation)[0]
-            param.metavar = _METAVARS.get(annotation, "VALUE")  # type: ignore[call-overload]
+            param.metavar = _METAVARS.get(annotation, "VALUE")  # type: ignore[call-overload,arg-type]
     return param
 
 

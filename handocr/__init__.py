@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 
-from handocr.api import InputResult, Recognizer, recognize
+from handocr.api import InputResult, PageRecord, Recognizer, recognize
 from handocr.errors import (
+    BatchStalledError,
     DataError,
     ExitCode,
     HandocrError,
@@ -23,11 +24,13 @@ from handocr.errors import (
 )
 from handocr.labels import Charset
 from handocr.options import ReadOptions
-from handocr.result import Box, Char, Document, Line, ModelInfo, Page, Word
+from handocr.result import Block, Box, Char, Document, Line, ModelInfo, Page, Word, page_blocks
 from handocr.segment.config import SegmentConfig
 from handocr.version import __version__
 
 __all__ = [
+    "BatchStalledError",
+    "Block",
     "Box",
     "Char",
     "Charset",
@@ -43,6 +46,7 @@ __all__ = [
     "OptionError",
     "OutputError",
     "Page",
+    "PageRecord",
     "ReadOptions",
     "Recognizer",
     "SegmentConfig",
@@ -50,6 +54,7 @@ __all__ = [
     "WeightsError",
     "Word",
     "__version__",
+    "page_blocks",
     "recognize",
 ]
 

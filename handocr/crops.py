@@ -127,7 +127,7 @@ def to_model_input(
         Character boxes in page pixels; clipped to the page.
     masks : sequence of ndarray of uint8, optional
         One per box, shape ``(box.height, box.width)``: the character's own ink
-        (:func:`handocr.segment.glyph_mask`); when given it replaces the plain crop, so that
+        (:func:`handocr.segment.candidate_mask`); when given it replaces the plain crop, so that
         neighbours reaching into the box are left out.
 
     Returns

@@ -395,7 +395,7 @@ class Ensemble:
     @property
     def backend(self) -> str:
         """``"onnx"`` when every member runs in ONNX Runtime, ``"torch"`` otherwise."""
-        from handocr.runtime import OnnxNet
+        from handocr.models.runtime import OnnxNet
 
         return "onnx" if all(isinstance(m.net, OnnxNet) for m in self.members) else "torch"
 
@@ -440,7 +440,7 @@ class Ensemble:
 
     def _run(self, m: Member, xb: NDArray[np.float32]) -> NDArray[np.float32]:
         """One member's temperature-scaled probabilities of one batch."""
-        from handocr.runtime import OnnxNet
+        from handocr.models.runtime import OnnxNet
 
         inp = (xb - m.mean) / m.std if (m.mean, m.std) != (0.0, 1.0) else xb
         if isinstance(m.net, OnnxNet):

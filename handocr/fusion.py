@@ -39,7 +39,7 @@ import dataclasses
 import string
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import pairwise, product
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -53,8 +53,9 @@ from handocr.ctc import (
     sequence_log_probs,
 )
 from handocr.labels import LABELS, Charset
-from handocr.models.line import FOLDED, PUNCT, LineReading, allowed_symbols
-from handocr.result import Box, Char, Line, Page, Word, group_blocks, page_blocks
+from handocr.models.line import FOLDED, LineReading, allowed_symbols
+from handocr.readings import PUNCT_COLS, align_readings, backtrace, recombine
+from handocr.result import Box, Char, Page, page_blocks
 from handocr.segment.search import LineSearch
 
 __all__ = [
@@ -64,16 +65,10 @@ __all__ = [
     "line_features",
 ]
 
-MAX_REGIONS = 6
-"""Two readings differing in more stretches than this are recombined only one stretch at a
-time (2**6 = 64 recombinations at most)."""
-
-_NONE = -(10**9)  # an alignment state no step reaches
 _F = len(FOLDED)
 _FOLD = np.zeros((len(LABELS), _F), np.float64)  # 47 classes -> folded symbols
 for _k, _ch in enumerate(LABELS):
     _FOLD[_k, FOLDED.index(_ch.upper())] = 1.0
-_PUNCT_COLS = np.array([FOLDED.index(c) for c in PUNCT])
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,118 +185,7 @@ def _folded_char_log_probs(
     """Character members' log-probabilities of the folded symbols, ``(C, 47)`` -> ``(C, F)``."""
     p = charset.restrict(probs) if charset is not None else probs
     out = np.log(np.asarray(p, np.float64) @ _FOLD + 1e-6)
-    out[:, _PUNCT_COLS] = 0.0  # punctuation is scored by its own weight
-    return out
-
-
-def _is_punct(readings: NDArray[np.int64]) -> NDArray[np.bool_]:
-    return np.isin(readings, _PUNCT_COLS)
-
-
-def _align(
-    search: LineSearch,
-    char_lp: NDArray[np.float64],
-    readings: Sequence[tuple[int, ...]],
-    w: FusionWeights,
-) -> tuple[NDArray[np.float64], NDArray[np.int64], NDArray[np.int64]]:
-    """Best lattice alignment of each reading by dynamic programming over the atom boundaries.
-
-    Returns
-    -------
-    (score, choice, source)
-        ``score`` of shape (H,): the weighted alignment score; ``choice`` of shape
-        (n_atoms + 1, H, L + 1): per state, the candidate whose character ended there (>= 0),
-        -1 an insertion, ``-2 - g`` layout glyph ``g`` left out, :data:`_NONE` unreached;
-        ``source`` the boundary the step came from.
-    """
-    lat = search.lattice
-    n_atoms = len(lat.atoms)
-    h = len(readings)
-    lmax = max((len(r) for r in readings), default=0)
-    lab = np.zeros((h, max(lmax, 1)), np.int64)
-    for i, r in enumerate(readings):
-        lab[i, : len(r)] = r
-    punct = _is_punct(lab)
-    best = np.full((n_atoms + 1, h, lmax + 1), -np.inf)
-    choice = np.full(best.shape, _NONE, np.int64)
-    source = np.zeros(best.shape, np.int64)
-    best[0, :, 0] = 0.0
-    ending: list[list[int]] = [[] for _ in range(n_atoms + 1)]
-    for c, (_, j) in enumerate(lat.spans):
-        ending[j].append(c)
-    n_glyphs = len(lat.boxes)
-    seg = w.segment * search.score
-    chars = w.char * char_lp[:, lab] + np.where(punct, w.char * w.punct, 0.0)  # (C, H, L)
-    steps = np.arange(lmax + 1) * w.insert
-    for j in range(n_atoms + 1):
-        for c in ending[j]:
-            i = lat.spans[c][0]
-            val = best[i, :, :-1] + seg[c] + chars[c][:, :lmax]
-            better = val > best[j, :, 1:]
-            best[j, :, 1:] = np.where(better, val, best[j, :, 1:])
-            choice[j, :, 1:] = np.where(better, c, choice[j, :, 1:])
-            source[j, :, 1:] = np.where(better, i, source[j, :, 1:])
-            if c < n_glyphs:  # the layout glyph left out
-                val = best[i] + w.delete
-                better = val > best[j]
-                best[j] = np.where(better, val, best[j])
-                choice[j] = np.where(better, -2 - c, choice[j])
-                source[j] = np.where(better, i, source[j])
-        closed = np.maximum.accumulate(best[j] - steps, axis=1) + steps  # insertions
-        inserted = closed > best[j] + 1e-12
-        best[j] = closed
-        choice[j] = np.where(inserted, -1, choice[j])
-        source[j] = np.where(inserted, j, source[j])
-    lengths = np.array([len(r) for r in readings])
-    return best[n_atoms, np.arange(h), lengths], choice, source
-
-
-def _backtrace(
-    choice: NDArray[np.int64], source: NDArray[np.int64], h: int, n: int
-) -> list[tuple[int, int]]:
-    """Return the steps of reading ``h``'s alignment: (kind, candidate), left to right.
-
-    ``kind`` 0: the character on candidate ``c``; 1: an inserted character (``c`` = -1); 2: a
-    layout glyph ``c`` left out.
-    """
-    j = choice.shape[0] - 1
-    steps: list[tuple[int, int]] = []
-    while j > 0 or n > 0:
-        c = int(choice[j, h, n])
-        i = int(source[j, h, n])
-        if c >= 0:
-            steps.append((0, c))
-            n -= 1
-        elif c == -1:
-            steps.append((1, -1))
-            n -= 1
-        elif c <= -2 and c != _NONE:
-            steps.append((2, -2 - c))
-        else:  # unreachable state: stop rather than loop
-            break
-        j = i
-    return steps[::-1]
-
-
-def _recombine(a: tuple[int, ...], b: tuple[int, ...]) -> set[tuple[int, ...]]:
-    """ROVER-style recombinations of two readings: each differing stretch from one or other."""
-    from rapidfuzz.distance import Levenshtein
-
-    ops = Levenshtein.opcodes(a, b)
-    parts = [(a[o.src_start : o.src_end], b[o.dest_start : o.dest_end]) for o in ops]
-    diff = [k for k, o in enumerate(ops) if o.tag != "equal"]
-    out: set[tuple[int, ...]] = set()
-    if len(diff) > MAX_REGIONS:
-        choices = [tuple(k == d for k in diff) for d in diff]  # one stretch from b at a time
-        choices += [tuple(k != d for k in diff) for d in diff]
-    else:
-        choices = list(product((False, True), repeat=len(diff)))
-    for pick in choices:
-        take = dict(zip(diff, pick, strict=True))
-        seq: list[int] = []
-        for k, (pa, pb) in enumerate(parts):
-            seq.extend(pb if take.get(k, False) else pa)
-        out.add(tuple(seq))
+    out[:, PUNCT_COLS] = 0.0  # punctuation is scored by its own weight
     return out
 
 
@@ -352,19 +236,19 @@ def line_features(
             tuple(s - 1 for s in seq) for seq, _ in prefix_beam_search(lp, beam=beam, nbest=nbest)
         )
     for a, b in pairwise(dict.fromkeys(bests)):
-        found.extend(sorted(_recombine(a, b)))
+        found.extend(sorted(recombine(a, b)))
     if len(bests) > 2:
-        found.extend(sorted(_recombine(bests[0], bests[-1])))
+        found.extend(sorted(recombine(bests[0], bests[-1])))
     uniq = [r for r in dict.fromkeys(found) if all(ok[s] for s in r)] or [own]
     char_lp = _folded_char_log_probs(search.probs[:, 0], charset)
-    total, choice, source = _align(search, char_lp, uniq, weights)
+    total, choice, source = align_readings(search, char_lp, uniq, weights)
     parts = np.zeros((len(uniq), 5))
     for hh, r in enumerate(uniq):
-        steps = _backtrace(choice, source, hh, len(r))
+        steps = backtrace(choice, source, hh, len(r))
         n = 0
         for kind, c in steps:
             if kind == 0:
-                if r[n] in _PUNCT_COLS:
+                if r[n] in PUNCT_COLS:
                     parts[hh, 4] += 1
                 else:
                     parts[hh, 1] += char_lp[c, r[n]]
@@ -448,8 +332,8 @@ def fuse_line(
     post /= post.sum()
     reading = f.readings[best]
     char_lp = _folded_char_log_probs(search.probs[:, 0], charset)
-    _, choice, source = _align(search, char_lp, [reading], weights)
-    steps = [s for s in _backtrace(choice, source, 0, len(reading)) if s[0] != 2]
+    _, choice, source = align_readings(search, char_lp, [reading], weights)
+    steps = [s for s in backtrace(choice, source, 0, len(reading)) if s[0] != 2]
     support, alternatives = _agreement(f.readings, post, reading)
     ok = np.r_[True, allowed_symbols(charset)]
     lps = [restrict_classes(r.log_probs, ok) for r in readings]
@@ -590,19 +474,20 @@ def fused_page(page: Page, lines: Sequence[tuple[list[Char], list[bool]]]) -> Pa
     ValueError
         Not one fused line per line of the page.
     """
+    from handocr.decode import assemble_page
+
     if len(lines) != len(page.lines):
         raise ValueError(f"{len(lines)} fused lines for a page of {len(page.lines)}")
     block_of = [k for k, b in enumerate(page_blocks(page)) for _ in range(b.count)]
-    out, kept = [], []
-    for li, ((chars, starts), line) in enumerate(zip(lines, page.lines, strict=True)):
-        words: list[list[Char]] = []
-        for ch, st in zip(chars, starts, strict=True):
-            if st or not words:
-                words.append([])
-            words[-1].append(ch)
-        wobjs = tuple(Word(tuple(w), Box.enclosing([c.box for c in w])) for w in words)
-        if wobjs:
-            out.append(Line(wobjs, Box.enclosing([w.box for w in wobjs]), line.baseline))
-            kept.append(block_of[li])
-    blocks = group_blocks(out, kept) if page.blocks else ()
-    return dataclasses.replace(page, lines=tuple(out), blocks=blocks)
+    fused = assemble_page(
+        [c for chars, _ in lines for c in chars],
+        [len(chars) for chars, _ in lines],
+        [s for _, starts in lines for s in starts],
+        index=page.index,
+        width=page.width,
+        height=page.height,
+        source=page.source,
+        blocks=block_of if page.blocks else None,
+        baselines=[line.baseline for line in page.lines],
+    )
+    return dataclasses.replace(fused, number=page.number)

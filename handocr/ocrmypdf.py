@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ocrmypdf import hookimpl
-from ocrmypdf.hocrtransform import BoundingBox, OcrClass, OcrElement
+from ocrmypdf.hocrtransform import Baseline, BoundingBox, OcrClass, OcrElement
 from ocrmypdf.pluginspec import OcrEngine, OrientationConfidence
 
 from handocr.version import __version__
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     import pluggy
 
     from handocr.api import Recognizer
-    from handocr.result import Box, Page
+    from handocr.result import Box, Line, Page
 
 __all__ = [
     "HandocrEngine",
@@ -64,6 +64,47 @@ def _bbox(box: Box) -> BoundingBox:
     return BoundingBox(left=box.x0, top=box.y0, right=box.x1, bottom=box.y1)
 
 
+def _baseline(line: Line) -> Baseline | None:
+    """Return the line's baseline as hOCR gives it, or None where unknown.
+
+    ``y = slope * (x - x0) + y1 + intercept`` over the line's box (image pixels, y down), as
+    :mod:`handocr.formats.hocr` writes it; without one OCRmyPDF places the text by its font's
+    metrics.
+    """
+    if line.baseline is None:
+        return None
+    (xa, ya), (xb, yb) = line.baseline
+    slope = (yb - ya) / (xb - xa) if xb != xa else 0.0
+    return Baseline(slope=slope, intercept=ya + slope * (line.box.x0 - xa) - line.box.y1)
+
+
+def _line_element(line: Line) -> OcrElement:
+    """Return a line's ``ocr_line`` with its words and their characters."""
+    el = OcrElement(
+        ocr_class=OcrClass.LINE, bbox=_bbox(line.box), direction="ltr", baseline=_baseline(line)
+    )
+    for word in line.words:
+        chars = [
+            OcrElement(
+                ocr_class=OcrClass.CHAR,
+                bbox=_bbox(c.box),
+                text=c.text,
+                confidence=c.confidence,
+            )
+            for c in word.chars
+        ]
+        el.children.append(
+            OcrElement(
+                ocr_class=OcrClass.WORD,
+                bbox=_bbox(word.box),
+                text=word.text,
+                confidence=word.confidence,
+                children=chars,
+            )
+        )
+    return el
+
+
 def to_ocr_element(page: Page, *, dpi: float | None = None, page_number: int = 0) -> OcrElement:
     """Return a reading as OCRmyPDF's ``OcrElement`` tree.
 
@@ -79,10 +120,11 @@ def to_ocr_element(page: Page, *, dpi: float | None = None, page_number: int = 0
     Returns
     -------
     OcrElement
-        ``ocr_page`` > ``ocr_par`` (one, when the page has text) > ``ocr_line`` >
+        ``ocr_page`` > ``ocr_par`` (one per reading block, :func:`handocr.result.page_blocks`;
+        none when the page has no text) > ``ocr_line`` (with its baseline where known) >
         ``ocrx_word`` (text, confidence in [0, 1]) > ``ocrx_cinfo`` (one per character).
     """
-    from handocr.result import Box
+    from handocr.result import page_blocks
 
     root = OcrElement(
         ocr_class=OcrClass.PAGE,
@@ -90,37 +132,15 @@ def to_ocr_element(page: Page, *, dpi: float | None = None, page_number: int = 0
         dpi=dpi,
         page_number=page_number,
     )
-    if not page.lines:
-        return root
-    par = OcrElement(
-        ocr_class=OcrClass.PARAGRAPH,
-        bbox=_bbox(Box.enclosing([line.box for line in page.lines])),
-        direction="ltr",
-        language="eng",
-    )
-    root.children.append(par)
-    for line in page.lines:
-        el = OcrElement(ocr_class=OcrClass.LINE, bbox=_bbox(line.box), direction="ltr")
-        for word in line.words:
-            chars = [
-                OcrElement(
-                    ocr_class=OcrClass.CHAR,
-                    bbox=_bbox(c.box),
-                    text=c.text,
-                    confidence=c.confidence,
-                )
-                for c in word.chars
-            ]
-            el.children.append(
-                OcrElement(
-                    ocr_class=OcrClass.WORD,
-                    bbox=_bbox(word.box),
-                    text=word.text,
-                    confidence=word.confidence,
-                    children=chars,
-                )
-            )
-        par.children.append(el)
+    for block in page_blocks(page):
+        par = OcrElement(
+            ocr_class=OcrClass.PARAGRAPH,
+            bbox=_bbox(block.box),
+            direction="ltr",
+            language="eng",
+            children=[_line_element(line) for line in block.lines_of(page)],
+        )
+        root.children.append(par)
     return root
 
 

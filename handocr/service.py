@@ -151,26 +151,17 @@ def create_app(config: ServiceConfig | None = None, recognizer: Any = None) -> A
 
     require_extra("handocr serve", ("fastapi", "multipart", "uvicorn"), extra="serve")
     try:
-        import anyio
-        from fastapi import FastAPI, File, Form, Request, Security, UploadFile
-        from fastapi.responses import HTMLResponse, JSONResponse, Response
-        from fastapi.security import HTTPBearer
-        from fastapi.security.utils import get_authorization_scheme_param
+        from fastapi import FastAPI
     except ImportError as err:  # pragma: no cover - require_extra found them
         raise MissingExtraError(
             'handocr serve needs FastAPI: pip install "handocr[serve]"'
         ) from err
 
     from handocr.api import Recognizer
-    from handocr.formats import FORMATS, render_bytes
     from handocr.version import __version__
 
     cfg = config or ServiceConfig.from_env()
     rec = recognizer or Recognizer()
-    limit_bytes = int(cfg.max_upload_mb * 1_000_000)
-    # readings running at once: held by the reading thread itself until it ends, so a request
-    # answered 503 frees its slot only when its reading has stopped (at the next page)
-    slots = threading.BoundedSemaphore(cfg.concurrency)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Any) -> Any:  # the models load once, before the first request
@@ -184,9 +175,57 @@ def create_app(config: ServiceConfig | None = None, recognizer: Any = None) -> A
         description="Reads handprinted text from scanned pages (docs/cli.md, docs/errors.md).",
         lifespan=lifespan,
     )
+    guarded = _add_admission(app, cfg)
+    _add_info_routes(app, rec, guarded)
+    _add_read_route(app, rec, cfg, guarded)
+    return app
 
-    def error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Any:
-        return JSONResponse({"code": code, "message": message}, status_code=status, headers=headers)
+
+def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Any:
+    """Return the JSON error answer ``{"code", "message"}``."""
+    from fastapi.responses import JSONResponse
+
+    return JSONResponse({"code": code, "message": message}, status_code=status, headers=headers)
+
+
+def _too_large(cfg: ServiceConfig) -> Any:
+    return _error(413, "TOO_LARGE", f"uploads are limited to {cfg.max_upload_mb:g} MB")
+
+
+def _refusal(request: Any, key: bytes | None, open_paths: set[str | None]) -> Any:
+    """Return the 401 answer to a request without the key, or None when it may pass."""
+    from fastapi.security.utils import get_authorization_scheme_param
+
+    path, root = request.scope["path"], request.scope.get("root_path", "")
+    if key is None or path.removeprefix(root) in open_paths:
+        return None
+    scheme, token = get_authorization_scheme_param(request.headers.get("authorization"))
+    if scheme.lower() != "bearer" or not token:
+        return _error(
+            401,
+            "UNAUTHORIZED",
+            "this service needs an API key: send the header Authorization: Bearer <key>",
+            {"WWW-Authenticate": "Bearer"},
+        )
+    # bytes, not str: compare_digest refuses non-ASCII str (a header is read as latin-1)
+    if not hmac.compare_digest(token.encode("utf-8"), key):
+        return _error(
+            401,
+            "UNAUTHORIZED",
+            "the API key is wrong",
+            {"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        )
+    return None
+
+
+def _add_admission(app: Any, cfg: ServiceConfig) -> list[Any]:
+    """Add the middleware for the API key and the upload limits, and the error handler.
+
+    Returns the dependencies of the guarded routes (the bearer scheme, for the OpenAPI
+    description only).
+    """
+    from fastapi import Request, Security
+    from fastapi.security import HTTPBearer
 
     # The API key: checked here, before any body is read, on every path but the open ones (a
     # route added later is guarded too). The routes' Security(bearer) only declares the scheme
@@ -196,47 +235,35 @@ def create_app(config: ServiceConfig | None = None, recognizer: Any = None) -> A
         auto_error=False,
         description="the service's API key (handocr serve --api-key-file or $HANDOCR_API_KEY)",
     )
-    guarded = [Security(bearer)] if key else []
     open_paths = {"/", "/healthz", app.openapi_url, app.docs_url, app.redoc_url}
     open_paths.add(app.swagger_ui_oauth2_redirect_url)
-
-    def refusal(request: Request) -> Any:
-        """Return the 401 answer to a request without the key, or None when it may pass."""
-        path, root = request.scope["path"], request.scope.get("root_path", "")
-        if key is None or path.removeprefix(root) in open_paths:
-            return None
-        scheme, token = get_authorization_scheme_param(request.headers.get("authorization"))
-        if scheme.lower() != "bearer" or not token:
-            return error(
-                401,
-                "UNAUTHORIZED",
-                "this service needs an API key: send the header Authorization: Bearer <key>",
-                {"WWW-Authenticate": "Bearer"},
-            )
-        # bytes, not str: compare_digest refuses non-ASCII str (a header is read as latin-1)
-        if not hmac.compare_digest(token.encode("utf-8"), key):
-            return error(
-                401,
-                "UNAUTHORIZED",
-                "the API key is wrong",
-                {"WWW-Authenticate": 'Bearer error="invalid_token"'},
-            )
-        return None
+    limit_bytes = int(cfg.max_upload_mb * 1_000_000)
 
     @app.middleware("http")
     async def admit(request: Request, call_next: Any) -> Any:
-        if (refused := refusal(request)) is not None:  # the key first: 401 before 411 or 413
+        # the key first: 401 before 411 or 413
+        if (refused := _refusal(request, key, open_paths)) is not None:
             return refused
         length = request.headers.get("content-length")
         if request.method == "POST" and length is None:  # a body must say its size up front
-            return error(411, "LENGTH_REQUIRED", "uploads need a Content-Length header")
+            return _error(411, "LENGTH_REQUIRED", "uploads need a Content-Length header")
         if length is not None and length.isdigit() and int(length) > limit_bytes:
-            return error(413, "TOO_LARGE", f"uploads are limited to {cfg.max_upload_mb:g} MB")
+            return _too_large(cfg)
         return await call_next(request)
 
     @app.exception_handler(HandocrError)
     async def handocr_error(request: Request, err: HandocrError) -> Any:
-        return error(_status(err), err.exit_code.name, str(err))
+        return _error(_status(err), err.exit_code.name, str(err))
+
+    return [Security(bearer)] if key else []
+
+
+def _add_info_routes(app: Any, rec: Any, guarded: list[Any]) -> None:
+    """Add ``/healthz``, ``/v1/models`` and the page ``/``."""
+    from fastapi.responses import HTMLResponse
+
+    from handocr.formats import FORMATS
+    from handocr.version import __version__
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
@@ -253,6 +280,67 @@ def create_app(config: ServiceConfig | None = None, recognizer: Any = None) -> A
             "formats": list(FORMATS),
         }
 
+    page = resources.files("handocr").joinpath("web/index.html").read_text(encoding="utf-8")
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def index() -> str:
+        return page
+
+
+def _render(
+    reader: Any,
+    data: bytes,
+    format: str,
+    slots: threading.BoundedSemaphore,
+    cfg: ServiceConfig,
+    cancel: threading.Event,
+) -> bytes:
+    """Read ``data`` in a worker thread, holding a slot, and render it in ``format``.
+
+    Raises
+    ------
+    TimeoutError
+        No slot came free within the timeout, or ``cancel`` was set (the request was
+        answered 503): the reading stops at its next page.
+    """
+    from handocr.formats import render_bytes
+    from handocr.formats.pdf import encode_page_image
+    from handocr.result import Document
+
+    if not slots.acquire(timeout=cfg.timeout):
+        raise TimeoutError("no reading slot came free")
+    try:
+        pages, images = [], []
+        keep = format == "pdf"
+
+        def hook(page: Any, image: Any) -> None:
+            if cancel.is_set():  # the request was answered 503: stop reading
+                raise TimeoutError("abandoned")
+            if keep:
+                images.append(encode_page_image(image))
+
+        for result in reader.read_inputs([data], errors="raise", on_page=hook):
+            if result.document is not None:
+                pages.append(result.document)
+        doc = Document.concat(pages, reader.loaded_models)
+        return render_bytes(doc, format, images, dpi=reader.options.dpi)
+    finally:
+        slots.release()
+
+
+def _add_read_route(app: Any, rec: Any, cfg: ServiceConfig, guarded: list[Any]) -> None:
+    """Add ``POST /v1/read``: readings in worker threads, at most ``cfg.concurrency`` at once."""
+    import anyio
+    from fastapi import File, Form, UploadFile
+    from fastapi.responses import Response
+
+    from handocr.formats import FORMATS
+
+    limit_bytes = int(cfg.max_upload_mb * 1_000_000)
+    # readings running at once: held by the reading thread itself until it ends, so a request
+    # answered 503 frees its slot only when its reading has stopped (at the next page)
+    slots = threading.BoundedSemaphore(cfg.concurrency)
+
     @app.post("/v1/read", dependencies=guarded)
     async def read(
         file: UploadFile = File(..., description="an image or a PDF"),  # noqa: B008
@@ -264,59 +352,27 @@ def create_app(config: ServiceConfig | None = None, recognizer: Any = None) -> A
     ) -> Any:
         """Read one uploaded image or PDF; the result in ``format``."""
         if format not in FORMATS:
-            return error(422, "USAGE", f"format must be one of {', '.join(FORMATS)}")
+            return _error(422, "USAGE", f"format must be one of {', '.join(FORMATS)}")
         data = bytearray()
         while chunk := await file.read(1 << 20):
             data += chunk
             if len(data) > limit_bytes:
-                return error(413, "TOO_LARGE", f"uploads are limited to {cfg.max_upload_mb:g} MB")
+                return _too_large(cfg)
         if not data:
-            return error(400, "BAD_INPUT", "the uploaded file is empty")
+            return _error(400, "BAD_INPUT", "the uploaded file is empty")
         changes: dict[str, Any] = {}
         if charset:
             changes["charset"] = charset
         if dpi is not None:
             changes["dpi"] = dpi
         reader = rec.with_options(**changes) if changes else rec
-
         cancel = threading.Event()
-
-        def work() -> tuple[bytes, Any]:
-            from handocr.formats.pdf import encode_page_image
-            from handocr.result import Document
-
-            if not slots.acquire(timeout=cfg.timeout):
-                raise TimeoutError("no reading slot came free")
-            try:
-                pages, images = [], []
-                keep = format == "pdf"
-
-                def hook(page: Any, image: Any) -> None:
-                    if cancel.is_set():  # the request was answered 503: stop reading
-                        raise TimeoutError("abandoned")
-                    if keep:
-                        images.append(encode_page_image(image))
-
-                for result in reader.read_inputs([bytes(data)], errors="raise", on_page=hook):
-                    if result.document is not None:
-                        pages.append(result.document)
-                doc = Document.concat(pages, reader.loaded_models)
-                return render_bytes(doc, format, images, dpi=reader.options.dpi), doc
-            finally:
-                slots.release()
-
         try:
             with anyio.fail_after(cfg.timeout):
-                body, _ = await anyio.to_thread.run_sync(work, abandon_on_cancel=True)
+                body = await anyio.to_thread.run_sync(
+                    _render, reader, bytes(data), format, slots, cfg, cancel, abandon_on_cancel=True
+                )
         except TimeoutError:
             cancel.set()
-            return error(503, "TIMEOUT", f"the request took longer than {cfg.timeout:g} s")
+            return _error(503, "TIMEOUT", f"the request took longer than {cfg.timeout:g} s")
         return Response(body, media_type=FORMATS[format].media_type)
-
-    page = resources.files("handocr").joinpath("web/index.html").read_text(encoding="utf-8")
-
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def index() -> str:
-        return page
-
-    return app

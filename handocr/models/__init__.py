@@ -1,8 +1,9 @@
-"""Classifier members: the registry, the custom CNN, timm ResNets, weights and the manifest.
+"""Classifier members: registry, CNN, timm ResNets, weights, manifest, ONNX Runtime sessions.
 
 ``list_models``, ``create_model`` and ``register_model`` are importable from here; the members
 (and torch) are imported only when one of the first two is first used, so reading with ONNX
-Runtime, which needs only :mod:`handocr.models.manifest`, never imports torch.
+Runtime, which needs only :mod:`handocr.models.manifest` and :mod:`handocr.models.runtime`,
+never imports torch.
 """
 
 from __future__ import annotations

@@ -96,7 +96,7 @@ class LineMember:
     folder : Path-like
         The weights folder (for graphs that are not in a package).
     threads : int, optional
-        Intra-op threads; default :func:`handocr.runtime.cpu_threads`.
+        Intra-op threads; default :func:`handocr.models.runtime.cpu_threads`.
 
     Raises
     ------
@@ -108,8 +108,8 @@ class LineMember:
     def __init__(self, entry: LineEntry, folder: object, *, threads: int | None = None) -> None:
         from pathlib import Path
 
+        from handocr.models.runtime import onnx_session
         from handocr.models.weights import file_sha256
-        from handocr.runtime import onnx_session
 
         path = entry.path(Path(str(folder)))
         if not path.is_file():

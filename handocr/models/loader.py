@@ -1,7 +1,7 @@
 """Loading ensemble members from the weights folder: backend and device choice, checks.
 
 A :class:`Member` is a network plus what its weights file says about its input and its
-calibration. ONNX Runtime members (:class:`handocr.runtime.OnnxNet`) need no torch; torch
+calibration. ONNX Runtime members (:class:`handocr.models.runtime.OnnxNet`) need no torch; torch
 members are built by :mod:`handocr.models.factory`. Both check every file's sha256 against the
 manifest (:mod:`handocr.models.manifest`) before reading it, and so does
 :func:`load_verifier` for the segmentation search's verifier.
@@ -22,7 +22,7 @@ from handocr.result import ModelInfo
 if TYPE_CHECKING:
     from torch import nn
 
-    from handocr.runtime import OnnxNet
+    from handocr.models.runtime import OnnxNet
     from handocr.segment.verifier import Verifier
 
 __all__ = ["BACKENDS", "Member", "load_members", "load_verifier", "resolve_device", "use_onnx"]
@@ -42,7 +42,7 @@ class Member:
     ----------
     info : ModelInfo
         Name, tag and sha256 of its weights.
-    net : torch.nn.Module or handocr.runtime.OnnxNet
+    net : torch.nn.Module or handocr.models.runtime.OnnxNet
         Maps ``(N, 1, 28, 28)`` float32 to ``(N, 47)`` logits: a torch module in eval mode, or
         an ONNX Runtime session (numpy in, numpy out; no torch needed).
     mean, std : float
@@ -95,7 +95,7 @@ def use_onnx(names: Sequence[str], *, backend: str, device: str, manifest: Manif
     OptionError
         Unknown ``backend``.
     """
-    from handocr.runtime import onnxruntime_available
+    from handocr.models.runtime import onnxruntime_available
 
     if backend not in BACKENDS:
         raise OptionError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
@@ -182,8 +182,8 @@ def _torch_member(manifest: Manifest, name: str, device: str) -> Member:
 
 def _onnx_member(manifest: Manifest, entry: WeightsEntry) -> Member:
     """Load a member for ONNX Runtime; its graph and weights are checked by sha256 first."""
+    from handocr.models.runtime import OnnxNet
     from handocr.models.weights import file_sha256, read_weights_info
-    from handocr.runtime import OnnxNet
 
     path = manifest.path(entry)
     info = read_weights_info(path, entry.sha256)

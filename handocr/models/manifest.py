@@ -68,7 +68,7 @@ def split_name(name: str) -> tuple[str, str | None]:
 
 @dataclass(frozen=True, slots=True)
 class GraphEntry:
-    """An exported ONNX graph (:mod:`handocr.runtime`): file name in the folder, sha256, bytes."""
+    """An exported ONNX graph (:mod:`handocr.models.runtime`): file name, sha256, bytes."""
 
     file: str
     sha256: str

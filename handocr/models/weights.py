@@ -266,7 +266,7 @@ def write_manifest(
     """Rebuild ``MANIFEST.json`` of a weights folder from its files' own metadata.
 
     Every ``*.safetensors`` file is listed under its ``arch.tag`` with its sha256, size, metrics
-    and training command, and with its ONNX graph (``arch.tag.onnx``, :mod:`handocr.runtime`)
+    and training command, and with its ONNX graph (``arch.tag.onnx``, :mod:`handocr.models.runtime`)
     when there is one. The default tag of an arch is its member of ``default_ensemble``, else
     its first file in name order.
 
@@ -312,7 +312,7 @@ def write_manifest(
             "data_sha256": info.train.get("data_sha256"),
         }
         graph = path.with_suffix(".onnx")
-        if graph.is_file():  # written by `handocr export-onnx` (handocr.runtime)
+        if graph.is_file():  # written by `handocr export-onnx` (handocr.models.runtime)
             entries[info.name]["graph"] = {
                 "file": graph.name,
                 "sha256": file_sha256(graph),

@@ -1,4 +1,4 @@
-"""Connected ink components from OpenCV contours, and glyphs made of one or more of them."""
+"""Connected ink components from OpenCV contours, and candidates made of one or more of them."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from numpy.typing import NDArray
 from handocr.result import Box
 from handocr.segment.config import SegmentConfig
 
-__all__ = ["Component", "Glyph", "Piece", "find_components", "glyph_mask"]
+__all__ = ["Candidate", "Component", "Piece", "candidate_mask", "find_components"]
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -41,15 +41,15 @@ class Component:
 
 
 @dataclass(frozen=True, slots=True, eq=False)
-class Glyph:
+class Candidate:
     """A character candidate: one or more components (e.g. the bar of a 5, the dot of an i)."""
 
     box: Box
     parts: tuple[Component, ...]
 
     @classmethod
-    def of(cls, parts: Sequence[Component]) -> Glyph:
-        """Build a glyph from its components."""
+    def of(cls, parts: Sequence[Component]) -> Candidate:
+        """Build a candidate from its components."""
         return cls(Box.enclosing([p.box for p in parts]), tuple(parts))
 
 
@@ -81,20 +81,25 @@ def find_components(ink: NDArray[np.uint8], cfg: SegmentConfig | None = None) ->
     return out
 
 
-def glyph_mask(ink: NDArray[np.uint8], glyph: Glyph) -> NDArray[np.uint8]:
-    """Return the glyph's own ink inside its box (ink of neighbours that reach in is excluded).
+def candidate_mask(ink: NDArray[np.uint8], candidate: Candidate) -> NDArray[np.uint8]:
+    """Return the candidate's own ink inside its box (ink of neighbours that reach in is excluded).
 
     Returns
     -------
     ndarray of uint8, shape (box.height, box.width)
-        255 = ink of this glyph.
+        255 = ink of this candidate.
     """
     import cv2
 
-    b = glyph.box
+    b = candidate.box
     mask = np.zeros((b.height, b.width), np.uint8)
     cv2.drawContours(
-        mask, [p.contour for p in glyph.parts], -1, 255, thickness=cv2.FILLED, offset=(-b.x0, -b.y0)
+        mask,
+        [p.contour for p in candidate.parts],
+        -1,
+        255,
+        thickness=cv2.FILLED,
+        offset=(-b.x0, -b.y0),
     )
     return np.minimum(mask, ink[b.y0 : b.y1, b.x0 : b.x1])
 
@@ -115,9 +120,9 @@ class Piece:
     mask: NDArray[np.uint8]
 
     @classmethod
-    def of_glyph(cls, ink: NDArray[np.uint8], glyph: Glyph) -> Piece:
-        """Return the glyph's box and its own ink (:func:`glyph_mask`) as a piece."""
-        return cls(glyph.box, glyph_mask(ink, glyph))
+    def of_candidate(cls, ink: NDArray[np.uint8], candidate: Candidate) -> Piece:
+        """Return the candidate's box and its own ink (:func:`candidate_mask`) as a piece."""
+        return cls(candidate.box, candidate_mask(ink, candidate))
 
     def join(self, other: Piece) -> Piece:
         """One candidate of two: the enclosing box and both masks' ink."""

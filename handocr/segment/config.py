@@ -1,6 +1,6 @@
 """Every threshold of the segmentation stage, in one frozen dataclass.
 
-Lengths are ratios of a line's (or the page's) median glyph height unless the name says
+Lengths are ratios of a line's (or the page's) median candidate height unless the name says
 pixels (``_px``); log-probability margins are natural logs. A reading that needs other values
 passes its own :class:`SegmentConfig` through :class:`handocr.options.ReadOptions`
 (``segment=``), e.g. to switch a step off for an ablation.
@@ -18,7 +18,7 @@ __all__ = ["SearchConfig", "SegmentConfig"]
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SegmentConfig:
-    """Thresholds of the segmentation, as ratios of a line's median glyph height.
+    """Thresholds of the segmentation, as ratios of a line's median candidate height.
 
     Attributes
     ----------
@@ -34,12 +34,12 @@ class SegmentConfig:
         Big components to the left whose median centre is a line's local baseline estimate,
         so that a line rising or sagging across the page stays one line.
     merge_overlap : float
-        Two components of a line merge into one glyph when their horizontal overlap is at least
+        Two components of a line merge into one candidate when their horizontal overlap is at least
         this share of the narrower one's width ...
     max_glyph_width : float
-        ... and the merged glyph is at most this many line heights wide.
+        ... and the merged candidate is at most this many line heights wide.
     min_glyph_height : float
-        Glyphs lower than this share of the line's median height are punctuation or noise and
+        Candidates lower than this share of the line's median height are punctuation or noise and
         dropped (the 47 classes have no punctuation).
     word_gap : float
         A gap wider than this share of the line's median height always starts a new word.
@@ -49,7 +49,7 @@ class SegmentConfig:
     min_word_gap : float
         Gaps below this share of the median height never start a word.
     min_line_height : float
-        Lines whose median glyph height is below this share of the page's text height
+        Lines whose median candidate height is below this share of the page's text height
         (:func:`handocr.segment.layout.text_height`) are texture, specks or underline
         remnants, and dropped.
     column_gap : float
@@ -61,31 +61,31 @@ class SegmentConfig:
     block_gap : float
         A horizontal white band at least this many text heights high separates blocks.
     mark_gap : float
-        A glyph lower than ``mark_height`` of its line's median height, further than this many
-        heights from every other glyph of the line, is a stray mark (a dot of dirt, a tick),
-        not a character, and dropped; ``inf`` switches this off.
+        A candidate lower than ``mark_height`` of its line's median height, further than this many
+        heights from every other candidate of the line, is a stray mark (a dot of dirt, a tick), not
+        a character, and dropped; ``inf`` switches this off.
     mark_height : float
         See ``mark_gap``.
     join_gap : float
-        Candidates of the search bridge gaps between layout glyphs of at most this many line
+        Candidates of the search bridge gaps between layout candidates of at most this many line
         heights (a character broken in two, e.g. a ``Y`` whose strokes do not meet).
     cut_width : float
-        Glyphs at least this many line heights wide are over-segmented at the minima of their
-        vertical projection (:func:`handocr.segment.lattice.cut_columns`) ...
+        Layout candidates at least this many line heights wide are over-segmented at the minima of
+        their vertical projection (:func:`handocr.segment.lattice.cut_columns`) ...
     cut_spacing : float
-        ... with cuts at least this many line heights apart and from the glyph's edges ...
+        ... with cuts at least this many line heights apart and from the candidate's edges ...
     cut_ink : float
         ... through columns holding at most this share of the line height in ink.
     max_span : int
-        Most atoms (slices between cuts, or whole glyphs) one candidate character spans in the
-        search (:func:`handocr.segment.lattice.build_lattice`).
+        Most atoms (slices between cuts, or whole layout candidates) one lattice candidate spans in
+        the search (:func:`handocr.segment.lattice.build_lattice`).
     max_char_width : float
         Candidates wider than this many line heights are not considered (except a layout
-        glyph as it stands).
+        candidate as it stands).
     keep_log_odds : float
-        A layout glyph that the search's verifier reads as one character with at least these
-        log-odds (natural log) is kept as it stands, neither cut nor joined; ``inf`` searches
-        every glyph.
+        A layout candidate that the search's verifier reads as one character with at least these
+        log-odds (natural log) is kept as it stands, neither cut nor joined; ``inf`` searches every
+        candidate.
     char_bonus : float
         Added to each chosen character's log-odds in the search: positive values favour more,
         narrower characters, negative values fewer (natural log).
@@ -144,8 +144,8 @@ class SearchConfig:
     enabled : bool, default True
         Recognition-based segmentation as a search: over-segment each line and choose its
         characters by a best-path search over the candidate lattice with the weights folder's
-        fitted verifier (:attr:`handocr.Recognizer.verifier`; without one the layout's glyphs
-        stand): cuts touching characters and joins broken ones. False: the layout's glyphs
+        fitted verifier (:attr:`handocr.Recognizer.verifier`; without one the layout's candidates
+        stand): cuts touching characters and joins broken ones. False: the layout's candidates
         stand.
 
     Raises

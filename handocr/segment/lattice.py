@@ -1,15 +1,16 @@
-"""The candidate lattice of a line: over-segmentation cuts, candidate glyphs, their features.
+"""The candidate lattice of a line: over-segmentation cuts, candidates, their features.
 
-Each line is first **over-segmented**: every glyph of the layout (:mod:`handocr.segment.layout`)
-wider than :attr:`SegmentConfig.cut_width` line heights is cut at the minima of its vertical
-projection profile (the thin joins where touching characters meet; several cuts per glyph),
-so that the line becomes a sequence of *atoms* that is finer than the true characters. A
-*candidate* glyph is a span of 1 to :attr:`SegmentConfig.max_span` consecutive atoms of one
-word, at most :attr:`SegmentConfig.max_char_width` line heights wide, whose neighbouring
-pieces are at most :attr:`SegmentConfig.join_gap` heights apart; the candidates are the edges
-of a graph whose nodes are the atom boundaries (Casey and Lecolinet 1996, "A survey of methods
-and strategies in character segmentation", section 4: over-segmentation with recognition-based
-choice of the path).
+Each line is first **over-segmented**: every candidate of the layout
+(:mod:`handocr.segment.layout`) wider than :attr:`SegmentConfig.cut_width` line heights is cut at
+the minima of its vertical projection profile (the thin joins where touching characters meet;
+several cuts per candidate), so that the line becomes a sequence of *atoms* that is finer than
+the true characters. A *candidate* of the lattice is a span of 1 to
+:attr:`SegmentConfig.max_span` consecutive atoms of one word, at most
+:attr:`SegmentConfig.max_char_width` line heights wide, whose neighbouring pieces are at most
+:attr:`SegmentConfig.join_gap` heights apart; the candidates are the edges of a graph whose
+nodes are the atom boundaries (Casey and Lecolinet 1996, "A survey of methods and strategies
+in character segmentation", section 4: over-segmentation with recognition-based choice of the
+path).
 
 :func:`candidate_features` describes every candidate by the ensemble's confidence and its
 geometry relative to the line (:data:`FEATURES`): the inputs of the "one character" model of
@@ -70,17 +71,17 @@ FEATURES = (
 
 @dataclass(frozen=True, slots=True)
 class Atom:
-    """A slice of one layout glyph between two cuts (or the glyph's edges).
+    """A slice of one layout candidate between two cuts (or the candidate's edges).
 
     Attributes
     ----------
     part : int
-        Index of the layout glyph in its line.
+        Index of the layout candidate in its line.
     x0, x1 : int
-        Columns of the slice in the glyph's mask, ``0 <= x0 < x1 <= width``.
+        Columns of the slice in the candidate's mask, ``0 <= x0 < x1 <= width``.
     ink_left, ink_right : float
-        Ink in the cut column at each edge as a share of the line height; 0.0 at the glyph's
-        own edges.
+        Ink in the cut column at each edge as a share of the line height; 0.0 at the
+        candidate's own edges.
     """
 
     part: int
@@ -92,7 +93,7 @@ class Atom:
 
 @dataclass(frozen=True, slots=True)
 class Lattice:
-    """The candidate glyphs of one line.
+    """The candidates of one line.
 
     Attributes
     ----------
@@ -104,11 +105,11 @@ class Lattice:
     word_of : list of int
         Per atom, the index of its word in the line.
     boxes : list of Box
-        The layout glyphs' boxes (``Atom.part`` indexes them).
+        The layout candidates' boxes (``Atom.part`` indexes them).
     height : float
-        The line's median glyph height, pixels.
+        The line's median candidate height, pixels.
     centre : float
-        The line's median glyph centre, page row.
+        The line's median candidate centre, page row.
     """
 
     atoms: list[Atom]
@@ -121,16 +122,16 @@ class Lattice:
 
 
 def cut_columns(mask: NDArray[np.uint8], h_line: float, cfg: SegmentConfig) -> list[int]:
-    """Return the over-segmentation cuts of a glyph: minima of its vertical projection.
+    """Return the over-segmentation cuts of a candidate: minima of its vertical projection.
 
     Parameters
     ----------
     mask : ndarray of uint8, shape (H, W)
-        The glyph's own ink (255).
+        The candidate's own ink (255).
     h_line : float
-        The line's median glyph height, pixels (> 0).
+        The line's median candidate height, pixels (> 0).
     cfg : SegmentConfig
-        ``cut_width`` (glyphs narrower than this many line heights are not cut),
+        ``cut_width`` (candidates narrower than this many line heights are not cut),
         ``cut_spacing`` (least distance between cuts and from the edges, line heights) and
         ``cut_ink`` (a cut column holds at most this share of the line height in ink).
 
@@ -179,25 +180,25 @@ def build_lattice(
     cfg: SegmentConfig,
     fixed: Sequence[bool] | None = None,
 ) -> Lattice:
-    """Over-segment one line and list its candidate glyphs.
+    """Over-segment one line and list its candidates.
 
     Parameters
     ----------
     row : sequence of Piece
-        The layout's glyphs of the line, left to right (non-empty).
+        The layout's candidates of the line, left to right (non-empty).
     starts : sequence of bool
         Word-start flags of ``row``; no candidate crosses a word start.
     cfg : SegmentConfig
         ``cut_width``, ``cut_spacing``, ``cut_ink`` (:func:`cut_columns`), ``max_span``,
         ``max_char_width`` and ``join_gap``.
     fixed : sequence of bool, optional
-        Per glyph of ``row``: True keeps it as it stands (not cut, not joined), e.g. a glyph
-        the verifier already reads confidently as one character whole.
+        Per candidate of ``row``: True keeps it as it stands (not cut, not joined), e.g. a
+        candidate the verifier already reads confidently as one character whole.
 
     Returns
     -------
     Lattice
-        Every layout glyph uncut is always among the candidates (the first ``len(row)``), so
+        Every layout candidate uncut is always among the candidates (the first ``len(row)``), so
         the layout's own path is always possible.
     """
     h = float(np.median([p.box.height for p in row]))
@@ -227,7 +228,7 @@ def build_lattice(
     pieces: list[Piece] = []
     n = len(atoms)
     first = 0
-    for k, piece in enumerate(row):  # each layout glyph whole: the layout's own path
+    for k, piece in enumerate(row):  # each layout candidate whole: the layout's own path
         end = first
         while end < n and atoms[end].part == k:
             end += 1
@@ -258,7 +259,7 @@ def build_lattice(
 
 
 def _span_piece(row: Sequence[Piece], atoms: Sequence[Atom]) -> Piece | None:
-    """Return the candidate glyph of consecutive atoms, or None when a slice holds no ink."""
+    """Return the candidate of consecutive atoms, or None when a slice holds no ink."""
     parts: list[Piece] = []
     k = 0
     while k < len(atoms):
@@ -314,17 +315,17 @@ def candidate_features(
     Returns
     -------
     ndarray of float64, shape (C, len(FEATURES))
-        ``log_p1``: best log-probability; ``margin``: its lead over the second; ``aspect``:
-        width over line height, and its square; ``height``: height over line height;
-        ``offset``: distance of the centre from the line's centre, in line heights;
-        ``atoms``/``parts``: atoms and layout glyphs spanned; ``cut_ink_left/right``: ink in
-        the cut at each edge over line height (0 at a natural edge); ``gap``: widest gap
-        bridged over line height (negative for overlap); ``ink_share``: ink over box area;
-        ``whole``: 1 for a layout glyph as it stands; ``parent_aspect``: width over line
-        height of the widest layout glyph the candidate takes ink from; ``parent_log_p1``: the
-        least ``log_p1`` among those layout glyphs read whole (a confident whole glyph is
-        rarely two characters); ``parent_fit``: that glyph's aspect minus the typical aspect of
-        the class it is read as (an ``m`` as wide as an ``m`` is rarely ``nn``).
+        ``log_p1``: best log-probability; ``margin``: its lead over the second; ``aspect``: width
+        over line height, and its square; ``height``: height over line height; ``offset``: distance
+        of the centre from the line's centre, in line heights; ``atoms``/``parts``: atoms and layout
+        candidates spanned; ``cut_ink_left/right``: ink in the cut at each edge over line height (0
+        at a natural edge); ``gap``: widest gap bridged over line height (negative for overlap);
+        ``ink_share``: ink over box area; ``whole``: 1 for a layout candidate as it stands;
+        ``parent_aspect``: width over line height of the widest layout candidate the candidate takes
+        ink from; ``parent_log_p1``: the least ``log_p1`` among those layout candidates read whole
+        (a confident whole candidate is rarely two characters); ``parent_fit``: that candidate's
+        aspect minus the typical aspect of the class it is read as (an ``m`` as wide as an ``m`` is
+        rarely ``nn``).
     """
     h = lattice.height
     lp1, lp2, best = _top2(probs, charset)

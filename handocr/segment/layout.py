@@ -1,4 +1,4 @@
-"""Grouping components into text lines, glyphs and words, in reading order.
+"""Grouping components into text lines, candidates and words, in reading order.
 
 Reading order: the page is first cut into blocks by a recursive XY-cut (Nagy and Seth 1984,
 "Hierarchical representation of optically scanned documents"): a vertical gutter of white at
@@ -7,10 +7,11 @@ separates columns, read left before right; a horizontal white band of at least
 :attr:`SegmentConfig.block_gap` heights separates blocks read top before bottom. Within a block,
 lines follow their own baseline: a component joins the line whose *nearby* components (the
 last :attr:`SegmentConfig.track` big ones to its left) are centred closest to it, so a line
-that rises or sags across the page stays one line. Glyphs are grouped by horizontal overlap
-within a line (dots of i/j, detached bars), words by gaps larger than a share of the line's
-median glyph height. Each line's baseline is a straight line fitted to the bottoms of its
-glyphs, robust to descenders and punctuation (:func:`fit_baseline`); each line records its block.
+that rises or sags across the page stays one line. Candidates are grouped by horizontal
+overlap within a line (dots of i/j, detached bars), words by gaps larger than a share of the
+line's median candidate height. Each line's baseline is a straight line fitted to the bottoms
+of its candidates, robust to descenders and punctuation (:func:`fit_baseline`); each line
+records its block.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from handocr.result import Baseline, Box
-from handocr.segment.components import Component, Glyph, Piece, find_components
+from handocr.segment.components import Candidate, Component, Piece, find_components
 from handocr.segment.config import SegmentConfig
 
 __all__ = [
@@ -45,15 +46,15 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class TextLine:
-    """A line of glyphs, left to right.
+    """A line of candidates, left to right.
 
     Attributes
     ----------
     box : Box
-        Union of the glyph boxes.
-    glyphs : tuple of Glyph
+        Union of the candidate boxes.
+    candidates : tuple of Candidate
     word_starts : tuple of bool
-        ``True`` where the glyph starts a new word (always ``True`` for the first).
+        ``True`` where the candidate starts a new word (always ``True`` for the first).
     baseline : Baseline or None
         The line's baseline from its box's left to its right edge (:func:`fit_baseline`).
     block : int
@@ -61,7 +62,7 @@ class TextLine:
     """
 
     box: Box
-    glyphs: tuple[Glyph, ...]
+    candidates: tuple[Candidate, ...]
     word_starts: tuple[bool, ...]
     baseline: Baseline | None = None
     block: int = 0
@@ -73,7 +74,7 @@ class PageLayout(NamedTuple):
     Attributes
     ----------
     lines : list of list of Piece
-        Per line in reading order, each glyph as the classifier reads it (its own ink only).
+        Per line in reading order, each candidate as the classifier reads it (its own ink only).
     starts : list of list of bool
         Per line, one flag per piece: True where a word starts.
     blocks : list of int
@@ -267,7 +268,7 @@ def reading_blocks(
     return out
 
 
-def _glyphs_of(members: list[Component], cfg: SegmentConfig, h_line: float) -> list[Glyph]:
+def _candidates_of(members: list[Component], cfg: SegmentConfig, h_line: float) -> list[Candidate]:
     groups: list[list[Component]] = []
     for c in sorted(members, key=lambda c: c.box.x0):
         if groups:
@@ -281,20 +282,22 @@ def _glyphs_of(members: list[Component], cfg: SegmentConfig, h_line: float) -> l
                 g.append(c)
                 continue
         groups.append([c])
-    glyphs = [Glyph.of(g) for g in groups]
-    return [g for g in glyphs if g.box.height >= cfg.min_glyph_height * h_line]
+    candidates = [Candidate.of(g) for g in groups]
+    return [g for g in candidates if g.box.height >= cfg.min_glyph_height * h_line]
 
 
-def _drop_stray_marks(glyphs: list[Glyph], h_med: float, cfg: SegmentConfig) -> list[Glyph]:
-    """Drop small glyphs far from every other glyph of their line (see ``mark_gap``)."""
-    if len(glyphs) < 2:
-        return glyphs
+def _drop_stray_marks(
+    candidates: list[Candidate], h_med: float, cfg: SegmentConfig
+) -> list[Candidate]:
+    """Drop small candidates far from every other candidate of their line (see ``mark_gap``)."""
+    if len(candidates) < 2:
+        return candidates
     keep = []
-    for i, g in enumerate(glyphs):
+    for i, g in enumerate(candidates):
         if g.box.height < cfg.mark_height * h_med:
             gaps = [
                 max(o.box.x0 - g.box.x1, g.box.x0 - o.box.x1)
-                for j, o in enumerate(glyphs)
+                for j, o in enumerate(candidates)
                 if j != i
             ]
             if min(gaps) > cfg.mark_gap * h_med:
@@ -304,11 +307,11 @@ def _drop_stray_marks(glyphs: list[Glyph], h_med: float, cfg: SegmentConfig) -> 
     return keep
 
 
-def _word_starts(glyphs: list[Glyph], h_med: float, cfg: SegmentConfig) -> list[bool]:
+def _word_starts(candidates: list[Candidate], h_med: float, cfg: SegmentConfig) -> list[bool]:
     """Word breaks from gap statistics: a gap far wider than the line's usual one."""
     gaps = []
-    right = glyphs[0].box.x1
-    for g in glyphs[1:]:
+    right = candidates[0].box.x1
+    for g in candidates[1:]:
         gaps.append(g.box.x0 - right)
         right = max(right, g.box.x1)
     if not gaps:
@@ -319,7 +322,7 @@ def _word_starts(glyphs: list[Glyph], h_med: float, cfg: SegmentConfig) -> list[
 
 
 def segment_page(ink: NDArray[np.uint8], cfg: SegmentConfig | None = None) -> list[TextLine]:
-    """Segment an ink map into text lines of glyphs with word starts, in reading order.
+    """Segment an ink map into text lines of candidates with word starts, in reading order.
 
     Parameters
     ----------
@@ -330,7 +333,7 @@ def segment_page(ink: NDArray[np.uint8], cfg: SegmentConfig | None = None) -> li
     Returns
     -------
     list of TextLine
-        In reading order (:func:`reading_blocks`, then top to bottom within a block); glyphs
+        In reading order (:func:`reading_blocks`, then top to bottom within a block); candidates
         left to right. Empty for a blank page.
     """
     cfg = cfg or SegmentConfig()
@@ -348,19 +351,19 @@ def segment_page(ink: NDArray[np.uint8], cfg: SegmentConfig | None = None) -> li
     return result
 
 
-def fit_baseline(glyphs: Sequence[Glyph], box: Box) -> Baseline:
-    """Fit a line's baseline to the bottoms of its glyphs, robust to descenders and marks.
+def fit_baseline(candidates: Sequence[Candidate], box: Box) -> Baseline:
+    """Fit a line's baseline to the bottoms of its candidates, robust to descenders and marks.
 
-    The glyphs at least half the line's median height vote (dots, commas and hyphens do not);
+    The candidates at least half the line's median height vote (dots, commas and hyphens do not);
     the slope is the Theil-Sen estimate (the median of the slopes between pairs of their
     bottom centres) and the offset the median of what it leaves, so a minority of descenders
-    (g, j, p, q, y) or raised glyphs does not pull it; a least-squares fit over the bottoms
+    (g, j, p, q, y) or raised candidates does not pull it; a least-squares fit over the bottoms
     within a fifth of a text height of that line then refines it.
 
     Parameters
     ----------
-    glyphs : sequence of Glyph
-        The line's glyphs (at least one).
+    candidates : sequence of Candidate
+        The line's candidates (at least one).
     box : Box
         The line's box: the baseline runs from its left edge to its right edge.
 
@@ -373,14 +376,14 @@ def fit_baseline(glyphs: Sequence[Glyph], box: Box) -> Baseline:
     Examples
     --------
     >>> def g(x0, y0, x1, y1):
-    ...     return Glyph(Box(x0, y0, x1, y1), ())
+    ...     return Candidate(Box(x0, y0, x1, y1), ())
     >>> line = [g(0, 10, 8, 30), g(10, 10, 18, 30), g(20, 16, 28, 38), g(30, 10, 38, 30)]
-    >>> fit_baseline(line, Box(0, 10, 38, 38))  # the third glyph has a descender
+    >>> fit_baseline(line, Box(0, 10, 38, 38))  # the third candidate has a descender
     ((0, 30), (38, 30))
     """
-    heights = np.array([g.box.height for g in glyphs], np.float64)
+    heights = np.array([g.box.height for g in candidates], np.float64)
     h = float(np.median(heights))
-    tall = [g for g in glyphs if g.box.height >= 0.5 * h] or list(glyphs)
+    tall = [g for g in candidates if g.box.height >= 0.5 * h] or list(candidates)
     x = np.array([(g.box.x0 + g.box.x1) / 2 for g in tall], np.float64)
     y = np.array([g.box.y1 for g in tall], np.float64)
     slope = 0.0
@@ -412,25 +415,33 @@ def _lines_of_block(
     """Lines of one reading block, top to bottom, each recording ``block``."""
     out = []
     for acc in _group_lines(comps, cfg, h_page):
-        glyphs = _glyphs_of(acc.members, cfg, acc.h)
-        if not glyphs:
+        candidates = _candidates_of(acc.members, cfg, acc.h)
+        if not candidates:
             continue
-        h_med = float(np.median([g.box.height for g in glyphs]))
-        glyphs = _drop_stray_marks(glyphs, h_med, cfg)
+        h_med = float(np.median([g.box.height for g in candidates]))
+        candidates = _drop_stray_marks(candidates, h_med, cfg)
         if h_med < cfg.min_line_height * h_page:
             log.debug(
-                "dropped a line of %d marks %.1f px high (text %.1f px)", len(glyphs), h_med, h_page
+                "dropped a line of %d marks %.1f px high (text %.1f px)",
+                len(candidates),
+                h_med,
+                h_page,
             )
             continue
-        starts = _word_starts(glyphs, h_med, cfg)
-        box = Box.enclosing([g.box for g in glyphs])
+        starts = _word_starts(candidates, h_med, cfg)
+        box = Box.enclosing([g.box for g in candidates])
         out.append(
-            (float(np.median([g.box.y0 + g.box.y1 for g in glyphs])) / 2, box, glyphs, starts)
+            (
+                float(np.median([g.box.y0 + g.box.y1 for g in candidates])) / 2,
+                box,
+                candidates,
+                starts,
+            )
         )
     out.sort(key=lambda t: (t[0], t[1].x0))
     return [
-        TextLine(box, tuple(glyphs), tuple(starts), fit_baseline(glyphs, box), block)
-        for _, box, glyphs, starts in out
+        TextLine(box, tuple(candidates), tuple(starts), fit_baseline(candidates, box), block)
+        for _, box, candidates, starts in out
     ]
 
 
@@ -453,7 +464,7 @@ def segment_pieces(
     Returns
     -------
     (lines, starts)
-        Per line of :func:`segment_page`, each glyph as a :class:`Piece` (its own ink only),
+        Per line of :func:`segment_page`, each candidate as a :class:`Piece` (its own ink only),
         and the word-start flags (:func:`segment_layout` adds each line's block and baseline).
     """
     layout = segment_layout(ink, cfg)
@@ -477,8 +488,8 @@ def segment_layout(ink: NDArray[np.uint8], cfg: SegmentConfig | None = None) -> 
     """
     lines = segment_page(ink, cfg)
     return PageLayout(
-        [[Piece.of_glyph(ink, g) for g in line.glyphs] for line in lines],
+        [[Piece.of_candidate(ink, g) for g in line.candidates] for line in lines],
         [list(line.word_starts) for line in lines],
         [line.block for line in lines],
-        [line.baseline or fit_baseline(line.glyphs, line.box) for line in lines],
+        [line.baseline or fit_baseline(line.candidates, line.box) for line in lines],
     )

@@ -1,13 +1,13 @@
 """Recognition-based segmentation as a best-path search over each line's candidate lattice.
 
-Each line's lattice of candidate glyphs (:mod:`handocr.segment.lattice`: over-segmentation at
+Each line's lattice of candidates (:mod:`handocr.segment.lattice`: over-segmentation at
 the minima of the vertical projection, spans of consecutive atoms) is classified (one batch
 per page; the classifier is passed in as :data:`Classify`) and every candidate is scored by a
 :class:`~handocr.segment.verifier.Verifier`: the log-odds that it is exactly one character.
 The best segmentation of each word is the path from its first to its last boundary that
 maximises the sum of the candidates' log-odds plus :attr:`SegmentConfig.char_bonus` per
 character (dynamic programming, the Viterbi algorithm on a DAG); the letter/digit and case
-context then act on the chosen glyphs in :mod:`handocr.decode`.
+context then act on the chosen candidates in :mod:`handocr.decode`.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ __all__ = [
     "Classify",
     "LineSearch",
     "best_path",
-    "confident_glyphs",
+    "confident_candidates",
     "layout_searches",
     "path_word_starts",
     "read_lattices",
@@ -82,7 +82,7 @@ def read_lattices(
     lines, starts, probs, classify, cfg
         As :func:`search_lines`.
     fixed : sequence of sequence of bool, optional
-        Per line, per glyph: keep it as it stands (:func:`build_lattice`).
+        Per line, per layout candidate: keep it as it stands (:func:`build_lattice`).
 
     Returns
     -------
@@ -100,7 +100,7 @@ def read_lattices(
             continue
         lat = build_lattice(row, row_starts, cfg, None if fixed is None else fixed[li])
         cp = np.zeros((len(lat.spans), *probs.shape[1:]), np.float32)
-        cp[: len(row)] = probs[k0 : k0 + len(row)]  # the layout glyphs, already read
+        cp[: len(row)] = probs[k0 : k0 + len(row)]  # the layout candidates, already read
         for c in range(len(row), len(lat.spans)):
             todo.append(lat.pieces[c])
             where.append((li, c))
@@ -128,10 +128,10 @@ def search_lines(
     Parameters
     ----------
     lines, starts : see :data:`Lines`, :data:`Starts`
-        The layout's glyphs and word starts.
+        The layout's candidates and word starts.
     probs : ndarray of float32, shape (N, K, 47)
-        The layout glyphs' classifier output, one row per glyph in reading order (reused for
-        the candidates that are a whole layout glyph).
+        The layout candidates' classifier output, one row per candidate in reading order
+        (reused for the lattice candidates that are a whole layout candidate).
     classify : Classify
         Scores the other candidates, in one batch.
     verifier : Verifier
@@ -142,13 +142,13 @@ def search_lines(
     Returns
     -------
     (lines, starts, probs)
-        The chosen glyphs, their word starts and their ``(N', K, 47)`` stack.
+        The chosen candidates, their word starts and their ``(N', K, 47)`` stack.
 
     Notes
     -----
-    A layout glyph whose log-odds as one character reach :attr:`SegmentConfig.keep_log_odds`
-    is kept as it stands (neither cut nor joined): most glyphs of a clean page are, so their
-    lattice is not built and not classified.
+    A layout candidate whose log-odds as one character reach
+    :attr:`SegmentConfig.keep_log_odds` is kept as it stands (neither cut nor joined): most
+    candidates of a clean page are, so their lattice is not built and not classified.
     """
     found = search_lattices(
         lines, starts, probs, classify, verifier=verifier, charset=charset, cfg=cfg
@@ -159,9 +159,9 @@ def search_lines(
 def searched_lines(
     found: Sequence[LineSearch | None], probs: NDArray[np.float32]
 ) -> tuple[Lines, Starts, NDArray[np.float32]]:
-    """Return the chosen glyphs, word starts and probability stack of searched lines.
+    """Return the chosen candidates, word starts and probability stack of searched lines.
 
-    ``probs`` gives the stack's trailing shape when no line has glyphs.
+    ``probs`` gives the stack's trailing shape when no line has candidates.
     """
     out_lines: Lines = []
     out_starts: Starts = []
@@ -199,7 +199,7 @@ def search_lattices(
         empty line.
     """
     cfg = cfg or SegmentConfig()
-    fixed = confident_glyphs(lines, starts, probs, verifier, charset, cfg)
+    fixed = confident_candidates(lines, starts, probs, verifier, charset, cfg)
     out: list[LineSearch | None] = []
     for read in read_lattices(lines, starts, probs, classify, cfg, fixed):
         if read is None:
@@ -215,7 +215,7 @@ def search_lattices(
 def layout_searches(
     lines: Lines, starts: Starts, probs: NDArray[np.float32], cfg: SegmentConfig | None = None
 ) -> list[LineSearch | None]:
-    """Return the layout's own glyphs as one-path lattices (no search), scored 0.
+    """Return the layout's own candidates as one-path lattices (no search), scored 0.
 
     For the fusion with line members when the search is off or has no verifier.
     """
@@ -233,7 +233,7 @@ def layout_searches(
     return out
 
 
-def confident_glyphs(
+def confident_candidates(
     lines: Lines,
     starts: Starts,
     probs: NDArray[np.float32],
@@ -241,9 +241,9 @@ def confident_glyphs(
     charset: Charset | None,
     cfg: SegmentConfig,
 ) -> list[list[bool]]:
-    """Return, per line and layout glyph, whether it stands as one character.
+    """Return, per line and layout candidate, whether it stands as one character.
 
-    True where the verifier's log-odds of the glyph as it stands reach
+    True where the verifier's log-odds of the candidate as it stands reach
     :attr:`SegmentConfig.keep_log_odds`. Arguments as :func:`search_lines`.
     """
     out: list[list[bool]] = []

@@ -1,4 +1,4 @@
-"""The search's verifier: a small model of "this candidate glyph is exactly one character".
+"""The search's verifier: a small model of "this candidate is exactly one character".
 
 Every candidate of a line's lattice (:mod:`handocr.segment.lattice`) is scored by a
 :class:`Verifier`: a neural (or, without hidden layers, logistic) model over the ensemble's
@@ -25,7 +25,7 @@ __all__ = ["Verifier"]
 
 
 class Verifier:
-    """A small neural model of "this candidate glyph is exactly one character".
+    """A small neural model of "this candidate is exactly one character".
 
     ``log_odds(x)``: the features are standardised (``(x - mean) / scale``), pass through the
     hidden layers (ReLU) and a last linear layer whose single output is the log-odds; with no

@@ -3,10 +3,10 @@
 A member's ONNX file (``arch.tag.onnx`` beside ``arch.tag.safetensors``) holds only the network's
 graph. Its tensors are ONNX *external data* that point at the byte ranges of the very same
 tensors inside the safetensors file, so the weights exist once, in safetensors, and are checked
-by their sha256 before ONNX Runtime reads them (:mod:`handocr.runtime`); the float16 tensors are
-cast to float32 by ``Cast`` nodes that ONNX Runtime folds away when the session starts. Parity
-with the torch model is checked on export (:data:`PARITY_ATOL`). Needs torch, ``onnx`` and
-``onnxscript`` (the ``export`` extra).
+by their sha256 before ONNX Runtime reads them (:mod:`handocr.models.runtime`); the float16
+tensors are cast to float32 by ``Cast`` nodes that ONNX Runtime folds away when the session
+starts. Parity with the torch model is checked on export (:data:`PARITY_ATOL`). Needs torch,
+``onnx`` and ``onnxscript`` (the ``export`` extra).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import numpy as np
 
 from handocr.crops import INPUT_SHAPE
 from handocr.errors import WeightsError
-from handocr.runtime import GRAPH_INPUT, GRAPH_OUTPUT, OnnxNet
+from handocr.models.runtime import GRAPH_INPUT, GRAPH_OUTPUT, OnnxNet
 
 if TYPE_CHECKING:
     from torch import nn

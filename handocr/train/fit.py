@@ -4,6 +4,13 @@ Class imbalance is handled with the logit-adjusted loss (Menon et al. 2021, "Lon
 via logit adjustment", ICLR): the training loss adds ``log(prior)`` to the logits, so the network's
 own logits estimate class-balanced posteriors, which is what a balanced test set (and a page whose
 characters are not distributed like NIST's forms) needs.
+
+:func:`fit` runs one helper per phase: the data, its splits and the real crops
+(:func:`_fit_data`, :func:`handocr.train.realdata.mix_real_crops`), the model and its optimiser
+(:func:`_fit_model`; :func:`_epochs_in_budget` fits the epochs to a time budget), the schedule
+and a resumed checkpoint (:class:`_Run`), the epochs with validation, checkpoints and early
+stopping (:func:`_train_epochs`), and the final scores and export (:func:`_final_metrics`,
+:func:`_export`).
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ import pickle
 import subprocess
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +41,7 @@ from handocr.train.augment import AugmentConfig, augment_batch
 from handocr.train.calibrate import calibrate_temperature, evaluate_logits, to_float
 from handocr.train.config import TrainConfig
 from handocr.train.data import ArraySet, split_train_val
+from handocr.train.realdata import mix_real_crops
 
 __all__ = ["FitResult", "fit"]
 
@@ -179,15 +187,171 @@ def fit(
     dev = _device(cfg.device)
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    data = _fit_data(cfg, train_set, test_set)
+    run = _fit_model(cfg, data, dev)
+    if cfg.time_budget_s and not resume:
+        run.epochs = _epochs_in_budget(cfg, run, data, cfg.time_budget_s, t_start)
+    run.start(cfg)
+    if resume:
+        run.resume(cfg, out / "checkpoint.pt")
+    _train_epochs(cfg, run, data, out, progress)
+    metrics = _final_metrics(run, data, t_start)
+    weights, sha = _export(cfg, run.net, data, metrics, out)
+    return FitResult(weights, sha, metrics, run.history)
+
+
+@dataclass(frozen=True, slots=True)
+class _FitData:
+    """A run's arrays: the training pool and its indices, the validation split, held-out sets."""
+
+    images: NDArray[np.uint8]
+    labels: NDArray[np.int64]
+    tr_idx: NDArray[np.intp]
+    va_idx: NDArray[np.intp]
+    x_val: NDArray[np.uint8]
+    y_val: NDArray[np.int64]
+    real_val: ArraySet | None
+    real_report: dict[str, Any]
+    test_set: ArraySet | None
+    sha256: str
+
+
+def _fit_data(cfg: TrainConfig, train_set: ArraySet | None, test_set: ArraySet | None) -> _FitData:
+    """Read EMNIST (unless given arrays), split off validation, and add the real crops."""
     data_sha = "arrays"
     if train_set is None:
         train_set, test_set, data_sha = _load_sets(cfg)
     images, labels, tr_idx, va_idx = split_train_val(train_set, cfg)
     x_val, y_val = images[va_idx], labels[va_idx]
-    images, labels, tr_idx, real_val, real_report = _add_real(cfg, images, labels, tr_idx)
-    log_prior = torch.tensor(class_log_prior(labels[tr_idx]), dtype=torch.float32)
-    log_prior = log_prior.to(dev)
+    images, labels, tr_idx, real_val, real_report = mix_real_crops(cfg, images, labels, tr_idx)
+    return _FitData(
+        images, labels, tr_idx, va_idx, x_val, y_val, real_val, real_report, test_set, data_sha
+    )
 
+
+@dataclass
+class _Run:
+    """A run's model, optimiser, schedule and progress: what ``checkpoint.pt`` holds."""
+
+    net: torch.nn.Module
+    opt: torch.optim.Optimizer
+    dev: torch.device
+    amp: torch.dtype | None
+    aug: AugmentConfig
+    log_prior: torch.Tensor
+    steps_per_epoch: int
+    epochs: int
+    ema: Any = None  # created after the timing probe, so that the probe leaves no trace
+    sched: Any = None
+    start_epoch: int = 0
+    history: list[dict[str, float]] = field(default_factory=list)
+    best_acc: float = -1.0
+    best_state: dict[str, Any] = field(default_factory=dict)
+    stopped_early: bool = False
+
+    @property
+    def scored(self) -> torch.nn.Module:
+        """The weights validated and exported: the EMA's when there is one."""
+        net: torch.nn.Module = self.ema.module if self.ema is not None else self.net
+        return net
+
+    def step(
+        self, cfg: TrainConfig, xb: torch.Tensor, yb: torch.Tensor, gen: torch.Generator
+    ) -> float:
+        """Take one optimiser step on a batch; return its loss."""
+        if cfg.augment:
+            xb = augment_batch(xb, self.aug, gen)
+        if self.dev.type == "cpu":
+            xb = xb.contiguous(memory_format=torch.channels_last)
+        amp = self.amp
+        with torch.autocast(self.dev.type, dtype=amp or torch.float32, enabled=amp is not None):
+            logits = self.net(xb)
+        logits = logits.float()
+        if cfg.logit_adjust:
+            logits = logits + self.log_prior
+        loss = F.cross_entropy(logits, yb, label_smoothing=cfg.label_smoothing)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        if self.ema is not None:
+            self.ema.update_parameters(self.net)
+        return float(loss.item())
+
+    def start(self, cfg: TrainConfig) -> None:
+        """Create the EMA (``cfg.ema``) and the OneCycle schedule over ``epochs``."""
+        if cfg.ema is not None:
+            from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+            avg_fn = get_ema_multi_avg_fn(cfg.ema)
+            self.ema = AveragedModel(self.net, multi_avg_fn=avg_fn, use_buffers=True)
+        self.sched = _one_cycle(cfg, self.opt, self.epochs * self.steps_per_epoch)
+        self.best_state = copy.deepcopy(self.scored.state_dict())
+
+    def resume(self, cfg: TrainConfig, ckpt_path: Path) -> None:
+        """Restore the state of :meth:`checkpoint`.
+
+        Raises
+        ------
+        DataError
+            No checkpoint, or one that cannot be read or does not fit.
+        """
+        if not ckpt_path.is_file():
+            raise DataError(f"--resume: no checkpoint at {ckpt_path}")
+        try:
+            ck = torch.load(ckpt_path, map_location=self.dev, weights_only=True)
+            self.net.load_state_dict(ck["model"])
+            if self.ema is not None:
+                self.ema.load_state_dict(ck["ema"])
+            self.epochs = int(ck["epochs"])
+            # the scheduler's constructor rewrites the learning rates: build it first, then
+            # restore the optimizer (its param groups hold the current rates), then the schedule
+            self.sched = _one_cycle(cfg, self.opt, self.epochs * self.steps_per_epoch)
+            self.opt.load_state_dict(ck["optimizer"])
+            self.sched.load_state_dict(ck["scheduler"])
+            self.start_epoch = int(ck["epoch"])
+            self.history = list(ck["history"])
+            self.best_acc, self.best_state = float(ck["best_acc"]), ck["best_state"]
+        except (
+            RuntimeError,
+            KeyError,
+            EOFError,
+            ValueError,
+            OSError,
+            pickle.UnpicklingError,
+        ) as err:
+            raise DataError(f"{ckpt_path}: corrupt or incompatible checkpoint ({err})") from err
+        log.info("resumed from %s at epoch %d/%d", ckpt_path, self.start_epoch, self.epochs)
+
+    def checkpoint(self, ckpt_path: Path, epochs_done: int) -> None:
+        """Write ``checkpoint.pt`` (model, optimiser, schedule, history, best state), atomically."""
+        tmp = ckpt_path.with_suffix(".tmp")
+        torch.save(
+            {
+                "model": self.net.state_dict(),
+                "optimizer": self.opt.state_dict(),
+                "scheduler": self.sched.state_dict(),
+                "epoch": epochs_done,
+                "epochs": self.epochs,
+                "history": self.history,
+                "best_acc": self.best_acc,
+                "best_state": self.best_state,
+                **({"ema": self.ema.state_dict()} if self.ema is not None else {}),
+            },
+            tmp,
+        )
+        tmp.replace(ckpt_path)
+
+
+def _one_cycle(cfg: TrainConfig, opt: torch.optim.Optimizer, total_steps: int) -> Any:
+    return torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=cfg.lr, total_steps=total_steps, pct_start=0.25
+    )
+
+
+def _fit_model(cfg: TrainConfig, data: _FitData, dev: torch.device) -> _Run:
+    """Build the network (from ``cfg.init`` when given), its optimiser and the loss's prior."""
+    log_prior = torch.tensor(class_log_prior(data.labels[data.tr_idx]), dtype=torch.float32)
+    log_prior = log_prior.to(dev)
     torch.manual_seed(cfg.seed)
     net = create_model(cfg.arch, weights=None, device=str(dev)).train()
     if cfg.init:
@@ -198,185 +362,153 @@ def fit(
     if dev.type == "cpu":
         net = net.to(memory_format=torch.channels_last)
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    ema: Any = None  # created after the timing probe, so that the probe leaves no trace
-    steps_per_epoch = math.ceil(len(tr_idx) / cfg.batch_size)
-    aug_cfg = AugmentConfig(lowres_p=cfg.lowres)
     amp = autocast_dtype(cfg.precision, dev)
     log.info("training %s on %s, autocast %s", cfg.arch, dev, amp or "off (float32)")
+    steps_per_epoch = math.ceil(len(data.tr_idx) / cfg.batch_size)
+    aug = AugmentConfig(lowres_p=cfg.lowres)
+    return _Run(net, opt, dev, amp, aug, log_prior, steps_per_epoch, cfg.epochs)
 
-    def step(xb: torch.Tensor, yb: torch.Tensor, gen: torch.Generator) -> float:
-        if cfg.augment:
-            xb = augment_batch(xb, aug_cfg, gen)
-        if dev.type == "cpu":
-            xb = xb.contiguous(memory_format=torch.channels_last)
-        with torch.autocast(dev.type, dtype=amp or torch.float32, enabled=amp is not None):
-            logits = net(xb)
-        logits = logits.float()
-        if cfg.logit_adjust:
-            logits = logits + log_prior
-        loss = F.cross_entropy(logits, yb, label_smoothing=cfg.label_smoothing)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        if ema is not None:
-            ema.update_parameters(net)
-        return loss.item()
 
-    epochs = cfg.epochs
+def _epochs_in_budget(
+    cfg: TrainConfig, run: _Run, data: _FitData, budget_s: float, t_start: float
+) -> int:
+    """Time a few steps (then undo them) and return the epochs that fit the time budget."""
+    probe = copy.deepcopy(run.net.state_dict()), copy.deepcopy(run.opt.state_dict())
+    n_probe = min(12, run.steps_per_epoch)
+    gen = torch.Generator().manual_seed(0)
+    sel = data.tr_idx[: cfg.batch_size]
+    xb = to_float(data.images[sel], run.dev)
+    yb = torch.from_numpy(data.labels[sel]).to(run.dev)
+    run.step(cfg, xb, yb, gen)  # warm-up
+    t0 = time.monotonic()
+    for _ in range(n_probe):
+        run.step(cfg, xb, yb, gen)
+    per_step = (time.monotonic() - t0) / n_probe
+    run.net.load_state_dict(probe[0])
+    run.opt.load_state_dict(probe[1])
+    est_epoch = per_step * run.steps_per_epoch * 1.08 + 2.0  # + validation
+    left = budget_s - (time.monotonic() - t_start)
+    epochs = max(1, min(cfg.epochs, int(left // est_epoch)))
+    log.info("time budget %.0f s: ~%.0f s per epoch -> %d epochs", left, est_epoch, epochs)
+    return epochs
+
+
+def _train_epochs(
+    cfg: TrainConfig, run: _Run, data: _FitData, out: Path, progress: Progress | None
+) -> None:
+    """Run the epochs left: train, validate, keep the best weights, checkpoint; stop early."""
     ckpt_path = out / "checkpoint.pt"
-    if cfg.time_budget_s and not resume:
-        probe = copy.deepcopy(net.state_dict()), copy.deepcopy(opt.state_dict())
-        n_probe = min(12, steps_per_epoch)
-        gen = torch.Generator().manual_seed(0)
-        sel = tr_idx[: cfg.batch_size]
-        xb = to_float(images[sel], dev)
-        yb = torch.from_numpy(labels[sel]).to(dev)
-        step(xb, yb, gen)  # warm-up
-        t0 = time.monotonic()
-        for _ in range(n_probe):
-            step(xb, yb, gen)
-        per_step = (time.monotonic() - t0) / n_probe
-        net.load_state_dict(probe[0])
-        opt.load_state_dict(probe[1])
-        est_epoch = per_step * steps_per_epoch * 1.08 + 2.0  # + validation
-        left = cfg.time_budget_s - (time.monotonic() - t_start)
-        epochs = max(1, min(cfg.epochs, int(left // est_epoch)))
-        log.info("time budget %.0f s: ~%.0f s per epoch -> %d epochs", left, est_epoch, epochs)
-    if cfg.ema is not None:
-        from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
-
-        ema = AveragedModel(net, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema), use_buffers=True)
-    scored = ema.module if ema is not None else net  # the weights validated and exported
-    sched = torch.optim.lr_scheduler.OneCycleLR(
-        opt, max_lr=cfg.lr, total_steps=epochs * steps_per_epoch, pct_start=0.25
-    )
-    history: list[dict[str, float]] = []
-    start_epoch = 0
-    best_acc, best_state = -1.0, copy.deepcopy(scored.state_dict())
-    if resume:
-        if not ckpt_path.is_file():
-            raise DataError(f"--resume: no checkpoint at {ckpt_path}")
-        try:
-            ck = torch.load(ckpt_path, map_location=dev, weights_only=True)
-            net.load_state_dict(ck["model"])
-            if ema is not None:
-                ema.load_state_dict(ck["ema"])
-            epochs = int(ck["epochs"])
-            # the scheduler's constructor rewrites the learning rates: build it first, then
-            # restore the optimizer (its param groups hold the current rates), then the schedule
-            sched = torch.optim.lr_scheduler.OneCycleLR(
-                opt, max_lr=cfg.lr, total_steps=epochs * steps_per_epoch, pct_start=0.25
-            )
-            opt.load_state_dict(ck["optimizer"])
-            sched.load_state_dict(ck["scheduler"])
-            start_epoch = int(ck["epoch"])
-            history = list(ck["history"])
-            best_acc, best_state = float(ck["best_acc"]), ck["best_state"]
-        except (
-            RuntimeError,
-            KeyError,
-            EOFError,
-            ValueError,
-            OSError,
-            pickle.UnpicklingError,
-        ) as err:
-            raise DataError(f"{ckpt_path}: corrupt or incompatible checkpoint ({err})") from err
-        log.info("resumed from %s at epoch %d/%d", ckpt_path, start_epoch, epochs)
-
-    total_steps = epochs * steps_per_epoch
-    stopped_early = False
-    for epoch in range(start_epoch, epochs):
+    for epoch in range(run.start_epoch, run.epochs):
         t_ep = time.monotonic()
-        torch.manual_seed(cfg.seed * 7919 + epoch)
-        gen = torch.Generator().manual_seed(cfg.seed * 104729 + epoch)
-        order = np.random.default_rng(cfg.seed + epoch).permutation(tr_idx)
-        net.train()
-        losses = []
-        for i in range(steps_per_epoch):
-            sel = order[i * cfg.batch_size : (i + 1) * cfg.batch_size]
-            xb = to_float(images[sel], dev)
-            yb = torch.from_numpy(labels[sel]).to(dev)
-            losses.append(step(xb, yb, gen))
-            sched.step()
-            if progress:
-                progress(epoch * steps_per_epoch + i + 1, total_steps)
-        logits = evaluate_logits(scored, x_val, device=dev)
-        val_loss = float(F.cross_entropy(torch.from_numpy(logits), torch.from_numpy(y_val)))
-        val_acc = float((logits.argmax(1) == y_val).mean())
-        row = {
-            "epoch": epoch + 1,
-            "train_loss": float(np.mean(losses)),
-            "val_loss": val_loss,
-            "val_accuracy": val_acc,
-            "lr": float(sched.get_last_lr()[0]),
-            "seconds": time.monotonic() - t_ep,
-        }
-        if real_val is not None:
-            real_logits = evaluate_logits(scored, real_val[0], device=dev)
-            row["real_val_accuracy"] = float((real_logits.argmax(1) == real_val[1]).mean())
-        history.append(row)
+        train_loss = _train_epoch(cfg, run, data, epoch, progress)
+        row = _validate(run, data, epoch, train_loss, t_ep)
+        run.history.append(row)
         log.info(
             "epoch %d/%d: train loss %.4f, val loss %.4f, val acc %.4f (%.0f s)",
             epoch + 1,
-            epochs,
+            run.epochs,
             row["train_loss"],
-            val_loss,
-            val_acc,
+            row["val_loss"],
+            row["val_accuracy"],
             row["seconds"],
         )
-        if val_acc > best_acc:
-            best_acc, best_state = val_acc, copy.deepcopy(scored.state_dict())
-        tmp = ckpt_path.with_suffix(".tmp")
-        torch.save(
-            {
-                "model": net.state_dict(),
-                "optimizer": opt.state_dict(),
-                "scheduler": sched.state_dict(),
-                "epoch": epoch + 1,
-                "epochs": epochs,
-                "history": history,
-                "best_acc": best_acc,
-                "best_state": best_state,
-                **({"ema": ema.state_dict()} if ema is not None else {}),
-            },
-            tmp,
-        )
-        tmp.replace(ckpt_path)
-        _write_history(out, history)
-        best_epoch = int(np.argmax([r["val_accuracy"] for r in history])) + 1
+        if row["val_accuracy"] > run.best_acc:
+            run.best_acc, run.best_state = (
+                row["val_accuracy"],
+                copy.deepcopy(run.scored.state_dict()),
+            )
+        run.checkpoint(ckpt_path, epoch + 1)
+        _write_history(out, run.history)
+        best_epoch = int(np.argmax([r["val_accuracy"] for r in run.history])) + 1
         if cfg.patience is not None and epoch + 1 - best_epoch >= cfg.patience:
             log.info("early stop: no gain for %d epochs since epoch %d", cfg.patience, best_epoch)
-            stopped_early = True
+            run.stopped_early = True
             break
 
-    net.load_state_dict(best_state)
+
+def _train_epoch(
+    cfg: TrainConfig, run: _Run, data: _FitData, epoch: int, progress: Progress | None
+) -> float:
+    """One pass over the training indices in a seeded order; return the mean loss."""
+    torch.manual_seed(cfg.seed * 7919 + epoch)
+    gen = torch.Generator().manual_seed(cfg.seed * 104729 + epoch)
+    order = np.random.default_rng(cfg.seed + epoch).permutation(data.tr_idx)
+    run.net.train()
+    total_steps = run.epochs * run.steps_per_epoch
+    losses = []
+    for i in range(run.steps_per_epoch):
+        sel = order[i * cfg.batch_size : (i + 1) * cfg.batch_size]
+        xb = to_float(data.images[sel], run.dev)
+        yb = torch.from_numpy(data.labels[sel]).to(run.dev)
+        losses.append(run.step(cfg, xb, yb, gen))
+        run.sched.step()
+        if progress:
+            progress(epoch * run.steps_per_epoch + i + 1, total_steps)
+    return float(np.mean(losses))
+
+
+def _validate(
+    run: _Run, data: _FitData, epoch: int, train_loss: float, t_ep: float
+) -> dict[str, float]:
+    """Score the weights on the validation split (and held-out real crops): a history row."""
+    logits = evaluate_logits(run.scored, data.x_val, device=run.dev)
+    val_loss = float(F.cross_entropy(torch.from_numpy(logits), torch.from_numpy(data.y_val)))
+    row = {
+        "epoch": epoch + 1,
+        "train_loss": train_loss,
+        "val_loss": val_loss,
+        "val_accuracy": _accuracy(logits, data.y_val),
+        "lr": float(run.sched.get_last_lr()[0]),
+        "seconds": time.monotonic() - t_ep,
+    }
+    if data.real_val is not None:
+        real_logits = evaluate_logits(run.scored, data.real_val[0], device=run.dev)
+        row["real_val_accuracy"] = _accuracy(real_logits, data.real_val[1])
+    return row
+
+
+def _accuracy(logits: NDArray[np.float32], labels: NDArray[np.int64]) -> float:
+    return float((logits.argmax(1) == labels).mean())
+
+
+def _final_metrics(run: _Run, data: _FitData, t_start: float) -> dict[str, Any]:
+    """Load the best weights into the network and score them: validation, test, real crops."""
+    net, dev = run.net, run.dev
+    net.load_state_dict(run.best_state)
     net.eval()
-    metrics: dict[str, Any] = {"val_accuracy": round(best_acc, 5), "epochs": len(history)}
-    if stopped_early:
+    metrics: dict[str, Any] = {"val_accuracy": round(run.best_acc, 5), "epochs": len(run.history)}
+    if run.stopped_early:
         metrics["stopped_early"] = True
-    metrics.update(calibrate_temperature(evaluate_logits(net, x_val, device=dev), y_val))
-    if test_set is not None:
-        t_logits = evaluate_logits(net, test_set[0], device=dev)
-        metrics["test_accuracy"] = round(float((t_logits.argmax(1) == test_set[1]).mean()), 5)
-        metrics["test_n"] = len(test_set[1])
-    if real_val is not None:
-        r_logits = evaluate_logits(net, real_val[0], device=dev)
-        metrics["real_val_accuracy"] = round(float((r_logits.argmax(1) == real_val[1]).mean()), 5)
-        metrics["real_val_n"] = len(real_val[1])
-    if real_report:
-        metrics["real"] = real_report
+    metrics.update(calibrate_temperature(evaluate_logits(net, data.x_val, device=dev), data.y_val))
+    if data.test_set is not None:
+        t_logits = evaluate_logits(net, data.test_set[0], device=dev)
+        metrics["test_accuracy"] = round(_accuracy(t_logits, data.test_set[1]), 5)
+        metrics["test_n"] = len(data.test_set[1])
+    if data.real_val is not None:
+        r_logits = evaluate_logits(net, data.real_val[0], device=dev)
+        metrics["real_val_accuracy"] = round(_accuracy(r_logits, data.real_val[1]), 5)
+        metrics["real_val_n"] = len(data.real_val[1])
+    if data.real_report:
+        metrics["real"] = data.real_report
     metrics["seconds"] = round(time.monotonic() - t_start, 1)
+    return metrics
+
+
+def _export(
+    cfg: TrainConfig, net: torch.nn.Module, data: _FitData, metrics: dict[str, Any], out: Path
+) -> tuple[Path, str]:
+    """Write the weights with their metadata, ``config.json`` and the training report."""
     info = WeightsInfo(
         arch=cfg.arch,
         tag=cfg.tag,
         train={
             "config": asdict(cfg),
-            "data_sha256": data_sha,
+            "data_sha256": data.sha256,
             "seed": cfg.seed,
             "git_commit": _git_commit(),
             "torch": torch.__version__,
-            "n_train": len(tr_idx),
-            "n_val": len(va_idx),
+            "n_train": len(data.tr_idx),
+            "n_val": len(data.va_idx),
         },
         metrics=metrics,
     )
@@ -390,68 +522,7 @@ def fit(
         log.info("wrote %s", training_report(out))
     except HandocrError as err:  # matplotlib or Jinja2 missing: the weights are what counts
         log.warning("no training report: %s", err)
-    return FitResult(weights, sha, metrics, history)
-
-
-def _add_real(
-    cfg: TrainConfig,
-    images: NDArray[np.uint8],
-    labels: NDArray[np.int64],
-    tr_idx: NDArray[np.intp],
-) -> tuple[NDArray[np.uint8], NDArray[np.int64], NDArray[np.intp], ArraySet | None, dict[str, Any]]:
-    """Append the crops of ``cfg.real`` to the training arrays at ``cfg.real_share``.
-
-    Returns the arrays, the training indices (EMNIST's plus the real crops', repeated or
-    subsampled to the share), the held-out real crops, and the resolved mix for the metadata.
-    """
-    if not cfg.real and not cfg.synth_pages:
-        return images, labels, tr_idx, None, {}
-    from handocr.train.realdata import RealCrops, load_real
-
-    parts = [
-        load_real(Path(folder), holdout=cfg.real_holdout, min_agreement=cfg.min_agreement)
-        for folder in cfg.real
-    ]
-    if cfg.synth_pages:
-        from handocr.api import Recognizer
-        from handocr.train.synthdata import pipeline_crops
-
-        sx, sy, rep = pipeline_crops(
-            Recognizer(line_models=()),
-            images[tr_idx],
-            labels[tr_idx],
-            pages=cfg.synth_pages,
-            seed=cfg.seed,
-        )
-        none = np.zeros((0, *sx.shape[1:]), np.uint8), np.zeros(0, np.int64)
-        parts.append(RealCrops("synthetic", "pipeline", sx, sy, *none, report=rep))
-    real_x = np.concatenate([p.images for p in parts])
-    real_y = np.concatenate([p.labels for p in parts])
-    if len(real_y) == 0:
-        raise DataError(f"no crops in {', '.join(cfg.real) or 'the synthetic pages'}")
-    n_samples = round(cfg.real_share / (1 - cfg.real_share) * len(tr_idx))
-    rng = np.random.default_rng(cfg.seed)
-    real_idx = len(labels) + np.resize(rng.permutation(len(real_y)), n_samples)
-    held = (
-        np.concatenate([p.held_images for p in parts]),
-        np.concatenate([p.held_labels for p in parts]),
-    )
-    report = {
-        "sources": {p.name: {"layout": p.layout, **p.report} for p in parts},
-        "crops": len(real_y),
-        "samples_per_epoch": int(n_samples),
-        "emnist_samples_per_epoch": len(tr_idx),
-        "repeats": round(n_samples / len(real_y), 3),
-        "share": cfg.real_share,
-    }
-    log.info("real crops: %s", report)
-    return (
-        np.concatenate([images, real_x]),
-        np.concatenate([labels, real_y]),
-        np.concatenate([tr_idx, real_idx]),
-        held if len(held[1]) else None,
-        report,
-    )
+    return weights, sha
 
 
 def _write_history(out: Path, history: list[dict[str, float]]) -> None:

@@ -46,6 +46,8 @@ from handocr.train.data import to_uint8_images
 if TYPE_CHECKING:
     from handocr.api import Recognizer
     from handocr.result import Box
+    from handocr.train.config import TrainConfig
+    from handocr.train.data import ArraySet
 
 __all__ = [
     "LAYOUTS",
@@ -55,6 +57,7 @@ __all__ = [
     "detect_layout",
     "held_out",
     "load_real",
+    "mix_real_crops",
     "read_box_crops",
     "read_class_folders",
 ]
@@ -448,6 +451,88 @@ def load_real(
         crops = align_weak_labels(recognizer, folder, holdout=holdout, min_agreement=min_agreement)
     log.info("%s (%s): %s", folder, layout, crops.report)
     return crops
+
+
+def mix_real_crops(
+    cfg: TrainConfig,
+    images: NDArray[np.uint8],
+    labels: NDArray[np.int64],
+    tr_idx: NDArray[np.intp],
+) -> tuple[NDArray[np.uint8], NDArray[np.int64], NDArray[np.intp], ArraySet | None, dict[str, Any]]:
+    """Append the crops of ``cfg.real`` (and ``cfg.synth_pages``) to the training arrays.
+
+    Parameters
+    ----------
+    cfg : TrainConfig
+        ``real``, ``real_holdout``, ``min_agreement``, ``synth_pages``, ``real_share``, ``seed``.
+    images : ndarray of uint8, shape (N, 28, 28)
+    labels : ndarray of int64, shape (N,)
+    tr_idx : ndarray of intp
+        The training indices into ``images`` (the rest is validation).
+
+    Returns
+    -------
+    images, labels : ndarray
+        The arrays with the crops appended.
+    tr_idx : ndarray of intp
+        EMNIST's training indices plus the crops', repeated or subsampled so that they make
+        ``cfg.real_share`` of every epoch.
+    held : (images, labels) or None
+        The held-out crops.
+    report : dict
+        The resolved mix, for the weights' metadata (empty without real crops).
+
+    Raises
+    ------
+    DataError
+        A folder cannot be read, or no crop was found.
+    """
+    if not cfg.real and not cfg.synth_pages:
+        return images, labels, tr_idx, None, {}
+    parts = [
+        load_real(Path(folder), holdout=cfg.real_holdout, min_agreement=cfg.min_agreement)
+        for folder in cfg.real
+    ]
+    if cfg.synth_pages:
+        from handocr.api import Recognizer
+        from handocr.train.synthdata import pipeline_crops
+
+        sx, sy, rep = pipeline_crops(
+            Recognizer(line_models=()),
+            images[tr_idx],
+            labels[tr_idx],
+            pages=cfg.synth_pages,
+            seed=cfg.seed,
+        )
+        none = np.zeros((0, *sx.shape[1:]), np.uint8), np.zeros(0, np.int64)
+        parts.append(RealCrops("synthetic", "pipeline", sx, sy, *none, report=rep))
+    real_x = np.concatenate([p.images for p in parts])
+    real_y = np.concatenate([p.labels for p in parts])
+    if len(real_y) == 0:
+        raise DataError(f"no crops in {', '.join(cfg.real) or 'the synthetic pages'}")
+    n_samples = round(cfg.real_share / (1 - cfg.real_share) * len(tr_idx))
+    rng = np.random.default_rng(cfg.seed)
+    real_idx = len(labels) + np.resize(rng.permutation(len(real_y)), n_samples)
+    held = (
+        np.concatenate([p.held_images for p in parts]),
+        np.concatenate([p.held_labels for p in parts]),
+    )
+    report = {
+        "sources": {p.name: {"layout": p.layout, **p.report} for p in parts},
+        "crops": len(real_y),
+        "samples_per_epoch": int(n_samples),
+        "emnist_samples_per_epoch": len(tr_idx),
+        "repeats": round(n_samples / len(real_y), 3),
+        "share": cfg.real_share,
+    }
+    log.info("real crops: %s", report)
+    return (
+        np.concatenate([images, real_x]),
+        np.concatenate([labels, real_y]),
+        np.concatenate([tr_idx, real_idx]),
+        held if len(held[1]) else None,
+        report,
+    )
 
 
 def contact_sheet(

@@ -4,7 +4,7 @@ EMNIST crops are clean, centred and cut by hand; the crops the reader classifies
 scan's binarisation and handocr's own segmentation: small characters (10-25 px), thick or thin
 pens, grey and textured paper, JPEG artefacts, comb boxes and ruled lines, neighbours that
 touch or reach into the box. Here EMNIST **train** glyphs are laid out into such pages by
-:func:`handocr.synth.render_page` (styles drawn per page from :func:`training_styles`), each
+:func:`handocr.train.synth.render_page` (styles drawn per page from :func:`training_styles`), each
 page is read by :meth:`handocr.Recognizer.read_images` exactly as at inference (binarisation,
 segmentation, recognition-based joins and cuts), and every piece that matches a placed glyph
 (IoU >= 0.5, one-to-one) becomes a crop labelled with that glyph's class. Pieces the segmenter
@@ -23,8 +23,8 @@ from numpy.typing import NDArray
 
 from handocr.crops import INPUT_SHAPE
 from handocr.labels import index_of
-from handocr.synth import PageStyle, assign_boxes, render_page
 from handocr.train.data import to_uint8_images
+from handocr.train.synth import PageStyle, assign_boxes, render_page
 
 if TYPE_CHECKING:
     from handocr.api import Recognizer
@@ -93,7 +93,7 @@ def pipeline_crops(
     seed : int
         Seeds the styles and the pages.
     style : callable, default :func:`training_styles`
-        Draws a :class:`handocr.synth.PageStyle` per page.
+        Draws a :class:`handocr.train.synth.PageStyle` per page.
     progress : callable, optional
         ``progress(done, total)`` per page.
 

@@ -106,7 +106,7 @@ def synthetic_pages(
     pages : int
     seed : int
     """
-    from handocr.synth import render_page
+    from handocr.train.synth import render_page
     from handocr.train.synthdata import training_styles
 
     rng = np.random.default_rng(seed)
@@ -155,7 +155,7 @@ def collect_lattices(
     from handocr.pipeline import front_half
     from handocr.segment.lattice import candidate_features
     from handocr.segment.search import read_lattices
-    from handocr.synth import assign_boxes
+    from handocr.train.synth import assign_boxes
 
     o = recognizer.options
     xs: list[NDArray[np.float64]] = []
@@ -243,7 +243,7 @@ def path_f1(data: LatticeSet, verifier: Verifier, bonus: float) -> float:
 
 def _box_f1(data: LatticeSet, chosen: dict[int, list[Box]]) -> float:
     """F1 of the boxes chosen per page against the true ones (IoU >= 0.5, one-to-one)."""
-    from handocr.synth import assign_boxes
+    from handocr.train.synth import assign_boxes
 
     tp = n_found = n_truth = 0
     for page, truth in enumerate(data.truth):

@@ -21,8 +21,8 @@ def folder(tmp_path: Path, emnist_sample: Path) -> Path:
     """Six synthetic pages, a two-page TIFF and two corrupt files."""
     from PIL import Image
 
-    from handocr.synth import PageStyle, render_page
     from handocr.train.data import load_emnist, to_label_space
+    from handocr.train.synth import PageStyle, render_page
 
     s = load_emnist(emnist_sample, "pool47", "test")
     inputs = tmp_path / "in"

@@ -23,6 +23,13 @@ def _modules_after(code: str) -> dict[str, bool]:
 def test_import_handocr_imports_no_torch_timm_or_cv2() -> None:
     loaded = _modules_after("import handocr")
     assert loaded == {"torch": False, "timm": False, "cv2": False, "onnxruntime": False}
+    training = (
+        "import handocr, sys; print([m for m in sys.modules if m.startswith('handocr.train')])"
+    )
+    res = subprocess.run(
+        [sys.executable, "-c", training], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert res.stdout.strip() == "[]"  # nor training code (the synthetic pages live there)
     # the probe does see a heavy import when there is one
     assert _modules_after("import handocr.models.factory, torch")["torch"] is True
 

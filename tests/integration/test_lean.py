@@ -22,7 +22,8 @@ def test_reading_works_with_torch_and_timm_unimportable(monkeypatch: pytest.Monk
     code = BLOCK + (
         "from handocr import recognize; import sys; "
         f"sys.stdout.write(recognize({str(EXAMPLE_FORM)!r}).text); "
-        "assert 'torch' not in [m for m in sys.modules if sys.modules[m] is not None]"
+        "assert 'torch' not in [m for m in sys.modules if sys.modules[m] is not None]; "
+        "assert not [m for m in sys.modules if m.startswith('handocr.train')]"  # nor training code
     )
     lean = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert lean.returncode == 0, lean.stderr[-2000:]

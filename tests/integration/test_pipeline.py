@@ -73,8 +73,8 @@ def test_same_input_gives_identical_json_and_batch_size_barely_matters(
 def test_skewed_page_is_read_with_boxes_in_page_pixels(
     emnist_sample: Path, use_tiny_weights: Path
 ) -> None:
-    from handocr.synth import PageStyle, match_boxes, render_page
     from handocr.train.data import load_emnist, to_label_space
+    from handocr.train.synth import PageStyle, match_boxes, render_page
 
     s = load_emnist(emnist_sample, "pool47", "test")
     page = render_page(

@@ -35,7 +35,7 @@ def test_manifest_matches_the_files() -> None:
         path = WEIGHTS / entry["file"]
         assert file_sha256(path) == entry["sha256"]
         assert path.stat().st_size < 25_000_000
-        if "graph" in entry:  # ONNX graph of the member (handocr.runtime)
+        if "graph" in entry:  # ONNX graph of the member (handocr.models.runtime)
             assert file_sha256(WEIGHTS / entry["graph"]["file"]) == entry["graph"]["sha256"]
     typed = load_manifest(WEIGHTS)
     assert typed.default_ensemble == tuple(manifest["default_ensemble"])
@@ -106,8 +106,8 @@ def test_shipped_ensemble_accuracy_on_pool47_test() -> None:
 
 def test_the_search_with_the_shipped_verifier_cuts_touching_letters(emnist_sample) -> None:  # type: ignore[no-untyped-def]
     """Mixed-case words whose letters touch: the search finds more of the true boxes."""
-    from handocr.synth import PageStyle, match_boxes, render_page
     from handocr.train.data import load_emnist, to_label_space
+    from handocr.train.synth import PageStyle, match_boxes, render_page
 
     s = load_emnist(emnist_sample, "pool47", "test")
     style = PageStyle(case="mixed", char_gap=(-0.12, 0.03), chars_per_word=(4, 8))

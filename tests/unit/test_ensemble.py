@@ -262,7 +262,7 @@ def _fake_members(n: int = 50, seed: int = 0) -> tuple[list[Member], np.ndarray]
 @pytest.fixture
 def counting_members(monkeypatch: pytest.MonkeyPatch) -> tuple[list[Member], np.ndarray]:
     """Three fake members that take the numpy (ONNX Runtime) path, and 50 numbered crops."""
-    from handocr import runtime
+    from handocr.models import runtime
 
     monkeypatch.setattr(runtime, "OnnxNet", _Counting)
     return _fake_members()
@@ -295,7 +295,7 @@ def test_cascade_runs_the_others_only_on_low_margin_crops(counting_members) -> N
 
 
 def test_three_stage_cascade_runs_each_stage_on_fewer_crops(monkeypatch) -> None:
-    from handocr import runtime
+    from handocr.models import runtime
 
     monkeypatch.setattr(runtime, "OnnxNet", _Counting)
     members, x = _fake_members(n=80)

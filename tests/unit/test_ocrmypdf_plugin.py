@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import sample_document
+from tests.helpers import sample_document, two_block_document
 
 pytest.importorskip("ocrmypdf")
 
@@ -24,6 +24,23 @@ def test_the_ocr_element_tree_holds_lines_words_and_characters() -> None:
     assert (words[1].bbox.left, words[1].bbox.top) == (40, 0)
     empty = plugin.to_ocr_element(sample_document().pages[1])
     assert empty.children == []
+
+
+def test_each_reading_block_is_a_paragraph_of_its_lines_with_their_baselines() -> None:
+    page = two_block_document().pages[0]
+    root = plugin.to_ocr_element(page)
+    left, right = root.children
+    assert [p.ocr_class for p in root.children] == ["ocr_par", "ocr_par"]
+    assert [line.get_text_recursive() for line in left.children] == ["AB 12", "CD"]
+    assert [line.get_text_recursive() for line in right.children] == ["Z"]
+    assert (left.bbox.left, left.bbox.top, left.bbox.right, left.bbox.bottom) == (0, 0, 48, 32)
+    assert (right.bbox.left, right.bbox.right) == (60, 68)
+    first = left.children[0]  # baseline ((0, 12), (48, 11)) over the box (0, 0, 48, 12)
+    assert first.baseline.slope == pytest.approx(-1 / 48)
+    assert first.baseline.intercept == pytest.approx(0.0)
+    assert (
+        plugin.to_ocr_element(sample_document().pages[0]).children[0].children[0].baseline is None
+    )
 
 
 def test_the_engine_is_chosen_unless_another_is_asked_for() -> None:

@@ -20,7 +20,7 @@ from handocr.preprocess import (
 )
 from handocr.result import Box
 from handocr.segment import find_components, segment_page
-from handocr.synth import match_boxes
+from handocr.train.synth import match_boxes
 from tests.helpers import draw_text_page
 
 FIVE_LINES = ["HELLO 42", "WORLD", "ABCDEF", "XYZ 7", "MNOP"]
@@ -59,7 +59,7 @@ def test_underline_touching_every_digit_is_removed() -> None:
     # the rule is gone: what ink is left on its rows is the digits' strokes crossing them
     assert np.count_nonzero(cleaned[base - 1 : base + 1]) < 0.2 * (np.ptp(cols) + 12)
     lines = segment_page(cleaned)
-    assert len(lines) == 1 and len(lines[0].glyphs) == 3
+    assert len(lines) == 1 and len(lines[0].candidates) == 3
 
 
 def test_level_page_levels_a_skewed_page_and_maps_boxes_back() -> None:
@@ -77,7 +77,7 @@ def test_level_page_levels_a_skewed_page_and_maps_boxes_back() -> None:
     assert match_boxes(found, levelled)[0] < 0.5  # unmapped, most boxes are elsewhere
     # its text lines are level: the glyphs of each line stand on one baseline
     for line in segment_page(lev.ink):
-        feet = [g.box.y1 for g in line.glyphs]
+        feet = [g.box.y1 for g in line.candidates]
         assert max(feet) - min(feet) <= 6
 
 

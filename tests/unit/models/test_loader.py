@@ -13,7 +13,7 @@ from handocr.errors import OptionError, WeightsError
 from handocr.models import loader
 from handocr.models.loader import BACKENDS, Member, load_members, resolve_device, use_onnx
 from handocr.models.manifest import load_manifest
-from handocr.runtime import OnnxNet
+from handocr.models.runtime import OnnxNet
 from handocr.train.export import PARITY_ATOL
 from tests.conftest import point_weights
 

@@ -1,4 +1,4 @@
-"""Synthetic glyphs, a classifier and a verifier for the lattice and search tests."""
+"""Synthetic candidates, a classifier and a verifier for the lattice and search tests."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from handocr.segment.components import Piece
 from handocr.segment.lattice import FEATURES
 from handocr.segment.verifier import Verifier
 
-H = 30  # glyph height, pixels
+H = 30  # candidate height, pixels
 
 
 def block(x0: int, width: int, *, y0: int = 10, height: int = H) -> Piece:
-    """A solid glyph ``width`` px wide at column ``x0``."""
+    """A solid candidate ``width`` px wide at column ``x0``."""
     return Piece(Box(x0, y0, x0 + width, y0 + height), np.full((height, width), 255, np.uint8))
 
 

@@ -1,4 +1,4 @@
-"""Connected components, glyphs and their own ink (masks), and pieces."""
+"""Connected components, candidates and their own ink (masks), and pieces."""
 
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ import numpy as np
 
 from handocr.preprocess import ink_map
 from handocr.result import Box
-from handocr.segment import find_components, glyph_mask, segment_page
-from handocr.segment.components import Glyph, Piece
+from handocr.segment import candidate_mask, find_components, segment_page
+from handocr.segment.components import Candidate, Piece
 from handocr.segment.config import SegmentConfig
 from tests.helpers import draw_text_page
 
 
-def test_glyph_mask_holds_its_own_ink_and_none_of_a_neighbour_in_its_box() -> None:
+def test_candidate_mask_holds_its_own_ink_and_none_of_a_neighbour_in_its_box() -> None:
     # an L, and a separate dot standing in the crook of the L, inside the L's box
     page = np.full((60, 60), 255, np.uint8)
     page[10:50, 10:16] = 0  # the stem
@@ -20,21 +20,21 @@ def test_glyph_mask_holds_its_own_ink_and_none_of_a_neighbour_in_its_box() -> No
     page[30:36, 30:36] = 0  # the dot, not touching
     ink = ink_map(page)
     ell = max(find_components(ink), key=lambda c: c.box.area)
-    glyph = Glyph.of([ell])
-    assert glyph.box == Box(10, 10, 45, 50)
-    m = glyph_mask(ink, glyph)
-    assert m.shape == (glyph.box.height, glyph.box.width) and m.dtype == np.uint8
+    candidate = Candidate.of([ell])
+    assert candidate.box == Box(10, 10, 45, 50)
+    m = candidate_mask(ink, candidate)
+    assert m.shape == (candidate.box.height, candidate.box.width) and m.dtype == np.uint8
     region = ink[10:50, 10:45]
     expected = region.copy()
     expected[20:26, 20:26] = 0  # the dot, in box coordinates
     assert region[20:26, 20:26].all()  # the dot's ink is inside the box ...
-    np.testing.assert_array_equal(m, expected)  # ... and left out of the glyph's mask
+    np.testing.assert_array_equal(m, expected)  # ... and left out of the candidate's mask
 
 
-def test_glyph_mask_of_segmented_text_equals_the_ink_of_its_parts() -> None:
+def test_candidate_mask_of_segmented_text_equals_the_ink_of_its_parts() -> None:
     ink = ink_map(draw_text_page(["AB"]))
-    g = segment_page(ink)[0].glyphs[0]
-    m = glyph_mask(ink, g)
+    g = segment_page(ink)[0].candidates[0]
+    m = candidate_mask(ink, g)
     b = g.box
     # the A stands alone in its box: its mask is all the ink there
     np.testing.assert_array_equal(m, ink[b.y0 : b.y1, b.x0 : b.x1])

@@ -9,7 +9,7 @@ from handocr.segment.lattice import FEATURES, build_lattice, candidate_features,
 from tests.unit.segment.shapes import H, block, classify_by_width, touching_pair
 
 
-def test_a_thin_bridge_is_cut_and_a_narrow_glyph_is_not() -> None:
+def test_a_thin_bridge_is_cut_and_a_narrow_candidate_is_not() -> None:
     cfg = SegmentConfig()
     cuts = cut_columns(touching_pair().mask, H, cfg)
     assert len(cuts) == 1 and 20 <= cuts[0] <= 24
@@ -21,7 +21,7 @@ def test_the_lattice_holds_the_layout_path_and_respects_words_and_bounds() -> No
     row = [touching_pair(0), block(46, 15), block(100, 15)]
     cfg = SegmentConfig(join_gap=0.2)
     lat = build_lattice(row, [True, False, True], cfg)
-    assert lat.pieces[:3] == row  # the layout glyphs as they stand come first
+    assert lat.pieces[:3] == row  # the layout candidates as they stand come first
     assert len(lat.atoms) == 4  # the pair is cut once
     for i, j in lat.spans:
         assert 1 <= j - i <= cfg.max_span

@@ -1,4 +1,4 @@
-"""Layout on synthetic pages: lines, glyphs, words, polarity, columns, marks."""
+"""Layout on synthetic pages: lines, candidates, words, polarity, columns, marks."""
 
 from __future__ import annotations
 
@@ -25,24 +25,24 @@ def test_inverted_page_segments_like_the_original(two_line_page) -> None:
     assert find_lines(ink_map(255 - page)) == find_lines(ink_map(page))
 
 
-def test_glyphs_and_words_follow_the_text(two_line_page) -> None:
+def test_candidates_and_words_follow_the_text(two_line_page) -> None:
     page, truth = two_line_page
     lines = segment_page(ink_map(page))
     for line, text in zip(lines, truth, strict=True):
-        assert len(line.glyphs) == len(text.replace(" ", ""))
+        assert len(line.candidates) == len(text.replace(" ", ""))
         assert sum(line.word_starts) == len(text.split())
-        xs = [g.box.x0 for g in line.glyphs]
+        xs = [g.box.x0 for g in line.candidates]
         assert xs == sorted(xs)
 
 
-def test_dot_of_i_merges_into_its_glyph() -> None:
+def test_dot_of_i_merges_into_its_candidate() -> None:
     page = np.full((120, 200), 255, np.uint8)
     page[50:100, 40:48] = 0  # stem
     page[30:38, 40:48] = 0  # dot
     page[50:100, 100:130] = 0  # a block
     lines = segment_page(ink_map(page))
-    assert len(lines) == 1 and len(lines[0].glyphs) == 2
-    assert lines[0].glyphs[0].box.y0 == 30
+    assert len(lines) == 1 and len(lines[0].candidates) == 2
+    assert lines[0].candidates[0].box.y0 == 30
 
 
 def test_box_border_is_removed_and_digits_survive() -> None:
@@ -53,7 +53,7 @@ def test_box_border_is_removed_and_digits_survive() -> None:
     page[8 : h - 8, 8:12] = 0
     page[8 : h - 8, w - 12 : w - 8] = 0
     lines = segment_page(ink_map(page))
-    assert len(lines) == 1 and len(lines[0].glyphs) == 4
+    assert len(lines) == 1 and len(lines[0].candidates) == 4
 
 
 def test_blank_and_flat_pages_have_no_lines() -> None:
@@ -67,8 +67,8 @@ def test_random_pages_segment_without_error(page: np.ndarray) -> None:
     ink = ink_map(page)
     assert ink.shape == page.shape and set(np.unique(ink)) <= {0, 255}
     for line in segment_page(ink):
-        assert len(line.glyphs) == len(line.word_starts) and line.word_starts[0]
-        for g in line.glyphs:
+        assert len(line.candidates) == len(line.word_starts) and line.word_starts[0]
+        for g in line.candidates:
             assert 0 <= g.box.x0 < g.box.x1 <= page.shape[1]
 
 
@@ -81,10 +81,10 @@ def test_specks_of_texture_do_not_make_lines() -> None:
     for x in range(10, w - 10, 12):
         page[h + 40 : h + 44, x : x + 4] = 0
     lines = segment_page(ink_map(page))
-    assert len(lines) == 1 and len(lines[0].glyphs) == 5
+    assert len(lines) == 1 and len(lines[0].candidates) == 5
 
 
-def test_flat_fragments_beside_text_do_not_join_its_glyphs() -> None:
+def test_flat_fragments_beside_text_do_not_join_its_candidates() -> None:
     # remnants of an erased underline: 1-pixel-high dashes along the text's foot
     page = draw_text_page(["10000"], scale=2.0, thickness=5)
     ink = ink_map(page)
@@ -94,7 +94,7 @@ def test_flat_fragments_beside_text_do_not_join_its_glyphs() -> None:
         page[foot, x : x + 9] = 0
     lines = segment_page(ink_map(page))
     assert len(lines) == 1
-    assert [g.box.height >= 10 for g in lines[0].glyphs] == [True] * 5
+    assert [g.box.height >= 10 for g in lines[0].candidates] == [True] * 5
 
 
 def test_text_height_follows_the_ink_not_the_count() -> None:
@@ -117,7 +117,7 @@ def test_a_rising_line_stays_one_line() -> None:
     for i, ch in enumerate("STUVWXYZ"):
         put_char(page, ch, 20 + i * 52, 220)
     lines = segment_page(ink_map(page))
-    assert [len(line.glyphs) for line in lines] == [14, 8]
+    assert [len(line.candidates) for line in lines] == [14, 8]
 
 
 def test_two_columns_read_left_column_first() -> None:
@@ -169,15 +169,15 @@ def test_a_stray_dot_far_from_the_text_is_dropped_but_a_near_one_is_not() -> Non
         put_char(page, ch, 20 + i * 35, 70)
     page[40:50, 640:648] = 0  # a blot ~0.35 text heights high, 12 heights to the right
     lines = segment_page(ink_map(page))
-    assert len(lines) == 1 and len(lines[0].glyphs) == 5
+    assert len(lines) == 1 and len(lines[0].candidates) == 5
     page[40:50, 640:648] = 255
     page[40:50, 200:208] = 0  # the same blot just after the word stays (it may be a letter)
     lines = segment_page(ink_map(page))
-    assert len(lines[0].glyphs) == 6
+    assert len(lines[0].candidates) == 6
 
 
-def test_segment_pieces_are_the_glyphs_with_their_own_ink(two_line_page) -> None:
-    from handocr.segment import glyph_mask, segment_pieces
+def test_segment_pieces_are_the_candidates_with_their_own_ink(two_line_page) -> None:
+    from handocr.segment import candidate_mask, segment_pieces
 
     page, truth = two_line_page
     ink = ink_map(page)
@@ -186,9 +186,9 @@ def test_segment_pieces_are_the_glyphs_with_their_own_ink(two_line_page) -> None
     assert [len(row) for row in lines] == [len(t.replace(" ", "")) for t in truth]
     assert starts == [list(line.word_starts) for line in reference]
     for row, line in zip(lines, reference, strict=True):
-        for piece, glyph in zip(row, line.glyphs, strict=True):
-            assert piece.box == glyph.box
-            np.testing.assert_array_equal(piece.mask, glyph_mask(ink, glyph))
+        for piece, candidate in zip(row, line.candidates, strict=True):
+            assert piece.box == candidate.box
+            np.testing.assert_array_equal(piece.mask, candidate_mask(ink, candidate))
 
 
 def test_thresholds_come_from_the_config() -> None:
@@ -199,6 +199,6 @@ def test_thresholds_come_from_the_config() -> None:
     for i, ch in enumerate("ZAIED"):
         put_char(page, ch, 20 + i * 35, 70)
     page[40:50, 640:648] = 0
-    assert len(segment_page(ink_map(page))[0].glyphs) == 5
+    assert len(segment_page(ink_map(page))[0].candidates) == 5
     kept = segment_page(ink_map(page), SegmentConfig(mark_gap=float("inf")))
-    assert len(kept[0].glyphs) == 6
+    assert len(kept[0].candidates) == 6

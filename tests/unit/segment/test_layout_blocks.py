@@ -42,7 +42,7 @@ def test_baseline_ignores_descenders_and_follows_a_rising_line() -> None:
     for i, ch in enumerate("ABgCDpEF"):
         put_char(page, ch, 20 + i * 30, 70)
     (line,) = segment_page(ink_map(page))
-    assert max(g.box.y1 for g in line.glyphs) >= 77  # g and p hang below the others
+    assert max(g.box.y1 for g in line.candidates) >= 77  # g and p hang below the others
     (_, ya), (_, yb) = line.baseline
     assert abs(ya - 70) <= 2 and abs(yb - 70) <= 2
     # the line of test_layout's rising line: it climbs 45 px over its 13 character pitches
@@ -54,12 +54,12 @@ def test_baseline_ignores_descenders_and_follows_a_rising_line() -> None:
     assert (ya - yb) / (xb - xa) == pytest.approx(45 / (13 * 52), abs=0.01)
 
 
-def test_a_lone_glyph_rests_on_its_bottom() -> None:
+def test_a_lone_candidate_rests_on_its_bottom() -> None:
     page = np.full((80, 80), 255, np.uint8)
     page[20:50, 30:40] = 0
     (line,) = segment_page(ink_map(page))
     assert line.baseline == ((30, 50), (40, 50)) and line.block == 0
-    assert fit_baseline(line.glyphs, line.box) == line.baseline
+    assert fit_baseline(line.candidates, line.box) == line.baseline
 
 
 def test_decoded_page_keeps_the_blocks_in_reading_order(columns: np.ndarray) -> None:

@@ -1,4 +1,4 @@
-"""The segmentation search: the best path, confident glyphs, cutting a touching pair."""
+"""The segmentation search: the best path, confident candidates, cutting a touching pair."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 
 from handocr.labels import NUM_CLASSES, index_of
 from handocr.segment.config import SegmentConfig
-from handocr.segment.search import best_path, confident_glyphs, search_lines
+from handocr.segment.search import best_path, confident_candidates, search_lines
 from tests.unit.segment.shapes import block, classify_by_width, confidence_verifier, touching_pair
 
 
@@ -35,11 +35,12 @@ def test_the_search_cuts_a_touching_pair_the_classifier_reads_better_apart() -> 
     assert len(lines[0]) == 1 and out.shape == (1, 1, NUM_CLASSES)
 
 
-def test_confident_glyphs_are_kept_as_they_stand() -> None:
+def test_confident_candidates_are_kept_as_they_stand() -> None:
     row = [block(0, 15), touching_pair(40)]
     probs = classify_by_width(row)
     verifier = confidence_verifier(bias=5.0)  # 4.9 for p = 0.99, -33.5 for p = 1/47
-    fixed = confident_glyphs([row], [[True, True]], probs, verifier, None, SegmentConfig())
+    fixed = confident_candidates([row], [[True, True]], probs, verifier, None, SegmentConfig())
     assert fixed == [[True, False]]
     strict = SegmentConfig(keep_log_odds=float("inf"))
-    assert confident_glyphs([row], [[True, True]], probs, verifier, None, strict) == [[False] * 2]
+    none = confident_candidates([row], [[True, True]], probs, verifier, None, strict)
+    assert none == [[False] * 2]

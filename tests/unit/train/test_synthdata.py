@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from handocr.labels import LABELS, NUM_CLASSES
-from handocr.synth import PageStyle, render_page
 from handocr.train.data import load_emnist, to_label_space
+from handocr.train.synth import PageStyle, render_page
 from handocr.train.synthdata import pipeline_crops, training_styles
 from tests.helpers import uniform_recognizer
 

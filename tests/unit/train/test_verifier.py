@@ -32,7 +32,7 @@ def test_candidates_are_labelled_by_the_true_boxes(lattices) -> None:  # type: i
         found = train.found[train.lines.index((lat, rows, page))]
         assert len(found) == rows.stop - rows.start == len(lat.spans)
     # a positive overlaps a true box by TRUE_IOU, a negative overlaps none that much
-    from handocr.synth import assign_boxes
+    from handocr.train.synth import assign_boxes
 
     lat, rows, page = train.lines[0]
     boxes = train.found[0]

@@ -10,8 +10,8 @@ import pytest
 from handocr.preprocess import estimate_skew, ink_map
 from handocr.result import Box
 from handocr.segment import segment_page
-from handocr.synth import PageStyle, match_boxes, render_page
 from handocr.train.data import load_emnist, to_label_space
+from handocr.train.synth import PageStyle, match_boxes, render_page
 
 STYLES = {
     "clean": PageStyle(),
@@ -63,7 +63,7 @@ def test_segmentation_finds_the_characters(
         found += [
             Box(g.box.x0, g.box.y0 + 10_000 * seed, g.box.x1, g.box.y1 + 10_000 * seed)
             for line in lines
-            for g in line.glyphs
+            for g in line.candidates
         ]
         assert len(lines) == 4, (name, seed, offset)
     precision, recall, _ = match_boxes(truth, found)
@@ -89,7 +89,7 @@ def test_sauvola_reads_a_page_under_uneven_light(glyphs: tuple[np.ndarray, np.nd
     scores = {}
     for method in ("otsu", "sauvola"):
         lines = segment_page(ink_map(dim, method=method))
-        scores[method] = match_boxes(truth, [g.box for ln in lines for g in ln.glyphs])[:2]
+        scores[method] = match_boxes(truth, [g.box for ln in lines for g in ln.candidates])[:2]
     assert min(scores["sauvola"]) >= 0.95, scores
     assert min(scores["sauvola"]) > min(scores["otsu"]), scores
     with pytest.raises(ValueError, match="method"):

@@ -10,7 +10,7 @@ import pytest
 
 from handocr.errors import WeightsError
 from handocr.labels import NUM_CLASSES
-from handocr.runtime import OnnxNet, cpu_threads, onnxruntime_available
+from handocr.models.runtime import OnnxNet, cpu_threads, onnxruntime_available
 
 
 def test_a_graph_maps_crops_to_logits(onnx_weights: Path) -> None:

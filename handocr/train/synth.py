@@ -5,8 +5,10 @@ to their ink, scaled, slanted and laid out into words and lines with jittered sp
 baselines; the page is then optionally ruled or boxed like a form, skewed, and given scanner
 noise. Every character's box and text is recorded, so segmentation can be scored by box
 precision/recall and the whole pipeline by character error rate (CER), and speed benchmarks get
-realistic dense pages. Nothing here is trained on: tests use the committed 10-per-class sample,
-benchmarks may use the EMNIST test split.
+realistic dense pages. It lives with training because only training uses it (pipeline-matched
+crops, :mod:`handocr.train.synthdata`; the search's verifier, :mod:`handocr.train.verifier`),
+besides tests (the committed 10-per-class sample) and benchmarks (the EMNIST test split);
+reading never imports it.
 """
 
 from __future__ import annotations
@@ -174,77 +176,133 @@ def render_page(
     ValueError
         No glyphs, or ``glyphs`` and ``labels`` differ in length.
     """
-    import cv2
-
     style = style or PageStyle()
     if len(glyphs) == 0 or len(glyphs) != len(labels):
         raise ValueError(f"need glyphs and labels of equal, non-zero length: {len(glyphs)}")
     rng = np.random.default_rng(seed)
+    canvas = _Canvas.for_style(style)
     pools = _pools(labels)
-    h_max = style.height[1]
-    n_max = style.words_per_line * (style.chars_per_word[1] + 1)
-    width = int(2 * style.margin + n_max * h_max * 0.95)
-    line_pitch = int(h_max * (1 + style.line_gap))
-    height = int(2 * style.margin + style.lines * line_pitch)
-    ink = np.zeros((height, width), np.uint8)  # 255 = ink
-    rules = np.zeros_like(ink)
-    placed: list[tuple[str, Box, int, int]] = []
-    cell = int(h_max * 1.15)  # comb-box pitch of boxed pages
+    chars: list[SynthChar] = []
     for li in range(style.lines):
-        base = style.margin + li * line_pitch + h_max
-        shear = np.tan(np.radians(rng.uniform(-style.slant_deg, style.slant_deg)))
-        x = style.margin + int(rng.integers(0, h_max // 2 + 1))
-        for wi in range(style.words_per_line):
-            n_chars = int(rng.integers(style.chars_per_word[0], style.chars_per_word[1] + 1))
-            for ci in range(n_chars):
-                if style.case == "any":  # the original stream: pages of older seeds stay
-                    k = int(rng.integers(0, len(glyphs)))
-                else:
-                    k = int(rng.choice(pools[_pool(style.case, ci)]))
-                g: Any = _ink_crop(glyphs[k])
-                h = int(rng.integers(style.height[0], style.height[1] + 1))
-                scale = h / max(g.shape)
-                gh, gw = max(2, round(g.shape[0] * scale)), max(2, round(g.shape[1] * scale))
-                g = cv2.resize(g, (gw, gh), interpolation=cv2.INTER_CUBIC)
-                pad = int(abs(shear) * gh) + 2
-                shift = pad + shear * gh if shear > 0 else pad
-                m = np.array([[1, -shear, shift], [0, 1, 0]], np.float32)
-                g = cv2.warpAffine(g, m, (gw + 2 * pad, gh), flags=cv2.INTER_LINEAR)
-                ys, xs = np.nonzero(g > 127)
-                if len(xs) == 0:
-                    continue
-                g = g[:, xs.min() : xs.max() + 1]
-                if style.boxed:  # fixed-pitch comb cells, the glyph fitted and centred inside
-                    inner = cell - min(10, max(2, cell // 5))
-                    if g.shape[1] > inner:
-                        g = cv2.resize(g, (inner, gh), interpolation=cv2.INTER_AREA)
-                    cell_x, x = x, x + (cell - g.shape[1]) // 2
-                y0 = base - gh + int(rng.normal(0, style.baseline_jitter * h_max))
-                y0 = max(0, min(y0, height - gh))
-                if x + g.shape[1] >= width - style.margin // 2:
-                    break
-                ys, xs = np.nonzero(g > 127)
-                if len(xs) == 0:  # a glyph squeezed to nothing by a small comb cell
-                    continue
-                region = ink[y0 : y0 + gh, x : x + g.shape[1]]
-                np.maximum(region, g, out=region)
-                box = Box(
-                    x + int(xs.min()),
-                    y0 + int(ys.min()),
-                    x + int(xs.max()) + 1,
-                    y0 + int(ys.max()) + 1,
-                )
-                placed.append((LABELS[int(labels[k])], box, li, wi))
-                if style.boxed:
-                    top = base - h_max - int(0.25 * h_max)
-                    cv2.rectangle(rules, (cell_x, top), (cell_x + cell, base + 6), 255, 2)
-                    x = cell_x + cell
-                else:
-                    x += g.shape[1] + int(h_max * rng.uniform(*style.char_gap))
-            x += cell if style.boxed else int(h_max * rng.uniform(*style.word_gap))
-        if style.ruled:
-            ends = (style.margin // 2, base + 2), (width - style.margin // 2, base + 2)
-            cv2.line(rules, ends[0], ends[1], 255, 2)
+        chars += _write_line(canvas, glyphs, labels, pools, style, rng, li)
+    page, ink = _ink_on_paper(canvas.ink, canvas.rules, style, rng)
+    page, chars, angle = _skew(page, ink, chars, style, rng)
+    page = _degrade(page, style, rng)
+    return SynthPage(np.ascontiguousarray(page, dtype=np.uint8), tuple(chars), angle)
+
+
+@dataclass(frozen=True, slots=True)
+class _Canvas:
+    """The page being drawn: ink and form lines (255 = drawn) and the layout's pitches."""
+
+    ink: NDArray[np.uint8]
+    rules: NDArray[np.uint8]
+    h_max: int
+    line_pitch: int
+    cell: int  # comb-box pitch of boxed pages
+
+    @classmethod
+    def for_style(cls, style: PageStyle) -> _Canvas:
+        h_max = style.height[1]
+        n_max = style.words_per_line * (style.chars_per_word[1] + 1)
+        width = int(2 * style.margin + n_max * h_max * 0.95)
+        line_pitch = int(h_max * (1 + style.line_gap))
+        height = int(2 * style.margin + style.lines * line_pitch)
+        ink = np.zeros((height, width), np.uint8)
+        return cls(ink, np.zeros_like(ink), h_max, line_pitch, int(h_max * 1.15))
+
+
+def _write_line(
+    canvas: _Canvas,
+    glyphs: NDArray[np.uint8],
+    labels: NDArray[np.int64],
+    pools: dict[str, NDArray[np.intp]],
+    style: PageStyle,
+    rng: np.random.Generator,
+    li: int,
+) -> list[SynthChar]:
+    """Draw line ``li``'s words into the canvas; return its characters, placed."""
+    import cv2
+
+    height, width = canvas.ink.shape
+    h_max, cell = canvas.h_max, canvas.cell
+    base = style.margin + li * canvas.line_pitch + h_max
+    shear = np.tan(np.radians(rng.uniform(-style.slant_deg, style.slant_deg)))
+    x = style.margin + int(rng.integers(0, h_max // 2 + 1))
+    placed: list[SynthChar] = []
+    for wi in range(style.words_per_line):
+        n_chars = int(rng.integers(style.chars_per_word[0], style.chars_per_word[1] + 1))
+        for ci in range(n_chars):
+            if style.case == "any":  # the original stream: pages of older seeds stay
+                k = int(rng.integers(0, len(glyphs)))
+            else:
+                k = int(rng.choice(pools[_pool(style.case, ci)]))
+            h = int(rng.integers(style.height[0], style.height[1] + 1))
+            g = _slanted_glyph(glyphs[k], h, shear)
+            if g is None:
+                continue
+            gh = g.shape[0]
+            if style.boxed:  # fixed-pitch comb cells, the glyph fitted and centred inside
+                inner = cell - min(10, max(2, cell // 5))
+                if g.shape[1] > inner:
+                    g = cv2.resize(g, (inner, gh), interpolation=cv2.INTER_AREA)
+                cell_x, x = x, x + (cell - g.shape[1]) // 2
+            y0 = base - gh + int(rng.normal(0, style.baseline_jitter * h_max))
+            y0 = max(0, min(y0, height - gh))
+            if x + g.shape[1] >= width - style.margin // 2:
+                break
+            ys, xs = np.nonzero(g > 127)
+            if len(xs) == 0:  # a glyph squeezed to nothing by a small comb cell
+                continue
+            region = canvas.ink[y0 : y0 + gh, x : x + g.shape[1]]
+            np.maximum(region, g, out=region)
+            box = Box(
+                x + int(xs.min()),
+                y0 + int(ys.min()),
+                x + int(xs.max()) + 1,
+                y0 + int(ys.max()) + 1,
+            )
+            placed.append(SynthChar(LABELS[int(labels[k])], box, li, wi))
+            if style.boxed:
+                top = base - h_max - int(0.25 * h_max)
+                cv2.rectangle(canvas.rules, (cell_x, top), (cell_x + cell, base + 6), 255, 2)
+                x = cell_x + cell
+            else:
+                x += g.shape[1] + int(h_max * rng.uniform(*style.char_gap))
+        x += cell if style.boxed else int(h_max * rng.uniform(*style.word_gap))
+    if style.ruled:
+        ends = (style.margin // 2, base + 2), (width - style.margin // 2, base + 2)
+        cv2.line(canvas.rules, ends[0], ends[1], 255, 2)
+    return placed
+
+
+def _slanted_glyph(glyph: NDArray[np.uint8], h: int, shear: float) -> Any:
+    """Scale a glyph's ink to ``h`` pixels on its long side, shear it, cut it to its inked columns.
+
+    ``None`` when no ink is left.
+    """
+    import cv2
+
+    g: Any = _ink_crop(glyph)
+    scale = h / max(g.shape)
+    gh, gw = max(2, round(g.shape[0] * scale)), max(2, round(g.shape[1] * scale))
+    g = cv2.resize(g, (gw, gh), interpolation=cv2.INTER_CUBIC)
+    pad = int(abs(shear) * gh) + 2
+    shift = pad + shear * gh if shear > 0 else pad
+    m = np.array([[1, -shear, shift], [0, 1, 0]], np.float32)
+    g = cv2.warpAffine(g, m, (gw + 2 * pad, gh), flags=cv2.INTER_LINEAR)
+    xs = np.nonzero(g > 127)[1]
+    if len(xs) == 0:
+        return None
+    return g[:, xs.min() : xs.max() + 1]
+
+
+def _ink_on_paper(
+    ink: NDArray[np.uint8], rules: NDArray[np.uint8], style: PageStyle, rng: np.random.Generator
+) -> tuple[Any, NDArray[np.uint8]]:
+    """Return the page (pen width, paper, ink contrast, texture) and the ink after the pen."""
+    import cv2
+
     pen = _draw(rng, style.pen_px)
     if pen:
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * abs(pen) + 1,) * 2)
@@ -252,6 +310,7 @@ def render_page(
     paper, contrast = _draw(rng, style.paper), _draw(rng, style.ink_contrast)
     page: Any = 255 - np.maximum(ink, rules)
     if (paper, contrast) != (255, 255) or style.texture:
+        height, width = ink.shape
         level = np.maximum(ink, rules).astype(np.float32) / 255.0
         page = paper - contrast * level
         if style.texture:
@@ -259,21 +318,40 @@ def render_page(
             blob: Any = cv2.resize(cv2.GaussianBlur(noise, (0, 0), 2), (width, height))
             page = page + style.texture * blob / max(float(blob.std()), 1e-6) * (1 - level)
         page = np.clip(np.rint(page), 0, 255).astype(np.uint8)
+    return page, ink
+
+
+def _skew(
+    page: Any,
+    ink: NDArray[np.uint8],
+    chars: list[SynthChar],
+    style: PageStyle,
+    rng: np.random.Generator,
+) -> tuple[Any, list[SynthChar], float]:
+    """Rotate the page by an angle drawn from the style, and the boxes with it."""
+    import cv2
+
     angle = float(rng.uniform(-style.skew_deg, style.skew_deg)) if style.skew_deg else 0.0
-    chars = [SynthChar(t, b, li, wi) for t, b, li, wi in placed]
     if angle:
-        centre = (width / 2, height / 2)
-        rot: Any = cv2.getRotationMatrix2D(centre, angle, 1.0)
+        height, width = ink.shape
+        rot: Any = cv2.getRotationMatrix2D((width / 2, height / 2), angle, 1.0)
         page = cv2.warpAffine(page, rot, (width, height), flags=cv2.INTER_LINEAR, borderValue=255)
         ink_rot: Any = cv2.warpAffine(ink, rot, (width, height), flags=cv2.INTER_LINEAR)
         chars = [_rotated(c, rot, ink_rot) for c in chars]
+    return page, chars, angle
+
+
+def _degrade(page: Any, style: PageStyle, rng: np.random.Generator) -> Any:
+    """Add the style's scanner noise and JPEG artefacts."""
+    import cv2
+
     if style.noise:
         noisy = page.astype(np.float32) + rng.normal(0, style.noise, page.shape).astype(np.float32)
         page = np.clip(noisy, 0, 255).astype(np.uint8)
     if style.jpeg_quality is not None:
         ok, buf = cv2.imencode(".jpg", page, [cv2.IMWRITE_JPEG_QUALITY, style.jpeg_quality])
         page = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE) if ok else page
-    return SynthPage(np.ascontiguousarray(page, dtype=np.uint8), tuple(chars), angle)
+    return page
 
 
 _UPPER = frozenset(DIGITS + UPPER)
