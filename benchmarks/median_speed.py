@@ -39,7 +39,11 @@ def main() -> None:
     from handocr.api import Recognizer
     from handocr.ensemble import Ensemble
     from handocr.train.data import load_emnist, to_label_space
-    from handocr.train.synth import PageStyle, render_page
+
+    try:
+        from handocr.train.synth import PageStyle, render_page
+    except ImportError:  # a build before issue #22 (for interleaved comparisons)
+        from handocr.synth import PageStyle, render_page  # type: ignore[no-redef]
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--crop-reps", type=int, default=150)
@@ -52,9 +56,11 @@ def main() -> None:
     style = PageStyle(lines=30, words_per_line=8, chars_per_word=(4, 8), height=(28, 40))
     page = render_page(s.images, to_label_space(s), style, seed=0).image
     rec = Recognizer(device="cpu")
+    # read_images since issue #22; read_pages before
+    read = getattr(rec, "read_images", None) or rec.read_pages  # type: ignore[attr-defined]
     row = {
         "classify_256_ms": round(1000 * median_s(lambda: ens.predict_proba(x), args.crop_reps), 2),
-        "dense_page_s": round(median_s(lambda: rec.read_images([page]), args.page_reps, 1), 3),
+        "dense_page_s": round(median_s(lambda: read([page]), args.page_reps, 1), 3),
     }
     print(json.dumps(row))
 

@@ -111,15 +111,17 @@ def read(
         raise typer.Exit(code=int(ExitCode.USAGE))
     errors: list[HandocrError] = []
     docs: list[Document] = []
-    kept = _PageImages(FORMATS[fmt].needs_images)
     used_names: set[str] = set()
     images: list[bytes] = []
     update, stop = progress_bar("reading", enabled=not quiet)
     try:
         inputs = expand_inputs(pages, recursive=recursive)
-        hooks = [h for h in (_overlay_writer(overlay), kept.hook) if h is not None]
         for result in rec.read_inputs(
-            inputs, errors="report", on_page=_chain(hooks), progress=update
+            inputs,
+            errors="report",
+            on_page=_overlay_writer(overlay),
+            images=FORMATS[fmt].needs_images,
+            progress=update,
         ):
             if result.error is not None:
                 if not any(e is result.error for e in errors):  # a model error fails many
@@ -128,7 +130,7 @@ def read(
                 continue
             if result.document is None:
                 continue
-            page_images = kept.take(result.document)
+            page_images = None if result.images is None else list(result.images)
             if output_dir is not None:
                 name = "stdin" if result.source == "-" else Path(result.source).name
                 if name in used_names:  # scans/2023/001.png and scans/2024/001.png
@@ -285,47 +287,6 @@ def _read_template(
     code = exit_code_for(errors, succeeded=len(results) - len(errors))
     if code != ExitCode.OK:
         raise typer.Exit(code=int(code))
-
-
-class _PageImages:
-    """Keeps each page's image as PNG for the formats that embed them (``pdf``)."""
-
-    def __init__(self, wanted: bool) -> None:
-        self.wanted = wanted
-        self.pending: dict[tuple[str | None, int], list[bytes]] = {}
-
-    @property
-    def hook(self) -> Callable[[Page, np.ndarray], None] | None:
-        if not self.wanted:
-            return None
-
-        def keep(page: Page, image: np.ndarray) -> None:
-            from handocr.formats.pdf import encode_page_image
-
-            key = (page.source, page.index)
-            self.pending.setdefault(key, []).append(encode_page_image(image))
-
-        return keep
-
-    def take(self, doc: Document) -> list[bytes] | None:
-        """Return the images of ``doc``'s pages, in order (None when not kept)."""
-        if not self.wanted:
-            return None
-        return [self.pending[p.source, p.index].pop(0) for p in doc.pages]
-
-
-def _chain(
-    hooks: list[Callable[[Page, np.ndarray], None]],
-) -> Callable[[Page, np.ndarray], None] | None:
-    """One ``on_page`` hook calling each of ``hooks`` in turn (None for none)."""
-    if not hooks:
-        return None
-
-    def call(page: Page, image: np.ndarray) -> None:
-        for hook in hooks:
-            hook(page, image)
-
-    return call
 
 
 def _overlay_writer(folder: Path | None) -> Callable[[Page, np.ndarray], None] | None:

@@ -65,12 +65,16 @@ class InputResult:
         Its pages (numbered from 0 within the input); None when it failed.
     error : HandocrError or None
         Why it failed; None when it was read.
+    images : tuple of bytes or None
+        Each page's gray image as PNG, in the order of ``document.pages``, when asked for
+        (:meth:`Recognizer.read_inputs` ``images=True``: the searchable PDF embeds them).
     """
 
     index: int
     source: str
     document: Document | None = None
     error: HandocrError | None = None
+    images: tuple[bytes, ...] | None = None
 
     @property
     def ok(self) -> bool:
@@ -369,6 +373,7 @@ class Recognizer:
         *,
         errors: Literal["raise", "report"] = "raise",
         on_page: OnPage | None = None,
+        images: bool = False,
         progress: Callable[[int, int], None] | None = None,
     ) -> Iterator[InputResult]:
         """Read inputs one after the other, each into a document of its own.
@@ -385,6 +390,9 @@ class Recognizer:
             As :meth:`stream`.
         on_page : callable, optional
             ``on_page(page, image)`` with each page read and its gray image (overlays).
+        images : bool
+            Keep each page's image, PNG-encoded as it is read, in :attr:`InputResult.images`
+            (for the formats that embed them, :attr:`handocr.formats.Format.needs_images`).
         progress : callable, optional
             ``progress(done, total)`` after each input (``total`` is 0 for an iterator).
 
@@ -398,9 +406,13 @@ class Recognizer:
         HandocrError, OptionError
             As :meth:`stream`.
         """
-        records = self.stream(sources, errors=errors, images=on_page is not None, progress=progress)
+        from handocr.formats.pdf import encode_page_image
+
+        keep = images or on_page is not None
+        records = self.stream(sources, errors=errors, images=keep, progress=progress)
         for k, group in itertools.groupby(records, key=lambda r: r.input):
             pages: list[Page] = []
+            pngs: list[bytes] = []
             label, error = "", None
             for record in group:
                 label = record.source
@@ -411,10 +423,13 @@ class Recognizer:
                     pages.append(page)
                     if on_page is not None and record.image is not None:
                         on_page(page, record.image)
+                    if images and record.image is not None:
+                        pngs.append(encode_page_image(record.image))
             if error is not None:
                 yield InputResult(k, label, error=error)
             else:
-                yield InputResult(k, label, Document(tuple(pages), self.loaded_models))
+                doc = Document(tuple(pages), self.loaded_models)
+                yield InputResult(k, label, doc, images=tuple(pngs) if images else None)
 
     def read(
         self,

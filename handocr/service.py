@@ -303,25 +303,24 @@ def _render(
         No slot came free within the timeout, or ``cancel`` was set (the request was
         answered 503): the reading stops at its next page.
     """
-    from handocr.formats import render_bytes
-    from handocr.formats.pdf import encode_page_image
+    from handocr.formats import FORMATS, render_bytes
     from handocr.result import Document
 
     if not slots.acquire(timeout=cfg.timeout):
         raise TimeoutError("no reading slot came free")
     try:
-        pages, images = [], []
-        keep = format == "pdf"
+        pages: list[Document] = []
+        images: list[bytes] = []
 
         def hook(page: Any, image: Any) -> None:
             if cancel.is_set():  # the request was answered 503: stop reading
                 raise TimeoutError("abandoned")
-            if keep:
-                images.append(encode_page_image(image))
 
-        for result in reader.read_inputs([data], errors="raise", on_page=hook):
+        keep = FORMATS[format].needs_images
+        for result in reader.read_inputs([data], errors="raise", on_page=hook, images=keep):
             if result.document is not None:
                 pages.append(result.document)
+                images += result.images or ()
         doc = Document.concat(pages, reader.loaded_models)
         return render_bytes(doc, format, images, dpi=reader.options.dpi)
     finally:
