@@ -21,6 +21,7 @@ from typing import Annotated, Any, Optional, get_args, get_origin
 import typer
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
+from handocr.decode_context import KIND_CHOICES
 from handocr.errors import HandocrError, OptionError
 from handocr.formats import FORMATS
 from handocr.labels import CHARSETS, Charset
@@ -383,6 +384,15 @@ Binarize = Annotated[
     ),
 ]
 Deskew = Annotated[bool, typer.Option(help="level skewed multi-line pages before segmentation")]
+KindOpt = Annotated[
+    str,
+    typer.Option(
+        "--kind",
+        metavar="KIND",
+        parser=choice("a kind of word", KIND_CHOICES),
+        help="which words to print: all, handwritten or printed",
+    ),
+]
 LetterPrior = Annotated[
     float,
     typer.Option(

@@ -20,6 +20,7 @@ from handocr_cli.common import (
     Dpi,
     FormatOpt,
     Inputs,
+    KindOpt,
     LetterPrior,
     LineModels,
     Models,
@@ -64,6 +65,7 @@ def read(
     charset: CharsetOpt = None,
     deskew: Deskew = DEFAULTS.deskew,
     binarize: Binarize = DEFAULTS.binarize,
+    kind: KindOpt = DEFAULTS.kind,
     overlay: Overlay = None,
     template: TemplateOpt = None,
     device: Device = DEFAULTS.device,
@@ -96,6 +98,7 @@ def read(
         models=tuple(models) if models else None, device=device, backend=backend,
         voting=voting, cascade=cascade, dpi=dpi, pages=page_ranges, binarize=binarize,
         deskew=deskew, charset=charset, letter_prior=letter_prior, line_models=line_models,
+        kind=kind,
     )  # fmt: skip
     rec = Recognizer(options)
     if template is not None:
@@ -188,6 +191,7 @@ def batch(
     page_ranges: PageRanges = None,
     dpi: Dpi = DEFAULTS.dpi,
     charset: CharsetOpt = None,
+    kind: KindOpt = DEFAULTS.kind,
     line_models: LineModels = None,
     stall_timeout: Annotated[
         float,
@@ -212,7 +216,9 @@ def batch(
 
     from handocr.batch import run_batch
 
-    options = read_options(dpi=dpi, pages=page_ranges, charset=charset, line_models=line_models)
+    options = read_options(
+        dpi=dpi, pages=page_ranges, charset=charset, kind=kind, line_models=line_models
+    )
     update, stop = progress_bar("files", enabled=not quiet)
     try:
         summary = run_batch(

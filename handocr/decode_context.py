@@ -38,12 +38,13 @@ from numpy.typing import NDArray
 
 from handocr.errors import OptionError
 from handocr.labels import DIGITS, LABELS, LETTER_FREQUENCY, MERGED_LOWER, Charset
-from handocr.result import Box
+from handocr.result import KINDS, Box
 
 __all__ = [
     "BAR_ASPECT",
     "CASE_PRIOR",
     "DecodeConfig",
+    "KIND_CHOICES",
     "LETTER_PRIOR",
     "LINE_TYPE_PRIOR",
     "TYPE_PRIOR",
@@ -89,6 +90,9 @@ def _case_masks(first: NDArray[np.bool_]) -> Masks:
     }
 
 
+KIND_CHOICES = ("all", *KINDS)
+"""Values of :attr:`DecodeConfig.kind`: every word, or only the words of one kind."""
+
 LETTER_PRIOR = 1.0
 """Default weight of the letter-frequency prior (:func:`apply_letter_prior`); 0 turns it off."""
 
@@ -115,6 +119,9 @@ class DecodeConfig:
     letter_prior : float, default 1.0
         Weight of the English letter-frequency prior (:func:`apply_letter_prior`; 1 is Bayes'
         rule for English text, 0 turns it off for codes and serial numbers); >= 0.
+    kind : {"all", "handwritten", "printed"}, default "all"
+        Which words a read page keeps (:data:`KIND_CHOICES`): every word, or only those of one
+        kind (:func:`handocr.result.keep_kind`, applied once a page is read and fused).
 
     Raises
     ------
@@ -127,6 +134,7 @@ class DecodeConfig:
     case_context: bool = True
     bars_as_i: bool = True
     letter_prior: float = LETTER_PRIOR
+    kind: str = "all"
 
     def __post_init__(self) -> None:
         """Check every value and resolve the typed ones."""
@@ -143,6 +151,8 @@ class DecodeConfig:
         for name in ("word_context", "case_context", "bars_as_i"):
             if not isinstance(getattr(self, name), bool):
                 raise OptionError(f"{name} must be True or False, not {getattr(self, name)!r}")
+        if self.kind not in KIND_CHOICES:
+            raise OptionError(f"kind must be one of {', '.join(KIND_CHOICES)}, not {self.kind!r}")
 
 
 _LETTER_WEIGHT = np.array(

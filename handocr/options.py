@@ -115,7 +115,8 @@ class ReadOptions:
     search : SearchConfig or bool, optional
         The segmentation search (``search=False`` switches it off).
     decode : DecodeConfig, optional
-        ``charset``, ``word_context``, ``case_context``, ``bars_as_i``, ``letter_prior``.
+        ``charset``, ``word_context``, ``case_context``, ``bars_as_i``, ``letter_prior``,
+        ``kind``.
     **flat
         Any field of the stage configs above by its own name, e.g. ``charset="digits"``.
 

@@ -16,6 +16,7 @@ classify    :meth:`handocr.api.Recognizer.classify`          ``(N, 1 + M, 47)`` 
 search      :func:`handocr.segment.search.search_lattices`   cuts and joins by a best-path search
 decode      :func:`handocr.decode.decode_page`               :class:`handocr.result.Page`
 fuse        :func:`handocr.fusion.fuse_line`                 line members' readings fused
+kind        :func:`handocr.result.keep_kind`                 the words of the kind asked for
 ==========  ===============================================  ====================================
 """
 
@@ -28,7 +29,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
-from handocr.result import Box, Char, Page
+from handocr.result import Box, Char, Page, keep_kind
 
 if TYPE_CHECKING:
     from handocr.api import Recognizer
@@ -125,6 +126,8 @@ def read_images(
         Per image, the page (``index`` 0) and the pieces read, in reading order: one per
         character (``page.lines -> words -> chars``) without line members; with them, the
         pieces of the chosen segmentation, which a fused reading may leave out or add to.
+        Under ``kind="handwritten"`` or ``"printed"`` each page keeps only its words of that
+        kind (:func:`_keep_kind`, the one place the option applies).
 
     Raises
     ------
@@ -177,8 +180,27 @@ def read_images(
         page = replace(page, number=number)
         read.append((page, lev, [x for x in found if x is not None], lines))
     if fuse:
-        return fuse_pages(rec, read)
-    return [(page, [p for row in lines for p in row]) for page, _, _, lines in read]
+        out = fuse_pages(rec, read)
+    else:
+        out = [(page, [p for row in lines for p in row]) for page, _, _, lines in read]
+    if o.kind == "all":
+        return out
+    return [_keep_kind(page, pieces, o.kind, per_char=not fuse) for page, pieces in out]
+
+
+def _keep_kind(
+    page: Page, pieces: list[Piece], kind: str, *, per_char: bool
+) -> tuple[Page, list[Piece]]:
+    """Keep the page's words of ``kind`` (:func:`handocr.result.keep_kind`).
+
+    With ``per_char`` (one piece per character, in reading order) the pieces of the words left
+    out go too; a fused reading's pieces are not matched to its characters and stay whole.
+    """
+    kept = keep_kind(page, kind)
+    if not per_char or kept is page:
+        return kept, pieces
+    mask = [w.kind == kind for line in page.lines for w in line.words for _ in w.chars]
+    return kept, [p for p, keep in zip(pieces, mask, strict=True) if keep]
 
 
 def fuse_pages(rec: Recognizer, read: list[_Read]) -> list[tuple[Page, list[Piece]]]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 __all__ = [
@@ -20,20 +20,25 @@ __all__ = [
     "Block",
     "Box",
     "Char",
+    "KINDS",
     "Document",
     "Line",
     "ModelInfo",
     "Page",
     "Word",
     "group_blocks",
+    "keep_kind",
     "page_blocks",
 ]
 
 SCHEMA_VERSION = 3
 """Version of the JSON result schema (docs/result-schema.md). 2 added ``votes`` per character,
-3 each page's own ``number`` within its input, its ``blocks`` and each line's ``baseline``;
-:meth:`Document.from_dict` also reads 1 and 2."""
+3 each page's own ``number`` within its input, its ``blocks``, each line's ``baseline`` and
+each word's ``kind``; :meth:`Document.from_dict` also reads 1 and 2 (their words handwritten)."""
 READABLE_SCHEMAS = (1, 2, 3)
+
+KINDS = ("handwritten", "printed")
+"""How a word was produced (:attr:`Word.kind`): written by hand, or printed (typed, typeset)."""
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -207,10 +212,37 @@ class _CharGroup:
 
 @dataclass(frozen=True, slots=True)
 class Word(_CharGroup):
-    """Characters without a word break between them, left to right."""
+    """Characters without a word break between them, left to right.
+
+    Attributes
+    ----------
+    chars : tuple of Char
+    box : Box
+    kind : {"handwritten", "printed"}, default "handwritten"
+        How the word was produced (:data:`KINDS`).
+
+    Raises
+    ------
+    ValueError
+        ``kind`` is not one of :data:`KINDS`.
+    """
 
     chars: tuple[Char, ...]
     box: Box
+    kind: str = "handwritten"
+
+    def __post_init__(self) -> None:
+        """Check the kind."""
+        if self.kind not in KINDS:
+            raise ValueError(f"word kind must be one of {', '.join(KINDS)}, not {self.kind!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict (``kind`` before ``chars``)."""
+        d = _CharGroup.to_dict(self)
+        chars = d.pop("chars")
+        d["kind"] = self.kind
+        d["chars"] = chars
+        return d
 
     @property
     def text(self) -> str:
@@ -226,8 +258,12 @@ class Word(_CharGroup):
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Word:
-        """Inverse of :meth:`to_dict`."""
-        return cls(tuple(Char.from_dict(c) for c in d["chars"]), Box.from_list(d["box"]))
+        """Inverse of :meth:`to_dict` (a word without ``kind``, before schema 3, is handwritten)."""
+        return cls(
+            tuple(Char.from_dict(c) for c in d["chars"]),
+            Box.from_list(d["box"]),
+            str(d.get("kind", "handwritten")),
+        )
 
 
 Baseline = tuple[tuple[int, int], tuple[int, int]]
@@ -268,6 +304,25 @@ class Line(_CharGroup):
     def text(self) -> str:
         """Words joined by a space."""
         return " ".join(w.text for w in self.words)
+
+    @property
+    def kind(self) -> str | None:
+        """The kind (:data:`KINDS`) all the line's words share; None when mixed or empty."""
+        kinds = {w.kind for w in self.words}
+        return kinds.pop() if len(kinds) == 1 else None
+
+    def keep_kind(self, kind: str) -> Line:
+        """Return the line with only its words of ``kind`` (the box and baseline kept).
+
+        Raises
+        ------
+        ValueError
+            ``kind`` is not one of :data:`KINDS`.
+        """
+        _check_kind(kind)
+        if all(w.kind == kind for w in self.words):
+            return self
+        return Line(tuple(w for w in self.words if w.kind == kind), self.box, self.baseline)
 
     def all_chars(self) -> tuple[Char, ...]:
         """Return the characters of all words."""
@@ -416,6 +471,10 @@ class Page:
         """Lines joined by newlines."""
         return "\n".join(line.text for line in self.lines)
 
+    def keep_kind(self, kind: str) -> Page:
+        """Return the page with only its words of ``kind``: :func:`keep_kind`."""
+        return keep_kind(self, kind)
+
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict."""
         return {
@@ -452,6 +511,58 @@ def page_blocks(page: Page) -> tuple[Block, ...]:
     if page.blocks or not page.lines:
         return page.blocks
     return (Block(Box.enclosing([line.box for line in page.lines]), 0, len(page.lines)),)
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in KINDS:
+        raise ValueError(f"word kind must be one of {', '.join(KINDS)}, not {kind!r}")
+
+
+def keep_kind(page: Page, kind: str) -> Page:
+    """Return ``page`` with only its words of ``kind``; lines left without words are dropped.
+
+    A kept line keeps its box and baseline (the line as the layout found it); each block keeps
+    its lines that are left, with its box their union, and a block left without lines is
+    dropped, so the blocks still tile the lines (a page without blocks stays without).
+
+    Parameters
+    ----------
+    page : Page
+    kind : {"handwritten", "printed"}
+        The kind of word to keep (:data:`KINDS`).
+
+    Returns
+    -------
+    Page
+        ``page`` itself when every word is of ``kind``.
+
+    Raises
+    ------
+    ValueError
+        ``kind`` is not one of :data:`KINDS`.
+
+    Examples
+    --------
+    >>> ch = Char("A", Box(0, 0, 5, 5), 0.9)
+    >>> line = Line((Word((ch,), ch.box), Word((ch,), ch.box, "printed")), Box(0, 0, 5, 5))
+    >>> page = Page(0, 5, 5, (line,))
+    >>> [w.kind for w in keep_kind(page, "printed").lines[0].words]
+    ['printed']
+    >>> keep_kind(page, "printed").text, keep_kind(page, "handwritten").text
+    ('A', 'A')
+    """
+    _check_kind(kind)
+    if all(w.kind == kind for line in page.lines for w in line.words):
+        return page
+    lines: list[Line] = []
+    blocks: list[Block] = []
+    for block in page_blocks(page):
+        kept = [k for k in (x.keep_kind(kind) for x in block.lines_of(page)) if k.words]
+        if kept:
+            box = Box.enclosing([x.box for x in kept])
+            blocks.append(Block(box, len(lines), len(kept)))
+            lines.extend(kept)
+    return replace(page, lines=tuple(lines), blocks=tuple(blocks) if page.blocks else ())
 
 
 @dataclass(frozen=True, slots=True)

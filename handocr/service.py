@@ -3,12 +3,14 @@
 Endpoints:
 
 - ``POST /v1/read``: multipart ``file`` (an image or a PDF), optional form fields ``charset``
-  (as ``--charset``), ``format`` (``json``, ``text``, ``hocr``, ``tsv``, ``alto``, ``page``,
-  ``pdf``) and ``dpi`` (PDF rendering); returns the reading in that format.
+  (as ``--charset``), ``kind`` (as ``--kind``: ``all``, ``handwritten`` or ``printed``),
+  ``format`` (``json``, ``text``, ``hocr``, ``tsv``, ``alto``, ``page``, ``pdf``) and ``dpi``
+  (PDF rendering); returns the reading in that format.
 - ``GET /v1/models``: the loaded members (name, tag, sha256) and the reading options.
 - ``GET /healthz``: ``{"status": "ok"}``.
 - ``GET /``: a page to drop or pick a scan and see the overlay (boxes coloured by confidence,
-  each character's alternatives on hover) and the text, and a canvas to write characters with
+  each word outlined in its kind's colour, each character's alternatives on hover; a filter by
+  kind) and the text, and a canvas to write characters with
   the mouse and see the ensemble's votes.
 - ``/docs``, ``/openapi.json``: the OpenAPI description (FastAPI's).
 
@@ -346,6 +348,7 @@ def _add_read_route(app: Any, rec: Any, cfg: ServiceConfig, guarded: list[Any]) 
         charset: str | None = Form(
             None, description="digits, upper, letters, alnum, or characters"
         ),
+        kind: str | None = Form(None, description="which words: all, handwritten or printed"),
         format: str = Form("json", description=", ".join(FORMATS)),
         dpi: int | None = Form(None, description="PDF rendering resolution"),
     ) -> Any:
@@ -362,6 +365,8 @@ def _add_read_route(app: Any, rec: Any, cfg: ServiceConfig, guarded: list[Any]) 
         changes: dict[str, Any] = {}
         if charset:
             changes["charset"] = charset
+        if kind:
+            changes["kind"] = kind
         if dpi is not None:
             changes["dpi"] = dpi
         reader = rec.with_options(**changes) if changes else rec

@@ -10,6 +10,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -252,3 +253,23 @@ def stroke_on_pad(page: object) -> None:
     page.mouse.down()  # type: ignore[attr-defined]
     page.mouse.move(x, pad["y"] + pad["height"] - 20, steps=10)  # type: ignore[attr-defined]
     page.mouse.up()  # type: ignore[attr-defined]
+
+
+def with_kinds(doc: Document, kinds: dict[str, str]) -> Document:
+    """``doc`` with the words whose text is a key of ``kinds`` set to its kind."""
+    pages = []
+    for page in doc.pages:
+        lines = tuple(
+            replace(
+                line,
+                words=tuple(replace(w, kind=kinds.get(w.text, w.kind)) for w in line.words),
+            )
+            for line in page.lines
+        )
+        pages.append(replace(page, lines=lines))
+    return replace(doc, pages=tuple(pages))
+
+
+def mixed_kind_document() -> Document:
+    """Two blocks: "AB 12" (AB printed) over "CD" (printed), then "Z" (handwritten)."""
+    return with_kinds(two_block_document(), {"AB": "printed", "CD": "printed"})

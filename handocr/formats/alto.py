@@ -7,7 +7,11 @@ reading block (:func:`handocr.result.page_blocks`), in reading order, each with 
 that ALTO 4.2 and later take, where known), each a run of ``String`` elements (one per word,
 ``WC`` the word confidence in [0, 1]) separated by ``SP``, and per character a ``Glyph`` with
 ``GC`` its confidence in [0, 1]. Positions (``HPOS``, ``VPOS``, ``WIDTH``, ``HEIGHT``) in page
-pixels. Validated against the official schema in the tests.
+pixels. A word's kind is a tag: ``Tags`` holds an ``OtherTag`` per kind present
+(``ID="kind_handwritten"``, ``TYPE="production"``, ``LABEL="handwritten"``; ALTO has no
+attribute for it, and ``OtherTag`` is its tag for "any other characteristic", classified by
+``TYPE``) that each ``String`` names in its ``TAGREFS``. Validated against the official schema
+in the tests.
 """
 
 from __future__ import annotations
@@ -40,6 +44,11 @@ def _pos(box: Box) -> dict[str, str]:
     }
 
 
+def _tag(kind: str) -> str:
+    """Return the ``ID`` of a word kind's ``OtherTag``."""
+    return f"kind_{kind}"
+
+
 def to_alto(doc: Document, *, version: str = __version__) -> str:
     """Render ``doc`` as one ALTO 4.4 document (every page a ``Page`` of its ``Layout``).
 
@@ -54,7 +63,7 @@ def to_alto(doc: Document, *, version: str = __version__) -> str:
     str
         XML (UTF-8 declared).
     """
-    from handocr.result import Box, page_blocks
+    from handocr.result import KINDS, Box, page_blocks
 
     root = _root("alto", {"SCHEMAVERSION": "4.4"})
     desc = _sub(root, "Description")
@@ -70,6 +79,13 @@ def to_alto(doc: Document, *, version: str = __version__) -> str:
     software = _sub(step, "processingSoftware")
     _sub(software, "softwareName").text = "handocr"
     _sub(software, "softwareVersion").text = version
+    kinds = {w.kind for p in doc.pages for line in p.lines for w in line.words}
+    if kinds:  # the schema orders Tags after Description (and Styles), before Layout
+        tags = _sub(root, "Tags")
+        for kind in KINDS:
+            if kind in kinds:
+                attrs = {"ID": _tag(kind), "TYPE": "production", "LABEL": kind}
+                _sub(tags, "OtherTag", {**attrs, "DESCRIPTION": f"{kind} word"})
     layout = _sub(root, "Layout")
     for page in doc.pages:
         n = page.index + 1
@@ -116,6 +132,7 @@ def _line(block: ET.Element, line: Line, ident: str) -> None:
                 "CONTENT": word.text,
                 **_pos(word.box),
                 "WC": unit(word.confidence),
+                "TAGREFS": _tag(word.kind),
             },
         )
         for ci, ch in enumerate(word.chars, start=1):

@@ -9,6 +9,9 @@ between them** (consumers such as OCRmyPDF's ``HocrParser`` take an element's te
 children's and tails, so whitespace inside a word would become part of it). ``bbox`` in page
 pixels (left, top, right, bottom; right/bottom exclusive like Tesseract's), ``x_wconf`` an
 integer percentage, ``x_conf`` per character, ``scan_res`` when the resolution is known.
+A word's kind is its ``x_kind`` property (``x_kind handwritten`` or ``x_kind printed``): hOCR
+1.2 has no property for it, and leaves properties prefixed ``x_`` to the engine (as
+Tesseract's ``x_wconf``, ``x_fsize``); readers skip properties they do not know.
 """
 
 from __future__ import annotations
@@ -92,7 +95,11 @@ def _line_element(par: ET.Element, line: Line, ident: str) -> None:
     for wi, word in enumerate(line.words, start=1):
         wconf = round(100 * word.confidence)
         w = _el(
-            span, "span", "ocrx_word", f"word_{ident}_{wi}", f"{_bbox(word.box)}; x_wconf {wconf}"
+            span,
+            "span",
+            "ocrx_word",
+            f"word_{ident}_{wi}",
+            f"{_bbox(word.box)}; x_wconf {wconf}; x_kind {word.kind}",
         )
         w.text = None
         for ch in word.chars:

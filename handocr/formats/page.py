@@ -6,6 +6,9 @@ Built with :mod:`xml.etree.ElementTree`. PAGE holds one page per document (``PcG
 there are several) > ``TextLine`` > ``Word`` > ``Glyph``, each with its ``Coords`` (the box's
 four corners, page pixels) and a ``TextEquiv`` whose ``conf`` is the confidence in [0, 1]
 (``Unicode`` the text); a ``TextLine`` has its ``Baseline`` after its ``Coords`` where known.
+Each ``Word`` has its kind as the schema's ``production`` attribute (:data:`PRODUCTION`:
+``handwritten-printscript`` or ``printed``), and so has a ``TextLine`` or ``TextRegion`` whose
+words all share one kind (the schema lets a child override its parent's).
 Points are pixels, inclusive (a box's right and bottom edges are its last column and row; a
 baseline's ``y`` the last row of ink resting on it). Validated against the official schema in
 the tests.
@@ -23,10 +26,14 @@ from handocr.version import __version__
 if TYPE_CHECKING:
     from handocr.result import Box, Document, Line, Page
 
-__all__ = ["PAGE_NS", "to_page_xml"]
+__all__ = ["PAGE_NS", "PRODUCTION", "to_page_xml"]
 
 PAGE_NS = "http://schema.primaresearch.org/PAGE/gts/pagecontent/2019-07-15"
 """The PAGE 2019-07-15 namespace."""
+
+PRODUCTION = {"handwritten": "handwritten-printscript", "printed": "printed"}
+"""Each word kind (:data:`handocr.result.KINDS`) as PAGE's ``ProductionSimpleType``: handocr
+reads hand-printed (separate) characters, not cursive."""
 
 _SCHEMA = f"{PAGE_NS} {PAGE_NS}/pagecontent.xsd"
 _root, _sub = namespace(PAGE_NS, _SCHEMA)
@@ -44,6 +51,11 @@ def _baseline(parent: ET.Element, line: Line) -> None:
     xb = max(xb - 1, xa)  # the last column, as in Coords
     points = f"{xa},{max(ya - 1, 0)} {xb},{max(yb - 1, 0)}"
     _sub(parent, "Baseline", {"points": points})
+
+
+def _production(kinds: set[str]) -> dict[str, str]:
+    """``production`` of an element whose words have ``kinds``: set when they share one."""
+    return {"production": PRODUCTION[next(iter(kinds))]} if len(kinds) == 1 else {}
 
 
 def _text(parent: ET.Element, text: str, conf: float | None = None) -> None:
@@ -111,15 +123,18 @@ def to_page_xml(
         for bi in range(1, len(blocks) + 1):
             _sub(order, "RegionRefIndexed", {"index": str(bi - 1), "regionRef": f"r{n}_{bi}"})
     for bi, block in enumerate(blocks, start=1):
-        region = _sub(p, "TextRegion", {"id": f"r{n}_{bi}", "type": "paragraph"})
-        _coords(region, block.box)
         lines = block.lines_of(page)
+        kinds = {w.kind for line in lines for w in line.words}
+        attrs = {"id": f"r{n}_{bi}", "type": "paragraph", **_production(kinds)}
+        region = _sub(p, "TextRegion", attrs)
+        _coords(region, block.box)
         for li, line in enumerate(lines, start=block.first + 1):
-            tl = _sub(region, "TextLine", {"id": f"l{n}_{li}"})
+            line_kinds = {w.kind for w in line.words}
+            tl = _sub(region, "TextLine", {"id": f"l{n}_{li}", **_production(line_kinds)})
             _coords(tl, line.box)
             _baseline(tl, line)
             for wi, word in enumerate(line.words, start=1):
-                w = _sub(tl, "Word", {"id": f"w{n}_{li}_{wi}"})
+                w = _sub(tl, "Word", {"id": f"w{n}_{li}_{wi}", **_production({word.kind})})
                 _coords(w, word.box)
                 for ci, ch in enumerate(word.chars, start=1):
                     g = _sub(w, "Glyph", {"id": f"g{n}_{li}_{wi}_{ci}"})

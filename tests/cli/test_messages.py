@@ -161,6 +161,10 @@ def test_unknown_line_member(use_tiny_weights: Path, page_file: Path) -> None:
          "soft, hard"),
         (["--binarize", "otsuu"], "--binarize: 'otsuu' is not a binarisation method; did you mean "
          "otsu? use one of otsu, sauvola"),
+        (["--kind", "typed"], "--kind: 'typed' is not a kind of word; use one of all, "
+         "handwritten, printed"),
+        (["--kind", "print"], "--kind: 'print' is not a kind of word; did you mean printed? "
+         "use one of all, handwritten, printed"),
         (["--dpi", "high"], "--dpi: 'high' is not a whole number"),
         (["--dpi", "0"], "--dpi: 0 is out of range; use 1 or more"),
         (["--letter-prior", "-1"], "--letter-prior: -1 is out of range; use 0.0 or more"),
@@ -181,6 +185,13 @@ def test_a_missing_required_option(tmp_path: Path) -> None:
     assert _said(["batch", str(tmp_path)], ExitCode.USAGE) == (
         "handocr: handocr batch needs --output-dir DIR (folder of rows, page results and "
         "summary); see 'handocr batch --help'"
+    )
+
+
+def test_batch_bad_kind(tmp_path: Path) -> None:
+    args = ["batch", str(tmp_path), "--output-dir", str(tmp_path / "out"), "--kind", "typed"]
+    assert _said(args, ExitCode.USAGE) == (
+        "handocr: --kind: 'typed' is not a kind of word; use one of all, handwritten, printed"
     )
 
 

@@ -159,6 +159,21 @@ def test_cli_options_reach_the_reading(use_tiny_weights: Path, page_file: Path) 
     assert res.stdout == expected.text + "\n"
 
 
+def test_kind_option_chooses_the_words_printed(use_tiny_weights: Path, page_file: Path) -> None:
+    every = runner.invoke(app, ["read", "-f", "json", str(page_file)])
+    assert every.exit_code == 0, every.output
+    doc = Document.from_json(every.stdout)
+    assert {w.kind for line in doc.pages[0].lines for w in line.words} == {"handwritten"}
+    hand = runner.invoke(app, ["read", "--kind", "handwritten", str(page_file)])
+    assert hand.exit_code == 0 and hand.stdout == doc.text + "\n"
+    printed = runner.invoke(app, ["read", "--kind", "printed", "-f", "json", str(page_file)])
+    assert printed.exit_code == 0, printed.output
+    jsonschema.validate(json.loads(printed.stdout), SCHEMA)
+    none = Document.from_json(printed.stdout)
+    assert none.pages[0].lines == () and none.pages[0].blocks == ()
+    assert none == Document.from_json(recognize(page_file, kind="printed").to_json())
+
+
 def test_overlay_writes_one_png_per_page(use_tiny_weights: Path, tmp_path: Path) -> None:
     pages = [Image.fromarray(draw_text_page([t])) for t in ("AB", "CD")]
     tif = tmp_path / "two.tif"

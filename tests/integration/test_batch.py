@@ -206,3 +206,15 @@ def test_rows_carry_the_page_s_own_number_under_a_page_range(
     assert [r["page"] for r in rows_of(out)] == [2]
     again = run_batch([folder / "two.tif"], out, workers=1)  # page 1 is still to read
     assert again.read == 1 and [r["page"] for r in rows_of(out)] == [1, 2]
+
+
+def test_batch_kind_option_reaches_the_reading(
+    use_tiny_weights: Path, folder: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    args = ["batch", str(folder / "p0.png"), "--output-dir", str(out), "--kind", "printed", "-q"]
+    res = CliRunner().invoke(app, [*args, "--workers", "1"])
+    assert res.exit_code == ExitCode.OK, res.output
+    (row,) = rows_of(out)
+    assert row["text"] == ""  # every word is handwritten until the classifier marks some printed
+    assert json.loads((out / row["result"]).read_text())["lines"] == []

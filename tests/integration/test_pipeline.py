@@ -139,3 +139,43 @@ def test_reading_with_onnx_never_imports_torch(onnx_weights: Path, tmp_path: Pat
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
     )
     assert run.returncode == 0, run.stderr
+
+
+@pytest.mark.parametrize("line_models", [(), None])  # without line members, and the tiny ones
+def test_the_kind_filter_applies_once_a_page_is_read(
+    use_tiny_weights: Path, two_line_page, monkeypatch: pytest.MonkeyPatch, line_models
+) -> None:
+    """Words marked printed (as the classifier will) are kept or dropped by ``kind``."""
+    from dataclasses import replace
+
+    import handocr.decode
+
+    decode_page = handocr.decode.decode_page
+
+    def first_word_printed(*args, **kwargs):  # type: ignore[no-untyped-def]
+        page = decode_page(*args, **kwargs)
+        lines = list(page.lines)
+        first = lines[0]
+        lines[0] = replace(first, words=(replace(first.words[0], kind="printed"), *first.words[1:]))
+        return replace(page, lines=tuple(lines))
+
+    monkeypatch.setattr(handocr.decode, "decode_page", first_word_printed)
+    image, _ = two_line_page
+    given = {} if line_models is None else {"line_models": line_models}
+    reads = {
+        kind: Recognizer(kind=kind, **given).read_images([image])[0]
+        for kind in ("all", "handwritten", "printed")
+    }
+    every = reads["all"].page
+    if not any(w.kind == "printed" for line in every.lines for w in line.words):
+        pytest.skip("fusion rewrote the line's words")  # fused words are rebuilt from chars
+    printed, hand = reads["printed"].page, reads["handwritten"].page
+    assert [w.kind for line in printed.lines for w in line.words] == ["printed"]
+    assert printed.text == every.lines[0].words[0].text
+    assert all(w.kind == "handwritten" for line in hand.lines for w in line.words)
+    n_words = sum(len(line.words) for line in every.lines)
+    assert sum(len(line.words) for line in hand.lines) == n_words - 1
+    if line_models == ():  # one piece per character: the pieces are filtered too
+        pages = [r.page for r in reads.values()]
+        n_chars = [sum(len(w.chars) for line in p.lines for w in line.words) for p in pages]
+        assert [len(r.pieces or ()) for r in reads.values()] == n_chars

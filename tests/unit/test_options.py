@@ -53,6 +53,8 @@ BAD_VALUES = [
     ({"remove_lines": "no"}, "remove_lines"),
     ({"hysteresis": 0.6}, "hysteresis"),
     ({"bars_as_i": None}, "bars_as_i"),
+    ({"kind": "typed"}, "kind must be one of all, handwritten, printed"),
+    ({"kind": None}, "kind"),
 ]
 
 
@@ -244,3 +246,11 @@ def test_page_selection_messages_say_what_to_write(spec: str, message: str) -> N
 def test_page_selection_reads_numbers_and_ranges() -> None:
     assert parse_pages(" 1 - 3 , 7,2") == frozenset({1, 2, 3, 7})
     assert ReadOptions(pages="4").pages == frozenset({4})
+
+
+def test_kind_is_a_decode_option_reached_by_its_flat_name() -> None:
+    opts = ReadOptions(kind="printed")
+    assert opts.kind == opts.decode.kind == "printed"
+    assert ReadOptions().kind == "all"
+    assert Recognizer(kind="handwritten").options.decode.kind == "handwritten"
+    assert opts.replace(kind="all").kind == "all"

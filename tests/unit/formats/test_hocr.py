@@ -18,7 +18,7 @@ def test_hocr_is_xhtml_with_the_required_classes_and_boxes() -> None:
     words = root.findall(".//h:span[@class='ocrx_word']", NS)
     chars = root.findall(".//h:span[@class='ocrx_cinfo']", NS)
     assert len(lines) == 2 and len(words) == 3 and len(chars) == 5
-    assert words[0].get("title") == "bbox 0 0 18 12; x_wconf 50"
+    assert words[0].get("title") == "bbox 0 0 18 12; x_wconf 50; x_kind handwritten"
     assert "".join(c.text or "" for c in chars) == "AB12Z"
 
 
