@@ -50,7 +50,7 @@ LAYERS = [
         "ctc",
         "ensemble",
     },
-    {"decode_context", "decode", "readings", "fusion", "linecrop"},
+    {"decode_context", "decode", "readings", "fusion", "linecrop", "kind", "printed"},
     {
         "formats",
         "formats.hocr",
