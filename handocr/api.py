@@ -32,6 +32,7 @@ from handocr.result import Document, ModelInfo, Page
 if TYPE_CHECKING:
     from handocr.ensemble import Ensemble
     from handocr.fusion import FusionWeights
+    from handocr.kind import KindClassifier
     from handocr.models.line import LineMember
     from handocr.segment.components import Piece
     from handocr.segment.verifier import Verifier
@@ -218,6 +219,28 @@ class Recognizer:
 
             self._models.fusion[spec] = FusionWeights.pick(load_manifest().fusion, spec)
         return self._models.fusion[spec]
+
+    @property
+    def kind_classifier(self) -> KindClassifier | None:
+        """The printed-or-handwritten word classifier (loads it on first access).
+
+        ``kind.json`` of the weights folder (:func:`handocr.kind.load_kind_classifier`); None
+        when the folder has none (every word then reads as handwritten).
+
+        Raises
+        ------
+        WeightsError
+            The file exists but is unreadable or fails its checksum.
+        """
+        if self._models.kind is None:
+            from handocr.kind import KIND_FILE, load_kind_classifier
+            from handocr.models.manifest import weights_dir
+
+            if not (weights_dir() / KIND_FILE).is_file():
+                log.debug("no %s: every word reads as handwritten", KIND_FILE)
+                return None
+            self._models.kind = load_kind_classifier()
+        return self._models.kind
 
     @property
     def loaded_models(self) -> tuple[ModelInfo, ...]:
@@ -467,13 +490,14 @@ class Recognizer:
 class _Models:
     """The loaded ensemble, held so that recognizers of the same models share one load."""
 
-    __slots__ = ("ensemble", "fusion", "line_members", "verifier")
+    __slots__ = ("ensemble", "fusion", "kind", "line_members", "verifier")
 
     def __init__(self) -> None:
         self.ensemble: Ensemble | None = None
         self.verifier: Verifier | None = None
         self.line_members: list[LineMember] | None = None
         self.fusion: dict[str | None, FusionWeights] = {}  # by charset
+        self.kind: KindClassifier | None = None
 
 
 @functools.lru_cache(maxsize=4)

@@ -183,9 +183,63 @@ def read_images(
         out = fuse_pages(rec, read)
     else:
         out = [(page, [p for row in lines for p in row]) for page, _, _, lines in read]
+    out = sort_kinds(rec, out, images)
     if o.kind == "all":
         return out
     return [_keep_kind(page, pieces, o.kind, per_char=not fuse) for page, pieces in out]
+
+
+def sort_kinds(
+    rec: Recognizer,
+    read: list[tuple[Page, list[Piece]]],
+    images: Sequence[NDArray[np.uint8]],
+) -> list[tuple[Page, list[Piece]]]:
+    """Tell printed words from handwritten ones and read the printed ones as printed text.
+
+    Each word's kind comes from the shipped classifier (:func:`handocr.kind.assign_kinds`:
+    evidence from its characters' regularity, its ink, and the members' confidence and
+    agreement); the words it is surest are printed (P(printed) >= :data:`handocr.printed.REREAD_P`)
+    are then read again by the printed-text reader, the first line member (PP-OCRv5:
+    :func:`handocr.printed.read_printed`). Without a classifier in the weights
+    folder every word stays handwritten; without line members the printed words keep the
+    character members' reading (their pieces then still match the characters one to one).
+
+    Parameters
+    ----------
+    rec : Recognizer
+        Its kind classifier and line members.
+    read : list of (Page, list of Piece)
+        Each page as read, and its pieces.
+    images : sequence of ndarray of uint8, shape (H, W)
+        The pages' gray input images (boxes are in their pixels).
+
+    Returns
+    -------
+    list of (Page, list of Piece)
+    """
+    from handocr.kind import word_features, word_lines
+    from handocr.printed import REREAD_P, read_printed
+
+    clf = rec.kind_classifier
+    if clf is None:
+        return read
+    member = rec.line_members[0] if rec.line_members else None
+    out = []
+    for (page, pieces), image in zip(read, images, strict=True):
+        feats = word_features(page, image)
+        proba = clf.predict_proba(feats, word_lines(page)) if len(feats) else np.zeros(0)
+        kinds = ["printed" if q >= clf.threshold else "handwritten" for q in proba]
+        if "printed" in kinds:
+            it = iter(kinds)
+            lines = tuple(
+                replace(line, words=tuple(replace(w, kind=next(it)) for w in line.words))
+                for line in page.lines
+            )
+            page = replace(page, lines=lines)
+            if member is not None:
+                page = read_printed(page, image, member, [bool(q >= REREAD_P) for q in proba])
+        out.append((page, pieces))
+    return out
 
 
 def _keep_kind(

@@ -25,7 +25,7 @@ from handocr.ctc import best_path, forced_alignment
 from handocr.models.line import FOLDED, LineMember, LineReading
 from handocr.result import Box, Char, Page, Word
 
-__all__ = ["MARGIN_X", "RUN_ASPECT", "TEXT_SHARE", "read_printed"]
+__all__ = ["MARGIN_X", "REREAD_P", "RUN_ASPECT", "TEXT_SHARE", "read_printed"]
 
 TEXT_SHARE = 0.6
 """A run's word boxes fill this share of its crop's rows (paper above and below), as the line
@@ -40,6 +40,16 @@ This and :data:`TEXT_SHARE` were chosen on 2026-12-06 on the NIST example form's
 lines and a share of 0.75; that form is an evaluation page, so other printed pages are the
 real check."""
 
+
+REREAD_P = 0.99
+"""Words whose P(printed) (:mod:`handocr.kind`) is at least this are read again as printed text.
+
+Chosen on the development sets (``handocr eval-pages ../shared/data/pages``, M2, 2026-12-06):
+re-reading every word the classifier calls printed (P >= 0.5) read the NIST form's printed text
+at CER 0.035 but raised kaggle_names from 0.009 to 0.022 and kaggle_names_more from 0.026 to
+0.038 (handwritten names taken for printed and read by PP-OCRv5 alone); 0.9 still raised them
+(0.024, 0.036); 0.99 leaves every set as it was (0.009, 0.026, nist 0.027, orand 0.014) and
+reads the form's printed words at CER 0.049."""
 
 def read_printed(
     page: Page,
