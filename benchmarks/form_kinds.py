@@ -25,7 +25,8 @@ from pathlib import Path
 from rapidfuzz.distance import Levenshtein
 
 from handocr.api import Recognizer
-from handocr.result import KINDS, Box, keep_kind
+from handocr.kind import keep_kind
+from handocr.result import KINDS, Box
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "docs" / "examples"
 FORM = EXAMPLES / "hsf_w4164_fullpage.png"

@@ -121,7 +121,7 @@ class DecodeConfig:
         rule for English text, 0 turns it off for codes and serial numbers); >= 0.
     kind : {"all", "handwritten", "printed"}, default "all"
         Which words a read page keeps (:data:`KIND_CHOICES`): every word, or only those of one
-        kind (:func:`handocr.result.keep_kind`, applied once a page is read and fused).
+        kind (:func:`handocr.kind.keep_kind`, applied once a page is read and fused).
 
     Raises
     ------

@@ -21,6 +21,7 @@ its printed words: the votes are part of the evidence.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -33,7 +34,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from handocr.errors import WeightsError
-from handocr.result import Page, Word
+from handocr.result import KINDS, Line, Page, Word, group_blocks, page_blocks
 
 __all__ = [
     "FEATURES",
@@ -41,13 +42,15 @@ __all__ = [
     "KIND_FILE",
     "LINE_MEMBER_KEY",
     "PRINTED",
-    "KindClassifier",
     "assign_kinds",
     "classifier_sha256",
+    "keep_kind",
+    "KindClassifier",
     "load_kind_classifier",
     "page_words",
-    "word_lines",
+    "printed_proba",
     "word_features",
+    "word_lines",
 ]
 
 log = logging.getLogger(__name__)
@@ -413,10 +416,71 @@ def assign_kinds(
         No classifier given and the shipped one is missing or corrupt.
     """
     clf = classifier if classifier is not None else load_kind_classifier()
+    return [PRINTED if q >= clf.threshold else HANDWRITTEN for q in printed_proba(page, gray, clf)]
+
+
+def printed_proba(
+    page: Page, gray: NDArray[np.uint8], classifier: KindClassifier
+) -> NDArray[np.float64]:
+    """Return P(printed) of each word of ``page`` in reading order, shape ``(N_words,)``.
+
+    The classifier's probability on :func:`word_features`, each word mixed with its line
+    (:meth:`KindClassifier.decision`); ``gray`` is the page's input image, 0 = black.
+    """
     feats = word_features(page, gray)
     if len(feats) == 0:
-        return []
-    return clf.predict(feats, word_lines(page))
+        return np.zeros(0, np.float64)
+    return classifier.predict_proba(feats, word_lines(page))
+
+
+def keep_kind(page: Page, kind: str) -> Page:
+    """Return ``page`` with only its words of ``kind``; lines left without words are dropped.
+
+    A kept line keeps its box and baseline (the line as the layout found it); each block keeps
+    its lines that are left, with its box their union (:func:`handocr.result.group_blocks`), and
+    a block left without lines is dropped (a page without blocks stays without).
+
+    Parameters
+    ----------
+    page : Page
+    kind : {"handwritten", "printed"}
+        The kind of word to keep (:data:`handocr.result.KINDS`).
+
+    Returns
+    -------
+    Page
+        ``page`` itself when every word is of ``kind``.
+
+    Raises
+    ------
+    ValueError
+        ``kind`` is not one of :data:`handocr.result.KINDS`.
+
+    Examples
+    --------
+    >>> from handocr.result import Box, Char, Line, Word
+    >>> ch = Char("A", Box(0, 0, 5, 5), 0.9)
+    >>> line = Line((Word((ch,), ch.box), Word((ch,), ch.box, "printed")), Box(0, 0, 5, 5))
+    >>> page = Page(0, 5, 5, (line,))
+    >>> [w.kind for w in keep_kind(page, "printed").lines[0].words]
+    ['printed']
+    >>> keep_kind(page, "printed").text, keep_kind(page, "handwritten").text
+    ('A', 'A')
+    """
+    if kind not in KINDS:
+        raise ValueError(f"word kind must be one of {', '.join(KINDS)}, not {kind!r}")
+    if all(w.kind == kind for line in page.lines for w in line.words):
+        return page
+    lines: list[Line] = []
+    ids: list[int] = []
+    for k, block in enumerate(page_blocks(page)):
+        for line in block.lines_of(page):
+            words = tuple(w for w in line.words if w.kind == kind)
+            if words:
+                lines.append(dataclasses.replace(line, words=words))
+                ids.append(k)
+    blocks = group_blocks(lines, ids) if page.blocks else ()
+    return dataclasses.replace(page, lines=tuple(lines), blocks=blocks)
 
 
 def word_lines(page: Page) -> NDArray[np.int64]:

@@ -16,7 +16,7 @@ classify    :meth:`handocr.api.Recognizer.classify`          ``(N, 1 + M, 47)`` 
 search      :func:`handocr.segment.search.search_lattices`   cuts and joins by a best-path search
 decode      :func:`handocr.decode.decode_page`               :class:`handocr.result.Page`
 fuse        :func:`handocr.fusion.fuse_line`                 line members' readings fused
-kind        :func:`handocr.result.keep_kind`                 the words of the kind asked for
+kind        :func:`handocr.kind.keep_kind`                 the words of the kind asked for
 ==========  ===============================================  ====================================
 """
 
@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
-from handocr.result import Box, Char, Page, keep_kind
+from handocr.result import Box, Char, Page
 
 if TYPE_CHECKING:
     from handocr.api import Recognizer
@@ -217,7 +217,7 @@ def sort_kinds(
     -------
     list of (Page, list of Piece)
     """
-    from handocr.kind import word_features, word_lines
+    from handocr.kind import HANDWRITTEN, PRINTED, printed_proba
     from handocr.printed import REREAD_P, read_printed
 
     clf = rec.kind_classifier
@@ -226,10 +226,9 @@ def sort_kinds(
     member = rec.line_members[0] if rec.line_members else None
     out = []
     for (page, pieces), image in zip(read, images, strict=True):
-        feats = word_features(page, image)
-        proba = clf.predict_proba(feats, word_lines(page)) if len(feats) else np.zeros(0)
-        kinds = ["printed" if q >= clf.threshold else "handwritten" for q in proba]
-        if "printed" in kinds:
+        proba = printed_proba(page, image, clf)
+        kinds = [PRINTED if q >= clf.threshold else HANDWRITTEN for q in proba]
+        if PRINTED in kinds:
             it = iter(kinds)
             lines = tuple(
                 replace(line, words=tuple(replace(w, kind=next(it)) for w in line.words))
@@ -245,11 +244,13 @@ def sort_kinds(
 def _keep_kind(
     page: Page, pieces: list[Piece], kind: str, *, per_char: bool
 ) -> tuple[Page, list[Piece]]:
-    """Keep the page's words of ``kind`` (:func:`handocr.result.keep_kind`).
+    """Keep the page's words of ``kind`` (:func:`handocr.kind.keep_kind`).
 
     With ``per_char`` (one piece per character, in reading order) the pieces of the words left
     out go too; a fused reading's pieces are not matched to its characters and stay whole.
     """
+    from handocr.kind import keep_kind
+
     kept = keep_kind(page, kind)
     if not per_char or kept is page:
         return kept, pieces

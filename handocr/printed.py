@@ -51,6 +51,7 @@ at CER 0.035 but raised kaggle_names from 0.009 to 0.022 and kaggle_names_more f
 (0.024, 0.036); 0.99 leaves every set as it was (0.009, 0.026, nist 0.027, orand 0.014) and
 reads the form's printed words at CER 0.049."""
 
+
 def read_printed(
     page: Page,
     gray: NDArray[np.uint8],

@@ -27,7 +27,6 @@ __all__ = [
     "Page",
     "Word",
     "group_blocks",
-    "keep_kind",
     "page_blocks",
 ]
 
@@ -311,19 +310,6 @@ class Line(_CharGroup):
         kinds = {w.kind for w in self.words}
         return kinds.pop() if len(kinds) == 1 else None
 
-    def keep_kind(self, kind: str) -> Line:
-        """Return the line with only its words of ``kind`` (the box and baseline kept).
-
-        Raises
-        ------
-        ValueError
-            ``kind`` is not one of :data:`KINDS`.
-        """
-        _check_kind(kind)
-        if all(w.kind == kind for w in self.words):
-            return self
-        return Line(tuple(w for w in self.words if w.kind == kind), self.box, self.baseline)
-
     def all_chars(self) -> tuple[Char, ...]:
         """Return the characters of all words."""
         return tuple(c for w in self.words for c in w.chars)
@@ -471,10 +457,6 @@ class Page:
         """Lines joined by newlines."""
         return "\n".join(line.text for line in self.lines)
 
-    def keep_kind(self, kind: str) -> Page:
-        """Return the page with only its words of ``kind``: :func:`keep_kind`."""
-        return keep_kind(self, kind)
-
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict."""
         return {
@@ -511,58 +493,6 @@ def page_blocks(page: Page) -> tuple[Block, ...]:
     if page.blocks or not page.lines:
         return page.blocks
     return (Block(Box.enclosing([line.box for line in page.lines]), 0, len(page.lines)),)
-
-
-def _check_kind(kind: str) -> None:
-    if kind not in KINDS:
-        raise ValueError(f"word kind must be one of {', '.join(KINDS)}, not {kind!r}")
-
-
-def keep_kind(page: Page, kind: str) -> Page:
-    """Return ``page`` with only its words of ``kind``; lines left without words are dropped.
-
-    A kept line keeps its box and baseline (the line as the layout found it); each block keeps
-    its lines that are left, with its box their union, and a block left without lines is
-    dropped, so the blocks still tile the lines (a page without blocks stays without).
-
-    Parameters
-    ----------
-    page : Page
-    kind : {"handwritten", "printed"}
-        The kind of word to keep (:data:`KINDS`).
-
-    Returns
-    -------
-    Page
-        ``page`` itself when every word is of ``kind``.
-
-    Raises
-    ------
-    ValueError
-        ``kind`` is not one of :data:`KINDS`.
-
-    Examples
-    --------
-    >>> ch = Char("A", Box(0, 0, 5, 5), 0.9)
-    >>> line = Line((Word((ch,), ch.box), Word((ch,), ch.box, "printed")), Box(0, 0, 5, 5))
-    >>> page = Page(0, 5, 5, (line,))
-    >>> [w.kind for w in keep_kind(page, "printed").lines[0].words]
-    ['printed']
-    >>> keep_kind(page, "printed").text, keep_kind(page, "handwritten").text
-    ('A', 'A')
-    """
-    _check_kind(kind)
-    if all(w.kind == kind for line in page.lines for w in line.words):
-        return page
-    lines: list[Line] = []
-    blocks: list[Block] = []
-    for block in page_blocks(page):
-        kept = [k for k in (x.keep_kind(kind) for x in block.lines_of(page)) if k.words]
-        if kept:
-            box = Box.enclosing([x.box for x in kept])
-            blocks.append(Block(box, len(lines), len(kept)))
-            lines.extend(kept)
-    return replace(page, lines=tuple(lines), blocks=tuple(blocks) if page.blocks else ())
 
 
 @dataclass(frozen=True, slots=True)
@@ -622,8 +552,6 @@ class Document:
         -------
         Document
         """
-        from dataclasses import replace
-
         pages = [p for d in docs for p in d.pages]
         return cls(tuple(replace(p, index=i) for i, p in enumerate(pages)), tuple(models))
 

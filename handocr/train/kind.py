@@ -477,8 +477,6 @@ def fit_kind(
     ValueError
         The generated pages hold words of only one kind.
     """
-    from sklearn.linear_model import LogisticRegression
-
     if read is None:
         if glyphs is None or labels is None:
             from handocr.train.data import load_emnist, to_label_space
@@ -499,23 +497,7 @@ def fit_kind(
     n_test = max(round(n_pages * held_out), 1) if n_pages > 1 else 0
     test = g >= n_pages - n_test
     train = ~test
-    mean = x[train].mean(axis=0)
-    scale = x[train].std(axis=0)
-    scale[scale < 1e-9] = 1.0
-    n_feat = len(FEATURES)
-    probe = KindClassifier(
-        np.zeros(2 * n_feat if quadratic else n_feat), 0.0, mean, scale, quadratic=quadratic
-    )
-    model = LogisticRegression(C=1.0, max_iter=5000, class_weight="balanced")
-    model.fit(probe.expand(x[train]), y[train])
-    clf = KindClassifier(
-        model.coef_[0].astype(np.float64),
-        float(model.intercept_[0]),
-        mean,
-        scale,
-        line_weight=line_weight,
-        quadratic=quadratic,
-    )
+    clf = _fit_logistic(x[train], y[train], line_weight=line_weight, quadratic=quadratic)
 
     def score(rows: NDArray[np.bool_], by_line: bool) -> dict[str, Any]:
         p = clf.predict_proba(x[rows], lines[rows] if by_line else None)
@@ -533,11 +515,38 @@ def fit_kind(
     return clf.to_dict(), report
 
 
+def _fit_logistic(
+    x: NDArray[np.float64], y: NDArray[np.int64], *, line_weight: float, quadratic: bool
+) -> KindClassifier:
+    """Fit the logistic regression on standardised features (and their squares)."""
+    from sklearn.linear_model import LogisticRegression
+
+    mean = x.mean(axis=0)
+    scale = x.std(axis=0)
+    scale[scale < 1e-9] = 1.0
+    n_feat = len(FEATURES)
+    probe = KindClassifier(
+        np.zeros(2 * n_feat if quadratic else n_feat), 0.0, mean, scale, quadratic=quadratic
+    )
+    model = LogisticRegression(C=1.0, max_iter=5000, class_weight="balanced")
+    model.fit(probe.expand(x), y)
+    return KindClassifier(
+        model.coef_[0].astype(np.float64),
+        float(model.intercept_[0]),
+        mean,
+        scale,
+        line_weight=line_weight,
+        quadratic=quadratic,
+    )
+
+
 def save_kind_classifier(folder: Path, classifier: dict[str, Any], report: dict[str, Any]) -> Path:
     """Write ``kind.json`` (the classifier, its sha256 and the fit's report) into ``folder``."""
     import json
 
+    from handocr.io import write_text_atomic
+
     path = folder / KIND_FILE
     doc = {"classifier": classifier, "sha256": classifier_sha256(classifier), "train": report}
-    path.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    write_text_atomic(path, json.dumps(doc, indent=2) + "\n")
     return path

@@ -96,7 +96,7 @@ def test_example_form_words_are_told_printed_or_handwritten() -> None:
     # issue #23: words inside the form's field boxes are handwritten, the rest printed
     import csv
 
-    from handocr.result import keep_kind
+    from handocr.kind import keep_kind
 
     page = Recognizer(device="cpu").read(EXAMPLE_FORM).pages[0]
     with FORM_FIELDS.open(newline="") as f:

@@ -8,7 +8,8 @@ from dataclasses import replace
 import pytest
 
 from handocr.formats import render_bytes
-from handocr.result import KINDS, Document, Page, keep_kind
+from handocr.kind import keep_kind
+from handocr.result import KINDS, Document, Page
 from tests.helpers import mixed_kind_document, sample_document
 
 
@@ -60,7 +61,7 @@ def test_keep_kind_drops_words_and_empty_lines_and_keeps_blocks_tiling() -> None
     assert printed.text == "AB\nCD"
     assert [(b.first, b.count) for b in printed.blocks] == [(0, 2)]
     assert printed.blocks[0].box == page.blocks[0].box  # both of the block's lines stay
-    hand = page.keep_kind("handwritten")
+    hand = keep_kind(page, "handwritten")
     assert hand.text == "12\nZ"
     assert [(b.first, b.count) for b in hand.blocks] == [(0, 1), (1, 1)]
     assert hand.blocks[0].box == page.lines[0].box  # the block shrank to its one line left
