@@ -210,15 +210,44 @@ def _group_lines(comps: list[Component], cfg: SegmentConfig, h_page: float) -> l
     return lines
 
 
-def _widest_gap(spans: list[tuple[int, int]]) -> tuple[int, int]:
-    """Return ``(width, position)`` of the widest uncovered gap between sorted-by-start spans."""
-    best, pos = 0, 0
+def _gaps(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Return ``(width, position)`` of every uncovered gap between sorted-by-start spans."""
+    out = []
     reach = spans[0][1]
     for a, b in spans[1:]:
-        if a - reach > best:
-            best, pos = a - reach, (reach + a) // 2
+        if a > reach:
+            out.append((a - reach, (reach + a) // 2))
         reach = max(reach, b)
-    return best, pos
+    return out
+
+
+def _widest_gap(spans: list[tuple[int, int]]) -> tuple[int, int]:
+    """Return ``(width, position)`` of the widest uncovered gap between sorted-by-start spans."""
+    return max(_gaps(spans), default=(0, 0))
+
+
+BAND_CONTRAST = 1.25
+"""A white band is cut before any gutter when it is at least this many times the median of the
+block's other line gaps (those of at least :data:`LINE_GAP_MIN` text heights): it stands out
+from the ordinary spacing of lines, as the space between the rows of a grid of form fields does,
+where the spacing of the lines of two text columns does not."""
+
+LINE_GAP_MIN = 0.3
+"""Gaps narrower than this many text heights (a dot above its stem) are not line gaps."""
+
+
+def _band_first(spans: list[tuple[int, int]], h_page: float, cfg: SegmentConfig) -> int | None:
+    """Return where to cut a block by a white band before looking for gutters, or None."""
+    gaps = sorted(g for g in _gaps(spans) if g[0] >= LINE_GAP_MIN * h_page)
+    if len(gaps) < 2 or gaps[-1][0] < cfg.block_gap * h_page:
+        return None
+    rest = [w for w, _ in gaps[:-1]]
+    return gaps[-1][1] if gaps[-1][0] >= BAND_CONTRAST * float(np.median(rest)) else None
+
+
+def _split_band(block: list[Component], cut_y: int) -> list[list[Component]]:
+    """Return ``[bottom, top]`` of a block cut at row ``cut_y`` (a stack pops the top first)."""
+    return [[c for c in block if c.cy >= cut_y], [c for c in block if c.cy < cut_y]]
 
 
 def reading_blocks(
@@ -237,8 +266,11 @@ def reading_blocks(
     Returns
     -------
     list of list of Component
-        Blocks: columns left to right, bands top to bottom, recursively. One block when the
-        page has no gutter or band wide enough.
+        Blocks: columns left to right, bands top to bottom, recursively; but a white band
+        that stands out from the block's line spacing (:data:`BAND_CONTRAST`) is cut before
+        any gutter, so a grid of form fields (label and value lines close, rows further apart)
+        reads row by row while two columns of evenly spaced lines read column by column. One
+        block when the page has no band or gutter wide enough.
     """
     cfg = cfg or SegmentConfig()
     out: list[list[Component]] = []
@@ -248,8 +280,12 @@ def reading_blocks(
         if len(block) < 2 or h_page <= 0:
             out.append(block)
             continue
-        y0 = min(c.box.y0 for c in block)
-        y1 = max(c.box.y1 for c in block)
+        ys = sorted((c.box.y0, c.box.y1) for c in block)
+        band = _band_first(ys, h_page, cfg)
+        if band is not None:
+            stack += _split_band(block, band)
+            continue
+        y0, y1 = ys[0][0], max(b for _, b in ys)
         xs = sorted((c.box.x0, c.box.x1) for c in block)
         gap_x, cut_x = _widest_gap(xs)
         if gap_x >= cfg.column_gap * h_page and y1 - y0 >= cfg.column_min_height * h_page:
@@ -257,12 +293,9 @@ def reading_blocks(
             right = [c for c in block if c.cx >= cut_x]
             stack += [right, left]  # popped left first
             continue
-        ys = sorted((c.box.y0, c.box.y1) for c in block)
         gap_y, cut_y = _widest_gap(ys)
         if gap_y >= cfg.block_gap * h_page:
-            top = [c for c in block if c.cy < cut_y]
-            bottom = [c for c in block if c.cy >= cut_y]
-            stack += [bottom, top]
+            stack += _split_band(block, cut_y)
             continue
         out.append(block)
     return out

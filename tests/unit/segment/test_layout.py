@@ -163,6 +163,25 @@ def test_reading_blocks_cut_columns_then_bands() -> None:
     assert left and right and max(left) < min(right)
 
 
+def test_a_grid_of_form_fields_reads_row_by_row() -> None:
+    # two rows of three fields, each a label line with its value close below; the rows further
+    # apart than a label from its value (the NIST form's layout): read row by row, not by column
+    page = np.full((420, 1000), 255, np.uint8)
+    for row, (label, value) in enumerate((("AB", "CD"), ("EF", "GH"))):
+        top = 60 + 190 * row
+        for col in range(3):
+            x = 40 + 330 * col
+            for i, ch in enumerate(label):
+                put_char(page, ch, x + 30 * i, top)
+            for i, ch in enumerate(value):
+                put_char(page, ch, x + 30 * i, top + 55)
+    comps = find_components(ink_map(page))
+    blocks = reading_blocks(comps, text_height(comps))
+    fields = [(min(c.box.y0 for c in b) // 190, min(c.box.x0 for c in b) // 330) for b in blocks]
+    order = [f for k, f in enumerate(fields) if k == 0 or f != fields[k - 1]]
+    assert order == [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1), (1, 2)]
+
+
 def test_a_stray_dot_far_from_the_text_is_dropped_but_a_near_one_is_not() -> None:
     page = np.full((100, 700), 255, np.uint8)
     for i, ch in enumerate("ZAIED"):
