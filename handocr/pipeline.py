@@ -16,7 +16,9 @@ classify    :meth:`handocr.api.Recognizer.classify`          ``(N, 1 + M, 47)`` 
 search      :func:`handocr.segment.search.search_lattices`   cuts and joins by a best-path search
 decode      :func:`handocr.decode.decode_page`               :class:`handocr.result.Page`
 fuse        :func:`handocr.fusion.fuse_line`                 line members' readings fused
-kind        :func:`handocr.kind.keep_kind`                 the words of the kind asked for
+kind        :func:`handocr.pipeline.sort_kinds`              each word printed or handwritten
+combs       :func:`handocr.comb_fields.read_comb_fields`     comb fields read one char per cell
+keep        :func:`handocr.kind.keep_kind`                   the words of the kind asked for
 ==========  ===============================================  ====================================
 """
 
@@ -184,6 +186,13 @@ def read_images(
     else:
         out = [(page, [p for row in lines for p in row]) for page, _, _, lines in read]
     out = sort_kinds(rec, out, images)
+    if o.clean.combs:
+        from handocr.comb_fields import read_comb_fields
+
+        out = [
+            read_comb_fields(rec, page, pieces, lev)
+            for (page, pieces), (lev, _) in zip(out, segmented, strict=True)
+        ]
     if o.kind == "all":
         return out
     return [_keep_kind(page, pieces, o.kind, per_char=not fuse) for page, pieces in out]

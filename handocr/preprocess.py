@@ -446,6 +446,9 @@ class CleanConfig:
     deskew : bool, default True
         Estimate the skew (:func:`estimate_skew`) and, from :data:`MIN_SKEW_DEG` up, level the
         page (:func:`rotate_page`); boxes are mapped back to the input page.
+    combs : bool, default True
+        Find comb fields (a row of equal cells between two rules) and read them one character
+        per non-empty cell (:mod:`handocr.segment.comb`, :mod:`handocr.comb_fields`).
 
     Raises
     ------
@@ -457,6 +460,7 @@ class CleanConfig:
     remove_lines: bool = True
     hysteresis: bool = True
     deskew: bool = True
+    combs: bool = True
 
     def __post_init__(self) -> None:
         """Check every value."""
@@ -466,7 +470,7 @@ class CleanConfig:
             raise OptionError(
                 f"binarize must be one of {', '.join(BINARIZE)}, not {self.binarize!r}"
             )
-        for name in ("remove_lines", "hysteresis", "deskew"):
+        for name in ("remove_lines", "hysteresis", "deskew", "combs"):
             if not isinstance(getattr(self, name), bool):
                 raise OptionError(f"{name} must be True or False, not {getattr(self, name)!r}")
 

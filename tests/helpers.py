@@ -273,3 +273,33 @@ def with_kinds(doc: Document, kinds: dict[str, str]) -> Document:
 def mixed_kind_document() -> Document:
     """Two blocks: "AB 12" (AB printed) over "CD" (printed), then "Z" (handwritten)."""
     return with_kinds(two_block_document(), {"AB": "printed", "CD": "printed"})
+
+
+COMB_PITCH, COMB_TOP, COMB_LEFT, COMB_HEIGHT = 40, 30, 20, 46
+"""The geometry of :func:`draw_comb`'s fields, in pixels."""
+
+
+def draw_comb(text: str, *, pen: int = 2, angle: float = 0.0) -> np.ndarray:
+    """A white page with a comb of ``len(text)`` cells; a space leaves its cell empty."""
+    import cv2
+
+    page = np.full((120, COMB_LEFT * 2 + COMB_PITCH * len(text) + 40), 255, np.uint8)
+    x1 = COMB_LEFT + COMB_PITCH * len(text)
+    for y in (COMB_TOP, COMB_TOP + COMB_HEIGHT):
+        cv2.line(page, (COMB_LEFT, y), (x1, y), 0, pen)
+    for j in range(len(text) + 1):
+        cv2.line(
+            page,
+            (COMB_LEFT + j * COMB_PITCH, COMB_TOP),
+            (COMB_LEFT + j * COMB_PITCH, COMB_TOP + COMB_HEIGHT),
+            0,
+            pen,
+        )
+    for j, ch in enumerate(text):
+        if ch != " ":
+            put_char(page, ch, COMB_LEFT + j * COMB_PITCH + 8, COMB_TOP + COMB_HEIGHT - 9)
+    if angle:
+        h, w = page.shape
+        rot = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
+        page = cv2.warpAffine(page, rot, (w, h), borderValue=255)
+    return page

@@ -14,7 +14,7 @@ from handocr.ensemble import Ensemble
 from handocr.models.manifest import load_manifest
 from handocr.models.weights import file_sha256
 from handocr.train.export import PARITY_ATOL
-from tests.helpers import EXAMPLE_FORM, FORM_FIELDS, GOLDEN, SHARED, WEIGHTS
+from tests.helpers import EXAMPLE_FORM, FORM_FIELDS, GOLDEN, SHARED, WEIGHTS, draw_comb
 
 pytestmark = pytest.mark.weights
 
@@ -336,3 +336,11 @@ def test_the_line_member_reads_the_slashes_of_dates_the_characters_cannot(emnist
         Levenshtein.distance(alone.read(img).text.replace(" ", ""), text) for img, text in fields
     )
     assert read < chars
+
+
+def test_a_comb_field_is_read_one_character_per_filled_cell() -> None:
+    # the walls are not read as I or 1, the empty cells add nothing, the field is one word
+    image = draw_comb("4 7 2 ")
+    (comb,) = Recognizer(charset="digits").read_images([image])[0].page.lines[0].words
+    assert len(comb.chars) == 3 and comb.kind == "handwritten"
+    assert comb.text == "472"
