@@ -4,7 +4,7 @@ Generates comb fields from EMNIST **test** glyphs (:mod:`handocr.train.combs`: 6
 10-40 px, pens of 1-4 px, glyphs touching and crossing walls, up to 2 degrees of skew, JPEG)
 and reads each as ``handocr read`` does, with and without comb reading (``combs=False``: the
 free reading with ruled-line removal). CER = Levenshtein distance / truth length, case folded,
-whitespace removed, summed over fields; ``--charset-by-kind`` reads digit fields with
+whitespace removed, summed over fields, also by field kind and by cell pitch; ``--charset-by-kind`` reads digit fields with
 ``charset="digits"`` and letter fields with ``charset="upper"`` (what a user who knows the
 form passes).
 
@@ -45,13 +45,14 @@ def score(recognizers: dict, samples: list) -> dict:
             pred, truth = fold(read.page.text if read.page else ""), fold(s.text)
             d = Levenshtein.distance(pred, truth)
             errs, chars, exact = errs + d, chars + len(truth), exact + (d == 0)
-            k = by_kind.setdefault(s.kind, [0, 0])
-            k[0] += d
-            k[1] += len(truth)
+            for key in (s.kind, f"cells {s.pitch // 10 * 10}-{s.pitch // 10 * 10 + 9} px"):
+                k = by_kind.setdefault(key, [0, 0])
+                k[0] += d
+                k[1] += len(truth)
         out[name] = {
             "cer": round(errs / max(chars, 1), 4),
             "exact": round(exact / max(len(samples), 1), 4),
-            "cer_by_kind": {k: round(e / max(c, 1), 4) for k, (e, c) in sorted(by_kind.items())},
+            "cer_by": {k: round(e / max(c, 1), 4) for k, (e, c) in sorted(by_kind.items())},
             "seconds_per_field": round((time.perf_counter() - t0) / max(len(samples), 1), 4),
         }
     return out

@@ -88,7 +88,7 @@ def read_comb_fields(
         hysteresis=HYSTERESIS if o.clean.hysteresis else None,
         method=o.clean.binarize,
     )
-    combs = find_combs(raw)
+    combs = find_combs(raw, gray=lev.gray)
     if not combs:
         return page, pieces
     rows = _field_pieces(lev, combs)
@@ -101,7 +101,10 @@ def read_comb_fields(
     for comb, row in zip(combs, rows, strict=True):
         frame = comb.to_page(comb.box)
         over = round(OVERHANG * comb.cell_height)
-        region = lev.to_input(Box(frame.x0, frame.y0 - over, frame.x1, frame.y1 + over))
+        side = round(comb.box.width / len(comb.cells) / 2)  # as far as cell_pieces looks
+        region = lev.to_input(
+            Box(frame.x0 - side, frame.y0 - over, frame.x1 + side, frame.y1 + over)
+        )
         word = None
         if row:
             assert probs is not None
@@ -135,12 +138,14 @@ def _chars(page: Page) -> list[Char]:
 
 
 def _inside(box: Box, region: Box) -> bool:
-    cx, cy = (box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2
-    return region.x0 <= cx < region.x1 and region.y0 <= cy < region.y1
+    """Whether at least half of ``box`` lies in ``region``."""
+    w = min(box.x1, region.x1) - max(box.x0, region.x0)
+    h = min(box.y1, region.y1) - max(box.y0, region.y0)
+    return w > 0 and h > 0 and 2 * w * h >= box.width * box.height
 
 
 def place_word(page: Page, region: Box, word: Word | None) -> Page:
-    """Replace the characters of ``page`` centred in ``region`` by ``word``.
+    """Replace the characters of ``page`` lying (half or more) in ``region`` by ``word``.
 
     The word goes into the line that lost the most characters to it, among that line's words
     by their left edge (the line's box grows to hold it); when no line lost any, or that line

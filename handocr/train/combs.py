@@ -2,7 +2,7 @@
 
 A comb field is a row of equal cells between two rules (:mod:`handocr.segment.comb`). Each
 sample draws one: 6-20 cells of 10-40 px pitch, a pen of 1-4 px, the cells filled from the left
-with a digit field (an ID, a date) or a capital-letter field (a name), sometimes a cell left
+with a digit field (an ID, a date) or a capital-letter field (a name; :data:`FIELD_LETTERS`), sometimes a cell left
 empty inside it or at its end; every glyph scaled to 60-95 % of the cell's height (at most 95 %
 of its pitch wide) and moved off centre by up to 12 % of the pitch and 15 % of the height, so
 that some touch or cross a wall or a rule; then the page is turned by up to 2
@@ -23,7 +23,12 @@ from numpy.typing import NDArray
 
 from handocr.labels import DIGITS, LABELS, UPPER
 
-__all__ = ["CombSample", "generate_combs"]
+__all__ = ["FIELD_LETTERS", "CombSample", "generate_combs"]
+
+FIELD_LETTERS = UPPER.replace("L", "")
+"""The letters of a letter field. ``L`` is left out: EMNIST Balanced merges ``l`` into ``L``,
+so a third of its images are a bare vertical bar, the same shape as ``I`` and ``1``, which no
+reader can tell apart and a writer of capitals in a comb does not write."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +71,10 @@ def _glyph(image: NDArray[np.uint8], h: int, max_w: int) -> NDArray[np.uint8]:
     crop = image[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
     scale = h / crop.shape[0]
     w = max(1, min(max_w, round(crop.shape[1] * scale)))
-    return np.asarray(cv2.resize(crop, (w, h), interpolation=cv2.INTER_AREA), np.uint8)
+    small = cv2.resize(crop, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32)
+    # a pen's stroke is dark at any size: the averaging of a shrunk glyph would leave a thin
+    # stroke grey, so the levels are stretched (stroke cores saturate, edges stay soft)
+    return np.asarray(np.clip(small * 255.0 / max(float(small.max()), 1.0) * 2.0, 0, 255), np.uint8)
 
 
 def _one(
@@ -75,7 +83,7 @@ def _one(
     import cv2
 
     kind = "digits" if rng.random() < 0.6 else "upper"
-    alphabet = DIGITS if kind == "digits" else UPPER
+    alphabet = DIGITS if kind == "digits" else FIELD_LETTERS
     n = int(rng.integers(6, 21))
     pitch = int(rng.integers(10, 41))
     ch = round(pitch * rng.uniform(1.0, 1.4))
@@ -158,7 +166,7 @@ def generate_combs(
         A digit or capital letter has no image.
     """
     labels = np.asarray(labels, np.int64)
-    pools = _by_class(labels, DIGITS + UPPER)
+    pools = _by_class(labels, DIGITS + FIELD_LETTERS)
     missing = [c for c, idx in pools.items() if len(idx) == 0]
     if missing:
         raise ValueError(f"no glyph image for {''.join(missing)}")
