@@ -4,9 +4,9 @@ Generates comb fields from EMNIST **test** glyphs (:mod:`handocr.train.combs`: 6
 10-40 px, pens of 1-4 px, glyphs touching and crossing walls, up to 2 degrees of skew, JPEG)
 and reads each as ``handocr read`` does, with and without comb reading (``combs=False``: the
 free reading with ruled-line removal). CER = Levenshtein distance / truth length, case folded,
-whitespace removed, summed over fields, also by field kind and by cell pitch; ``--charset-by-kind`` reads digit fields with
-``charset="digits"`` and letter fields with ``charset="upper"`` (what a user who knows the
-form passes).
+whitespace removed, summed over fields, also by field kind and by cell pitch;
+``--charset-by-kind`` reads digit fields with ``charset="digits"`` and letter fields with
+``charset="upper"`` (what a user who knows the form passes).
 
     python benchmarks/comb_fields.py [--n 300] [--seed 0] [--charset-by-kind] [--json]
     python benchmarks/comb_fields.py --samples DIR   # also write the first 12 images there

@@ -360,9 +360,10 @@ def _moved(b: Box, dx: int, dy: int) -> Box:
 
 
 def comb_lines(comb: CombField, ink: NDArray[np.bool_]) -> NDArray[np.bool_]:
-    """Return the pixels of the comb's rules and walls to erase: their rows and columns across
-    the comb, as :func:`find_combs` measured them (the blurred edge beyond is left to the
-    filters of :func:`cell_pieces`).
+    """Return the pixels of the comb's rules and walls to erase.
+
+    Their rows and columns across the comb, as :func:`find_combs` measured them (the blurred
+    edge beyond is left to the filters of :func:`cell_pieces`).
 
     Sparing a rule's pixels under strokes that reach it (the foot of an ``L`` on the bottom
     rule) was measured and left out: the stubs of rule it leaves under every touching stroke
@@ -414,7 +415,7 @@ def _give_fragments_back(
             elif abs(left - b) <= 1:
                 touching.setdefault(w, []).append((k, 1, sy, sy + sh))
     area = {k: int(stats[k, 4]) for k in cell_of}
-    for w, items in touching.items():
+    for items in touching.values():
         for k, side, r0, r1 in items:
             across = [
                 q
@@ -462,9 +463,9 @@ def cell_pieces(comb: CombField) -> list[Piece | None]:
     shade = None if comb.soft is None else comb.soft[y0:y1, x0:x1]
     lines = comb_lines(comb, whole)[y0:y1, x0:x1]
     crop = whole[y0:y1, x0:x1] & ~lines
-    n, labels, stats, cents = cv2.connectedComponentsWithStats(
-        crop.astype(np.uint8), connectivity=8
-    )
+    n, found, stats, cents = cv2.connectedComponentsWithStats(crop.astype(np.uint8), connectivity=8)
+    labels: NDArray[np.int32] = np.asarray(found, np.int32)
+    stats = np.asarray(stats, np.int32)
     near = cv2.dilate(lines.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
     off_line = np.bincount(labels[crop & ~near], minlength=n)  # pixels clear of the lines
     top, bottom = comb.cells[0].y0 - y0, comb.cells[0].y1 - y0
@@ -484,9 +485,9 @@ def cell_pieces(comb: CombField) -> list[Piece | None]:
     for k, j in cell_of.items():
         cells[j].append((int(stats[k, cv2.CC_STAT_AREA]), [k]))
     out: list[Piece | None] = []
-    for cell, found in zip(comb.cells, cells, strict=True):
-        biggest = max((a for a, _ in found), default=0)
-        keep = [k for a, members in found if a >= FRAGMENT_SHARE * biggest for k in members]
+    for cell, held in zip(comb.cells, cells, strict=True):
+        biggest = max((a for a, _ in held), default=0)
+        keep = [k for a, members in held if a >= FRAGMENT_SHARE * biggest for k in members]
         ink = np.isin(labels, keep) if keep else None
         if ink is None or ink.sum() < max(EMPTY_SHARE * cell.width * ih, 3):
             out.append(None)

@@ -2,11 +2,11 @@
 
 A comb field is a row of equal cells between two rules (:mod:`handocr.segment.comb`). Each
 sample draws one: 6-20 cells of 10-40 px pitch, a pen of 1-4 px, the cells filled from the left
-with a digit field (an ID, a date) or a capital-letter field (a name; :data:`FIELD_LETTERS`), sometimes a cell left
-empty inside it or at its end; every glyph scaled to 60-95 % of the cell's height (at most 95 %
-of its pitch wide) and moved off centre by up to 12 % of the pitch and 15 % of the height, so
-that some touch or cross a wall or a rule; then the page is turned by up to 2
-degrees, blurred a little and JPEG-compressed at quality 35-90.
+with a digit field (an ID, a date) or a capital-letter field (a name; :data:`FIELD_LETTERS`),
+sometimes a cell left empty inside it or at its end; every glyph, dark as a pen's stroke, scaled
+to 60-95 % of the cell's height (at most 95 % of its pitch wide) and moved off centre by up to
+12 % of the pitch and 15 % of the height, so that some touch or cross a wall or a rule; then the
+page is turned by up to 2 degrees, blurred a little and JPEG-compressed at quality 35-90.
 
 The glyphs come from the caller: EMNIST **test** images for evaluation (the classifier never
 saw them), never from ``../shared/data/pages``.
