@@ -463,9 +463,11 @@ def cell_pieces(comb: CombField) -> list[Piece | None]:
     shade = None if comb.soft is None else comb.soft[y0:y1, x0:x1]
     lines = comb_lines(comb, whole)[y0:y1, x0:x1]
     crop = whole[y0:y1, x0:x1] & ~lines
-    n, found, stats, cents = cv2.connectedComponentsWithStats(crop.astype(np.uint8), connectivity=8)
-    labels: NDArray[np.int32] = np.asarray(found, np.int32)
-    stats = np.asarray(stats, np.int32)
+    n, parts, part_stats, cents = cv2.connectedComponentsWithStats(
+        crop.astype(np.uint8), connectivity=8
+    )
+    labels: NDArray[np.int32] = np.asarray(parts, np.int32)
+    stats: NDArray[np.int32] = np.asarray(part_stats, np.int32)
     near = cv2.dilate(lines.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
     off_line = np.bincount(labels[crop & ~near], minlength=n)  # pixels clear of the lines
     top, bottom = comb.cells[0].y0 - y0, comb.cells[0].y1 - y0
