@@ -32,6 +32,7 @@ LAYERS = [
         "segment.lattice",
         "segment.verifier",
         "segment.search",
+        "segment.comb",
     },
     {"crops"},
     {
@@ -50,7 +51,17 @@ LAYERS = [
         "ctc",
         "ensemble",
     },
-    {"decode_context", "decode", "readings", "fusion", "linecrop", "kind", "printed"},
+    {
+        "decode_context",
+        "decode",
+        "readings",
+        "fusion",
+        "linecrop",
+        "kind",
+        "kind_net",
+        "printed",
+        "comb_fields",
+    },
     {
         "formats",
         "formats.hocr",

@@ -384,6 +384,9 @@ Binarize = Annotated[
     ),
 ]
 Deskew = Annotated[bool, typer.Option(help="level skewed multi-line pages before segmentation")]
+Combs = Annotated[
+    bool, typer.Option(help="read comb fields (a row of boxes, one character per box) box by box")
+]
 KindOpt = Annotated[
     str,
     typer.Option(

@@ -15,6 +15,7 @@ from handocr_cli.common import (
     Binarize,
     CascadeOpt,
     CharsetOpt,
+    Combs,
     Deskew,
     Device,
     Dpi,
@@ -64,6 +65,7 @@ def read(
     voting: VotingOpt = DEFAULT_VOTING,
     charset: CharsetOpt = None,
     deskew: Deskew = DEFAULTS.deskew,
+    combs: Combs = DEFAULTS.combs,
     binarize: Binarize = DEFAULTS.binarize,
     kind: KindOpt = DEFAULTS.kind,
     overlay: Overlay = None,
@@ -98,7 +100,7 @@ def read(
         models=tuple(models) if models else None, device=device, backend=backend,
         voting=voting, cascade=cascade, dpi=dpi, pages=page_ranges, binarize=binarize,
         deskew=deskew, charset=charset, letter_prior=letter_prior, line_models=line_models,
-        kind=kind,
+        kind=kind, combs=combs,
     )  # fmt: skip
     rec = Recognizer(options)
     if template is not None:

@@ -67,8 +67,9 @@ def read_comb_fields(
         Its pieces; one per character when they match the characters one to one (then the
         replaced characters' pieces are replaced too), else the comb cells' are added.
     lev : LevelledPage
-        The page as segmented: its gray image is binarised again without line removal to find
-        the combs.
+        The page as segmented: the combs are looked for in its ink map before ruled-line
+        removal (:attr:`~handocr.preprocess.LevelledPage.raw`, else its gray page binarised
+        again), and read from its gray levels.
 
     Returns
     -------
@@ -82,12 +83,10 @@ def read_comb_fields(
     o = rec.options
     if lev.gray is None:
         return page, pieces
-    raw = ink_map(
-        lev.gray,
-        remove_lines=False,
-        hysteresis=HYSTERESIS if o.clean.hysteresis else None,
-        method=o.clean.binarize,
-    )
+    raw = lev.raw
+    if raw is None:
+        level = HYSTERESIS if o.clean.hysteresis else None
+        raw = ink_map(lev.gray, remove_lines=False, hysteresis=level, method=o.clean.binarize)
     combs = find_combs(raw, gray=lev.gray)
     if not combs:
         return page, pieces

@@ -26,7 +26,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,7 @@ __all__ = [
     "FEATURES",
     "HANDWRITTEN",
     "KIND_FILE",
+    "NET_FILE",
     "LINE_MEMBER_KEY",
     "PRINTED",
     "assign_kinds",
@@ -58,6 +59,8 @@ log = logging.getLogger(__name__)
 HANDWRITTEN = "handwritten"
 PRINTED = "printed"
 KIND_FILE = "kind.json"
+NET_FILE = "kindnet.onnx"
+"""The word-kind network beside :data:`KIND_FILE` in the weights folder (ONNX)."""
 """File name of the kind classifier in a weights folder."""
 LINE_MEMBER_KEY = "ppocrv5"
 """A vote whose member name contains this is the printed-text line member's."""
@@ -96,6 +99,13 @@ def _spread(x: NDArray[np.float64], scale: float) -> float:
     if x.size < 2 or scale <= 0:
         return 0.0
     return float(np.median(np.abs(x - np.median(x))) / scale)
+
+
+SPREAD_MIN_CHARS = 3
+"""A word of fewer characters takes its box spreads (heights, widths, gaps, tops, bottoms) from
+its whole line: one or two glyphs have no spread to measure, and a spread of 0 reads as the
+regularity of print (a handwritten name written in spaced capitals is a line of one-letter
+words)."""
 
 
 def _box_features(word: Word) -> list[float]:
@@ -227,10 +237,15 @@ def word_features(page: Page, gray: NDArray[np.uint8]) -> NDArray[np.float64]:
         for w in words
     ]
     page_h = float(np.median(char_h)) if char_h else 1.0
-    for word, h in zip(words, char_h, strict=True):
+    line_box = [
+        _box_features(Word(line.all_chars(), line.box)) for line in page.lines for _ in line.words
+    ]
+    for word, h, of_line in zip(words, char_h, line_box, strict=True):
         b = word.box
         crop = gray[max(b.y0, 0) : min(b.y1, height), max(b.x0, 0) : min(b.x1, width)]
         box = _box_features(word)
+        if len(word.chars) < SPREAD_MIN_CHARS:  # too few glyphs for a spread: the line's
+            box = [box[0], *of_line[1:]]
         rel_height = float(np.log(max(h, 1.0) / max(page_h, 1.0)))
         ink = _ink_features(np.ascontiguousarray(crop), h)
         rows.append([box[0], rel_height, *box[1:], *ink, *_vote_features(word)])
@@ -260,6 +275,14 @@ class KindClassifier:
         line's words with this weight (0: each word alone; 1: one kind per line).
     quadratic : bool
         Whether the weights are for ``[z, z**2]``.
+    net_weight : float
+        Share in [0, 1] of the word-kind network's log-odds (:mod:`handocr.kind_net`) in a
+        word's own log-odds, the features' taking the rest; 0: no network.
+    net_sha256 : str
+        The sha256 of the network's file (:data:`NET_FILE`) this classifier was fitted with;
+        empty without a network.
+    net : KindNet or None
+        The network itself, attached by :func:`load_kind_classifier` (not serialised).
     """
 
     weights: NDArray[np.float64]
@@ -270,6 +293,9 @@ class KindClassifier:
     threshold: float = 0.5
     line_weight: float = 0.0
     quadratic: bool = False
+    net_weight: float = 0.0
+    net_sha256: str = ""
+    net: Any = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         """Check that every vector has one value per feature."""
@@ -283,16 +309,25 @@ class KindClassifier:
             raise WeightsError("kind classifier: scale must be positive")
         if not 0.0 <= self.line_weight <= 1.0:
             raise WeightsError("kind classifier: line_weight must be in [0, 1]")
+        if not 0.0 <= self.net_weight <= 1.0:
+            raise WeightsError("kind classifier: net_weight must be in [0, 1]")
 
     def decision(
-        self, features: NDArray[np.float64], lines: NDArray[np.int64] | None = None
+        self,
+        features: NDArray[np.float64],
+        lines: NDArray[np.int64] | None = None,
+        net_logits: NDArray[np.float64] | None = None,
     ) -> NDArray[np.float64]:
         """Return the log-odds of printed per row, shape ``(N,)``.
 
-        With ``lines`` (each row's line number), mixed with its line's mean by
+        With ``net_logits`` (the network's log-odds per row) and a :attr:`net_weight`, each
+        row's log-odds are ``(1 - net_weight) * features' + net_weight * network's``; with
+        ``lines`` (each row's line number), then mixed with its line's mean by
         :attr:`line_weight`.
         """
         z = np.asarray(self.expand(features) @ self.weights + self.bias, np.float64)
+        if net_logits is not None and self.net_weight > 0 and len(z):
+            z = (1.0 - self.net_weight) * z + self.net_weight * np.asarray(net_logits, np.float64)
         if lines is not None and self.line_weight > 0 and len(z):
             lines = np.asarray(lines, np.int64)
             _, inv = np.unique(lines, return_inverse=True)
@@ -307,10 +342,13 @@ class KindClassifier:
         return np.hstack([z, z * z]) if self.quadratic else z
 
     def predict_proba(
-        self, features: NDArray[np.float64], lines: NDArray[np.int64] | None = None
+        self,
+        features: NDArray[np.float64],
+        lines: NDArray[np.int64] | None = None,
+        net_logits: NDArray[np.float64] | None = None,
     ) -> NDArray[np.float64]:
-        """Return P(printed) of each row, shape ``(N,)``, in [0, 1]."""
-        z = self.decision(features, lines)
+        """Return P(printed) of each row, shape ``(N,)``, in [0, 1] (:meth:`decision`)."""
+        z = self.decision(features, lines, net_logits)
         return np.asarray(1.0 / (1.0 + np.exp(-np.clip(z, -60.0, 60.0))), np.float64)
 
     def predict(
@@ -332,6 +370,8 @@ class KindClassifier:
             "threshold": float(self.threshold),
             "line_weight": float(self.line_weight),
             "quadratic": bool(self.quadratic),
+            "net_weight": float(self.net_weight),
+            "net_sha256": self.net_sha256,
         }
 
     @classmethod
@@ -359,6 +399,8 @@ class KindClassifier:
                 float(d.get("threshold", 0.5)),
                 float(d.get("line_weight", 0.0)),
                 bool(d.get("quadratic", False)),
+                float(d.get("net_weight", 0.0)),
+                str(d.get("net_sha256", "")),
             )
         except (KeyError, TypeError, ValueError) as err:
             raise WeightsError(f"kind classifier: malformed weights ({err!r})") from err
@@ -388,7 +430,18 @@ def load_kind_classifier(folder: Path | None = None) -> KindClassifier:
         raise WeightsError(f"{path}: missing or unreadable kind classifier ({err})") from err
     if classifier_sha256(block) != sha:
         raise WeightsError(f"{path.name}: sha256 mismatch; the file is corrupt or was edited")
-    return KindClassifier.from_dict(block)
+    clf = KindClassifier.from_dict(block)
+    if clf.net_weight > 0:
+        from handocr.kind_net import KindNet
+        from handocr.models.weights import file_sha256
+
+        net_path = folder / NET_FILE
+        if not net_path.is_file():
+            raise WeightsError(f"{net_path}: the word-kind network is missing")
+        if file_sha256(net_path) != clf.net_sha256:
+            raise WeightsError(f"{NET_FILE}: sha256 mismatch with {KIND_FILE}; refit or reinstall")
+        clf = dataclasses.replace(clf, net=KindNet(net_path))
+    return clf
 
 
 def classifier_sha256(block: dict[str, Any]) -> str:
@@ -424,13 +477,19 @@ def printed_proba(
 ) -> NDArray[np.float64]:
     """Return P(printed) of each word of ``page`` in reading order, shape ``(N_words,)``.
 
-    The classifier's probability on :func:`word_features`, each word mixed with its line
-    (:meth:`KindClassifier.decision`); ``gray`` is the page's input image, 0 = black.
+    The classifier's probability on :func:`word_features` and, when it has one, the word-kind
+    network's log-odds on the words' pixels (:mod:`handocr.kind_net`), each word mixed with its
+    line (:meth:`KindClassifier.decision`); ``gray`` is the page's input image, 0 = black.
     """
     feats = word_features(page, gray)
     if len(feats) == 0:
         return np.zeros(0, np.float64)
-    return classifier.predict_proba(feats, word_lines(page))
+    net_logits = None
+    if classifier.net is not None and classifier.net_weight > 0:
+        from handocr.kind_net import word_crops
+
+        net_logits = classifier.net.logits(word_crops(page, gray))
+    return classifier.predict_proba(feats, word_lines(page), net_logits)
 
 
 def keep_kind(page: Page, kind: str) -> Page:

@@ -414,6 +414,9 @@ class LevelledPage:
     gray : ndarray of uint8, shape (H, W), or None
         The gray page on the levelled canvas (the input itself when not levelled), in the
         input's polarity: the line members read their crops from it.
+    raw : ndarray of uint8, shape (H, W), or None
+        The ink map before ruled-line removal (255 = ink): where comb fields are looked for
+        (:mod:`handocr.segment.comb`). None when not kept.
     """
 
     ink: NDArray[np.uint8]
@@ -422,6 +425,7 @@ class LevelledPage:
     skew_deg: float = 0.0
     inverse: NDArray[np.float64] | None = None
     gray: NDArray[np.uint8] | None = None
+    raw: NDArray[np.uint8] | None = None
 
     def to_input(self, box: Box) -> Box:
         """Map a box of the levelled page to the input page's pixels (:func:`map_box`)."""
@@ -492,17 +496,20 @@ def level_page(page: NDArray[np.uint8], cfg: CleanConfig | None = None) -> Level
     cfg = cfg or CleanConfig()
     h, w = page.shape
     level = HYSTERESIS if cfg.hysteresis else None
-    ink = ink_map(page, remove_lines=cfg.remove_lines, hysteresis=level, method=cfg.binarize)
+
+    def binarise(gray: NDArray[np.uint8]) -> tuple[NDArray[np.uint8], NDArray[np.uint8]]:
+        raw = ink_map(gray, remove_lines=False, hysteresis=level, method=cfg.binarize)
+        return (remove_ruled_lines(raw) if cfg.remove_lines else raw), raw
+
+    ink, raw = binarise(page)
     if cfg.deskew:
         angle = estimate_skew(ink)
         if abs(angle) >= MIN_SKEW_DEG:
             log.debug("skew %.2f degrees corrected", angle)
             rotated, inverse = rotate_page(page, angle)
-            ink = ink_map(
-                rotated, remove_lines=cfg.remove_lines, hysteresis=level, method=cfg.binarize
-            )
-            return LevelledPage(ink, w, h, angle, inverse, rotated)
-    return LevelledPage(ink, w, h, gray=page)
+            ink, raw = binarise(rotated)
+            return LevelledPage(ink, w, h, angle, inverse, rotated, raw)
+    return LevelledPage(ink, w, h, gray=page, raw=raw)
 
 
 def map_box(box: Box, affine: NDArray[np.float64], width: int, height: int) -> Box:

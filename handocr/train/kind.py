@@ -35,6 +35,7 @@ from handocr.kind import (
     word_lines,
 )
 from handocr.result import Page
+from handocr.train.kindforms import FormWords, with_forms
 
 __all__ = [
     "KindPage",
@@ -437,6 +438,8 @@ def fit_kind(
     quadratic: bool = True,
     real: Path | None = None,
     read: Sequence[tuple[KindPage, Page]] | None = None,
+    forms: Sequence[FormWords] = (),
+    form_weight: float = 1.0,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Generate pages, read them, fit the kind classifier, and score it on held-out pages.
 
@@ -465,6 +468,12 @@ def fit_kind(
     read : sequence of (KindPage, Page), optional
         Pages already generated and read (:func:`read_kind_pages`); then nothing is generated
         and ``n_pages`` is their number.
+    forms : sequence of FormWords, optional
+        Real forms' weakly labelled words (:func:`handocr.train.kindforms.read_caption_forms`);
+        ``held_out`` of them
+        (the last, by form) are only scored (``held_out_forms``).
+    form_weight : float
+        Each form word's weight in the fit relative to a generated page's word (> 0).
 
     Returns
     -------
@@ -478,18 +487,7 @@ def fit_kind(
         The generated pages hold words of only one kind.
     """
     if read is None:
-        if glyphs is None or labels is None:
-            from handocr.train.data import load_emnist, to_label_space
-
-            split = load_emnist(data, "pool47", "train")
-            glyphs, labels = split.images, to_label_space(split)
-        if recognizer is None:
-            from handocr.api import Recognizer
-
-            recognizer = Recognizer()
-        hand = load_real_hand(real) if real is not None else []
-        pages = generate_kind_pages(n_pages, glyphs, labels, seed=seed, real=hand)
-        read = read_kind_pages(pages, recognizer, progress)
+        read = _generate_and_read(data, n_pages, seed, recognizer, glyphs, labels, real, progress)
     n_pages = len(read)
     x, y, g, lines = kind_features(read)
     if len(set(y.tolist())) < 2:
@@ -497,7 +495,13 @@ def fit_kind(
     n_test = max(round(n_pages * held_out), 1) if n_pages > 1 else 0
     test = g >= n_pages - n_test
     train = ~test
-    clf = _fit_logistic(x[train], y[train], line_weight=line_weight, quadratic=quadratic)
+    n_forms = len(forms)
+    x, y, lines, test, train, form_test = with_forms(x, y, lines, test, train, forms, held_out)
+    weight = np.ones(len(y))
+    weight[len(g) :] = form_weight
+    clf = _fit_logistic(
+        x[train], y[train], line_weight=line_weight, quadratic=quadratic, weight=weight[train]
+    )
 
     def score(rows: NDArray[np.bool_], by_line: bool) -> dict[str, Any]:
         p = clf.predict_proba(x[rows], lines[rows] if by_line else None)
@@ -512,11 +516,44 @@ def fit_kind(
         "held_out_per_word": score(test, False),
         "seed": seed,
     }
+    if n_forms:
+        report["forms"] = n_forms
+        report["held_out_forms"] = score(form_test, True)
     return clf.to_dict(), report
 
 
+def _generate_and_read(
+    data: str | Path | None,
+    n_pages: int,
+    seed: int,
+    recognizer: Any,
+    glyphs: NDArray[np.uint8] | None,
+    labels: NDArray[np.int64] | None,
+    real: Path | None,
+    progress: Callable[[int, int], None] | None,
+) -> list[tuple[KindPage, Page]]:
+    """Generate ``n_pages`` kind pages and read them (the defaults of :func:`fit_kind`)."""
+    if glyphs is None or labels is None:
+        from handocr.train.data import load_emnist, to_label_space
+
+        split = load_emnist(data, "pool47", "train")
+        glyphs, labels = split.images, to_label_space(split)
+    if recognizer is None:
+        from handocr.api import Recognizer
+
+        recognizer = Recognizer()
+    hand = load_real_hand(real) if real is not None else []
+    pages = generate_kind_pages(n_pages, glyphs, labels, seed=seed, real=hand)
+    return read_kind_pages(pages, recognizer, progress)
+
+
 def _fit_logistic(
-    x: NDArray[np.float64], y: NDArray[np.int64], *, line_weight: float, quadratic: bool
+    x: NDArray[np.float64],
+    y: NDArray[np.int64],
+    *,
+    line_weight: float,
+    quadratic: bool,
+    weight: NDArray[np.float64] | None = None,
 ) -> KindClassifier:
     """Fit the logistic regression on standardised features (and their squares)."""
     from sklearn.linear_model import LogisticRegression
@@ -529,7 +566,7 @@ def _fit_logistic(
         np.zeros(2 * n_feat if quadratic else n_feat), 0.0, mean, scale, quadratic=quadratic
     )
     model = LogisticRegression(C=1.0, max_iter=5000, class_weight="balanced")
-    model.fit(probe.expand(x), y)
+    model.fit(probe.expand(x), y, sample_weight=weight)
     return KindClassifier(
         model.coef_[0].astype(np.float64),
         float(model.intercept_[0]),

@@ -159,6 +159,24 @@ def test_cli_options_reach_the_reading(use_tiny_weights: Path, page_file: Path) 
     assert res.stdout == expected.text + "\n"
 
 
+def test_no_combs_reads_a_comb_field_as_free_handprint(
+    use_tiny_weights: Path, tmp_path: Path
+) -> None:
+    import cv2
+
+    from tests.helpers import draw_comb
+
+    path = tmp_path / "comb.png"
+    cv2.imwrite(str(path), draw_comb("4 7 2 "))
+    for flag, combs in (("--combs", True), ("--no-combs", False)):
+        res = runner.invoke(app, ["read", flag, str(path)])
+        assert res.exit_code == 0, res.output
+        assert res.stdout == recognize(path, combs=combs).text + "\n"
+    boxed = runner.invoke(app, ["read", "-f", "json", str(path)])
+    (word,) = [w for line in Document.from_json(boxed.stdout).pages[0].lines for w in line.words]
+    assert len(word.chars) == 3  # one per filled box, whatever the tiny weights read
+
+
 def test_kind_option_chooses_the_words_printed(use_tiny_weights: Path, page_file: Path) -> None:
     every = runner.invoke(app, ["read", "-f", "json", str(page_file)])
     assert every.exit_code == 0, every.output

@@ -47,6 +47,7 @@ BAD_VALUES = [
     ({"letter_prior": float("nan")}, "letter_prior"),
     ({"letter_prior": "often"}, "letter_prior"),
     ({"deskew": "yes"}, "deskew"),
+    ({"combs": 1}, "combs"),
     ({"search": 1}, "search"),
     ({"word_context": 0}, "word_context"),
     ({"case_context": "no"}, "case_context"),
