@@ -30,6 +30,11 @@ __all__ = ["MIN_CELLS", "CombField", "cell_pieces", "find_combs"]
 MIN_CELLS = 3
 """A comb has at least this many cells (fewer equal boxes are read as free handprint)."""
 
+MAX_FILL = 0.85
+"""A component whose ink fills more than this share of its box is not a comb's frame but a blot
+or a filled band, and is not examined further (a comb of 12 px cells drawn with a 2 px pen and
+filled with characters fills up to about half of its box)."""
+
 MIN_CELL_PX = 8
 """Cells narrower or lower than this many pixels are not looked for."""
 
@@ -332,6 +337,8 @@ def find_combs(
         w, h = int(stats[k, 2]), int(stats[k, 3])
         if h < MIN_CELL_PX + 2 or w < min_cells * MIN_CELL_PX or w < 1.5 * h:
             continue
+        if stats[k, cv2.CC_STAT_AREA] > MAX_FILL * w * h:
+            continue  # a blot or a filled band, not a frame of thin lines
         if soft is None and gray is not None:
             soft = soft_ink(gray, ink)
         crop, own, affine, shade = _level_crop(ink, labels, k, stats[k], soft)

@@ -50,6 +50,12 @@ def test_a_plain_box_and_two_cells_are_not_combs() -> None:
     assert find_combs(raw_ink(draw_comb("AB"))) == []
 
 
+def test_a_black_page_or_an_empty_one_has_no_comb() -> None:
+    assert find_combs(np.full((300, 400), 255, np.uint8)) == []
+    assert find_combs(np.zeros((300, 400), np.uint8)) == []
+    assert find_combs(np.zeros((0, 0), np.uint8)) == []
+
+
 def test_a_digit_one_standing_in_a_cell_is_not_a_wall() -> None:
     (comb,) = find_combs(raw_ink(draw_comb("1111")))
     assert len(comb.cells) == 4
