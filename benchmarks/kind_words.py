@@ -132,7 +132,7 @@ def fit(argv: list[str]) -> None:
     clf = KindClassifier.from_dict(clf_dict)
     # the same split as fit_kind: the last 30 % of pages and of forms are held out
     x, y, g, lines = kind_features(read)
-    crops = kind_page_crops(read)[0]
+    crops = kind_page_crops(read)
     n_test = max(round(len(read) * 0.3), 1)
     n_ft = max(round(len(forms) * 0.3), 1) if forms else 0
     held = g >= len(read) - n_test

@@ -94,7 +94,7 @@ def read_comb_fields(
     flat = [p for row in rows for p in row]
     probs = rec.classify(flat) if flat else None
     k = 0
-    per_char = len(pieces) == sum(len(line.all_chars()) for line in page.lines)
+    per_char = len(pieces) == len(_chars(page))
     owner = {id(c): p for c, p in zip(_chars(page), pieces, strict=True)} if per_char else {}
     extra: list[Piece] = []
     for comb, row in zip(combs, rows, strict=True):

@@ -121,16 +121,12 @@ def _runs(flags: NDArray[np.bool_]) -> list[tuple[int, int]]:
 
 
 def _spread(mask: NDArray[np.bool_], axis: int, k: int) -> NDArray[np.bool_]:
-    """Return ``mask`` OR-ed with itself shifted by up to ``k`` pixels along ``axis``."""
-    out = mask.copy()
-    n = mask.shape[axis]
-    for s in range(1, min(k, n - 1) + 1):
-        for a, b in ((slice(s, n), slice(0, n - s)), (slice(0, n - s), slice(s, n))):
-            dst = [slice(None)] * 2
-            src = [slice(None)] * 2
-            dst[axis], src[axis] = a, b
-            out[tuple(dst)] |= mask[tuple(src)]
-    return out
+    """Return ``mask`` dilated by ``k`` pixels either way along ``axis`` (only)."""
+    import cv2
+
+    size = (1, 2 * k + 1) if axis == 0 else (2 * k + 1, 1)  # (width, height) of the element
+    element = cv2.getStructuringElement(cv2.MORPH_RECT, size)
+    return np.asarray(cv2.dilate(mask.astype(np.uint8), element), bool)
 
 
 TRIM = 0.8
@@ -366,31 +362,31 @@ def _moved(b: Box, dx: int, dy: int) -> Box:
     return Box(b.x0 + dx, b.y0 + dy, b.x1 + dx, b.y1 + dy)
 
 
-def comb_lines(comb: CombField, ink: NDArray[np.bool_]) -> NDArray[np.bool_]:
+def comb_lines(comb: CombField, shape: tuple[int, int]) -> NDArray[np.bool_]:
     """Return the pixels of the comb's rules and walls to erase.
 
     Their rows and columns across the comb, as :func:`find_combs` measured them (the blurred
     edge beyond is left to the filters of :func:`cell_pieces`).
 
     Sparing a rule's pixels under strokes that reach it (the foot of an ``L`` on the bottom
-    rule) was measured and left out: the stubs of rule it leaves under every touching stroke
-    cost more than it saved (synthetic combs, cells of 20-29 px: CER 0.14 -> 0.27), and the
-    classifier's confidence did not tell the better cut (0.15). So were walls kept where a
-    stroke lies along them (they read as a bar: ``I`` -> ``L``) and strokes restored across
-    them (two characters touching a wall from both sides get welded).
+    rule) was tried and read worse on synthetic combs: the stubs of rule it leaves under every
+    touching stroke cost more than it saved, and the classifier's confidence did not tell the
+    better cut. So did keeping walls where a stroke lies along them (they read as a bar:
+    ``I`` -> ``L``) and restoring strokes across them (two characters touching a wall from both
+    sides get welded).
 
     Parameters
     ----------
     comb : CombField
-    ink : ndarray of bool, shape (h, w)
-        :attr:`CombField.ink` > 0 (its shape).
+    shape : (int, int)
+        ``(h, w)`` of :attr:`CombField.ink`.
 
     Returns
     -------
     ndarray of bool, shape (h, w)
     """
-    h, w = ink.shape
-    out = np.zeros(ink.shape, bool)
+    h, w = shape
+    out = np.zeros(shape, bool)
     x0, x1 = max(comb.box.x0, 0), min(comb.box.x1, w)
     y0, y1 = max(comb.box.y0, 0), min(comb.box.y1, h)
     (t0, t1), (b0, b1) = comb.rules[0], comb.rules[-1]
@@ -446,10 +442,10 @@ def cell_pieces(comb: CombField) -> list[Piece | None]:
 
     When the comb carries its gray levels (:attr:`CombField.soft`), the piece holds the ink's
     darkness under the kept components and a one-pixel rim (not the binary mask): a character
-    of 8-15 px keeps the holes and thin strokes that binarisation fills or breaks (synthetic
-    combs, cells of 10-19 px: CER 0.31 -> 0.20). Filling the erased lines' pixels from their
-    surroundings (OpenCV's Telea inpainting) to give back strokes lying on a rule was measured
-    and left out (0.20 -> 0.36).
+    of 8-15 px keeps the holes and thin strokes that binarisation fills or breaks (characters
+    misread in cells of 10-19 px: 0.31 -> 0.20, ``python benchmarks/comb_fields.py --cells
+    [--binary] --n 150``, M2). Filling the erased lines' pixels from their surroundings
+    (OpenCV's Telea inpainting) to give back strokes lying on a rule was tried and read worse.
 
     Parameters
     ----------
@@ -474,7 +470,7 @@ def cell_pieces(comb: CombField) -> list[Piece | None]:
     x0, x1 = max(round(comb.box.x0 - pitch / 2), 0), min(round(comb.box.x1 + pitch / 2), width)
     whole = raw > 0
     shade = None if comb.soft is None else comb.soft[y0:y1, x0:x1]
-    lines = comb_lines(comb, whole)[y0:y1, x0:x1]
+    lines = comb_lines(comb, whole.shape)[y0:y1, x0:x1]
     crop = whole[y0:y1, x0:x1] & ~lines
     n, parts, part_stats, cents = cv2.connectedComponentsWithStats(
         crop.astype(np.uint8), connectivity=8
@@ -496,13 +492,13 @@ def cell_pieces(comb: CombField) -> list[Piece | None]:
         k: int(np.clip((cents[k, 0] + x0 - first_wall) // pitch, 0, n_cells - 1)) for k in kept
     }
     _give_fragments_back(comb, stats, x0, cell_of)
-    cells: list[list[tuple[int, list[int]]]] = [[] for _ in range(n_cells)]
+    cells: list[list[tuple[int, int]]] = [[] for _ in range(n_cells)]  # (area, label)
     for k, j in cell_of.items():
-        cells[j].append((int(stats[k, cv2.CC_STAT_AREA]), [k]))
+        cells[j].append((int(stats[k, cv2.CC_STAT_AREA]), k))
     out: list[Piece | None] = []
     for cell, held in zip(comb.cells, cells, strict=True):
         biggest = max((a for a, _ in held), default=0)
-        keep = [k for a, members in held if a >= FRAGMENT_SHARE * biggest for k in members]
+        keep = [k for a, k in held if a >= FRAGMENT_SHARE * biggest]
         ink = np.isin(labels, keep) if keep else None
         if ink is None or ink.sum() < max(EMPTY_SHARE * cell.width * ih, 3):
             out.append(None)

@@ -36,6 +36,7 @@ from handocr.kind import (
 )
 from handocr.result import Page
 from handocr.train.kindforms import FormWords, with_forms
+from handocr.train.metrics import kind_report
 
 __all__ = [
     "KindPage",
@@ -382,6 +383,23 @@ def read_kind_pages(
     return out
 
 
+def labelled_words(
+    read: Sequence[tuple[KindPage, Page]],
+) -> list[tuple[int, KindPage, Page, list[int], list[str | None]]]:
+    """Return ``(n, kind page, read page, kept word indices, labels)`` per labelled page.
+
+    Pages without a labelled word are left out. The rows of :func:`kind_features` and
+    :func:`handocr.train.kindnet.kind_page_crops` follow it, in the same order.
+    """
+    out = []
+    for n, (kp, page) in enumerate(read):
+        labels = label_words(page, kp.regions)
+        keep = [j for j, k in enumerate(labels) if k is not None]
+        if keep:
+            out.append((n, kp, page, keep, labels))
+    return out
+
+
 def kind_features(
     read: Sequence[tuple[KindPage, Page]],
 ) -> tuple[NDArray[np.float64], NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
@@ -391,37 +409,14 @@ def kind_features(
     are unique across pages.
     """
     xs, ys, gs, ls = [], [], [], []
-    for n, (kp, page) in enumerate(read):
-        feats = word_features(page, kp.image)
-        labels = label_words(page, kp.regions)
+    for n, kp, page, keep, labels in labelled_words(read):
         lines = word_lines(page)
-        keep = [j for j, k in enumerate(labels) if k is not None]
-        xs.append(feats[keep])
+        xs.append(word_features(page, kp.image)[keep])
         ys += [int(labels[j] == PRINTED) for j in keep]
         gs += [n] * len(keep)
         ls += [n * 100_000 + int(lines[j]) for j in keep]
     x = np.vstack(xs) if xs else np.zeros((0, len(FEATURES)))
     return x, np.asarray(ys, np.int64), np.asarray(gs, np.int64), np.asarray(ls, np.int64)
-
-
-def kind_report(
-    y_true: Sequence[int] | NDArray[Any], y_pred: Sequence[int] | NDArray[Any]
-) -> dict[str, Any]:
-    """Accuracy and each kind's precision, recall and support (1 = printed, 0 = handwritten)."""
-    t = np.asarray(y_true, np.int64)
-    p = np.asarray(y_pred, np.int64)
-    rep: dict[str, Any] = {
-        "words": len(t),
-        "accuracy": float((t == p).mean()) if len(t) else 0.0,
-    }
-    for value, name in ((1, PRINTED), (0, HANDWRITTEN)):
-        tp = int(((p == value) & (t == value)).sum())
-        rep[name] = {
-            "precision": tp / max(int((p == value).sum()), 1),
-            "recall": tp / max(int((t == value).sum()), 1),
-            "support": int((t == value).sum()),
-        }
-    return rep
 
 
 def fit_kind(

@@ -24,48 +24,30 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from handocr.kind import PRINTED
 from handocr.kind_net import CROP_H, CROP_W, word_crops
 from handocr.result import Page
 
-__all__ = ["KindData", "choose_net_weight", "kind_page_crops", "train_kind_net"]
-
-KindData = tuple[NDArray[np.float32], NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]
-"""Crops ``(N, 1, CROP_H, CROP_W)``, labels (1 printed), source (page/form index), line ids."""
+__all__ = ["choose_net_weight", "kind_page_crops", "train_kind_net"]
 
 
-def kind_page_crops(read: Sequence[tuple[Any, Page]]) -> KindData:
-    """Crops and labels of the labelled words of generated pages as read.
+def kind_page_crops(read: Sequence[tuple[Any, Page]]) -> NDArray[np.float32]:
+    """Return the network crops of the labelled words of generated pages as read.
+
+    Shape ``(N, 1, CROP_H, CROP_W)``, one row per row of
+    :func:`handocr.train.kind.kind_features` (same words, same order: its labels, pages and
+    lines go with them).
 
     Parameters
     ----------
     read : sequence of (KindPage, Page)
         :func:`handocr.train.kind.read_kind_pages`.
     """
-    from handocr.kind import word_lines
-    from handocr.train.kind import label_words
+    from handocr.train.kind import labelled_words
 
-    xs, ys, gs, ls = [], [], [], []
-    for n, (kp, page) in enumerate(read):
-        labels = label_words(page, kp.regions)
-        keep = [j for j, k in enumerate(labels) if k is not None]
-        if not keep:
-            continue
-        xs.append(word_crops(page, kp.image)[keep])
-        ys += [int(labels[j] == PRINTED) for j in keep]
-        gs += [n] * len(keep)
-        ls += [n * 100_000 + int(v) for v in word_lines(page)[keep]]
-    return _pack(xs, ys, gs, ls)
-
-
-def _pack(xs: list[Any], ys: list[int], gs: list[int], ls: list[int]) -> KindData:
-    x = np.concatenate(xs) if xs else np.zeros((0, 1, CROP_H, CROP_W), np.float32)
-    return (
-        x.astype(np.float32),
-        np.asarray(ys, np.int64),
-        np.asarray(gs, np.int64),
-        np.asarray(ls, np.int64),
-    )
+    xs = [word_crops(page, kp.image)[keep] for _, kp, page, keep, _ in labelled_words(read)]
+    if not xs:
+        return np.zeros((0, 1, CROP_H, CROP_W), np.float32)
+    return np.concatenate(xs).astype(np.float32)
 
 
 def choose_net_weight(
@@ -125,25 +107,19 @@ def _network() -> Any:
     )
 
 
-class _Mean:
-    """Average several networks' log-odds (one exported graph)."""
+def _mean_of(models: Sequence[Any]) -> Any:
+    """Return one module averaging several networks' log-odds (one exported graph)."""
+    from torch import nn
 
-    @staticmethod
-    def of(models: Sequence[Any]) -> Any:
-        from torch import nn
+    class Mean(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.members = nn.ModuleList(models)
 
-        class Mean(nn.Module):
-            def __init__(self) -> None:
-                super().__init__()
-                self.members = nn.ModuleList(models)
+        def forward(self, x: Any) -> Any:
+            return sum(m(x) for m in self.members) / len(self.members)
 
-            def forward(self, x: Any) -> Any:
-                out = self.members[0](x)
-                for m in self.members[1:]:
-                    out = out + m(x)
-                return out / len(self.members)
-
-        return Mean()
+    return Mean()
 
 
 def train_kind_net(
@@ -194,7 +170,7 @@ def train_kind_net(
     models = [
         _train_one(x, y, epochs=epochs, batch=batch, seed=s, progress=progress) for s in seeds
     ]
-    model = models[0] if len(models) == 1 else _Mean.of(models)
+    model = models[0] if len(models) == 1 else _mean_of(models)
     model.eval()
     out.parent.mkdir(parents=True, exist_ok=True)
     torch.onnx.export(

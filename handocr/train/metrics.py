@@ -31,6 +31,7 @@ __all__ = [
     "confusion_png",
     "evaluate_classifier",
     "expected_calibration_error",
+    "kind_report",
     "macro_roc",
     "one_vs_rest",
     "reliability",
@@ -426,3 +427,28 @@ def confusion_png(
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=80)
     plt.close(fig)
+
+
+KINDS_PRINTED_FIRST = ("printed", "handwritten")
+"""The word kinds in :func:`kind_report`'s label order (1 = printed, 0 = handwritten)."""
+
+
+def kind_report(
+    y_true: Sequence[int] | NDArray[Any], y_pred: Sequence[int] | NDArray[Any]
+) -> dict[str, Any]:
+    """Accuracy and each kind's precision, recall and support (1 = printed, 0 = handwritten).
+
+    scikit-learn's ``accuracy_score`` and ``precision_recall_fscore_support`` (0 where a kind
+    is never predicted or absent).
+    """
+    from sklearn.metrics import accuracy_score, precision_recall_fscore_support
+
+    t, p = np.asarray(y_true, np.int64), np.asarray(y_pred, np.int64)
+    rep: dict[str, Any] = {
+        "words": len(t),
+        "accuracy": float(accuracy_score(t, p)) if len(t) else 0.0,
+    }
+    prec, rec, _, sup = precision_recall_fscore_support(t, p, labels=[1, 0], zero_division=0)
+    for i, name in enumerate(KINDS_PRINTED_FIRST):
+        rep[name] = {"precision": float(prec[i]), "recall": float(rec[i]), "support": int(sup[i])}
+    return rep
