@@ -59,6 +59,7 @@ LAYERS = [
         "linecrop",
         "kind",
         "kind_net",
+        "comb_net",
         "printed",
         "comb_fields",
     },

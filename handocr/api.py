@@ -30,6 +30,7 @@ from handocr.pagestream import PageRecord
 from handocr.result import Document, ModelInfo, Page
 
 if TYPE_CHECKING:
+    from handocr.comb_net import CombNet
     from handocr.ensemble import Ensemble
     from handocr.fusion import FusionWeights
     from handocr.kind import KindClassifier
@@ -219,6 +220,25 @@ class Recognizer:
 
             self._models.fusion[spec] = FusionWeights.pick(load_manifest().fusion, spec)
         return self._models.fusion[spec]
+
+    @property
+    def comb_net(self) -> CombNet | None:
+        """The comb-cell network (:mod:`handocr.comb_net`), loaded on first access.
+
+        None when the weights folder has none (comb cells are then read by the character
+        ensemble alone).
+
+        Raises
+        ------
+        WeightsError
+            Its record is unreadable or its graph fails its checksum.
+        """
+        if not self._models.comb_looked:
+            from handocr.comb_net import load_comb_net
+
+            self._models.comb = load_comb_net()
+            self._models.comb_looked = True
+        return self._models.comb
 
     @property
     def kind_classifier(self) -> KindClassifier | None:
@@ -490,7 +510,7 @@ class Recognizer:
 class _Models:
     """The loaded ensemble, held so that recognizers of the same models share one load."""
 
-    __slots__ = ("ensemble", "fusion", "kind", "line_members", "verifier")
+    __slots__ = ("comb", "comb_looked", "ensemble", "fusion", "kind", "line_members", "verifier")
 
     def __init__(self) -> None:
         self.ensemble: Ensemble | None = None
@@ -498,6 +518,8 @@ class _Models:
         self.line_members: list[LineMember] | None = None
         self.fusion: dict[str | None, FusionWeights] = {}  # by charset
         self.kind: KindClassifier | None = None
+        self.comb: CombNet | None = None
+        self.comb_looked = False
 
 
 @functools.lru_cache(maxsize=4)

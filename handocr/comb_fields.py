@@ -3,7 +3,9 @@
 After a page is read as free handprint (:func:`handocr.pipeline.read_images`), each comb field
 found on it (:func:`handocr.segment.comb.find_combs`) is read again with the cells as the
 segmentation: one candidate per non-empty cell (:func:`handocr.segment.comb.cell_pieces`),
-classified by the character ensemble in one batch for the page and decoded with the page's
+classified by the character ensemble in one batch for the page, each cell's vote mixed by soft
+voting with the comb-cell network's reading of the whole cell, walls and rules included
+(:mod:`handocr.comb_net`, when the weights folder holds it), and decoded with the page's
 options (charset, context). The characters the free reading found inside the field's frame are
 replaced by one handwritten word holding the cells' characters, in the line that held most of
 them (a new line in reading order when none did).
@@ -28,8 +30,8 @@ if TYPE_CHECKING:
 __all__ = ["read_comb_fields", "place_word"]
 
 
-def _field_pieces(lev: LevelledPage, combs: Sequence[CombField]) -> list[list[Piece]]:
-    """Each comb's non-empty cells as pieces with boxes in the levelled page's pixels."""
+def _field_pieces(lev: LevelledPage, combs: Sequence[CombField]) -> list[list[tuple[int, Piece]]]:
+    """Each comb's non-empty cells: cell index and piece, box in the levelled page's pixels."""
     import cv2
 
     from handocr.segment.comb import cell_pieces
@@ -38,7 +40,7 @@ def _field_pieces(lev: LevelledPage, combs: Sequence[CombField]) -> list[list[Pi
     out = []
     for comb in combs:
         row = []
-        for p in cell_pieces(comb):
+        for j, p in enumerate(cell_pieces(comb)):
             if p is None:
                 continue
             box = comb.to_page(p.box)
@@ -46,7 +48,7 @@ def _field_pieces(lev: LevelledPage, combs: Sequence[CombField]) -> list[list[Pi
             if mask.shape != (box.height, box.width):
                 size = (box.width, box.height)
                 mask = np.asarray(cv2.resize(mask, size, interpolation=cv2.INTER_NEAREST), np.uint8)
-            row.append(Piece(box, mask))
+            row.append((j, Piece(box, mask)))
         out.append(row)
     return out
 
@@ -90,9 +92,17 @@ def read_comb_fields(
     combs = find_combs(raw, gray=lev.gray)
     if not combs:
         return page, pieces
-    rows = _field_pieces(lev, combs)
+    cells = _field_pieces(lev, combs)
+    rows = [[p for _, p in row] for row in cells]
     flat = [p for row in rows for p in row]
     probs = rec.classify(flat) if flat else None
+    net = rec.comb_net
+    if probs is not None and net is not None and net.weight > 0:
+        from handocr.comb_net import cell_window
+
+        wins = np.stack([cell_window(c, j) for c, row in zip(combs, cells, strict=True)
+                         for j, _ in row])  # fmt: skip
+        probs[:, 0] = (1.0 - net.weight) * probs[:, 0] + net.weight * net.probs(wins)
     k = 0
     per_char = len(pieces) == len(_chars(page))
     owner = {id(c): p for c, p in zip(_chars(page), pieces, strict=True)} if per_char else {}

@@ -15,7 +15,9 @@ segment     :func:`handocr.segment.segment_layout`           candidates, blocks,
 classify    :meth:`handocr.api.Recognizer.classify`          ``(N, 1 + M, 47)`` voted + members
 search      :func:`handocr.segment.search.search_lattices`   cuts and joins by a best-path search
 decode      :func:`handocr.decode.decode_page`               :class:`handocr.result.Page`
-fuse        :func:`handocr.fusion.fuse_line`                 line members' readings fused
+fuse        :func:`handocr.fusion.fuse_line`                 line members' readings fused (not
+                                                             on lines the word-kind network
+                                                             calls printed)
 kind        :func:`handocr.pipeline.sort_kinds`              each word printed or handwritten
 combs       :func:`handocr.comb_fields.read_comb_fields`     comb fields read one char per cell
 keep        :func:`handocr.kind.keep_kind`                   the words of the kind asked for
@@ -182,7 +184,7 @@ def read_images(
         page = replace(page, number=number)
         read.append((page, lev, [x for x in found if x is not None], lines))
     if fuse:
-        out = fuse_pages(rec, read)
+        out = fuse_pages(rec, read, skip=_printed_lines(rec, read, images))
     else:
         out = [(page, [p for row in lines for p in row]) for page, _, _, lines in read]
     out = sort_kinds(rec, out, images)
@@ -207,11 +209,12 @@ def sort_kinds(
 
     Each word's kind comes from the shipped classifier (:func:`handocr.kind.assign_kinds`:
     evidence from its characters' regularity, its ink, and the members' confidence and
-    agreement); the words it is surest are printed (P(printed) >= :data:`handocr.printed.REREAD_P`)
-    are then read again by the printed-text reader, the first line member (PP-OCRv5:
-    :func:`handocr.printed.read_printed`). Without a classifier in the weights
-    folder every word stays handwritten; without line members the printed words keep the
-    character members' reading (their pieces then still match the characters one to one).
+    agreement; words already marked printed, on lines not fused, stay printed); the words it
+    calls printed (P(printed) >= :data:`handocr.printed.REREAD_P`) are then read again by the
+    printed-text reader, the first line member (PP-OCRv5: :func:`handocr.printed.read_printed`).
+    Without a classifier in the weights folder every word stays handwritten; without line
+    members the printed words keep the character members' reading (their pieces then still
+    match the characters one to one).
 
     Parameters
     ----------
@@ -236,6 +239,8 @@ def sort_kinds(
     out = []
     for (page, pieces), image in zip(read, images, strict=True):
         proba = printed_proba(page, image, clf)
+        marked = [w.kind == PRINTED for line in page.lines for w in line.words]
+        proba = np.where(marked, 1.0, proba)  # lines the network called printed before fusion
         kinds = [PRINTED if q >= clf.threshold else HANDWRITTEN for q in proba]
         if PRINTED in kinds:
             it = iter(kinds)
@@ -267,7 +272,34 @@ def _keep_kind(
     return kept, [p for p, keep in zip(pieces, mask, strict=True) if keep]
 
 
-def fuse_pages(rec: Recognizer, read: list[_Read]) -> list[tuple[Page, list[Piece]]]:
+def _printed_lines(
+    rec: Recognizer, read: list[_Read], images: Sequence[NDArray[np.uint8]]
+) -> list[list[bool]]:
+    """Per page, per line: whether the word-kind network calls every word of it printed.
+
+    Such a line is read by the printed-text reader (:func:`sort_kinds`), so fusing the line
+    members with its handprint reading would be wasted: it is not fused and its words are
+    printed. The network alone judges (:meth:`handocr.kind_net.KindNet.logits` >= 0 for each
+    word: P >= 0.5), as it sees only each word's pixels; the full classifier also weighs the
+    line members' agreement, which does not exist before fusion. Nothing is skipped while
+    the fusion's features are collected for fitting (``rec.probe``): every line is fused.
+    """
+    clf = rec.kind_classifier
+    if clf is None or clf.net is None or not rec.line_members or rec.probe is not None:
+        return [[False] * len(page.lines) for page, _, _, _ in read]
+    from handocr.kind_net import word_crops
+
+    out = []
+    for (page, _, _, _), image in zip(read, images, strict=True):
+        logits = iter(clf.net.logits(word_crops(page, image)) if page.lines else [])
+        out.append([min([next(logits) for _ in line.words], default=-1.0) >= 0.0
+                    for line in page.lines])  # fmt: skip
+    return out
+
+
+def fuse_pages(
+    rec: Recognizer, read: list[_Read], skip: Sequence[Sequence[bool]] | None = None
+) -> list[tuple[Page, list[Piece]]]:
     """Fuse the line members with each page's character reading (:mod:`handocr.fusion`).
 
     The line crops of all pages go through each line member in one call (batched by width).
@@ -280,6 +312,9 @@ def fuse_pages(rec: Recognizer, read: list[_Read]) -> list[tuple[Page, list[Piec
         Its line members, fusion weights and options.
     read : list of (Page, LevelledPage, list of LineSearch, lines)
         Each page's character reading, its levelled page and its lines' searches.
+    skip : sequence of sequence of bool, optional
+        Per page, per line: keep the character reading of this line as it is, its words marked
+        printed (a printed line, :func:`_printed_lines`).
 
     Returns
     -------
@@ -293,10 +328,13 @@ def fuse_pages(rec: Recognizer, read: list[_Read]) -> list[tuple[Page, list[Piec
     views = list(dict.fromkeys(v for _, _, v in readings))
     crops: dict[str, list[Any]] = {v: [] for v in views}
     x0s: dict[str, list[int]] = {v: [] for v in views}
-    for _, lev, found, _ in read:
+    skip = skip if skip is not None else [[False] * len(f) for _, _, f, _ in read]
+    for (_, lev, found, _), passed in zip(read, skip, strict=True):
         gray = lev.gray if lev.gray is not None else 255 - lev.ink
         boxes = [Box.enclosing([ls.lattice.pieces[c].box for c in ls.path]) for ls in found]
-        for ls, box, band in zip(found, boxes, line_bands(boxes), strict=True):
+        for ls, box, band, no in zip(found, boxes, line_bands(boxes), passed, strict=True):
+            if no:
+                continue
             for v in views:
                 crop, x0 = line_crop(
                     gray, lev.ink, box, ls.lattice.height, band, v, alone=len(found) == 1
@@ -312,10 +350,19 @@ def fuse_pages(rec: Recognizer, read: list[_Read]) -> list[tuple[Page, list[Piec
     weights = rec.fusion_weights
     out = []
     n = 0
-    for page, lev, found, _ in read:
+    for (page, lev, found, _), passed in zip(read, skip, strict=True):
         fused: list[tuple[list[Char], list[bool]]] = []
         pieces: list[Piece] = []
-        for ls, line in zip(found, page.lines, strict=True):
+        for ls, line, no in zip(found, page.lines, passed, strict=True):
+            pieces.extend(ls.lattice.pieces[c] for c in ls.path)
+            if no:
+                fused.append(
+                    (
+                        list(line.all_chars()),
+                        [k == 0 for w in line.words for k in range(len(w.chars))],
+                    )
+                )
+                continue
             chars, starts = fuse_line(
                 ls,
                 line.all_chars(),
@@ -329,7 +376,20 @@ def fuse_pages(rec: Recognizer, read: list[_Read]) -> list[tuple[Page, list[Piec
                 probe=rec.probe,
             )
             fused.append((chars, starts))
-            pieces.extend(ls.lattice.pieces[c] for c in ls.path)
             n += 1
-        out.append((fused_page(page, fused), pieces))
+        out.append((_mark_printed(fused_page(page, fused), fused, passed), pieces))
     return out
+
+
+def _mark_printed(
+    page: Page, lines: Sequence[tuple[list[Char], list[bool]]], printed: Sequence[bool]
+) -> Page:
+    """Mark the words of the lines flagged ``printed`` printed (lines left empty are gone)."""
+    flags = [p for (chars, _), p in zip(lines, printed, strict=True) if chars]
+    if not any(flags):
+        return page
+    new = tuple(
+        replace(line, words=tuple(replace(w, kind="printed") for w in line.words)) if p else line
+        for line, p in zip(page.lines, flags, strict=True)
+    )
+    return replace(page, lines=new)

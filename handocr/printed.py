@@ -4,17 +4,20 @@ handocr's ensemble reads handprint; typed and typeset words (a form's labels and
 read better with a recognizer trained on print. :func:`read_printed` takes a page already read
 and the words marked printed, and reads each run of consecutive printed words of a line as one
 crop (a run reads better in context than single words) with a line member
-(:class:`handocr.models.line.LineMember`, the shipped ``ppocrv5-rec.mobile``). The run's
-reading is decoded by best path and split back into the run's words by where its characters'
-frames fall (forced alignment; the folded alphabet has no space). Handwritten words, the lines'
-order, boxes, baselines and the page's blocks are kept, so both kinds stand in one reading
-order. Nothing is loaded here: the caller passes the member.
+(:class:`handocr.models.line.LineMember`, the shipped ``ppocrv5-rec.mobile``) in the printed
+alphabet :data:`handocr.models.line.PRINTED` (case, punctuation such as ``( ) ;`` and the space
+between words). The run's reading is decoded by best path and cut into words at the spaces it
+reads, each character placed by the frames it falls on (forced alignment), so the words are
+the printed reader's, not the handprint segmentation's (which splits and joins printed words:
+``THENU MBERS``). Handwritten words, the lines' order and baselines and the page's blocks are
+kept, so both kinds stand in one reading order. Nothing is loaded here: the caller passes the
+member.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import string
+import math
 from collections.abc import Sequence
 from itertools import pairwise
 
@@ -22,7 +25,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from handocr.ctc import best_path, forced_alignment
-from handocr.models.line import FOLDED, LineMember, LineReading
+from handocr.models.line import PRINTED, LineMember, LineReading
 from handocr.result import Box, Char, Page, Word
 
 __all__ = ["MARGIN_X", "REREAD_P", "RUN_ASPECT", "TEXT_SHARE", "read_printed"]
@@ -78,10 +81,11 @@ def read_printed(
     Returns
     -------
     Page
-        The same page with each printed word's characters replaced by the member's reading of
-        it and its ``kind`` set to ``"printed"``; every other word, the lines (their count,
-        order, boxes and baselines) and the blocks as they were. A printed word the member
-        reads no character in is dropped, unless that would leave its line empty.
+        The same page with each run of printed words replaced by the words the member reads
+        in it (cut at its spaces, boxes within the run's old word boxes, ``kind`` set to
+        ``"printed"``); every other word, the lines (their count, order, boxes and baselines)
+        and the blocks as they were. A run the member reads no character in is dropped, unless
+        that would leave its line empty.
 
     Raises
     ------
@@ -113,18 +117,17 @@ def read_printed(
         return page
     crops, x0s = zip(*(_run_crop(gray, page.lines[li].words, a, b) for li, a, b in runs),
                      strict=True)  # fmt: skip
-    readings = member.read(list(crops))
-    new_words: dict[tuple[int, int], Word | None] = {}
+    readings = member.read(list(crops), printed=True)
+    new_words: dict[tuple[int, int], tuple[Word, ...]] = {}
     for (li, a, b), reading, x0 in zip(runs, readings, x0s, strict=True):
-        words = page.lines[li].words[a:b]
-        for k, word in enumerate(_split_run(reading, x0, words, member.key)):
-            new_words[li, a + k] = word
+        new_words[li, a] = tuple(_run_words(reading, x0, page.lines[li].words[a:b], member.key))
+        new_words.update({(li, w): () for w in range(a + 1, b)})
     lines = []
     for li, line in enumerate(page.lines):
-        kept = [new_words.get((li, w), word) for w, word in enumerate(line.words)]
-        words = tuple(w for w in kept if w is not None)
-        if not words and line.words:
-            words = tuple(dataclasses.replace(w, kind="printed") for w in line.words)
+        kept = [x for w, word in enumerate(line.words) for x in new_words.get((li, w), (word,))]
+        if not kept and line.words:
+            kept = [dataclasses.replace(w, kind="printed") for w in line.words]
+        words = tuple(kept)
         lines.append(line if words == line.words else dataclasses.replace(line, words=words))
     return dataclasses.replace(page, lines=tuple(lines))
 
@@ -162,58 +165,62 @@ def _run_crop(
     return crop, x0
 
 
-def _split_run(reading: LineReading, x0: int, words: Sequence[Word], key: str) -> list[Word | None]:
-    """Decode a run's reading and give each character to the word its frames fall in."""
+def _run_words(reading: LineReading, x0: int, words: Sequence[Word], key: str) -> list[Word]:
+    """Decode a run's reading and cut it into words at the spaces it reads.
+
+    A new word's columns run between the midpoints to its neighbours' characters; its box is
+    the ink of the run's old word boxes within those columns (the old boxes' rows), so a word
+    the handprint segmentation split or joined comes out as the printed reader spaced it.
+    """
     lp = reading.log_probs
     labels = best_path(lp)
     spans = forced_alignment(lp, labels) if labels else []
-    out_chars: list[list[tuple[float, int, tuple[int, int]]]] = [[] for _ in words]
+    space = 1 + PRINTED.index(" ")
+    # (centre column in the page, class, frames) of each character but spaces
+    chars: list[tuple[float, int, tuple[int, int]]] = []
+    groups: list[list[int]] = [[]]
     for sym, span in zip(labels, spans or [], strict=False):
-        s0, s1 = span if span[1] > span[0] else (span[0], span[0] + 1)
-        centre = x0 + 0.5 * (s0 + s1) * reading.width
-        out_chars[_nearest_word(words, centre)].append((centre, sym, (s0, s1)))
-    result: list[Word | None] = []
-    for word, chars in zip(words, out_chars, strict=True):
-        if not chars:
-            result.append(None)
+        if sym == space:
+            groups.append([])
             continue
-        centres = [c for c, _, _ in chars]
-        cuts = [word.box.x0, *(round((p + q) / 2) for p, q in pairwise(centres)),
-                word.box.x1]  # fmt: skip
+        s0, s1 = span if span[1] > span[0] else (span[0], span[0] + 1)
+        groups[-1].append(len(chars))
+        chars.append((x0 + 0.5 * (s0 + s1) * reading.width, sym, (s0, s1)))
+    centres = [c for c, _, _ in chars]
+    cuts = [-np.inf, *((p + q) / 2 for p, q in pairwise(centres)), np.inf]
+    run = Box.enclosing([w.box for w in words])
+    out = []
+    for group in groups:
+        if not group:
+            continue
+        lo, hi = cuts[group[0]], cuts[group[-1] + 1]
+        parts = [Box(max(b.x0, math.floor(lo)) if lo > -np.inf else b.x0, b.y0,
+                     min(b.x1, math.ceil(hi)) if hi < np.inf else b.x1, b.y1)
+                 for b in (w.box for w in words) if b.x1 > lo and b.x0 < hi]  # fmt: skip
+        parts = [b for b in parts if b.x1 > b.x0]
+        if parts:
+            box = Box.enclosing(parts)
+        else:  # a mark beside the ink (a bracket the segmentation dropped)
+            c = round(centres[group[0]])
+            box = Box(c, run.y0, c + 1, run.y1)
+        inner = [box.x0, *(round(cuts[k + 1]) for k in group[:-1]), box.x1]
         new = []
-        for n, (_, sym, (s0, s1)) in enumerate(chars):
-            a = min(max(cuts[n], word.box.x0), word.box.x1 - 1)
-            b = max(a + 1, min(cuts[n + 1], word.box.x1))
-            box = Box(a, word.box.y0, b, word.box.y1)
-            new.append(_char(reading, sym, s0, s1, box, key))
-        result.append(Word(tuple(new), word.box, "printed"))
-    return result
-
-
-def _nearest_word(words: Sequence[Word], x: float) -> int:
-    """Index of the word whose columns hold ``x``, or the nearest one."""
-    dist = [max(w.box.x0 - x, x - (w.box.x1 - 1), 0.0) for w in words]
-    return int(np.argmin(dist))
+        for n, k in enumerate(group):
+            _, sym, (s0, s1) = chars[k]
+            a = min(max(inner[n], box.x0), box.x1 - 1)
+            b = max(a + 1, min(inner[n + 1], box.x1))
+            new.append(_char(reading, sym, s0, s1, Box(a, box.y0, b, box.y1), key))
+        out.append(Word(tuple(new), box, "printed"))
+    return out
 
 
 def _char(reading: LineReading, sym: int, s0: int, s1: int, box: Box, key: str) -> Char:
-    """Return a character from its class (index into the folded posteriors) and frames."""
+    """Return a character from its class (index into the posteriors over :data:`PRINTED`)."""
     post = np.exp(reading.log_probs[s0:s1].astype(np.float64)).mean(0)
-    text = FOLDED[sym - 1]
-    if text in string.ascii_uppercase:
-        k = string.ascii_uppercase.index(text)
-        if float(reading.upper[s0:s1, k].mean()) < 0.5:
-            text = text.lower()
+    text = PRINTED[sym - 1]
     order = np.argsort(-post[1:])
-    alts = tuple(
-        (_cased_like(FOLDED[j], text), float(post[j + 1])) for j in order[:3] if j + 1 != sym
-    )[:2]
+    alts = tuple((PRINTED[j], float(post[j + 1])) for j in order[:3] if j + 1 != sym)[:2]
     seg = np.exp(reading.log_probs[s0:s1, 1:].astype(np.float64)).max(0)
     top = int(np.argmax(seg))
-    vote = (key, FOLDED[top], float(min(1.0, seg[top])))
+    vote = (key, PRINTED[top], float(min(1.0, seg[top])))
     return Char(text, box, float(min(1.0, post[sym])), alts, (vote,))
-
-
-def _cased_like(sym: str, text: str) -> str:
-    """``sym`` in the case of ``text`` (letters only)."""
-    return sym.lower() if text.islower() and sym.isalpha() else sym

@@ -35,6 +35,7 @@ __all__ = [
     "FOLDED",
     "LINE_PIXELS",
     "PAD_SHARE",
+    "PRINTED",
     "MAX_ASPECT",
     "LineMember",
     "LineReading",
@@ -51,6 +52,11 @@ PUNCT = "-/.,':"
 FOLDED = string.digits + string.ascii_uppercase + PUNCT
 """handocr's reading alphabet for line members: class ``i + 1`` of a folded posterior is
 ``FOLDED[i]``, class 0 the CTC blank."""
+
+PRINTED = string.digits + string.ascii_letters + string.punctuation + " "
+"""The alphabet printed text is read in (:mod:`handocr.printed`): ASCII digits, letters of both
+cases, punctuation and the space between words. A member's classes outside it go to the blank,
+as for :data:`FOLDED`."""
 
 LINE_PIXELS = 48 * 24_000
 """Pixels of one batch of resized line crops (padding included): bounds the memory of a run."""
@@ -140,26 +146,15 @@ class LineMember:
 
     def _fold(self, alphabet: Sequence[str]) -> None:
         """Index the member's classes that fold onto :data:`FOLDED` and the letters' case."""
-        cols: list[int] = []
-        target: list[int] = []
-        upper_cols: list[int] = []
-        upper_of: list[int] = []
-        for k, ch in enumerate(alphabet, start=1):
-            up = ch.upper()
-            if len(ch) == 1 and up in FOLDED:
-                cols.append(k)
-                target.append(1 + FOLDED.index(up))
-                if ch in string.ascii_uppercase:
-                    upper_cols.append(k)
-                    upper_of.append(string.ascii_uppercase.index(ch))
-        if not cols:
+        self.cols, self.target = _index(alphabet, FOLDED, fold_case=True)
+        if not len(self.cols):
             raise WeightsError(f"line member {self.entry.name}: no class of its alphabet is read")
-        order = np.argsort(target, kind="stable")
-        self.cols = np.asarray(cols)[order]
-        self.target = np.asarray(target)[order]
-        self.upper_cols = np.asarray(upper_cols, np.int64)
-        self.upper_of = np.asarray(upper_of, np.int64)
-        self.has_case = any(c in string.ascii_lowercase for c in alphabet) and bool(upper_cols)
+        caps = string.ascii_uppercase
+        upper = [(k, caps.index(ch)) for k, ch in enumerate(alphabet, start=1) if ch in caps]
+        self.upper_cols = np.asarray([k for k, _ in upper], np.int64)
+        self.upper_of = np.asarray([u for _, u in upper], np.int64)
+        self.has_case = any(c in string.ascii_lowercase for c in alphabet) and bool(upper)
+        self.printed_index = _index(alphabet, PRINTED, fold_case=False)
 
     def prepare(self, crop: NDArray[np.uint8]) -> NDArray[np.float32]:
         """Resize a gray crop (dark ink on light paper) to the member's height, normalised.
@@ -178,18 +173,24 @@ class LineMember:
         v = (255.0 - img) / 255.0 if self.bright else img / 255.0
         return (v - self.mean) / self.std
 
-    def read(self, crops: Sequence[NDArray[np.uint8]]) -> list[LineReading]:
+    def read(
+        self, crops: Sequence[NDArray[np.uint8]], *, printed: bool = False
+    ) -> list[LineReading]:
         """Per-frame posteriors of line crops, batched by width.
 
         Parameters
         ----------
         crops : sequence of ndarray of uint8, shape (H, W)
             Gray line crops, dark ink on light paper, any size (H, W >= 1).
+        printed : bool
+            Read in :data:`PRINTED` (case kept, spaces and punctuation: printed text) instead
+            of :data:`FOLDED` (handocr's reading alphabet).
 
         Returns
         -------
         list of LineReading
-            One per crop, in order.
+            One per crop, in order; with ``printed`` its ``log_probs`` are over the blank and
+            :data:`PRINTED` (shape ``(T, 1 + len(PRINTED))``) and ``upper`` is 0.5.
 
         Raises
         ------
@@ -234,18 +235,19 @@ class LineMember:
                 frames = max(1, int(np.ceil(prepared[b].shape[1] / stride)))
                 probs = np.exp(y[n, :frames]) if self.entry.output == "log_probs" else y[n, :frames]
                 # frame width in the crop's own columns
-                out[b] = self._folded(probs, stride * crops[b].shape[1] / prepared[b].shape[1])
+                width = stride * crops[b].shape[1] / prepared[b].shape[1]
+                out[b] = self._printed(probs, width) if printed else self._folded(probs, width)
         return [r for r in out if r is not None]
+
+    def _printed(self, probs: NDArray[np.float32], width: float) -> LineReading:
+        """Restrict a member's per-frame probabilities to :data:`PRINTED`."""
+        lp = _restrict(probs, *self.printed_index, len(PRINTED))
+        return LineReading(lp, np.full((len(probs), 26), 0.5, np.float32), width)
 
     def _folded(self, probs: NDArray[np.float32], width: float) -> LineReading:
         """Fold a member's per-frame probabilities onto :data:`FOLDED` (see the module)."""
         t = len(probs)
-        folded = np.zeros((t, 1 + len(FOLDED)), np.float64)
-        kept = probs[:, self.cols].astype(np.float64)
-        starts = np.r_[0, np.flatnonzero(np.diff(self.target)) + 1]
-        folded[:, self.target[starts]] = np.add.reduceat(kept, starts, axis=1)
-        folded[:, 0] = np.clip(1.0 - folded[:, 1:].sum(1), 0.0, 1.0)  # blank + unread classes
-        folded /= folded.sum(1, keepdims=True)
+        folded = np.exp(_restrict(probs, self.cols, self.target, len(FOLDED)).astype(np.float64))
         upper = np.full((t, 26), 0.5, np.float32)
         if self.has_case:
             letters = folded[:, 1 + 10 : 1 + 36]
@@ -254,6 +256,42 @@ class LineMember:
             upper = np.where(letters > 1e-9, up / np.maximum(letters, 1e-12), 0.5)
             upper = np.clip(upper, 0.0, 1.0).astype(np.float32)
         return LineReading(np.log(np.maximum(folded, 1e-30)).astype(np.float32), upper, width)
+
+
+def _index(
+    alphabet: Sequence[str], target: str, *, fold_case: bool
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Return the member's classes that map onto ``target``: columns and targets, by target.
+
+    Column ``k`` (1-based: 0 is the blank) of the member's output maps to class
+    ``1 + target.index(ch)``; with ``fold_case`` a letter maps to its capital.
+    """
+    cols: list[int] = []
+    dest: list[int] = []
+    for k, ch in enumerate(alphabet, start=1):
+        key = ch.upper() if fold_case else ch
+        if len(ch) == 1 and len(key) == 1 and key in target:
+            cols.append(k)
+            dest.append(1 + target.index(key))
+    order = np.argsort(dest, kind="stable")
+    return np.asarray(cols, np.int64)[order], np.asarray(dest, np.int64)[order]
+
+
+def _restrict(
+    probs: NDArray[np.float32], cols: NDArray[np.int64], target: NDArray[np.int64], n: int
+) -> NDArray[np.float32]:
+    """Per-frame log-probabilities over the blank and ``n`` classes, shape ``(T, 1 + n)``.
+
+    The member's columns ``cols`` add up onto classes ``target``; the probability of every
+    other class goes to the blank (frames that see them emit nothing); rows sum to 1.
+    """
+    out = np.zeros((len(probs), 1 + n), np.float64)
+    if len(cols):
+        starts = np.r_[0, np.flatnonzero(np.diff(target)) + 1]
+        out[:, target[starts]] = np.add.reduceat(probs[:, cols].astype(np.float64), starts, axis=1)
+    out[:, 0] = np.clip(1.0 - out[:, 1:].sum(1), 0.0, 1.0)  # blank + unread classes
+    out /= np.maximum(out.sum(1, keepdims=True), 1e-30)
+    return np.log(np.maximum(out, 1e-30)).astype(np.float32)
 
 
 def load_line_members(

@@ -49,6 +49,8 @@ class CombSample:
         Cell pitch in pixels.
     pen : int
         Rule and wall thickness in pixels.
+    cell_text : str
+        Each cell's character left to right, a space for an empty cell (``cells`` long).
     """
 
     image: NDArray[np.uint8]
@@ -57,6 +59,7 @@ class CombSample:
     cells: int
     pitch: int
     pen: int
+    cell_text: str = ""
 
 
 def _by_class(labels: NDArray[np.int64], chars: str) -> dict[str, NDArray[np.int64]]:
@@ -135,7 +138,9 @@ def _one(
     ok, buf = cv2.imencode(".jpg", page, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(35, 91))])
     if ok:
         page = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE)
-    return CombSample(np.asarray(page, np.uint8), "".join(text), kind, n, pitch, pen)
+    cell_text = iter(text)
+    per_cell = "".join(next(cell_text) if f else " " for f in filled)
+    return CombSample(np.asarray(page, np.uint8), "".join(text), kind, n, pitch, pen, per_cell)
 
 
 def generate_combs(

@@ -26,6 +26,7 @@ from numpy.typing import NDArray
 
 from handocr.kind_net import CROP_H, CROP_W, word_crops
 from handocr.result import Page
+from handocr.train.loop import export_small, train_small
 
 __all__ = ["choose_net_weight", "kind_page_crops", "train_kind_net"]
 
@@ -161,8 +162,6 @@ def train_kind_net(
     ValueError
         ``y`` holds one class only, or no seed is given.
     """
-    import torch
-
     if len(set(y.tolist())) < 2:
         raise ValueError("the training words are all of one kind")
     if not seeds:
@@ -171,19 +170,7 @@ def train_kind_net(
         _train_one(x, y, epochs=epochs, batch=batch, seed=s, progress=progress) for s in seeds
     ]
     model = models[0] if len(models) == 1 else _mean_of(models)
-    model.eval()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    torch.onnx.export(
-        model,
-        (torch.zeros(1, 1, CROP_H, CROP_W),),
-        str(out),
-        input_names=["x"],
-        output_names=["logit"],
-        dynamic_axes={"x": {0: "n"}, "logit": {0: "n"}},
-        opset_version=17,
-        dynamo=False,
-    )
-    return out
+    return export_small(model, (1, CROP_H, CROP_W), out, "logit")
 
 
 def _train_one(
@@ -201,26 +188,16 @@ def _train_one(
     torch.manual_seed(seed)
     model = _network()
     pos = float(y.mean())
-    loss_fn = nn.BCEWithLogitsLoss(pos_weight=torch.tensor([(1 - pos) / pos]))
-    opt = torch.optim.AdamW(model.parameters(), 2e-3, weight_decay=1e-4)
-    steps = epochs * ((len(x) + batch - 1) // batch)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, 3e-3, total_steps=steps)
-    xt, yt = torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(y).float()
-    gen = torch.Generator().manual_seed(seed)
-    for epoch in range(epochs):
-        model.train()
-        order = torch.randperm(len(xt), generator=gen)
-        total = 0.0
-        for start in range(0, len(xt), batch):
-            idx = order[start : start + batch]
-            gain = 0.7 + 0.6 * torch.rand(len(idx), 1, 1, 1, generator=gen)
-            xb = (xt[idx] * gain).clamp(max=1.0)  # faint and strong ink alike
-            loss = loss_fn(model(xb).squeeze(1), yt[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            total += float(loss.detach()) * len(idx)
-        if progress is not None:
-            progress(epoch, total / len(xt))
-    return model
+    bce = nn.BCEWithLogitsLoss(pos_weight=torch.tensor([(1 - pos) / pos]))
+    return train_small(
+        model,
+        x,
+        y.astype(np.float32),
+        lambda out, target: bce(out.squeeze(1), target),
+        epochs=epochs,
+        batch=batch,
+        lr=2e-3,
+        max_lr=3e-3,
+        seed=seed,
+        progress=progress,
+    )

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from handocr.models.line import FOLDED, LineReading
+from handocr.models.line import PRINTED, LineReading
 from handocr.printed import read_printed
 from handocr.result import Block, Box, Char, Line, Page, Word
 
@@ -14,7 +14,10 @@ FRAME = 4  # fake member: columns per frame
 
 
 class FakeMember:
-    """Reads one character per dark blob of a crop, from a list of texts (one per crop)."""
+    """Reads one character per dark blob of a crop, from a list of texts (one per crop).
+
+    A space of a text falls on the frame halfway between the blobs on either side of it.
+    """
 
     key = "fake.v1"
 
@@ -22,24 +25,29 @@ class FakeMember:
         self.texts = texts
         self.calls: list[int] = []
 
-    def read(self, crops):  # type: ignore[no-untyped-def]
+    def read(self, crops, *, printed=False):  # type: ignore[no-untyped-def]
+        assert printed, "printed words are read in the printed alphabet"
         self.calls.append(len(crops))
         out = []
         for crop, text in zip(crops, self.texts, strict=True):
             dark = np.r_[0, (crop < 128).any(0).astype(int), 0]
             edges = np.flatnonzero(np.diff(dark))
             centres = [(a + b) // 2 for a, b in zip(edges[::2], edges[1::2], strict=True)]
+            assert len(centres) == len(text.replace(" ", ""))
             t = -(-crop.shape[1] // FRAME)
-            probs = np.full((t, 1 + len(FOLDED)), 1e-4)
+            probs = np.full((t, 1 + len(PRINTED)), 1e-4)
             probs[:, 0] = 1.0
-            upper = np.full((t, 26), 0.5, np.float32)
-            for c, ch in zip(centres, text, strict=True):
-                f = c // FRAME
+            k = 0
+            for n, ch in enumerate(text):
+                if ch == " ":
+                    f = (centres[k - 1] + centres[k]) // 2 // FRAME
+                else:
+                    f = centres[k] // FRAME
+                    k += 1
                 probs[f, 0] = 0.1
-                probs[f, 1 + FOLDED.index(ch.upper())] = 0.9
-                if ch.isalpha():
-                    upper[f, ord(ch.upper()) - 65] = 1.0 if ch.isupper() else 0.0
+                probs[f, 1 + PRINTED.index(ch)] = 0.9
             probs /= probs.sum(1, keepdims=True)
+            upper = np.full((t, 26), 0.5, np.float32)
             out.append(LineReading(np.log(probs).astype(np.float32), upper, float(FRAME)))
         return out
 
@@ -65,9 +73,9 @@ def blob_page() -> tuple[np.ndarray, Page]:
     return gray, Page(0, 300, 120, lines, blocks=blocks)
 
 
-def test_a_run_of_printed_words_is_read_once_and_split_by_frames(blob_page) -> None:
+def test_a_run_of_printed_words_is_read_once_and_cut_at_its_spaces(blob_page) -> None:
     gray, page = blob_page
-    member = FakeMember(["Ab-c"])
+    member = FakeMember(["Ab -c"])
     out = read_printed(page, gray, member, [True, True, False, False])  # type: ignore[arg-type]
     assert member.calls == [1]  # one run, one batched call
     first = out.lines[0].words
@@ -82,6 +90,24 @@ def test_a_run_of_printed_words_is_read_once_and_split_by_frames(blob_page) -> N
             assert old.box.x0 <= c.box.x0 < c.box.x1 <= old.box.x1
             assert 0.5 < c.confidence <= 1.0 and c.votes[0][0] == "fake.v1"
     assert first[0].chars[0].box.x1 <= first[0].chars[1].box.x0
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [("AbCd", ["AbCd"]), ("A b Cd", ["A", "b", "Cd"]), ("A;(d", ["A;(d"])],
+)
+def test_words_come_from_the_readers_spaces_not_the_segmentation(
+    blob_page, text: str, words: list[str]
+) -> None:
+    gray, page = blob_page
+    out = read_printed(page, gray, FakeMember([text]), [True, True, False, False])  # type: ignore[arg-type]
+    new = out.lines[0].words[:-1]
+    assert [w.text for w in new] == words
+    old = page.lines[0].words
+    assert Box.enclosing([w.box for w in new]) == Box.enclosing([old[0].box, old[1].box])
+    for left, right in zip(new, new[1:], strict=False):
+        assert left.box.x1 <= right.box.x0  # cut between the characters
+    assert all(w.kind == "printed" for w in new)
 
 
 def test_no_printed_word_leaves_the_page_alone(blob_page) -> None:
