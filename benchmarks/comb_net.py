@@ -1,7 +1,7 @@
 """Fit the comb-cell network (handocr.comb_net) on generated comb fields, choose its weight.
 
-    python benchmarks/comb_net.py fit [--fields 12000] [--val 1500] [--epochs 4] [--save]
-        [--out runs/combnet]
+    python benchmarks/comb_net.py fit [--fields 12000] [--val 1500] [--epochs 4] [--nets 1]
+        [--save] [--out runs/combnet] [--reuse]
 
 Training fields are drawn from the first 90 % of EMNIST pool47's **train** images, validation
 fields from the last 10 % (``handocr.train.combs.generate_combs``, seeds 11 and 12); the
@@ -10,7 +10,8 @@ windows of the found cells are cached in ``OUT/windows.npz`` (rebuilt when missi
 validation fields the soft-voting weight of the network beside the character ensemble is the
 one that reads the most cells right, each field's charset applied (digits or capitals, as a
 user who knows the form passes it). ``--save`` writes ``weights/combnet.onnx`` and
-``weights/combnet.json``.
+``weights/combnet.json``; ``--reuse`` keeps ``OUT/combnet.onnx`` when a run already trained it
+(the run is seeded: training again gives the same network).
 """
 
 from __future__ import annotations
@@ -95,8 +96,10 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--fields", type=int, default=12000)
     ap.add_argument("--val", type=int, default=1500)
     ap.add_argument("--epochs", type=int, default=4)
+    ap.add_argument("--nets", type=int, default=1)
     ap.add_argument("--out", type=Path, default=ROOT / "runs/combnet")
     ap.add_argument("--save", action="store_true")
+    ap.add_argument("--reuse", action="store_true")
     args = ap.parse_args(argv)
     from handocr.models.weights import find_weights
     from handocr.train.combnet import comb_windows, train_comb_net
@@ -122,16 +125,18 @@ def main(argv: list[str]) -> int:
             flush=True,
         )
     net_path = args.out / "combnet.onnx"
-    train_comb_net(
-        x,
-        y,
-        net_path,
-        find_weights("cnn", "emnist47-v4"),
-        epochs=args.epochs,
-        progress=lambda e, loss: print(
-            f"epoch {e} loss {loss:.4f} {time.time() - t0:.0f} s", flush=True
-        ),
-    )
+    if not (args.reuse and net_path.is_file()):
+        train_comb_net(
+            x,
+            y,
+            net_path,
+            find_weights("cnn", "emnist47-v4"),
+            epochs=args.epochs,
+            seeds=tuple(range(args.nets)),
+            progress=lambda e, loss: print(
+                f"epoch {e} loss {loss:.4f} {time.time() - t0:.0f} s", flush=True
+            ),
+        )
     val = generate_combs(args.val, split.images[cut:], labels[cut:], seed=12)
     report = validation(val, net_path)
     print(json.dumps(report, indent=2))
@@ -152,7 +157,8 @@ def main(argv: list[str]) -> int:
                 "glyphs": "EMNIST pool47 train, first 90 %",
             },
             "validation": report,
-            "command": "python benchmarks/comb_net.py fit " + " ".join(argv[1:]),
+            "command": "python benchmarks/comb_net.py fit "
+            + " ".join(a for a in argv[1:] if a != "--reuse"),
         }
         (dest / COMB_FILE).write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
     return 0

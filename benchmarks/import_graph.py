@@ -73,6 +73,7 @@ LAYERS = [
         "formats._xml",
         "overlay",
         "evaluate",
+        "fieldscore",
     },
     {"options"},
     {"pagestream", "pipeline"},

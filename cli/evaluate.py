@@ -152,7 +152,7 @@ def eval_pages(
 ) -> None:
     """Score every set under ROOT with the CER rule of the development data."""
     configure_cli_logging(verbose)
-    need_extra("handocr eval-pages", verbose, ("scipy",))
+    need_extra("handocr eval-pages", verbose, ("scipy", "sklearn"))
     from handocr.api import Recognizer
     from handocr.evaluate import evaluate_page_sets
 
@@ -176,15 +176,24 @@ def eval_pages(
     if as_json:
         typer.echo(json.dumps({k: v.to_dict(rows=rows) for k, v in results.items()}, indent=2))
         return
-    typer.echo(f"{'set':<18}{'images':>7}{'CER':>8}{'exact':>8}{'s/image':>9}  95% CI of CER")
+    typer.echo(
+        f"{'set':<18}{'images':>7}{'CER':>7} {'95% CI':<12}{'exact':>6} {'95% CI':<12}"
+        f"{'read@1%':>8}{'read@0.1%':>10}{'ECE':>6}{'s/image':>9}"
+    )
     for name, s in results.items():
         notes = ["digits only"] if s.digits_only else []
         notes += [f"--charset {s.charset}"] if s.charset else []
         note = f"  ({', '.join(notes)})" if notes else ""
+        rates = [s.read_rates.get(str(e), (0.0, 0.0, 0.0))[0] for e in (0.01, 0.001)]
         typer.echo(
-            f"{name:<18}{s.images:>7}{s.cer:>8.3f}{s.exact:>8.3f}{s.seconds_per_image:>9.3f}"
-            f"  {s.cer_low:.3f}-{s.cer_high:.3f}{note}"
+            f"{name:<18}{s.images:>7}{s.cer:>7.3f} {s.cer_low:.3f}-{s.cer_high:.3f} "
+            f"{s.exact:>6.3f} {s.exact_low:.3f}-{s.exact_high:.3f} {rates[0]:>7.3f}"
+            f"{rates[1]:>10.3f}{s.calibration_error:>6.3f}{s.seconds_per_image:>9.3f}{note}"
         )
+    typer.echo(
+        "read@E: largest share of images accepted (most confident first) with at most E of "
+        "them wrong; ECE: calibration of the field confidence (--json: intervals of each)"
+    )
 
 
 def report(

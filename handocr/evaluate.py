@@ -22,6 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from handocr.errors import DataError, ExitCode, OptionError
+from handocr.fieldscore import BOOTSTRAP_RESAMPLES, paired_bootstrap
 
 if TYPE_CHECKING:
     from handocr.api import Recognizer
@@ -159,6 +160,17 @@ class PageSetScore:
         The character set the output was restricted to (``ReadOptions.charset``).
     cer_low, cer_high : float
         95% bootstrap confidence interval of ``cer`` (:func:`cer_interval`: images resampled).
+    exact_low, exact_high : float
+        95% bootstrap confidence interval of ``exact``.
+    read_rates : dict of str to (float, float, float)
+        Per field error rate (``"0.01"``, ``"0.001"``: :data:`handocr.fieldscore.FIELD_ERRORS`),
+        the read rate (:func:`handocr.fieldscore.read_rate`: the largest share of images that
+        can be accepted, most confident first, with at most that share of them wrong) and its
+        95% bootstrap interval; each image's confidence is
+        :func:`handocr.fieldscore.field_confidence`.
+    calibration_error : float
+        Expected calibration error of that confidence against "the image reads exactly
+        right" (:func:`handocr.fieldscore.calibration_error`).
     """
 
     name: str
@@ -172,6 +184,10 @@ class PageSetScore:
     charset: str | None = None
     cer_low: float = 0.0
     cer_high: float = 0.0
+    exact_low: float = 0.0
+    exact_high: float = 0.0
+    read_rates: dict[str, tuple[float, float, float]] = field(default_factory=dict)
+    calibration_error: float = 0.0
 
     def to_dict(self, *, rows: bool = False) -> dict[str, Any]:
         """Return a JSON-ready dict (per-image rows only when ``rows``)."""
@@ -180,6 +196,11 @@ class PageSetScore:
             "cer": self.cer,
             "cer_ci95": [self.cer_low, self.cer_high],
             "exact": self.exact,
+            "exact_ci95": [self.exact_low, self.exact_high],
+            "read_rate": {
+                e: {"rate": r, "ci95": [lo, hi]} for e, (r, lo, hi) in self.read_rates.items()
+            },
+            "calibration_error": self.calibration_error,
             "seconds_per_image": self.seconds_per_image,
             "digits_only": self.digits_only,
             "charset": self.charset,
@@ -250,10 +271,6 @@ def find_page_sets(root: Path) -> list[Path]:
     return sets
 
 
-BOOTSTRAP_RESAMPLES = 2000
-"""Resamples of :func:`cer_interval`."""
-
-
 def cer_interval(
     distances: Sequence[int] | NDArray[np.int64],
     lengths: Sequence[int] | NDArray[np.int64],
@@ -295,38 +312,7 @@ def cer_interval(
     def micro(dist: NDArray[np.float64], length: NDArray[np.float64], axis: int) -> Any:
         return dist.sum(axis=axis) / np.maximum(length.sum(axis=axis), 1)
 
-    return _paired_bootstrap((d, n), micro, confidence, seed)
-
-
-def _paired_bootstrap(
-    samples: tuple[NDArray[np.float64], ...],
-    statistic: Callable[..., Any],
-    confidence: float,
-    seed: int,
-) -> tuple[float, float]:
-    """Percentile interval of a statistic of per-image arrays resampled together (scipy).
-
-    Raises
-    ------
-    MissingExtraError
-        scipy is not installed (``pip install "handocr[train]"``).
-    """
-    from handocr.errors import require_extra
-
-    require_extra("bootstrap confidence intervals", ("scipy",))
-    from scipy.stats import bootstrap
-
-    res = bootstrap(
-        samples,
-        statistic,
-        paired=True,
-        vectorized=True,
-        n_resamples=BOOTSTRAP_RESAMPLES,
-        confidence_level=confidence,
-        method="percentile",
-        random_state=np.random.default_rng(seed),
-    )
-    return float(res.confidence_interval.low), float(res.confidence_interval.high)
+    return paired_bootstrap((d, n), micro, level=confidence, seed=seed, vectorized=True)
 
 
 def cer_difference_interval(
@@ -372,7 +358,7 @@ def cer_difference_interval(
     def delta(da: Any, db: Any, length: Any, axis: int) -> Any:
         return (db.sum(axis=axis) - da.sum(axis=axis)) / np.maximum(length.sum(axis=axis), 1)
 
-    return (diff, *_paired_bootstrap((a, b, n), delta, confidence, seed))
+    return (diff, *paired_bootstrap((a, b, n), delta, level=confidence, seed=seed, vectorized=True))
 
 
 def evaluate_page_set(
@@ -384,8 +370,11 @@ def evaluate_page_set(
 ) -> PageSetScore:
     """Read every image listed in ``folder/truth.tsv`` and score it with the CER rule.
 
-    The images are read by :meth:`handocr.Recognizer.read_inputs` (shared batches; an image
-    that cannot be read counts as empty output and is listed in ``failures``).
+    Each image is also judged whole (its normalised text equal to the truth's): the exact
+    share, the read rates at 1 % and 0.1 % field error and the calibration of the field
+    confidence (:mod:`handocr.fieldscore`), with bootstrap intervals. The images are read by
+    :meth:`handocr.Recognizer.read_inputs` (shared batches; an image that cannot be read
+    counts as empty output and is listed in ``failures``).
 
     Parameters
     ----------
@@ -410,6 +399,15 @@ def evaluate_page_set(
     """
     from rapidfuzz.distance import Levenshtein
 
+    from handocr.fieldscore import (
+        FIELD_ERRORS,
+        calibration_error,
+        field_confidence,
+        read_rate,
+        read_rate_interval,
+        share_interval,
+    )
+
     truth = read_truth(folder / "truth.tsv")
     if digits_only is None:
         digits_only = is_digit_truth(text for _, text in truth)
@@ -426,23 +424,33 @@ def evaluate_page_set(
                 raise result.error
             failures.append(f"{name}: {result.error}")
         out = result.document.text if result.document is not None else ""
+        conf = field_confidence(result.document) if result.document is not None else 0.0
         ref = normalise_for_cer(text, digits_only=digits_only)
         hyp = normalise_for_cer(out, digits_only=digits_only)
         dist = Levenshtein.distance(ref, hyp)
         dists.append(dist)
         lens.append(len(ref))
         rows.append(
-            {"file": name, "truth": text, "output": out, "distance": dist, "length": len(ref)}
+            {
+                "file": name,
+                "truth": text,
+                "output": out,
+                "distance": dist,
+                "length": len(ref),
+                "confidence": conf,
+            }
         )
     seconds = time.perf_counter() - t0
     n = len(truth)
     low, high = cer_interval(dists, lens)
     charset = recognizer.options.charset
+    right = np.asarray([r["distance"] == 0 for r in rows], bool)
+    confs = np.asarray([r["confidence"] for r in rows], np.float64)
     return PageSetScore(
         folder.name,
         n,
         sum(dists) / max(sum(lens), 1),
-        sum(r["distance"] == 0 for r in rows) / max(n, 1),
+        float(right.mean()) if n else 0.0,
         seconds / max(n, 1),
         digits_only,
         failures,
@@ -450,6 +458,12 @@ def evaluate_page_set(
         str(charset) if charset is not None else None,
         low,
         high,
+        *share_interval(right),
+        {
+            str(e): (read_rate(confs, right, e), *read_rate_interval(confs, right, e))
+            for e in FIELD_ERRORS
+        },
+        calibration_error(confs, right),
     )
 
 

@@ -21,7 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from handocr.labels import LABELS
-from handocr.train.loop import export_small, train_small
+from handocr.train.loop import export_small, mean_of, train_small
 
 if TYPE_CHECKING:
     from handocr.train.combs import CombSample
@@ -104,6 +104,11 @@ def choose_weight(
     return min(float(k) for k, v in scores.items() if v == best), scores
 
 
+def _normaliser(mean: float, std: float) -> Callable[[Any], Any]:
+    """Return the member's input normalisation, ``(x - mean) / std``."""
+    return lambda xb: (xb - mean) / std
+
+
 def _exported(net: Any, mean: float, std: float) -> Any:
     """Wrap the member: input in ``[0, 1]``, output probabilities."""
     from torch import nn
@@ -128,7 +133,7 @@ def train_comb_net(
     epochs: int = 4,
     batch: int = 128,
     lr: float = 1e-3,
-    seed: int = 0,
+    seeds: Sequence[int] = (0,),
     progress: Callable[[int, float], None] | None = None,
 ) -> Path:
     """Fine-tune the custom CNN on cell windows and write it as ONNX to ``out``.
@@ -147,9 +152,11 @@ def train_comb_net(
     epochs, batch : int
     lr : float
         Peak learning rate of the one-cycle schedule (AdamW).
-    seed : int
+    seeds : sequence of int
+        One network per seed (its batch order, gains and dropout); the graph written averages
+        their probabilities.
     progress : callable, optional
-        ``progress(epoch, mean_loss)`` after each epoch.
+        ``progress(epoch, mean_loss)`` after each epoch of each network.
 
     Returns
     -------
@@ -162,23 +169,27 @@ def train_comb_net(
     from handocr.models.cnn import CharCNN
     from handocr.models.weights import load_weights
 
-    torch.manual_seed(seed)
-    net = CharCNN()
-    info = load_weights(net, init)
-    mean, std = float(info.mean), float(info.std)
-    train_small(
-        net,
-        x[:, None],
-        np.asarray(y, np.int64),
-        nn.CrossEntropyLoss(label_smoothing=0.05),
-        epochs=epochs,
-        batch=batch,
-        lr=lr,
-        max_lr=lr,
-        seed=seed,
-        gain=(0.7, 0.5),
-        pct_start=0.15,
-        prep=lambda xb: (xb - mean) / std,
-        progress=progress,
-    )
-    return export_small(_exported(net.eval(), mean, std), (1, 28, 28), out, "probs")
+    nets = []
+    for seed in seeds:
+        torch.manual_seed(seed)
+        net = CharCNN()
+        info = load_weights(net, init)
+        mean, std = float(info.mean), float(info.std)
+        train_small(
+            net,
+            x[:, None],
+            np.asarray(y, np.int64),
+            nn.CrossEntropyLoss(label_smoothing=0.05),
+            epochs=epochs,
+            batch=batch,
+            lr=lr,
+            max_lr=lr,
+            seed=seed,
+            gain=(0.7, 0.5),
+            pct_start=0.15,
+            prep=_normaliser(mean, std),
+            progress=progress,
+        )
+        nets.append(_exported(net.eval(), mean, std))
+    model = nets[0] if len(nets) == 1 else mean_of(nets)
+    return export_small(model, (1, 28, 28), out, "probs")

@@ -26,7 +26,7 @@ from numpy.typing import NDArray
 
 from handocr.kind_net import CROP_H, CROP_W, word_crops
 from handocr.result import Page
-from handocr.train.loop import export_small, train_small
+from handocr.train.loop import export_small, mean_of, train_small
 
 __all__ = ["choose_net_weight", "kind_page_crops", "train_kind_net"]
 
@@ -108,21 +108,6 @@ def _network() -> Any:
     )
 
 
-def _mean_of(models: Sequence[Any]) -> Any:
-    """Return one module averaging several networks' log-odds (one exported graph)."""
-    from torch import nn
-
-    class Mean(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.members = nn.ModuleList(models)
-
-        def forward(self, x: Any) -> Any:
-            return sum(m(x) for m in self.members) / len(self.members)
-
-    return Mean()
-
-
 def train_kind_net(
     x: NDArray[np.float32],
     y: NDArray[np.int64],
@@ -169,7 +154,7 @@ def train_kind_net(
     models = [
         _train_one(x, y, epochs=epochs, batch=batch, seed=s, progress=progress) for s in seeds
     ]
-    model = models[0] if len(models) == 1 else _mean_of(models)
+    model = models[0] if len(models) == 1 else mean_of(models)
     return export_small(model, (1, CROP_H, CROP_W), out, "logit")
 
 

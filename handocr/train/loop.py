@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["export_small", "train_small"]
+__all__ = ["export_small", "mean_of", "train_small"]
 
 
 def train_small(
@@ -101,3 +101,18 @@ def export_small(model: Any, shape: tuple[int, int, int], out: Path, output: str
         dynamo=False,
     )
     return out
+
+
+def mean_of(models: Any) -> Any:
+    """Return one module averaging several networks' outputs (one exported graph)."""
+    from torch import nn
+
+    class Mean(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.members = nn.ModuleList(models)
+
+        def forward(self, x: Any) -> Any:
+            return sum(m(x) for m in self.members) / len(self.members)
+
+    return Mean()

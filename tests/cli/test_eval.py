@@ -70,6 +70,8 @@ def test_cli_eval_pages_scores_a_synthetic_set(use_tiny_weights: Path, tmp_path:
     assert s["images"] == 2 and len(s["failures"]) == 1
     assert 0.5 <= s["cer"] <= 1.0  # the missing image counts as two deletions
     assert s["cer_ci95"][0] <= s["cer"] <= s["cer_ci95"][1]
+    assert s["exact_ci95"][0] <= s["exact"] <= s["exact_ci95"][1]
+    assert set(s["read_rate"]) == {"0.01", "0.001"} and 0 <= s["calibration_error"] <= 1
     assert "missing.png" in res.stderr  # the failure is reported
 
 
@@ -79,13 +81,20 @@ def test_cli_eval_pages_table_has_a_confidence_interval(
     _set(tmp_path / "sets", "orand_car_a", {"a.png": "12", "b.png": "3"}, "a.png\t12\nb.png\t3\n")
     res = runner.invoke(app, ["eval-pages", str(tmp_path / "sets"), "--charset", "digits"])
     assert res.exit_code == 0, res.output
-    head, row = res.stdout.splitlines()
-    assert head.split() == ["set", "images", "CER", "exact", "s/image", "95%", "CI", "of", "CER"]
+    head, row, legend = res.stdout.splitlines()
+    assert head.split() == [
+        "set", "images", "CER", "95%", "CI", "exact", "95%", "CI",
+        "read@1%", "read@0.1%", "ECE", "s/image",
+    ]  # fmt: skip
     cells = row.split()
     assert cells[:2] == ["orand_car_a", "2"]
-    low, high = (float(v) for v in cells[5].split("-"))
+    low, high = (float(v) for v in cells[3].split("-"))
     assert low <= float(cells[2]) <= high
+    low, high = (float(v) for v in cells[5].split("-"))
+    assert low <= float(cells[4]) <= high
+    assert all(0.0 <= float(v) <= 1.0 for v in cells[6:9])
     assert row.endswith("(digits only, --charset digits)")
+    assert legend.startswith("read@E: largest share of images accepted")
 
 
 def test_cli_eval_pages_applies_a_charset_to_one_set(
