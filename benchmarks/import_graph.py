@@ -58,6 +58,7 @@ LAYERS = [
         "fusion",
         "linecrop",
         "kind",
+        "confidence",
         "kind_net",
         "comb_net",
         "printed",

@@ -31,6 +31,7 @@ from handocr.result import Document, ModelInfo, Page
 
 if TYPE_CHECKING:
     from handocr.comb_net import CombNet
+    from handocr.confidence import ExactModel
     from handocr.ensemble import Ensemble
     from handocr.fusion import FusionWeights
     from handocr.kind import KindClassifier
@@ -239,6 +240,24 @@ class Recognizer:
             self._models.comb = load_comb_net()
             self._models.comb_looked = True
         return self._models.comb
+
+    @property
+    def exact_model(self) -> ExactModel | None:
+        """The calibrated word and line confidence (:mod:`handocr.confidence`), loaded once.
+
+        None when the weights folder has none (confidences are then character means).
+
+        Raises
+        ------
+        WeightsError
+            The file is unreadable or fails its checksum.
+        """
+        if not self._models.exact_looked:
+            from handocr.confidence import load_exact_model
+
+            self._models.exact = load_exact_model()
+            self._models.exact_looked = True
+        return self._models.exact
 
     @property
     def kind_classifier(self) -> KindClassifier | None:
@@ -510,7 +529,17 @@ class Recognizer:
 class _Models:
     """The loaded ensemble, held so that recognizers of the same models share one load."""
 
-    __slots__ = ("comb", "comb_looked", "ensemble", "fusion", "kind", "line_members", "verifier")
+    __slots__ = (
+        "comb",
+        "comb_looked",
+        "ensemble",
+        "exact",
+        "exact_looked",
+        "fusion",
+        "kind",
+        "line_members",
+        "verifier",
+    )
 
     def __init__(self) -> None:
         self.ensemble: Ensemble | None = None
@@ -520,6 +549,8 @@ class _Models:
         self.kind: KindClassifier | None = None
         self.comb: CombNet | None = None
         self.comb_looked = False
+        self.exact: ExactModel | None = None
+        self.exact_looked = False
 
 
 @functools.lru_cache(maxsize=4)

@@ -21,6 +21,7 @@ fuse        :func:`handocr.fusion.fuse_line`                 line members' readi
 kind        :func:`handocr.pipeline.sort_kinds`              each word printed or handwritten
 combs       :func:`handocr.comb_fields.read_comb_fields`     comb fields read one char per cell
 keep        :func:`handocr.kind.keep_kind`                   the words of the kind asked for
+calibrate   :func:`handocr.confidence.calibrate_page`        word/line P(exactly right)
 ==========  ===============================================  ====================================
 """
 
@@ -188,16 +189,33 @@ def read_images(
     else:
         out = [(page, [p for row in lines for p in row]) for page, _, _, lines in read]
     out = sort_kinds(rec, out, images)
+    return _finish(rec, out, [lev for lev, _ in segmented], per_char=not fuse)
+
+
+def _finish(
+    rec: Recognizer,
+    out: list[tuple[Page, list[Piece]]],
+    levelled: Sequence[LevelledPage],
+    *,
+    per_char: bool,
+) -> list[tuple[Page, list[Piece]]]:
+    """Read the comb fields, keep the words of the kind asked, calibrate the confidences."""
+    o = rec.options
     if o.clean.combs:
         from handocr.comb_fields import read_comb_fields
 
         out = [
             read_comb_fields(rec, page, pieces, lev)
-            for (page, pieces), (lev, _) in zip(out, segmented, strict=True)
+            for (page, pieces), lev in zip(out, levelled, strict=True)
         ]
-    if o.kind == "all":
+    if o.kind != "all":
+        out = [_keep_kind(page, pieces, o.kind, per_char=per_char) for page, pieces in out]
+    model = rec.exact_model
+    if model is None:
         return out
-    return [_keep_kind(page, pieces, o.kind, per_char=not fuse) for page, pieces in out]
+    from handocr.confidence import calibrate_page
+
+    return [(calibrate_page(page, model), pieces) for page, pieces in out]
 
 
 def sort_kinds(

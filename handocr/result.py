@@ -30,11 +30,11 @@ __all__ = [
     "page_blocks",
 ]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 """Version of the JSON result schema (docs/result-schema.md). 2 added ``votes`` per character,
 3 each page's own ``number`` within its input, its ``blocks``, each line's ``baseline`` and
 each word's ``kind``; :meth:`Document.from_dict` also reads 1 and 2 (their words handwritten)."""
-READABLE_SCHEMAS = (1, 2, 3)
+READABLE_SCHEMAS = (1, 2, 3, 4)
 
 KINDS = ("handwritten", "printed")
 """How a word was produced (:attr:`Word.kind`): written by hand, or printed (typed, typeset)."""
@@ -188,6 +188,12 @@ class _CharGroup:
 
     @property
     def confidence(self) -> float:
+        """P(the text is exactly right): ``exact`` when calibrated, else :attr:`char_confidence`."""
+        exact = getattr(self, "exact", None)
+        return float(exact) if exact is not None else self.char_confidence
+
+    @property
+    def char_confidence(self) -> float:
         """Mean character confidence, in ``[0, 1]`` (0 when empty)."""
         values = [c.confidence for c in self.all_chars()]
         return sum(values) / len(values) if values else 0.0
@@ -204,6 +210,8 @@ class _CharGroup:
             "text": self.text,
             "box": self.box.to_list(),
             "confidence": self.confidence,
+            "calibrated": getattr(self, "exact", None) is not None,
+            "char_confidence": self.char_confidence,
             "min_confidence": self.min_confidence,
             key: children,
         }
@@ -219,6 +227,9 @@ class Word(_CharGroup):
     box : Box
     kind : {"handwritten", "printed"}, default "handwritten"
         How the word was produced (:data:`KINDS`).
+    exact : float or None
+        The calibrated probability that the word's text is exactly right
+        (:mod:`handocr.confidence`); None when not calibrated.
 
     Raises
     ------
@@ -229,6 +240,7 @@ class Word(_CharGroup):
     chars: tuple[Char, ...]
     box: Box
     kind: str = "handwritten"
+    exact: float | None = None
 
     def __post_init__(self) -> None:
         """Check the kind."""
@@ -262,6 +274,7 @@ class Word(_CharGroup):
             tuple(Char.from_dict(c) for c in d["chars"]),
             Box.from_list(d["box"]),
             str(d.get("kind", "handwritten")),
+            _exact(d),
         )
 
 
@@ -285,11 +298,15 @@ class Line(_CharGroup):
     baseline : Baseline or None
         Where the layout estimated the line's baseline (:data:`Baseline`); None when unknown
         (results of schema 1 and 2, lines built by hand).
+    exact : float or None
+        The calibrated probability that the line's text is exactly right; None when not
+        calibrated.
     """
 
     words: tuple[Word, ...]
     box: Box
     baseline: Baseline | None = None
+    exact: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict (``baseline`` as ``[[x0, y0], [x1, y1]]`` or null)."""
@@ -324,7 +341,13 @@ class Line(_CharGroup):
         if base is not None:
             (xa, ya), (xb, yb) = base
             base = ((int(xa), int(ya)), (int(xb), int(yb)))
-        return cls(tuple(Word.from_dict(w) for w in d["words"]), Box.from_list(d["box"]), base)
+        words = tuple(Word.from_dict(w) for w in d["words"])
+        return cls(words, Box.from_list(d["box"]), base, _exact(d))
+
+
+def _exact(d: dict[str, Any]) -> float | None:
+    """Return a word's or line's calibrated confidence from JSON (None unless ``calibrated``)."""
+    return float(d["confidence"]) if d.get("calibrated") else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -540,18 +563,7 @@ class Document:
 
     @classmethod
     def concat(cls, docs: Sequence[Document], models: Sequence[ModelInfo] = ()) -> Document:
-        """Join documents in order into one, numbering their pages 0, 1, 2, ... across them.
-
-        Parameters
-        ----------
-        docs : sequence of Document
-        models : sequence of ModelInfo
-            The models of the joined document.
-
-        Returns
-        -------
-        Document
-        """
+        """Join documents in order into one (with ``models``), pages numbered 0, 1, ... across."""
         pages = [p for d in docs for p in d.pages]
         return cls(tuple(replace(p, index=i) for i, p in enumerate(pages)), tuple(models))
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from handocr.result import Block, Box, Document, Line, ModelInfo, Page, page_blocks
+from handocr.result import Block, Box, Char, Document, Line, ModelInfo, Page, Word, page_blocks
 from tests.helpers import sample_document, two_block_document
 
 
@@ -21,7 +23,7 @@ def test_json_round_trip_is_lossless() -> None:
     doc = sample_document()
     again = Document.from_json(doc.to_json())
     assert again == doc
-    assert again.to_dict()["schema"] == 3
+    assert again.to_dict()["schema"] == 4
     assert [p["number"] for p in again.to_dict()["pages"]] == [p.number for p in doc.pages]
     vote = again.to_dict()["pages"][0]["lines"][0]["words"][0]["chars"][0]["votes"][1]
     assert vote == {"model": "resnet10t.emnist47-v1", "text": "O", "confidence": 0.4}
@@ -149,3 +151,19 @@ def test_box_union_contains_both_and_iou_in_unit_range(v: list[int]) -> None:
     assert 0.0 <= a.iou(b) <= 1.0
     assert a.iou(b) == pytest.approx(b.iou(a))
     assert Box.from_list(a.to_list()) == a
+
+
+def test_a_calibrated_confidence_replaces_the_character_mean_and_round_trips() -> None:
+    a, b = Char("A", Box(0, 0, 5, 5), 0.9), Char("B", Box(5, 0, 9, 5), 0.5)
+    word = Word((a, b), Box(0, 0, 9, 5))
+    assert word.confidence == pytest.approx(0.7) == word.char_confidence
+    sure = Word((a, b), Box(0, 0, 9, 5), exact=0.2)
+    assert sure.confidence == 0.2 and sure.char_confidence == pytest.approx(0.7)
+    line = Line((sure,), sure.box, exact=0.15)
+    page = Page(0, 10, 10, (line,))
+    again = Document.from_json(Document((page,)).to_json())
+    assert again.pages[0].lines[0].exact == 0.15 and again.pages[0].lines[0].words[0].exact == 0.2
+    d = json.loads(Document((Page(0, 10, 10, (Line((word,), word.box),)),)).to_json())
+    w = d["pages"][0]["lines"][0]["words"][0]
+    assert w["calibrated"] is False and w["confidence"] == w["char_confidence"]
+    assert Document.from_json(json.dumps(d)).pages[0].lines[0].words[0].exact is None

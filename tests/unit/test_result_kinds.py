@@ -26,8 +26,11 @@ def test_kinds_round_trip_through_json() -> None:
     d = doc.to_dict()
     words = d["pages"][0]["lines"][0]["words"]
     assert [w["kind"] for w in words] == ["printed", "handwritten"]
-    assert list(words[0]) == ["text", "box", "confidence", "min_confidence", "kind", "chars"]
-    assert d["schema"] == 3
+    assert list(words[0]) == [
+        "text", "box", "confidence", "calibrated", "char_confidence", "min_confidence", "kind",
+        "chars",
+    ]  # fmt: skip
+    assert d["schema"] == 4
     assert Document.from_json(doc.to_json()) == doc
 
 
