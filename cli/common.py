@@ -396,6 +396,17 @@ KindOpt = Annotated[
         help="which words to print: all, handwritten or printed",
     ),
 ]
+RejectBelow = Annotated[
+    Optional[float],  # noqa: UP045
+    typer.Option(
+        "--reject-below",
+        metavar="P",
+        min=0.0,
+        max=1.0,
+        help="mark words whose confidence is below P (0-1) for a person to check: JSON keeps "
+        "them with rejected: true, text shows [?] in their place",
+    ),
+]
 LetterPrior = Annotated[
     float,
     typer.Option(

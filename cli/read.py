@@ -31,6 +31,7 @@ from handocr_cli.common import (
     PageRanges,
     Quiet,
     Recursive,
+    RejectBelow,
     TemplateOpt,
     Verbose,
     VotingOpt,
@@ -68,6 +69,7 @@ def read(
     combs: Combs = DEFAULTS.combs,
     binarize: Binarize = DEFAULTS.binarize,
     kind: KindOpt = DEFAULTS.kind,
+    reject_below: RejectBelow = None,
     overlay: Overlay = None,
     template: TemplateOpt = None,
     device: Device = DEFAULTS.device,
@@ -100,7 +102,7 @@ def read(
         models=tuple(models) if models else None, device=device, backend=backend,
         voting=voting, cascade=cascade, dpi=dpi, pages=page_ranges, binarize=binarize,
         deskew=deskew, charset=charset, letter_prior=letter_prior, line_models=line_models,
-        kind=kind, combs=combs,
+        kind=kind, combs=combs, reject_below=reject_below,
     )  # fmt: skip
     rec = Recognizer(options)
     if template is not None:

@@ -35,6 +35,7 @@ __all__ = [
     "calibrate_page",
     "group_features",
     "load_exact_model",
+    "mark_rejected",
 ]
 
 CONFIDENCE_FILE = "confidence.json"
@@ -236,3 +237,24 @@ def calibrate_page(page: Page, model: ExactModel) -> Page:
         words = tuple(dataclasses.replace(w, exact=next(p)) for w in line.words)
         lines.append(dataclasses.replace(line, words=words, exact=exact))
     return dataclasses.replace(page, lines=tuple(lines))
+
+
+def mark_rejected(page: Page, level: float) -> Page:
+    """Return ``page`` with every word whose ``confidence`` is below ``level`` marked rejected.
+
+    The words keep their text (JSON shows it with ``"rejected": true``); the text format shows
+    :data:`handocr.result.REJECTED` in their place.
+    """
+    if not any(w.confidence < level for line in page.lines for w in line.words):
+        return page
+    lines = tuple(
+        dataclasses.replace(
+            line,
+            words=tuple(
+                dataclasses.replace(w, rejected=True) if w.confidence < level else w
+                for w in line.words
+            ),
+        )
+        for line in page.lines
+    )
+    return dataclasses.replace(page, lines=lines)

@@ -122,6 +122,10 @@ class DecodeConfig:
     kind : {"all", "handwritten", "printed"}, default "all"
         Which words a read page keeps (:data:`KIND_CHOICES`): every word, or only those of one
         kind (:func:`handocr.kind.keep_kind`, applied once a page is read and fused).
+    reject_below : float or None, default None
+        Words whose ``confidence`` is below this, in ``[0, 1]``, are marked ``rejected``
+        (:attr:`handocr.result.Word.rejected`): JSON keeps them marked, the text format shows
+        :data:`handocr.result.REJECTED` in their place, for a person to check.
 
     Raises
     ------
@@ -135,6 +139,7 @@ class DecodeConfig:
     bars_as_i: bool = True
     letter_prior: float = LETTER_PRIOR
     kind: str = "all"
+    reject_below: float | None = None
 
     def __post_init__(self) -> None:
         """Check every value and resolve the typed ones."""
@@ -153,6 +158,14 @@ class DecodeConfig:
                 raise OptionError(f"{name} must be True or False, not {getattr(self, name)!r}")
         if self.kind not in KIND_CHOICES:
             raise OptionError(f"kind must be one of {', '.join(KIND_CHOICES)}, not {self.kind!r}")
+        if self.reject_below is not None:
+            try:
+                level = float(self.reject_below)
+            except (TypeError, ValueError):
+                level = float("nan")
+            if isinstance(self.reject_below, bool) or not 0.0 <= level <= 1.0:
+                raise OptionError(f"reject_below must be in [0, 1], not {self.reject_below!r}")
+            set_(self, "reject_below", level)
 
 
 _LETTER_WEIGHT = np.array(

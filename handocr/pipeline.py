@@ -199,7 +199,7 @@ def _finish(
     *,
     per_char: bool,
 ) -> list[tuple[Page, list[Piece]]]:
-    """Read the comb fields, keep the words of the kind asked, calibrate the confidences."""
+    """Read the comb fields, keep the words of the kind asked, calibrate, mark the doubtful."""
     o = rec.options
     if o.clean.combs:
         from handocr.comb_fields import read_comb_fields
@@ -210,12 +210,15 @@ def _finish(
         ]
     if o.kind != "all":
         out = [_keep_kind(page, pieces, o.kind, per_char=per_char) for page, pieces in out]
-    model = rec.exact_model
-    if model is None:
-        return out
-    from handocr.confidence import calibrate_page
+    from handocr.confidence import calibrate_page, mark_rejected
 
-    return [(calibrate_page(page, model), pieces) for page, pieces in out]
+    model = rec.exact_model
+    if model is not None:
+        out = [(calibrate_page(page, model), pieces) for page, pieces in out]
+    level = o.decode.reject_below
+    if level is None:
+        return out
+    return [(mark_rejected(page, level), pieces) for page, pieces in out]
 
 
 def sort_kinds(

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 __all__ = [
+    "REJECTED",
     "SCHEMA_VERSION",
     "Baseline",
     "Block",
@@ -31,6 +32,9 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = 4
+
+REJECTED = "[?]"
+"""What the text format shows for a word marked ``rejected`` (:attr:`Word.rejected`)."""
 """Version of the JSON result schema (docs/result-schema.md). 2 added ``votes`` per character,
 3 each page's own ``number`` within its input, its ``blocks``, each line's ``baseline`` and
 each word's ``kind``; :meth:`Document.from_dict` also reads 1 and 2 (their words handwritten)."""
@@ -230,6 +234,9 @@ class Word(_CharGroup):
     exact : float or None
         The calibrated probability that the word's text is exactly right
         (:mod:`handocr.confidence`); None when not calibrated.
+    rejected : bool
+        Its confidence fell below the reader's ``reject_below``: a person should check it (the
+        text format shows :data:`REJECTED` instead).
 
     Raises
     ------
@@ -241,6 +248,7 @@ class Word(_CharGroup):
     box: Box
     kind: str = "handwritten"
     exact: float | None = None
+    rejected: bool = False
 
     def __post_init__(self) -> None:
         """Check the kind."""
@@ -252,6 +260,7 @@ class Word(_CharGroup):
         d = _CharGroup.to_dict(self)
         chars = d.pop("chars")
         d["kind"] = self.kind
+        d["rejected"] = self.rejected
         d["chars"] = chars
         return d
 
@@ -275,6 +284,7 @@ class Word(_CharGroup):
             Box.from_list(d["box"]),
             str(d.get("kind", "handwritten")),
             _exact(d),
+            bool(d.get("rejected", False)),
         )
 
 

@@ -65,7 +65,14 @@ class Format:
 
 
 def _text(doc: Document, images: Sequence[bytes] | None, dpi: int) -> str:
-    return doc.text + "\n"
+    """Return the text; a word marked rejected (``--reject-below``) shows as ``[?]``."""
+    from handocr.result import REJECTED
+
+    pages = (
+        "\n".join(" ".join(REJECTED if w.rejected else w.text for w in ln.words) for ln in p.lines)
+        for p in doc.pages
+    )
+    return "\f".join(pages) + "\n"
 
 
 def _json(doc: Document, images: Sequence[bytes] | None, dpi: int) -> str:

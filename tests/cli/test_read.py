@@ -159,6 +159,20 @@ def test_cli_options_reach_the_reading(use_tiny_weights: Path, page_file: Path) 
     assert res.stdout == expected.text + "\n"
 
 
+def test_reject_below_marks_doubtful_words(use_tiny_weights: Path, page_file: Path) -> None:
+    doc = recognize(page_file, reject_below=1.0)  # every word is below certainty
+    words = [w for p in doc.pages for ln in p.lines for w in ln.words]
+    assert words and all(w.rejected for w in words)
+    res = runner.invoke(app, ["read", "--reject-below", "1", str(page_file)])
+    assert res.exit_code == 0, res.output
+    assert set(res.stdout.split()) == {"[?]"}
+    res = runner.invoke(app, ["read", "-f", "json", "--reject-below", "0", str(page_file)])
+    out = json.loads(res.stdout)
+    assert not any(w["rejected"] for p in out["pages"] for ln in p["lines"] for w in ln["words"])
+    res = runner.invoke(app, ["read", "--reject-below", "2", str(page_file)])
+    assert res.exit_code == ExitCode.USAGE and "--reject-below" in res.stderr
+
+
 def test_no_combs_reads_a_comb_field_as_free_handprint(
     use_tiny_weights: Path, tmp_path: Path
 ) -> None:

@@ -16,7 +16,7 @@ from handocr.confidence import (
     group_features,
     load_exact_model,
 )
-from handocr.errors import WeightsError
+from handocr.errors import OptionError, WeightsError
 from handocr.result import Box, Char, Line, Page, Word
 from handocr.train.confidence import FieldRows, fit_exact_model, judge
 
@@ -118,3 +118,26 @@ def test_field_rows_read_a_folder_and_hold_out_by_name(
     assert set(rows.image.tolist()) <= {0, 1, 2}
     assert (~rows.line).sum() in (0, 2)  # the two words of "AB CD" when read as two words
     assert not field_rows(Recognizer(device="cpu"), folder, holdout=0.0).held.any()
+
+
+def test_words_below_the_level_are_marked_and_shown_as_a_placeholder() -> None:
+    from handocr.confidence import mark_rejected
+    from handocr.formats import render
+    from handocr.options import ReadOptions
+    from handocr.result import REJECTED, Document
+
+    sure = Word((_char("A", 0.99),), Box(0, 0, 5, 5))
+    unsure = Word((_char("B", 0.4),), Box(8, 0, 13, 5))
+    page = Page(0, 20, 10, (Line((sure, unsure), Box(0, 0, 13, 5)),))
+    marked = mark_rejected(page, 0.5)
+    assert [w.rejected for w in marked.lines[0].words] == [False, True]
+    assert marked.text == "A B" and mark_rejected(page, 0.1) is page
+    doc = Document((marked,))
+    assert render(doc, "text") == f"A {REJECTED}\n"
+    words = json.loads(render(doc, "json"))["pages"][0]["lines"][0]["words"]
+    assert [w["rejected"] for w in words] == [False, True] and words[1]["text"] == "B"
+    assert Document.from_json(doc.to_json()) == doc
+    assert ReadOptions(reject_below=0.3).decode.reject_below == 0.3
+    for bad in (1.5, -0.1, "x", True):
+        with pytest.raises(OptionError, match="reject_below"):
+            ReadOptions(reject_below=bad)

@@ -56,6 +56,8 @@ BAD_VALUES = [
     ({"bars_as_i": None}, "bars_as_i"),
     ({"kind": "typed"}, "kind must be one of all, handwritten, printed"),
     ({"kind": None}, "kind"),
+    ({"reject_below": 1.5}, r"reject_below must be in \[0, 1\]"),
+    ({"reject_below": "half"}, "reject_below"),
 ]
 
 

@@ -28,7 +28,7 @@ def test_kinds_round_trip_through_json() -> None:
     assert [w["kind"] for w in words] == ["printed", "handwritten"]
     assert list(words[0]) == [
         "text", "box", "confidence", "calibrated", "char_confidence", "min_confidence", "kind",
-        "chars",
+        "rejected", "chars",
     ]  # fmt: skip
     assert d["schema"] == 4
     assert Document.from_json(doc.to_json()) == doc
