@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import cv2
 import numpy as np
 import pytest
@@ -38,7 +40,7 @@ class FakeMember:
             probs = np.full((t, 1 + len(PRINTED)), 1e-4)
             probs[:, 0] = 1.0
             k = 0
-            for n, ch in enumerate(text):
+            for ch in text:
                 if ch == " ":
                     f = (centres[k - 1] + centres[k]) // 2 // FRAME
                 else:
@@ -105,7 +107,7 @@ def test_words_come_from_the_readers_spaces_not_the_segmentation(
     assert [w.text for w in new] == words
     old = page.lines[0].words
     assert Box.enclosing([w.box for w in new]) == Box.enclosing([old[0].box, old[1].box])
-    for left, right in zip(new, new[1:], strict=False):
+    for left, right in pairwise(new):
         assert left.box.x1 <= right.box.x0  # cut between the characters
     assert all(w.kind == "printed" for w in new)
 
