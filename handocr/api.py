@@ -234,12 +234,9 @@ class Recognizer:
         WeightsError
             Its record is unreadable or its graph fails its checksum.
         """
-        if not self._models.comb_looked:
-            from handocr.comb_net import load_comb_net
+        from handocr.comb_net import load_comb_net
 
-            self._models.comb = load_comb_net()
-            self._models.comb_looked = True
-        return self._models.comb
+        return self._models.optional_model("comb", load_comb_net)
 
     @property
     def exact_model(self) -> ExactModel | None:
@@ -252,12 +249,9 @@ class Recognizer:
         WeightsError
             The file is unreadable or fails its checksum.
         """
-        if not self._models.exact_looked:
-            from handocr.confidence import load_exact_model
+        from handocr.confidence import load_exact_model
 
-            self._models.exact = load_exact_model()
-            self._models.exact_looked = True
-        return self._models.exact
+        return self._models.optional_model("exact", load_exact_model)
 
     @property
     def kind_classifier(self) -> KindClassifier | None:
@@ -529,17 +523,7 @@ class Recognizer:
 class _Models:
     """The loaded ensemble, held so that recognizers of the same models share one load."""
 
-    __slots__ = (
-        "comb",
-        "comb_looked",
-        "ensemble",
-        "exact",
-        "exact_looked",
-        "fusion",
-        "kind",
-        "line_members",
-        "verifier",
-    )
+    __slots__ = ("ensemble", "fusion", "kind", "line_members", "optional", "verifier")
 
     def __init__(self) -> None:
         self.ensemble: Ensemble | None = None
@@ -547,10 +531,13 @@ class _Models:
         self.line_members: list[LineMember] | None = None
         self.fusion: dict[str | None, FusionWeights] = {}  # by charset
         self.kind: KindClassifier | None = None
-        self.comb: CombNet | None = None
-        self.comb_looked = False
-        self.exact: ExactModel | None = None
-        self.exact_looked = False
+        self.optional: dict[str, Any] = {}  # models a weights folder may lack: None when absent
+
+    def optional_model(self, name: str, load: Callable[[], Any]) -> Any:
+        """Return the model ``name``, loading it once with ``load`` (None stays None)."""
+        if name not in self.optional:
+            self.optional[name] = load()
+        return self.optional[name]
 
 
 @functools.lru_cache(maxsize=4)

@@ -473,23 +473,32 @@ def assign_kinds(
 
 
 def printed_proba(
-    page: Page, gray: NDArray[np.uint8], classifier: KindClassifier
+    page: Page,
+    gray: NDArray[np.uint8],
+    classifier: KindClassifier,
+    known: Sequence[bool] | None = None,
 ) -> NDArray[np.float64]:
     """Return P(printed) of each word of ``page`` in reading order, shape ``(N_words,)``.
 
     The classifier's probability on :func:`word_features` and, when it has one, the word-kind
     network's log-odds on the words' pixels (:mod:`handocr.kind_net`), each word mixed with its
     line (:meth:`KindClassifier.decision`); ``gray`` is the page's input image, 0 = black.
+    ``known`` (per word) marks words whose kind the caller has already decided, whole lines of
+    them: the network does not run on them and their value is 1.0.
     """
     feats = word_features(page, gray)
     if len(feats) == 0:
         return np.zeros(0, np.float64)
+    done = np.zeros(len(feats), bool) if known is None else np.asarray(known, bool)
     net_logits = None
     if classifier.net is not None and classifier.net_weight > 0:
         from handocr.kind_net import word_crops
 
-        net_logits = classifier.net.logits(word_crops(page, gray))
-    return classifier.predict_proba(feats, word_lines(page), net_logits)
+        net_logits = np.zeros(len(feats), np.float64)
+        if not done.all():
+            net_logits[~done] = classifier.net.logits(word_crops(page, gray)[~done])
+    proba = classifier.predict_proba(feats, word_lines(page), net_logits)
+    return np.where(done, 1.0, proba)
 
 
 def keep_kind(page: Page, kind: str) -> Page:

@@ -259,9 +259,8 @@ def sort_kinds(
     member = rec.line_members[0] if rec.line_members else None
     out = []
     for (page, pieces), image in zip(read, images, strict=True):
-        proba = printed_proba(page, image, clf)
         marked = [w.kind == PRINTED for line in page.lines for w in line.words]
-        proba = np.where(marked, 1.0, proba)  # lines the network called printed before fusion
+        proba = printed_proba(page, image, clf, marked)  # marked: printed lines not fused
         kinds = [PRINTED if q >= clf.threshold else HANDWRITTEN for q in proba]
         if PRINTED in kinds:
             it = iter(kinds)

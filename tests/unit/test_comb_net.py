@@ -124,7 +124,7 @@ def test_comb_fields_vote_with_the_network(
             out[:, LABELS.index("8")] = 1.0  # the network alone decides (weight 1)
             return out
 
-    rec._models.comb, rec._models.comb_looked = Spy(1.0, {}, net.session), True
+    rec._models.optional["comb"] = Spy(1.0, {}, net.session)
     page = rec.read_images([image])[0].page
     assert calls == [3]  # the three filled cells, in one batch
     assert plain.text.replace(" ", "") != "888" and page.text.replace(" ", "") == "888"
