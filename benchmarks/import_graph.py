@@ -21,7 +21,7 @@ ROOT = Path(sys.argv[1]).resolve() if len(sys.argv) > 1 else Path(__file__).pare
 # Pipeline order (docs/architecture.md): a module may import modules of its own or earlier
 # layers; a later stage is passed in as a function instead. Package __init__ files re-export.
 LAYERS = [
-    {"errors", "version", "labels", "result"},
+    {"errors", "version", "labels", "geometry", "result"},
     {"io"},
     {"preprocess"},
     {
@@ -53,6 +53,7 @@ LAYERS = [
     },
     {
         "decode_context",
+        "lexicon",
         "decode",
         "readings",
         "fusion",

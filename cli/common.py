@@ -396,6 +396,16 @@ KindOpt = Annotated[
         help="which words to print: all, handwritten or printed",
     ),
 ]
+LexiconOpt = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option(
+        "--lexicon",
+        metavar="NAME|FILE",
+        help="also score readings by their words: names, words-en, words-de, or a word list "
+        "(one entry per line, an optional frequency after a tab); JSON keeps each word's "
+        "free reading",
+    ),
+]
 RejectBelow = Annotated[
     Optional[float],  # noqa: UP045
     typer.Option(

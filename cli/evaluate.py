@@ -142,6 +142,14 @@ def eval_pages(
             "SET=CHARSET (e.g. orand_car_a=digits); repeatable",
         ),
     ] = None,
+    lexicon: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option(
+            metavar="[SET=]LEXICON",
+            help="read every set, or one set with SET=LEXICON (e.g. kaggle_names_more=names), "
+            "with a lexicon: names, words-en, words-de or a word list file; repeatable",
+        ),
+    ] = None,
     deskew: Deskew = DEFAULTS.deskew,
     binarize: Binarize = DEFAULTS.binarize,
     device: Device = DEFAULTS.device,
@@ -158,14 +166,19 @@ def eval_pages(
 
     per_set = dict(spec.rpartition("=")[::2] for spec in charset or [])
     default_charset = per_set.pop("", None)
+    lexicons = dict(spec.rpartition("=")[::2] for spec in lexicon or [])
+    default_lexicon = lexicons.pop("", None)
     options = read_options(
         models=tuple(models) if models else None, device=device, backend=backend,
         voting=voting, cascade=cascade, binarize=binarize, deskew=deskew,
         charset=default_charset, letter_prior=letter_prior, line_models=line_models,
+        lexicon=default_lexicon,
     )  # fmt: skip
     update, stop = progress_bar("evaluating")
     try:
-        results = evaluate_page_sets(Recognizer(options), root, charsets=per_set, progress=update)
+        results = evaluate_page_sets(
+            Recognizer(options), root, charsets=per_set, lexicons=lexicons, progress=update
+        )
     except HandocrError as err:
         raise fail(err, verbose) from None
     finally:
@@ -183,6 +196,7 @@ def eval_pages(
     for name, s in results.items():
         notes = ["digits only"] if s.digits_only else []
         notes += [f"--charset {s.charset}"] if s.charset else []
+        notes += [f"--lexicon {s.lexicon}"] if s.lexicon else []
         note = f"  ({', '.join(notes)})" if notes else ""
         rates = [s.read_rates.get(str(e), (0.0, 0.0, 0.0))[0] for e in (0.01, 0.001)]
         typer.echo(

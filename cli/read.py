@@ -23,6 +23,7 @@ from handocr_cli.common import (
     Inputs,
     KindOpt,
     LetterPrior,
+    LexiconOpt,
     LineModels,
     Models,
     Output,
@@ -70,6 +71,7 @@ def read(
     binarize: Binarize = DEFAULTS.binarize,
     kind: KindOpt = DEFAULTS.kind,
     reject_below: RejectBelow = None,
+    lexicon: LexiconOpt = None,
     overlay: Overlay = None,
     template: TemplateOpt = None,
     device: Device = DEFAULTS.device,
@@ -102,7 +104,7 @@ def read(
         models=tuple(models) if models else None, device=device, backend=backend,
         voting=voting, cascade=cascade, dpi=dpi, pages=page_ranges, binarize=binarize,
         deskew=deskew, charset=charset, letter_prior=letter_prior, line_models=line_models,
-        kind=kind, combs=combs, reject_below=reject_below,
+        kind=kind, combs=combs, reject_below=reject_below, lexicon=lexicon,
     )  # fmt: skip
     rec = Recognizer(options)
     if template is not None:

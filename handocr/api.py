@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from handocr.ensemble import Ensemble
     from handocr.fusion import FusionWeights
     from handocr.kind import KindClassifier
+    from handocr.lexicon import Lexicon, LexiconWeights
     from handocr.models.line import LineMember
     from handocr.segment.components import Piece
     from handocr.segment.verifier import Verifier
@@ -252,6 +253,20 @@ class Recognizer:
         from handocr.confidence import load_exact_model
 
         return self._models.optional_model("exact", load_exact_model)
+
+    @property
+    def lexicon(self) -> tuple[Lexicon, LexiconWeights] | None:
+        """The lexicon of ``options.lexicon`` and its fitted weights, loaded once; None: none.
+
+        Raises ``OptionError`` when it is neither shipped nor a readable word list.
+        """
+        from handocr.lexicon import load_lexicon, load_lexicon_weights
+
+        spec = self.options.decode.lexicon
+        if spec is None:
+            return None
+        lex = self._models.optional_model(f"lexicon {spec}", lambda: load_lexicon(spec))
+        return lex, self._models.optional_model("lexicon weights", load_lexicon_weights)
 
     @property
     def kind_classifier(self) -> KindClassifier | None:

@@ -126,6 +126,12 @@ class DecodeConfig:
         Words whose ``confidence`` is below this, in ``[0, 1]``, are marked ``rejected``
         (:attr:`handocr.result.Word.rejected`): JSON keeps them marked, the text format shows
         :data:`handocr.result.REJECTED` in their place, for a person to check.
+    lexicon : str or None, default None
+        A shipped lexicon (``names``, ``words-en``, ``words-de``) or the path of a word list
+        (:func:`handocr.lexicon.load_lexicon`): the line fusion also scores each reading by its
+        words (found in the lexicon, and their letters under its character n-gram model), and
+        each word keeps its free reading (:attr:`handocr.result.Word.free`). Needs line
+        members (the default models have one); without them it is ignored.
 
     Raises
     ------
@@ -140,6 +146,7 @@ class DecodeConfig:
     letter_prior: float = LETTER_PRIOR
     kind: str = "all"
     reject_below: float | None = None
+    lexicon: str | None = None
 
     def __post_init__(self) -> None:
         """Check every value and resolve the typed ones."""
@@ -166,6 +173,19 @@ class DecodeConfig:
             if isinstance(self.reject_below, bool) or not 0.0 <= level <= 1.0:
                 raise OptionError(f"reject_below must be in [0, 1], not {self.reject_below!r}")
             set_(self, "reject_below", level)
+        if self.lexicon is not None:
+            _check_lexicon(self.lexicon)
+
+
+def _check_lexicon(spec: object) -> None:
+    """Refuse a lexicon that is neither shipped nor an existing file (loaded when reading)."""
+    from pathlib import Path
+
+    from handocr.lexicon import SHIPPED
+
+    if not isinstance(spec, str) or not (spec in SHIPPED or Path(spec).is_file()):
+        names = ", ".join(SHIPPED)
+        raise OptionError(f"lexicon must be one of {names} or a word list file, not {spec!r}")
 
 
 _LETTER_WEIGHT = np.array(

@@ -171,6 +171,8 @@ class PageSetScore:
     calibration_error : float
         Expected calibration error of that confidence against "the image reads exactly
         right" (:func:`handocr.fieldscore.calibration_error`).
+    lexicon : str or None
+        The lexicon the set was read with (``ReadOptions.lexicon``).
     """
 
     name: str
@@ -188,6 +190,7 @@ class PageSetScore:
     exact_high: float = 0.0
     read_rates: dict[str, tuple[float, float, float]] = field(default_factory=dict)
     calibration_error: float = 0.0
+    lexicon: str | None = None
 
     def to_dict(self, *, rows: bool = False) -> dict[str, Any]:
         """Return a JSON-ready dict (per-image rows only when ``rows``)."""
@@ -204,6 +207,7 @@ class PageSetScore:
             "seconds_per_image": self.seconds_per_image,
             "digits_only": self.digits_only,
             "charset": self.charset,
+            "lexicon": self.lexicon,
             "failures": self.failures,
         }
         if rows:
@@ -464,6 +468,7 @@ def evaluate_page_set(
             for e in FIELD_ERRORS
         },
         calibration_error(confs, right),
+        recognizer.options.decode.lexicon,
     )
 
 
@@ -472,6 +477,7 @@ def evaluate_page_sets(
     root: Path,
     *,
     charsets: dict[str, str] | None = None,
+    lexicons: dict[str, str] | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, PageSetScore]:
     """Score every set under ``root`` (:func:`find_page_sets`), models loaded once.
@@ -484,6 +490,9 @@ def evaluate_page_sets(
         Set name -> charset to read that set with (``orand_car_a=digits``); the others keep
         the recognizer's. Which sets are scored on digits only does not depend on it
         (:func:`is_digit_truth`).
+    lexicons : dict of str to str, optional
+        Set name -> lexicon to read that set with (``kaggle_names_more=names``,
+        :func:`handocr.lexicon.load_lexicon`); the others keep the recognizer's.
     progress : callable, optional
         ``progress(done, total)`` within each set.
 
@@ -497,17 +506,22 @@ def evaluate_page_sets(
     DataError
         ``root`` holds no set, or a truth file is malformed.
     OptionError
-        A charset is not valid, or ``charsets`` names a set that ``root`` does not hold.
+        A charset or lexicon is not valid, or one names a set that ``root`` does not hold.
     WeightsError, UnknownModelError, ModelOutputError
         The models could not be loaded or failed.
     """
-    charsets = dict(charsets or {})
+    per_set: dict[str, dict[str, str]] = {}
+    for option, given in (("charset", charsets), ("lexicon", lexicons)):
+        for name, value in (given or {}).items():
+            per_set.setdefault(name, {})[option] = value
     sets = find_page_sets(root)
-    unknown = set(charsets) - {folder.name for folder in sets}
+    unknown = set(per_set) - {folder.name for folder in sets}
     if unknown:
-        raise OptionError(f"--charset names no set under {root}: {', '.join(sorted(unknown))}")
+        raise OptionError(
+            f"--charset/--lexicon name no set under {root}: {', '.join(sorted(unknown))}"
+        )
     # checked (a bad charset) before any loading; the readers share the recognizer's models
-    readers = {name: recognizer.with_options(charset=cs) for name, cs in charsets.items()}
+    readers = {name: recognizer.with_options(**opts) for name, opts in per_set.items()}
     recognizer.ensemble  # noqa: B018 - load the models before any clock starts
     return {
         folder.name: evaluate_page_set(

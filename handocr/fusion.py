@@ -53,6 +53,13 @@ from handocr.ctc import (
     sequence_log_probs,
 )
 from handocr.labels import LABELS, Charset
+from handocr.lexicon import (
+    Lexicon,
+    LexiconWeights,
+    free_words,
+    lexicon_parts,
+    lexicon_readings,
+)
 from handocr.models.line import FOLDED, LineReading, allowed_symbols
 from handocr.readings import PUNCT_COLS, align_readings, backtrace, recombine
 from handocr.result import Box, Char, Page, page_blocks
@@ -166,6 +173,14 @@ class LineFeatures:
     distance : ndarray of float64, shape (H, 1 + M)
         Edit distance of each reading to the character members' reading and to each line
         member's best.
+    words : list of tuple of int
+        Per reading, each symbol's lattice word in its alignment (:func:`reading_words`).
+    hits, gains : ndarray of float64, shape (H,), or None
+        With a lexicon: the reading's words found in it and the sum of their n-gram gains
+        (:meth:`handocr.lexicon.Lexicon.gain`), words of one symbol or without a letter left
+        out (:func:`handocr.lexicon.scored_word`); None without one.
+    lexical : ndarray of bool, shape (H,), or None
+        With a lexicon: the readings made by putting lexicon words in (not the free ones).
     """
 
     readings: list[tuple[int, ...]]
@@ -177,6 +192,10 @@ class LineFeatures:
     lengths: NDArray[np.float64]
     ctc: NDArray[np.float64]
     distance: NDArray[np.float64]
+    words: list[tuple[int, ...]] = field(default_factory=list)
+    hits: NDArray[np.float64] | None = None
+    gains: NDArray[np.float64] | None = None
+    lexical: NDArray[np.bool_] | None = None
 
 
 def _folded_char_log_probs(
@@ -199,6 +218,8 @@ def line_features(
     charset: Charset | None = None,
     beam: int = 8,
     nbest: int = 4,
+    lexicon: Lexicon | None = None,
+    lexicon_weights: LexiconWeights | None = None,
 ) -> LineFeatures:
     """Gather a line's candidate readings and score their parts (see the module).
 
@@ -218,6 +239,12 @@ def line_features(
         Readings hold only its symbols (:func:`allowed_symbols`).
     beam, nbest : int
         The line members' prefix beam search (:func:`handocr.ctc.prefix_beam_search`).
+    lexicon : Lexicon, optional
+        The words of the best readings (by ``weights``) are looked up in it: lexicon words
+        near them make further readings (:func:`_lexicon_readings`), and every reading gets
+        its lexicon parts (:attr:`LineFeatures.hits`, :attr:`LineFeatures.gains`).
+    lexicon_weights : LexiconWeights, optional
+        How many readings and neighbours are looked up (default :class:`LexiconWeights`).
 
     Returns
     -------
@@ -241,11 +268,47 @@ def line_features(
         found.extend(sorted(recombine(bests[0], bests[-1])))
     uniq = [r for r in dict.fromkeys(found) if all(ok[s] for s in r)] or [own]
     char_lp = _folded_char_log_probs(search.probs[:, 0], charset)
+    f = _scored_parts(search, char_lp, uniq, lps, bests, weights)
+    if lexicon is None:
+        return f
+    lw = lexicon_weights or LexiconWeights()
+    texts = [_text(r) for r in f.readings]
+    made = lexicon_readings(texts, f.words, weights.score(f, keys), lexicon, lw)
+    more = [tuple(FOLDED.index(ch) for ch in t) for t in made]
+    more = [r for r in more if all(ok[s] for s in r)]
+    if more:
+        g = _scored_parts(search, char_lp, more, lps, bests, weights)
+        f = _join(f, g)
+    return _with_lexicon(f, lexicon)
+
+
+def _join(f: LineFeatures, g: LineFeatures) -> LineFeatures:
+    """Join the readings of ``f`` and then those of ``g`` (lexicon parts not yet added)."""
+    out: dict[str, Any] = {}
+    for fld in dataclasses.fields(LineFeatures):
+        a, b = getattr(f, fld.name), getattr(g, fld.name)
+        out[fld.name] = a + b if isinstance(a, list) else None if a is None else np.r_[a, b]
+    out["lexical"] = np.r_[np.zeros(len(f.readings), bool), np.ones(len(g.readings), bool)]
+    return LineFeatures(**out)
+
+
+def _scored_parts(
+    search: LineSearch,
+    char_lp: NDArray[np.float64],
+    uniq: list[tuple[int, ...]],
+    lps: Sequence[NDArray[np.float32]],
+    bests: Sequence[tuple[int, ...]],
+    weights: FusionWeights,
+) -> LineFeatures:
+    """Score the parts of each reading of ``uniq``: lattice alignment, CTC, edit distances."""
+    lat = search.lattice
     total, choice, source = align_readings(search, char_lp, uniq, weights)
     parts = np.zeros((len(uniq), 5))
+    words: list[tuple[int, ...]] = []
     for hh, r in enumerate(uniq):
         steps = backtrace(choice, source, hh, len(r))
         n = 0
+        word_of: list[int] = []
         for kind, c in steps:
             if kind == 0:
                 if r[n] in PUNCT_COLS:
@@ -253,12 +316,15 @@ def line_features(
                 else:
                     parts[hh, 1] += char_lp[c, r[n]]
                 parts[hh, 0] += search.score[c]
+                word_of.append(lat.word_of[lat.spans[c][0]])
                 n += 1
             elif kind == 1:
                 parts[hh, 2] += 1
+                word_of.append(word_of[-1] if word_of else -1)
                 n += 1
             else:
                 parts[hh, 3] += 1
+        words.append(tuple(word_of))
     del total
     ctc = np.zeros((len(uniq), len(lps)))
     for m, lp in enumerate(lps):
@@ -275,8 +341,20 @@ def line_features(
         parts[:, 4],
         np.array([float(len(r)) for r in uniq]),
         ctc,
-        distance.reshape(len(uniq), 1 + len(lps)),
+        distance.reshape(len(uniq), len(bests)),
+        words,
     )
+
+
+def _text(reading: Sequence[int]) -> str:  # folded symbol indices -> text
+    return "".join(map(FOLDED.__getitem__, reading))
+
+
+def _with_lexicon(f: LineFeatures, lexicon: Lexicon) -> LineFeatures:
+    """Add each reading's lexicon parts: words found in the lexicon, n-gram gains."""
+    hits, gains = lexicon_parts([_text(r) for r in f.readings], f.words, lexicon)
+    lexical = f.lexical if f.lexical is not None else np.zeros(len(f.readings), bool)
+    return dataclasses.replace(f, hits=hits, gains=gains, lexical=lexical)
 
 
 def fuse_line(
@@ -291,6 +369,9 @@ def fuse_line(
     charset: Charset | None = None,
     to_page: Callable[[Box], Box] | None = None,
     probe: Callable[[LineFeatures], None] | None = None,
+    lexicon: Lexicon | None = None,
+    lexicon_weights: LexiconWeights | None = None,
+    free: list[tuple[list[str], list[bool]]] | None = None,
 ) -> tuple[list[Char], list[bool]]:
     """Read one line by fusing the character members' reading with the line members'.
 
@@ -314,8 +395,17 @@ def fuse_line(
     to_page : callable, optional
         Maps a box to the input page's pixels.
     probe : callable, optional
-        Called with the line's :class:`LineFeatures` (fitting the weights,
-        :mod:`handocr.train.fusion`).
+        Called with the line's :class:`LineFeatures` (fitting, :mod:`handocr.train.fusion`).
+    lexicon : Lexicon, optional
+        Readings are also scored by their words (:func:`line_features`): ``hit`` per word
+        found in the lexicon plus ``gain`` times the words' n-gram gains.
+    lexicon_weights : LexiconWeights, optional
+        Default: :class:`LexiconWeights`.
+    free : list, optional
+        With a lexicon, ``(words, found)`` is appended to it: the folded texts of the words of
+        the line's free reading (the best without the lexicon's words and scores), and for
+        each word of the reading chosen whether its lexicon token was found
+        (:func:`handocr.lexicon.group_words`).
 
     Returns
     -------
@@ -323,10 +413,27 @@ def fuse_line(
         The line's characters, left to right, and their word-start flags.
     """
     own = tuple(FOLDED.index(c.text.upper()) for c in decoded)
-    f = line_features(search, own, readings, keys, weights=weights, charset=charset)
+    lw = lexicon_weights or LexiconWeights()
+    f = line_features(
+        search,
+        own,
+        readings,
+        keys,
+        weights=weights,
+        charset=charset,
+        lexicon=lexicon,
+        lexicon_weights=lw,
+    )
     if probe is not None:
         probe(f)
     score = weights.score(f, keys)
+    if lexicon is not None and f.hits is not None and f.gains is not None and f.lexical is not None:
+        own_best = int(np.argmax(np.where(f.lexical, -np.inf, score)))
+        score = score + lw.hit * f.hits + lw.gain * f.gains
+        if free is not None:
+            top = int(np.argmax(score))
+            own_r, top_r = _text(f.readings[own_best]), _text(f.readings[top])
+            free.append(free_words(own_r, f.words[own_best], top_r, f.words[top], lexicon))
     best = int(np.argmax(score))
     post = np.exp((score - score.max()) / max(weights.temperature, 1e-6))
     post /= post.sum()

@@ -38,6 +38,7 @@ from handocr.result import Box, Char, Page
 
 if TYPE_CHECKING:
     from handocr.api import Recognizer
+    from handocr.lexicon import Lexicon
     from handocr.options import ReadOptions
     from handocr.preprocess import LevelledPage
     from handocr.segment.components import Piece
@@ -368,11 +369,13 @@ def fuse_pages(
         keys.append(key)
     names = rec.char_keys()
     weights = rec.fusion_weights
+    lexicon, lexicon_weights = rec.lexicon or (None, None)
     out = []
     n = 0
     for (page, lev, found, _), passed in zip(read, skip, strict=True):
         fused: list[tuple[list[Char], list[bool]]] = []
         pieces: list[Piece] = []
+        free: list[tuple[list[str], list[bool]] | None] = []
         for ls, line, no in zip(found, page.lines, passed, strict=True):
             pieces.extend(ls.lattice.pieces[c] for c in ls.path)
             if no:
@@ -382,7 +385,9 @@ def fuse_pages(
                         [k == 0 for w in line.words for k in range(len(w.chars))],
                     )
                 )
+                free.append(None)
                 continue
+            said: list[tuple[list[str], list[bool]]] = []
             chars, starts = fuse_line(
                 ls,
                 line.all_chars(),
@@ -394,11 +399,47 @@ def fuse_pages(
                 charset=o.charset,
                 to_page=lev.to_input if lev.inverse is not None else None,
                 probe=rec.probe,
+                lexicon=lexicon,
+                lexicon_weights=lexicon_weights,
+                free=said,
             )
             fused.append((chars, starts))
+            free.append(said[0] if said else None)
             n += 1
-        out.append((_mark_printed(fused_page(page, fused), fused, passed), pieces))
+        new = _mark_printed(fused_page(page, fused), fused, passed)
+        if lexicon is not None:
+            new = _mark_free(new, [f for f, (c, _) in zip(free, fused, strict=True) if c], lexicon)
+        out.append((new, pieces))
     return out
+
+
+def _mark_free(
+    page: Page, free: Sequence[tuple[list[str], list[bool]] | None], lexicon: Lexicon
+) -> Page:
+    """Give each word read with the lexicon its free reading and lexicon membership.
+
+    ``free`` holds, per line of ``page``, the words of the line's free reading and, per word
+    chosen, whether its lexicon token was found (:func:`handocr.fusion.fuse_line`); None for a
+    line read without the lexicon (a printed line). A word's free reading is kept only where
+    the two readings split the line into as many words.
+    """
+    lines = []
+    for line, said in zip(page.lines, free, strict=True):
+        if said is None:
+            lines.append(line)
+            continue
+        words, found = said
+        n = len(line.words)
+        new = tuple(
+            replace(
+                w,
+                free=words[k] if len(words) == n else None,
+                in_lexicon=found[k] if len(found) == n else w.text.upper() in lexicon,
+            )
+            for k, w in enumerate(line.words)
+        )
+        lines.append(replace(line, words=new))
+    return replace(page, lines=tuple(lines))
 
 
 def _mark_printed(

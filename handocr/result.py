@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from handocr.geometry import Box
+
 __all__ = [
     "REJECTED",
     "SCHEMA_VERSION",
@@ -31,96 +33,19 @@ __all__ = [
     "page_blocks",
 ]
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
+"""Version of the JSON result schema (docs/result-schema.md). 2 added ``votes`` per character,
+3 each page's own ``number`` within its input, its ``blocks``, each line's ``baseline`` and
+each word's ``kind``, 4 the calibrated ``exact`` probability and ``rejected``, 5 each word's
+``free`` reading and ``in_lexicon`` under a lexicon; :meth:`Document.from_dict` reads 1-5
+(words of 1 and 2 are handwritten)."""
+READABLE_SCHEMAS = (1, 2, 3, 4, 5)
 
 REJECTED = "[?]"
 """What the text format shows for a word marked ``rejected`` (:attr:`Word.rejected`)."""
-"""Version of the JSON result schema (docs/result-schema.md). 2 added ``votes`` per character,
-3 each page's own ``number`` within its input, its ``blocks``, each line's ``baseline`` and
-each word's ``kind``; :meth:`Document.from_dict` also reads 1 and 2 (their words handwritten)."""
-READABLE_SCHEMAS = (1, 2, 3, 4)
 
 KINDS = ("handwritten", "printed")
 """How a word was produced (:attr:`Word.kind`): written by hand, or printed (typed, typeset)."""
-
-
-@dataclass(frozen=True, slots=True, order=True)
-class Box:
-    """An axis-aligned box in page pixels: half-open ``[x0, x1) x [y0, y1)``, top-left origin.
-
-    Raises
-    ------
-    ValueError
-        ``x1 < x0`` or ``y1 < y0``.
-    """
-
-    x0: int
-    y0: int
-    x1: int
-    y1: int
-
-    def __post_init__(self) -> None:
-        """Check that the box is not inverted."""
-        if self.x1 < self.x0 or self.y1 < self.y0:
-            raise ValueError(f"inverted box {self.to_list()}")
-
-    @property
-    def width(self) -> int:
-        """Width in pixels."""
-        return self.x1 - self.x0
-
-    @property
-    def height(self) -> int:
-        """Height in pixels."""
-        return self.y1 - self.y0
-
-    @property
-    def area(self) -> int:
-        """Area in square pixels."""
-        return self.width * self.height
-
-    def union(self, other: Box) -> Box:
-        """Return the smallest box holding both."""
-        return Box(
-            min(self.x0, other.x0),
-            min(self.y0, other.y0),
-            max(self.x1, other.x1),
-            max(self.y1, other.y1),
-        )
-
-    def iou(self, other: Box) -> float:
-        """Intersection over union in ``[0, 1]`` (0 for two empty boxes)."""
-        iw = max(0, min(self.x1, other.x1) - max(self.x0, other.x0))
-        ih = max(0, min(self.y1, other.y1) - max(self.y0, other.y0))
-        inter = iw * ih
-        union = self.area + other.area - inter
-        return inter / union if union else 0.0
-
-    @classmethod
-    def enclosing(cls, boxes: Sequence[Box]) -> Box:
-        """Return the union of one or more boxes.
-
-        Raises
-        ------
-        ValueError
-            ``boxes`` is empty.
-        """
-        if not boxes:
-            raise ValueError("no boxes to enclose")
-        out = boxes[0]
-        for b in boxes[1:]:
-            out = out.union(b)
-        return out
-
-    def to_list(self) -> list[int]:
-        """Return ``[x0, y0, x1, y1]``."""
-        return [self.x0, self.y0, self.x1, self.y1]
-
-    @classmethod
-    def from_list(cls, v: Sequence[int]) -> Box:
-        """Inverse of :meth:`to_list`."""
-        x0, y0, x1, y1 = (int(a) for a in v)
-        return cls(x0, y0, x1, y1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,6 +162,12 @@ class Word(_CharGroup):
     rejected : bool
         Its confidence fell below the reader's ``reject_below``: a person should check it (the
         text format shows :data:`REJECTED` instead).
+    free : str or None
+        Read with a lexicon (:mod:`handocr.lexicon`): the word's free reading, without the
+        lexicon, folded (capitals, no accents); None when read without one, or when the free
+        reading splits the line into other words. ``text`` is the reading chosen with it.
+    in_lexicon : bool or None
+        Read with a lexicon: whether the chosen text (folded) is one of its words.
 
     Raises
     ------
@@ -249,6 +180,8 @@ class Word(_CharGroup):
     kind: str = "handwritten"
     exact: float | None = None
     rejected: bool = False
+    free: str | None = None
+    in_lexicon: bool | None = None
 
     def __post_init__(self) -> None:
         """Check the kind."""
@@ -261,6 +194,10 @@ class Word(_CharGroup):
         chars = d.pop("chars")
         d["kind"] = self.kind
         d["rejected"] = self.rejected
+        if self.free is not None or self.in_lexicon is not None:  # read with a lexicon
+            d["free"] = self.free
+            d["in_lexicon"] = self.in_lexicon
+            d["agrees"] = self.free is not None and self.free == self.text.upper()
         d["chars"] = chars
         return d
 
@@ -285,6 +222,8 @@ class Word(_CharGroup):
             str(d.get("kind", "handwritten")),
             _exact(d),
             bool(d.get("rejected", False)),
+            None if d.get("free") is None else str(d["free"]),  # schema 5
+            None if d.get("in_lexicon") is None else bool(d["in_lexicon"]),
         )
 
 

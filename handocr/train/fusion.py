@@ -97,6 +97,8 @@ class FitSet:
     free_prefix: bool = False
     items: tuple[tuple[NDArray[np.uint8], str], ...] | None = None
     """Generated images with their text, read instead of the folder's."""
+    lexicon: str | None = None
+    """Reading option: the lexicon the readings are also scored with (:mod:`handocr.lexicon`)."""
 
     def rows(self, limit: int | None) -> list[tuple[Any, str, str]]:
         """``(source, name, text)`` of each image: a path or an array."""
@@ -142,7 +144,7 @@ def collect(
     samples: list[Sample] = []
     keys: list[str] = []
     for fs in sets:
-        rec = Recognizer(charset=fs.charset)
+        rec = Recognizer(charset=fs.charset, lexicon=fs.lexicon)
         # every view is read while gathering, also one a previous round dropped
         views = {k: (v or 1.0) for k, v in weights.line.items()}
         rec._models.fusion[fs.charset] = dataclasses.replace(weights, line=views)

@@ -1,10 +1,13 @@
 """Fitting the printed-or-handwritten word classifier (:mod:`handocr.kind`) on generated pages.
 
-Each generated page stacks blocks of printed text (rendered with real TrueType fonts: DejaVu
-and Liberation, regular, bold, italic, serif, sans and mono, at many sizes) and blocks of
-handprint (:func:`handocr.train.synth.render_page` from EMNIST train glyphs, free, ruled or
-in comb boxes), then the whole page is degraded like a scan (blur, noise, low contrast,
-bilevel thresholding, JPEG), so the degradation is no cue to the kind. The page is read by
+Each generated page stacks blocks of printed text (rendered with real TrueType/OpenType fonts
+of Debian's font packages, :func:`handocr.train.promptfields.find_fonts`: regular, bold,
+italic, serif, sans and mono, at many sizes), blocks of handprint
+(:func:`handocr.train.synth.render_page` from EMNIST train glyphs, free, ruled or in comb
+boxes) and rows of prompted fields (a printed prompt right above a box of handprint,
+:func:`handocr.train.promptfields.prompted_row`), then the whole page is degraded like a
+scan (blur, noise, low contrast, bilevel thresholding, JPEG), so the degradation is no cue
+to the kind. The page is read by
 the pipeline (:meth:`handocr.Recognizer.read_images`), each word is labelled by the block its
 box centre falls in, and :func:`handocr.kind.word_features` are computed on the words the
 pipeline made. A logistic regression is fitted on some pages and scored on others (a split
@@ -37,6 +40,10 @@ from handocr.kind import (
 from handocr.result import Page
 from handocr.train.kindforms import FormWords, with_forms
 from handocr.train.metrics import kind_report
+from handocr.train.promptfields import find_fonts, pick_font, prompted_row
+
+_PROMPTED = "prompted"  # a block kind of generate_kind_pages: prompted_row
+_GLUED = "+glued"
 
 __all__ = [
     "KindPage",
@@ -53,7 +60,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-FONT_DIRS = (Path("/usr/share/fonts/truetype"), Path("/usr/share/fonts/opentype"))
 
 _SYLLABLES = (
     "the",
@@ -128,15 +134,6 @@ class KindPage:
     regions: tuple[tuple[int, int, str], ...]
 
 
-def find_fonts(dirs: Sequence[Path] = FONT_DIRS) -> list[Path]:
-    """Return the TrueType fonts found under ``dirs`` (sorted), skipping symbol fonts."""
-    out: list[Path] = []
-    for d in dirs:
-        if d.is_dir():
-            out += [p for p in d.rglob("*.ttf") if "Symbol" not in p.name]
-    return sorted(out)
-
-
 def _printed_text(rng: np.random.Generator) -> str:
     kind = rng.integers(0, 7)
     if kind == 0:
@@ -162,7 +159,7 @@ def _printed_block(
 ) -> NDArray[np.uint8]:
     from PIL import Image, ImageDraw, ImageFont
 
-    font_path = fonts[int(rng.integers(0, len(fonts)))]
+    font_path = pick_font(fonts, rng)
     size = int(rng.integers(14, 56))
     font = ImageFont.truetype(str(font_path), size)
     n_lines = int(rng.integers(1, 5))
@@ -309,7 +306,9 @@ def generate_kind_pages(
         EMNIST train glyphs ``(N, 28, 28) uint8`` (upright, white on black) and their classes
         (indices into :data:`handocr.labels.LABELS`).
     fonts : sequence of Path, optional
-        TrueType files; default :func:`find_fonts`.
+        TrueType/OpenType files; default :func:`find_fonts`. Besides printed and handprint
+        blocks, a page may hold rows of prompted fields (:func:`prompted_row`): the prompt
+        band is labelled printed, the band of boxes right below it handwritten.
     seed : int
     width : int
         Page width in pixels.
@@ -331,10 +330,14 @@ def generate_kind_pages(
         blocks: list[tuple[NDArray[np.uint8], str]] = []
         n_blocks = int(rng.integers(2, 6))
         kinds = [PRINTED, HANDWRITTEN] + [
-            str(rng.choice([PRINTED, HANDWRITTEN])) for _ in range(n_blocks - 2)
+            str(rng.choice([PRINTED, HANDWRITTEN, _PROMPTED])) for _ in range(n_blocks - 2)
         ]
         rng.shuffle(kinds)
         for kind in kinds:
+            if kind == _PROMPTED:  # a printed prompt band right above a band of boxes
+                top, boxes = prompted_row(fonts, glyphs, labels, real, rng, width)
+                blocks += [(top, PRINTED), (boxes, HANDWRITTEN + _GLUED)]
+                continue
             if kind == PRINTED:
                 block = _printed_block(fonts, rng, width)
             elif len(real) and rng.random() < 0.5:
@@ -346,7 +349,9 @@ def generate_kind_pages(
         y = 0
         parts = []
         for block, kind in blocks:
-            gap = np.full((int(rng.integers(10, 40)), width), 255, np.uint8)
+            glued = kind.endswith(_GLUED)  # no gap: the boxes sit right under their prompts
+            kind = kind.removesuffix(_GLUED)
+            gap = np.full((0 if glued else int(rng.integers(10, 40)), width), 255, np.uint8)
             parts += [gap, block]
             y += len(gap)
             regions.append((y, y + len(block), kind))

@@ -58,6 +58,8 @@ BAD_VALUES = [
     ({"kind": None}, "kind"),
     ({"reject_below": 1.5}, r"reject_below must be in \[0, 1\]"),
     ({"reject_below": "half"}, "reject_below"),
+    ({"lexicon": "no-such-list"}, "lexicon must be one of names, words-en, words-de"),
+    ({"lexicon": 3}, "lexicon must be one of"),
 ]
 
 

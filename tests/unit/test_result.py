@@ -23,7 +23,7 @@ def test_json_round_trip_is_lossless() -> None:
     doc = sample_document()
     again = Document.from_json(doc.to_json())
     assert again == doc
-    assert again.to_dict()["schema"] == 4
+    assert again.to_dict()["schema"] == 5
     assert [p["number"] for p in again.to_dict()["pages"]] == [p.number for p in doc.pages]
     vote = again.to_dict()["pages"][0]["lines"][0]["words"][0]["chars"][0]["votes"][1]
     assert vote == {"model": "resnet10t.emnist47-v1", "text": "O", "confidence": 0.4}

@@ -30,7 +30,7 @@ def test_kinds_round_trip_through_json() -> None:
         "text", "box", "confidence", "calibrated", "char_confidence", "min_confidence", "kind",
         "rejected", "chars",
     ]  # fmt: skip
-    assert d["schema"] == 4
+    assert d["schema"] == 5
     assert Document.from_json(doc.to_json()) == doc
 
 

@@ -19,7 +19,7 @@ def test_render_each_format() -> None:
     doc = sample_document()
     assert render(doc, "text") == doc.text + "\n"
     assert Document.from_json(render(doc, "json")) == doc
-    assert render(doc, "json").endswith("}\n") and json.loads(render(doc, "json"))["schema"] == 4
+    assert render(doc, "json").endswith("}\n") and json.loads(render(doc, "json"))["schema"] == 5
     assert render(doc, "hocr") == to_hocr(doc)
     assert render(doc, "tsv") == to_tsv(doc)
 
