@@ -78,3 +78,31 @@ def test_tiny_fit_separates_printed_from_handwritten(emnist_sample: Path, tmp_pa
     assert balanced > 0.65, report
     save_kind_classifier(tmp_path, block, report)
     assert load_kind_classifier(tmp_path).features == KindClassifier.from_dict(block).features
+
+
+@needs_fonts
+def test_prompted_rows_put_printed_prompts_right_above_boxes_of_handprint(
+    emnist_sample: Path,
+) -> None:
+    from handocr.train.promptfields import prompted_row
+
+    glyphs, labels = _glyphs(emnist_sample)
+    rng = np.random.default_rng(5)
+    for _ in range(4):
+        top, boxes = prompted_row(find_fonts(), glyphs, labels, [], rng, 900)
+        assert top.shape[1] == boxes.shape[1] == 900 and top.dtype == boxes.dtype == np.uint8
+        assert (top < 128).any() and (boxes < 128).any()  # a prompt, and a frame with ink
+        rows = (boxes < 128).mean(axis=1)
+        assert rows.max() > 0.05  # a frame's top or bottom rule runs across its box
+
+
+def test_fonts_are_drawn_family_first(tmp_path: Path) -> None:
+    from handocr.train.promptfields import pick_font
+
+    many = [tmp_path / "big" / f"{k}.ttf" for k in range(20)]
+    one = [tmp_path / "small" / "only.otf"]
+    rng = np.random.default_rng(0)
+    drawn = [pick_font(many + one, rng) for _ in range(400)]
+    assert 0.35 < drawn.count(one[0]) / len(drawn) < 0.65
+    with pytest.raises(ValueError, match="no fonts"):
+        pick_font([], rng)
