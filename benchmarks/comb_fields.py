@@ -6,9 +6,12 @@ and reads each as ``handocr read`` does, with and without comb reading (``combs=
 free reading with ruled-line removal). CER = Levenshtein distance / truth length, case folded,
 whitespace removed, summed over fields, also by field kind and by cell pitch;
 ``--charset-by-kind`` reads digit fields with ``charset="digits"`` and letter fields with
-``charset="upper"`` (what a user who knows the form passes).
+``charset="upper"`` (what a user who knows the form passes); ``--codes`` also reads them with
+``letter_prior=0`` (``handocr read --letter-prior 0``: the generator's letter fields are random
+codes, not words, so English letter frequencies are the wrong prior for them).
 
-    python benchmarks/comb_fields.py [--n 300] [--seed 0] [--charset-by-kind] [--peers] [--json]
+    python benchmarks/comb_fields.py [--n 300] [--seed 0] [--charset-by-kind] [--codes] [--peers]
+        [--json]
         # --peers: Tesseract and PP-OCRv5 recognition read the same fields (compare_peers.py)
     python benchmarks/comb_fields.py --samples DIR   # also write the first 12 images there
     python benchmarks/comb_fields.py --cells [--binary] [--n 150]
@@ -61,11 +64,15 @@ def score(readers: dict, samples: list) -> dict:
     return out
 
 
-def handocr_reader(combs: bool, by_kind: bool):
-    """handocr as ``handocr read`` reads the field (with the field's charset when ``by_kind``)."""
+def handocr_reader(combs: bool, by_kind: bool, codes: bool = False):
+    """handocr as ``handocr read`` reads the field (with the field's charset when ``by_kind``,
+    without the English letter prior when ``codes``)."""
     from handocr.api import Recognizer
 
-    recs = {k: Recognizer(combs=combs, charset=c if by_kind else None) for k, c in CHARSETS}
+    prior = {"letter_prior": 0.0} if codes else {}
+    recs = {
+        k: Recognizer(combs=combs, charset=c if by_kind else None, **prior) for k, c in CHARSETS
+    }
 
     def read(s) -> str:
         (record,) = recs[s.kind].read_images([s.image])
@@ -141,6 +148,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--n", type=int, default=300)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--charset-by-kind", action="store_true")
+    ap.add_argument("--codes", action="store_true")
     ap.add_argument("--samples", type=Path)
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--cells", action="store_true")
@@ -160,8 +168,8 @@ def main(argv: list[str]) -> int:
         print(json.dumps(cells(samples, args.binary), indent=2))
         return 0
     readers = {
-        "combs": handocr_reader(True, args.charset_by_kind),
-        "free reading": handocr_reader(False, args.charset_by_kind),
+        "combs": handocr_reader(True, args.charset_by_kind, args.codes),
+        "free reading": handocr_reader(False, args.charset_by_kind, args.codes),
     }
     if args.peers:
         readers.update(peer_readers(args.charset_by_kind))
