@@ -186,15 +186,21 @@ def place_word(page: Page, region: Box, word: Word | None) -> Page:
             chars = tuple(c for c in w.chars if not _inside(c.box, region))
             n_lost += len(w.chars) - len(chars)
             if chars:
-                box = w.box if len(chars) == len(w.chars) else Box.enclosing([c.box for c in chars])
-                words.append(dataclasses.replace(w, chars=chars, box=box))
+                if len(chars) == len(w.chars):
+                    words.append(w)
+                else:  # what is left of a word is not what its exact probability was of
+                    box = Box.enclosing([c.box for c in chars])
+                    words.append(dataclasses.replace(w, chars=chars, box=box, exact=None))
         if n_lost > host_lost:
             host_at, host_lost = len(lines), n_lost
             if not words:
                 host_at = -len(lines) - 1  # the host is gone: its slot
         if words:
-            box = line.box if n_lost == 0 else Box.enclosing([w.box for w in words])
-            lines.append(dataclasses.replace(line, words=tuple(words), box=box))
+            if n_lost == 0:
+                lines.append(line)
+            else:
+                box = Box.enclosing([w.box for w in words])
+                lines.append(dataclasses.replace(line, words=tuple(words), box=box, exact=None))
             kept_ids.append(ids[li] if ids else 0)
         lost.append(n_lost)
     if word is not None:
@@ -202,7 +208,7 @@ def place_word(page: Page, region: Box, word: Word | None) -> Page:
             host = lines[host_at]
             words = sorted([*host.words, word], key=lambda w: w.box.x0)
             lines[host_at] = dataclasses.replace(
-                host, words=tuple(words), box=Box.enclosing([host.box, word.box])
+                host, words=tuple(words), box=Box.enclosing([host.box, word.box]), exact=None
             )
         else:
             at = -host_at - 1 if host_at is not None else _slot(lines, word.box)

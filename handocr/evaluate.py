@@ -434,16 +434,8 @@ def evaluate_page_set(
         dist = Levenshtein.distance(ref, hyp)
         dists.append(dist)
         lens.append(len(ref))
-        rows.append(
-            {
-                "file": name,
-                "truth": text,
-                "output": out,
-                "distance": dist,
-                "length": len(ref),
-                "confidence": conf,
-            }
-        )
+        row = {"file": name, "truth": text, "output": out, "distance": dist, "length": len(ref)}
+        rows.append({**row, "confidence": conf})
     seconds = time.perf_counter() - t0
     n = len(truth)
     low, high = cer_interval(dists, lens)

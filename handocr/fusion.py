@@ -56,12 +56,22 @@ from handocr.labels import LABELS, Charset
 from handocr.lexicon import (
     Lexicon,
     LexiconWeights,
+    folded_text,
     free_words,
     lexicon_parts,
     lexicon_readings,
+    reading_words,
 )
 from handocr.models.line import FOLDED, LineReading, allowed_symbols
-from handocr.readings import PUNCT_COLS, align_readings, backtrace, recombine
+from handocr.readings import (
+    PUNCT_COLS,
+    FusedNotes,
+    agreement,
+    align_readings,
+    backtrace,
+    recombine,
+    word_support,
+)
 from handocr.result import Box, Char, Page, page_blocks
 from handocr.segment.search import LineSearch
 
@@ -102,6 +112,9 @@ class FusionWeights:
         Times the edit distance to each line member's best reading, by ``"arch.tag"``.
     temperature : float
         The readings' posterior is ``softmax(score / temperature)`` (> 0).
+    exact_slope, exact_bias : float
+        Platt scaling (Platt 1999) of a posterior ``p`` into P(exact): ``sigmoid(slope *
+        logit(p) + bias)``; fitted by ``benchmarks/fit_exact.py``, ``1, 0`` where none was kept.
     """
 
     segment: float = 1.0
@@ -114,6 +127,14 @@ class FusionWeights:
     own_distance: float = 0.0
     line_distance: Mapping[str, float] = field(default_factory=dict)
     temperature: float = 1.0
+    exact_slope: float = 1.0
+    exact_bias: float = 0.0
+
+    def exact(self, p: float) -> float:
+        """Return the Platt-scaled probability of an exact reading for a posterior ``p``."""
+        q = min(max(p, 1e-6), 1 - 1e-6)
+        z = self.exact_slope * np.log(q / (1 - q)) + self.exact_bias
+        return float(1 / (1 + np.exp(-z)))
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> FusionWeights:
@@ -176,9 +197,8 @@ class LineFeatures:
     words : list of tuple of int
         Per reading, each symbol's lattice word in its alignment (:func:`reading_words`).
     hits, gains : ndarray of float64, shape (H,), or None
-        With a lexicon: the reading's words found in it and the sum of their n-gram gains
-        (:meth:`handocr.lexicon.Lexicon.gain`), words of one symbol or without a letter left
-        out (:func:`handocr.lexicon.scored_word`); None without one.
+        With a lexicon: the reading's share of symbols in lexicon words and its tokens' n-gram
+        gains (:func:`handocr.lexicon.lexicon_parts`); None without one.
     lexical : ndarray of bool, shape (H,), or None
         With a lexicon: the readings made by putting lexicon words in (not the free ones).
     """
@@ -272,7 +292,7 @@ def line_features(
     if lexicon is None:
         return f
     lw = lexicon_weights or LexiconWeights()
-    texts = [_text(r) for r in f.readings]
+    texts = [folded_text(r) for r in f.readings]
     made = lexicon_readings(texts, f.words, weights.score(f, keys), lexicon, lw)
     more = [tuple(FOLDED.index(ch) for ch in t) for t in made]
     more = [r for r in more if all(ok[s] for s in r)]
@@ -346,13 +366,9 @@ def _scored_parts(
     )
 
 
-def _text(reading: Sequence[int]) -> str:  # folded symbol indices -> text
-    return "".join(map(FOLDED.__getitem__, reading))
-
-
 def _with_lexicon(f: LineFeatures, lexicon: Lexicon) -> LineFeatures:
     """Add each reading's lexicon parts: words found in the lexicon, n-gram gains."""
-    hits, gains = lexicon_parts([_text(r) for r in f.readings], f.words, lexicon)
+    hits, gains = lexicon_parts([folded_text(r) for r in f.readings], f.words, lexicon)
     lexical = f.lexical if f.lexical is not None else np.zeros(len(f.readings), bool)
     return dataclasses.replace(f, hits=hits, gains=gains, lexical=lexical)
 
@@ -371,7 +387,7 @@ def fuse_line(
     probe: Callable[[LineFeatures], None] | None = None,
     lexicon: Lexicon | None = None,
     lexicon_weights: LexiconWeights | None = None,
-    free: list[tuple[list[str], list[bool]]] | None = None,
+    notes: list[FusedNotes] | None = None,
 ) -> tuple[list[Char], list[bool]]:
     """Read one line by fusing the character members' reading with the line members'.
 
@@ -401,11 +417,10 @@ def fuse_line(
         found in the lexicon plus ``gain`` times the words' n-gram gains.
     lexicon_weights : LexiconWeights, optional
         Default: :class:`LexiconWeights`.
-    free : list, optional
-        With a lexicon, ``(words, found)`` is appended to it: the folded texts of the words of
-        the line's free reading (the best without the lexicon's words and scores), and for
-        each word of the reading chosen whether its lexicon token was found
-        (:func:`handocr.lexicon.group_words`).
+    notes : list, optional
+        The line's :class:`~handocr.readings.FusedNotes` is appended to it: the posterior of
+        the reading chosen and of each of its words, and with a lexicon the free reading's
+        words and which words were found in the lexicon.
 
     Returns
     -------
@@ -414,34 +429,16 @@ def fuse_line(
     """
     own = tuple(FOLDED.index(c.text.upper()) for c in decoded)
     lw = lexicon_weights or LexiconWeights()
-    f = line_features(
-        search,
-        own,
-        readings,
-        keys,
-        weights=weights,
-        charset=charset,
-        lexicon=lexicon,
-        lexicon_weights=lw,
-    )
+    f = line_features(search, own, readings, keys, weights=weights, charset=charset,
+                      lexicon=lexicon, lexicon_weights=lw)  # fmt: skip
     if probe is not None:
         probe(f)
-    score = weights.score(f, keys)
-    if lexicon is not None and f.hits is not None and f.gains is not None and f.lexical is not None:
-        own_best = int(np.argmax(np.where(f.lexical, -np.inf, score)))
-        score = score + lw.hit * f.hits + lw.gain * f.gains
-        if free is not None:
-            top = int(np.argmax(score))
-            own_r, top_r = _text(f.readings[own_best]), _text(f.readings[top])
-            free.append(free_words(own_r, f.words[own_best], top_r, f.words[top], lexicon))
-    best = int(np.argmax(score))
-    post = np.exp((score - score.max()) / max(weights.temperature, 1e-6))
-    post /= post.sum()
+    best, post = _choose(f, keys, weights, lexicon, lw, notes)
     reading = f.readings[best]
     char_lp = _folded_char_log_probs(search.probs[:, 0], charset)
     _, choice, source = align_readings(search, char_lp, [reading], weights)
     steps = [s for s in backtrace(choice, source, 0, len(reading)) if s[0] != 2]
-    support, alternatives = _agreement(f.readings, post, reading)
+    support, alternatives = agreement(f.readings, post, reading)
     ok = np.r_[True, allowed_symbols(charset)]
     lps = [restrict_classes(r.log_probs, ok) for r in readings]
     spans = [forced_alignment(lp, [s + 1 for s in reading]) for lp in lps]
@@ -472,30 +469,32 @@ def fuse_line(
     return chars, starts
 
 
-def _agreement(
-    readings: Sequence[tuple[int, ...]], post: NDArray[np.float64], best: tuple[int, ...]
-) -> tuple[NDArray[np.float64], list[list[tuple[str, float]]]]:
-    """Posterior mass of the readings that agree with ``best`` at each of its characters.
-
-    Returns the support per character and, per character, the other symbols readings put
-    there with their mass, most first.
-    """
-    from rapidfuzz.distance import Levenshtein
-
-    support = np.zeros(len(best))
-    other: list[dict[str, float]] = [{} for _ in best]
-    for r, p in zip(readings, post, strict=True):
-        for op in Levenshtein.opcodes(best, r):
-            for k in range(op.src_start, op.src_end):
-                if op.tag == "equal":
-                    support[k] += p
-                elif op.tag == "replace":
-                    d = op.dest_start + (k - op.src_start)
-                    if d < op.dest_end:
-                        sym = FOLDED[r[d]]
-                        other[k][sym] = other[k].get(sym, 0.0) + p
-    alts = [sorted(o.items(), key=lambda kv: -kv[1]) for o in other]
-    return np.clip(support, 0.0, 1.0), [[(a, float(p)) for a, p in al] for al in alts]
+def _choose(
+    f: LineFeatures,
+    keys: Sequence[str],
+    weights: FusionWeights,
+    lexicon: Lexicon | None,
+    lw: LexiconWeights,
+    notes: list[FusedNotes] | None,
+) -> tuple[int, NDArray[np.float64]]:
+    """Return the best reading (lexicon parts added) and the posterior; append the notes."""
+    score = weights.score(f, keys)
+    said: tuple[Any, Any] = (None, None)
+    if lexicon is not None and f.hits is not None and f.gains is not None and f.lexical is not None:
+        own = int(np.argmax(np.where(f.lexical, -np.inf, score)))
+        score = score + lw.hit * f.hits + lw.gain * f.gains
+        top = int(np.argmax(score))
+        said = free_words(folded_text(f.readings[own]), f.words[own], folded_text(f.readings[top]),
+                          f.words[top], lexicon)  # fmt: skip
+    best = int(np.argmax(score))
+    post = np.exp((score - score.max()) / max(weights.temperature, 1e-6))
+    post /= post.sum()
+    if notes is not None:
+        r = f.readings[best]
+        per_word = word_support(f.readings, post, r, reading_words(r, f.words[best]))
+        exact = weights.exact(float(post[best]))
+        notes.append(FusedNotes(exact, [weights.exact(v) for v in per_word], *said))
+    return best, post
 
 
 def _cased(

@@ -544,8 +544,9 @@ def keep_kind(page: Page, kind: str) -> Page:
     for k, block in enumerate(page_blocks(page)):
         for line in block.lines_of(page):
             words = tuple(w for w in line.words if w.kind == kind)
-            if words:
-                lines.append(dataclasses.replace(line, words=words))
+            if words:  # a line that lost words loses its exact probability
+                exact = line.exact if words == line.words else None
+                lines.append(dataclasses.replace(line, words=words, exact=exact))
                 ids.append(k)
     blocks = group_blocks(lines, ids) if page.blocks else ()
     return dataclasses.replace(page, lines=tuple(lines), blocks=blocks)

@@ -57,6 +57,7 @@ __all__ = [
     "Lexicon",
     "LexiconWeights",
     "fold_word",
+    "folded_text",
     "free_words",
     "group_words",
     "lexicon_dir",
@@ -103,6 +104,11 @@ _BOS = _EOS + 1
 _BASE = _BOS + 1
 _INDEX = {ch: i for i, ch in enumerate(_SYMBOLS)}
 _PLAIN = re.compile("[" + re.escape(_SYMBOLS) + "]+")
+
+
+def folded_text(reading: Sequence[int]) -> str:
+    """Return the text of folded symbol indices (:data:`handocr.models.line.FOLDED`)."""
+    return "".join(map(_SYMBOLS.__getitem__, reading))
 
 
 def fold_word(text: str) -> str | None:

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from handocr.lexicon import Lexicon
     from handocr.options import ReadOptions
     from handocr.preprocess import LevelledPage
+    from handocr.readings import FusedNotes
     from handocr.segment.components import Piece
     from handocr.segment.layout import PageLayout
     from handocr.segment.search import LineSearch
@@ -375,7 +376,7 @@ def fuse_pages(
     for (page, lev, found, _), passed in zip(read, skip, strict=True):
         fused: list[tuple[list[Char], list[bool]]] = []
         pieces: list[Piece] = []
-        free: list[tuple[list[str], list[bool]] | None] = []
+        notes: list[FusedNotes | None] = []
         for ls, line, no in zip(found, page.lines, passed, strict=True):
             pieces.extend(ls.lattice.pieces[c] for c in ls.path)
             if no:
@@ -385,9 +386,9 @@ def fuse_pages(
                         [k == 0 for w in line.words for k in range(len(w.chars))],
                     )
                 )
-                free.append(None)
+                notes.append(None)
                 continue
-            said: list[tuple[list[str], list[bool]]] = []
+            said: list[FusedNotes] = []
             chars, starts = fuse_line(
                 ls,
                 line.all_chars(),
@@ -401,44 +402,43 @@ def fuse_pages(
                 probe=rec.probe,
                 lexicon=lexicon,
                 lexicon_weights=lexicon_weights,
-                free=said,
+                notes=said,
             )
             fused.append((chars, starts))
-            free.append(said[0] if said else None)
+            notes.append(said[0] if said else None)
             n += 1
         new = _mark_printed(fused_page(page, fused), fused, passed)
-        if lexicon is not None:
-            new = _mark_free(new, [f for f, (c, _) in zip(free, fused, strict=True) if c], lexicon)
+        new = _mark_notes(new, [f for f, (c, _) in zip(notes, fused, strict=True) if c], lexicon)
         out.append((new, pieces))
     return out
 
 
-def _mark_free(
-    page: Page, free: Sequence[tuple[list[str], list[bool]] | None], lexicon: Lexicon
-) -> Page:
-    """Give each word read with the lexicon its free reading and lexicon membership.
+def _mark_notes(page: Page, notes: Sequence[FusedNotes | None], lexicon: Lexicon | None) -> Page:
+    """Give each fused line and word its exact probability (and free reading, with a lexicon).
 
-    ``free`` holds, per line of ``page``, the words of the line's free reading and, per word
-    chosen, whether its lexicon token was found (:func:`handocr.fusion.fuse_line`); None for a
-    line read without the lexicon (a printed line). A word's free reading is kept only where
-    the two readings split the line into as many words.
+    The notes are :class:`handocr.readings.FusedNotes`; with a lexicon, words also get their
+    free reading and lexicon membership.
+
+    ``notes`` holds one entry per line of ``page`` (None: a line not fused, a printed line).
+    A word's notes are kept only where the fused line has as many words as the reading the
+    notes describe.
     """
     lines = []
-    for line, said in zip(page.lines, free, strict=True):
-        if said is None:
+    for line, note in zip(page.lines, notes, strict=True):
+        if note is None:
             lines.append(line)
             continue
-        words, found = said
         n = len(line.words)
-        new = tuple(
-            replace(
-                w,
-                free=words[k] if len(words) == n else None,
-                in_lexicon=found[k] if len(found) == n else w.text.upper() in lexicon,
-            )
-            for k, w in enumerate(line.words)
-        )
-        lines.append(replace(line, words=new))
+        words = []
+        for k, w in enumerate(line.words):
+            changes: dict[str, Any] = {"exact": note.words[k] if len(note.words) == n else None}
+            if lexicon is not None and note.free is not None and note.found is not None:
+                changes["free"] = note.free[k] if len(note.free) == n else None
+                changes["in_lexicon"] = (
+                    note.found[k] if len(note.found) == n else w.text.upper() in lexicon
+                )
+            words.append(replace(w, **changes))
+        lines.append(replace(line, words=tuple(words), exact=note.exact))
     return replace(page, lines=tuple(lines))
 
 

@@ -128,7 +128,8 @@ def read_printed(
         if not kept and line.words:
             kept = [dataclasses.replace(w, kind="printed") for w in line.words]
         words = tuple(kept)
-        lines.append(line if words == line.words else dataclasses.replace(line, words=words))
+        same = words == line.words  # a line read again loses its fused exact probability
+        lines.append(line if same else dataclasses.replace(line, words=words, exact=None))
     return dataclasses.replace(page, lines=tuple(lines))
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from itertools import product
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -22,7 +22,16 @@ if TYPE_CHECKING:
     from handocr.fusion import FusionWeights
     from handocr.segment.search import LineSearch
 
-__all__ = ["MAX_REGIONS", "PUNCT_COLS", "align_readings", "backtrace", "recombine"]
+__all__ = [
+    "MAX_REGIONS",
+    "PUNCT_COLS",
+    "FusedNotes",
+    "agreement",
+    "align_readings",
+    "backtrace",
+    "recombine",
+    "word_support",
+]
 
 MAX_REGIONS = 6
 """Two readings differing in more stretches than this are recombined only one stretch at a
@@ -143,3 +152,92 @@ def recombine(a: tuple[int, ...], b: tuple[int, ...]) -> set[tuple[int, ...]]:
             seq.extend(pb if take.get(k, False) else pa)
         out.add(tuple(seq))
     return out
+
+
+def agreement(
+    readings: Sequence[tuple[int, ...]], post: NDArray[np.float64], best: tuple[int, ...]
+) -> tuple[NDArray[np.float64], list[list[tuple[str, float]]]]:
+    """Posterior mass of the readings that agree with ``best`` at each of its characters.
+
+    Returns the support per character and, per character, the other symbols readings put
+    there with their mass, most first.
+    """
+    from rapidfuzz.distance import Levenshtein
+
+    support = np.zeros(len(best))
+    other: list[dict[str, float]] = [{} for _ in best]
+    for r, p in zip(readings, post, strict=True):
+        for op in Levenshtein.opcodes(best, r):
+            for k in range(op.src_start, op.src_end):
+                if op.tag == "equal":
+                    support[k] += p
+                elif op.tag == "replace":
+                    d = op.dest_start + (k - op.src_start)
+                    if d < op.dest_end:
+                        sym = FOLDED[r[d]]
+                        other[k][sym] = other[k].get(sym, 0.0) + p
+    alts = [sorted(o.items(), key=lambda kv: -kv[1]) for o in other]
+    return np.clip(support, 0.0, 1.0), [[(a, float(p)) for a, p in al] for al in alts]
+
+
+def word_support(
+    readings: Sequence[tuple[int, ...]],
+    post: NDArray[np.float64],
+    best: tuple[int, ...],
+    spans: Sequence[tuple[int, int]],
+) -> list[float]:
+    """Posterior mass of the readings that read each word of ``best`` exactly as it does.
+
+    A reading agrees with the word ``best[a:b]`` when its edit alignment to ``best`` keeps
+    every symbol of the word and inserts nothing inside it (the word's probability of being
+    exactly right under the readings' posterior).
+
+    Parameters
+    ----------
+    readings : sequence of tuple of int
+    post : ndarray of float64, shape (H,)
+        Their posterior (sums to 1).
+    best : tuple of int
+    spans : sequence of (int, int)
+        The words of ``best`` as symbol spans.
+
+    Returns
+    -------
+    list of float
+        One per span, in ``[0, 1]``.
+    """
+    from rapidfuzz.distance import Levenshtein
+
+    out = np.zeros(len(spans))
+    for r, p in zip(readings, post, strict=True):
+        ops = Levenshtein.opcodes(best, r)
+        for k, (a, b) in enumerate(spans):
+            kept = sum(
+                max(0, min(b, o.src_end) - max(a, o.src_start)) for o in ops if o.tag == "equal"
+            )
+            inside = any(o.tag == "insert" and a < o.src_start < b for o in ops)
+            out[k] += p if kept == b - a and not inside else 0.0
+    return [float(min(max(v, 0.0), 1.0)) for v in out]
+
+
+class FusedNotes(NamedTuple):
+    """What the line fusion knows of a line beyond its characters.
+
+    Attributes
+    ----------
+    exact : float
+        Posterior of the reading chosen (``softmax(score / T)``, the temperature fitted so that
+        it is the probability that the line reads exactly right).
+    words : list of float
+        Per word of the reading chosen, its posterior of being exactly right
+        (:func:`word_support`).
+    free : list of str or None
+        With a lexicon: the folded words of the free reading (the best without the lexicon).
+    found : list of bool or None
+        With a lexicon: per word chosen, whether its lexicon token is a lexicon word.
+    """
+
+    exact: float
+    words: list[float]
+    free: list[str] | None = None
+    found: list[bool] | None = None

@@ -116,6 +116,21 @@ def test_example_form_words_are_told_printed_or_handwritten() -> None:
     assert "nationalinstituteofstandardsandtechnology" in printed
 
 
+@pytest.mark.slow
+def test_fused_lines_carry_their_probability_of_an_exact_reading() -> None:
+    # issue #24: a fused line's confidence is its reading's posterior, not a character mean;
+    # a line read again as printed text keeps the character mean (calibrated false)
+    page = Recognizer(device="cpu").read(EXAMPLE_FORM).pages[0]
+    fused = [ln for ln in page.lines if ln.exact is not None]
+    assert len(fused) >= 20
+    assert all(0.0 <= ln.exact <= 1.0 and ln.confidence == ln.exact for ln in fused)
+    printed = [ln for ln in page.lines if all(w.kind == "printed" for w in ln.words)]
+    assert printed and all(ln.exact is None for ln in printed)
+    dicts = [ln.to_dict() for ln in fused]
+    assert all(d["calibrated"] is True for d in dicts)
+    assert any(d["confidence"] != d["char_confidence"] for d in dicts)
+
+
 @pytest.mark.data
 @pytest.mark.slow
 def test_shipped_ensemble_accuracy_on_pool47_test() -> None:

@@ -145,13 +145,15 @@ def test_the_fusion_takes_a_lexicon_word_where_the_glyph_evidence_is_close() -> 
         chars, _ = fuse_line(
             search, _decoded(search, texts), [_reading(frames, peak=0.6)], [KEY],
             weights=FusionWeights(), members=MEMBERS, crop_x0=[0], lexicon=lexicon,
-            lexicon_weights=LexiconWeights(hit=8.0, gain=0.2), free=said,
+            lexicon_weights=LexiconWeights(hit=8.0, gain=0.2), notes=said,
         )  # fmt: skip
         out[name] = ("".join(c.text for c in chars), said)
-    assert out["free"] == ("MARIF", [])
-    text, said = out["lexicon"]
+    text, (note,) = out["free"]
+    assert text == "MARIF" and note.free is None and note.found is None
+    assert 0 < note.exact <= 1 and len(note.words) == 1
+    text, (note,) = out["lexicon"]
     assert text == "MARIE"
-    assert said == [(["MARIF"], [True])]
+    assert note.free == ["MARIF"] and note.found == [True]
 
 
 def test_words_keep_their_free_reading_in_json() -> None:
@@ -162,3 +164,16 @@ def test_words_keep_their_free_reading_in_json() -> None:
     assert Word.from_dict(d) == w
     plain = Word((c,), Box(0, 0, 5, 5)).to_dict()
     assert "free" not in plain and "in_lexicon" not in plain
+
+
+def test_word_support_is_the_mass_of_readings_that_read_the_word_alike() -> None:
+    from handocr.readings import word_support
+
+    enc = lambda t: tuple(FOLDED.index(c) for c in t)  # noqa: E731
+    best = enc("ABCDE")
+    readings = [best, enc("ABXDE"), enc("ABCDEF"), enc("ABCQDE")]
+    post = np.array([0.5, 0.2, 0.2, 0.1])
+    spans = [(0, 2), (2, 4), (4, 5)]
+    got = word_support(readings, post, best, spans)
+    # AB: all but none disagree; CD: X replaces C, Q is inserted inside; E: all keep it
+    assert got == pytest.approx([1.0, 0.7, 1.0])

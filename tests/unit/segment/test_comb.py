@@ -78,3 +78,20 @@ def test_place_word_replaces_the_free_reading_inside_the_field() -> None:
     assert [w.text for w in empty.lines[0].words] == ["NO"]
     alone = place_word(page, Box(0, 0, 75, 40), cells)
     assert [line.text for line in alone.lines] == ["7"]
+
+
+def test_a_line_changed_by_a_comb_field_loses_its_exact_probability() -> None:
+    from handocr.comb_fields import place_word
+
+    def ch(c: str, x: int) -> Char:
+        return Char(c, Box(x, 10, x + 8, 30), 0.9)
+
+    label = Word((ch("N", 0), ch("O", 10)), Box(0, 10, 18, 30), "printed", exact=0.8)
+    free = Word((ch("I", 40), ch("7", 50)), Box(40, 10, 58, 30), exact=0.6)
+    page = Page(0, 200, 100, (Line((label, free), Box(0, 10, 58, 30), exact=0.5),))
+    out = place_word(page, Box(35, 0, 75, 40), Word((ch("7", 50),), Box(50, 10, 58, 30)))
+    line = out.lines[0]
+    assert line.exact is None and line.words[0].exact == 0.8  # the label is untouched
+    assert line.words[1].exact is None
+    same = place_word(page, Box(150, 0, 190, 40), None)  # nothing inside: nothing changes
+    assert same.lines[0].exact == 0.5

@@ -1,0 +1,118 @@
+"""Fit the Platt scaling of the fusion's posterior into P(exact) on a train split (issue #24).
+
+    python benchmarks/fit_exact.py [--set orand_car_a] [--charset digits] [--holdout 0.2]
+        [--save]
+
+Reads ``../shared/data/train/SET`` as a user would (``--charset``), takes each image whose
+handwritten words lie on one line (the field), its probability of an exact reading as read
+(the line's fused posterior, or the product of its handwritten words' when the line also holds
+printed words) and whether its text equals the truth (case folded, whitespace removed; digits
+only for a digit set). A hash of the file name holds out ``--holdout`` of the images
+(``handocr.train.realdata.held_out``); a logistic regression on the logit of the probability
+(Platt scaling, ``FusionWeights.exact_slope`` / ``exact_bias``) is fitted on the others and the
+held-out images judge it (expected calibration error, read rate at 1 % error). ``--save``
+writes the two numbers into ``weights/MANIFEST.json`` (``fusion.by_charset.CHARSET``, or the
+free-text weights without ``--charset``) with the report. Nothing is fitted on
+``../shared/data/pages``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+TRAIN = ROOT.parent / "shared/data/train"
+
+
+def rows(folder: Path, charset: str | None, holdout: float) -> tuple[np.ndarray, ...]:
+    """Return each field's probability as read, whether it is exact, and its held-out flag."""
+    from handocr.api import Recognizer
+    from handocr.evaluate import read_truth
+    from handocr.train.realdata import held_out
+
+    truth = read_truth(folder / "truth.tsv")
+    base = folder / "images" if (folder / "images").is_dir() else folder
+    rec = Recognizer(charset=charset)
+    # the fitted scaling is undone while reading: the fit starts from the posterior itself
+    w = rec.fusion_weights
+    rec._models.fusion[charset] = type(w)(**{**w.to_dict(), "exact_slope": 1.0, "exact_bias": 0.0})
+    results = rec.read_inputs([base / n for n, _ in truth], errors="report")
+
+    def fold(t: str) -> str:
+        t = "".join(t.split()).upper()
+        return "".join(c for c in t if c.isdigit()) if charset == "digits" else t
+
+    p, y, h = [], [], []
+    for (name, text), r in zip(truth, results, strict=True):
+        page = r.document.pages[0] if r.document and r.document.pages else None
+        lines = (
+            [(ln, [w for w in ln.words if w.kind == "handwritten"]) for ln in page.lines]
+            if page
+            else []
+        )
+        lines = [(ln, ws) for ln, ws in lines if ws]
+        if len(lines) != 1:
+            continue
+        line, words = lines[0]
+        whole = len(words) == len(line.words) and line.exact is not None
+        p.append(line.exact if whole else float(np.prod([w.confidence for w in words])))
+        y.append(fold(" ".join(w.text for w in words)) == fold(text))
+        h.append(held_out(name, holdout))
+    return np.asarray(p), np.asarray(y, bool), np.asarray(h, bool)
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--set", default="orand_car_a")
+    ap.add_argument("--charset", default="digits")
+    ap.add_argument("--holdout", type=float, default=0.2)
+    ap.add_argument("--save", action="store_true")
+    args = ap.parse_args(argv)
+    from sklearn.linear_model import LogisticRegression
+
+    from handocr.fieldscore import calibration_error, read_rate
+
+    charset = args.charset or None
+    p, y, h = rows(TRAIN / args.set, charset, args.holdout)
+    q = np.clip(p, 1e-6, 1 - 1e-6)
+    z = np.log(q / (1 - q))[:, None]
+    model = LogisticRegression(C=100.0).fit(z[~h], y[~h])
+    a, b = float(model.coef_[0][0]), float(model.intercept_[0])
+    scaled = 1 / (1 + np.exp(-(a * z[:, 0] + b)))
+
+    def judge(v: np.ndarray, m: np.ndarray) -> dict:
+        return {
+            "ece": round(calibration_error(v[m], y[m]), 4),
+            "read_at_1pct": round(read_rate(v[m], y[m], 0.01), 4),
+        }
+
+    report = {
+        "set": args.set,
+        "charset": charset,
+        "fields": len(y),
+        "held_out": int(h.sum()),
+        "exact_slope": round(a, 4),
+        "exact_bias": round(b, 4),
+        "held_out_posterior": judge(p, h),
+        "held_out_scaled": judge(scaled, h),
+        "fitted_posterior": judge(p, ~h),
+        "fitted_scaled": judge(scaled, ~h),
+    }
+    print(json.dumps(report, indent=2))
+    if args.save:
+        path = ROOT / "weights" / "MANIFEST.json"
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+        entry = manifest["fusion"]["by_charset"][charset] if charset else manifest["fusion"]
+        entry.update(exact_slope=a, exact_bias=b, exact_report=report)
+        path.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        print(path, file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
