@@ -26,7 +26,7 @@ from handocr.fieldscore import BOOTSTRAP_RESAMPLES, paired_bootstrap
 
 if TYPE_CHECKING:
     from handocr.api import Recognizer
-    from handocr.result import Box, Page
+    from handocr.result import Box, Document, Page
 
 __all__ = [
     "BOOTSTRAP_RESAMPLES",
@@ -155,7 +155,8 @@ class PageSetScore:
     failures : list of str
         Images that could not be read, with the reason.
     rows : list of dict
-        Per image: ``file``, ``truth``, ``output``, ``distance``.
+        Per image: ``file``, ``truth``, ``output``, ``distance``, ``length``, ``confidence``
+        (the field's) and ``words`` (``[text, confidence]`` of each word read).
     charset : str or None
         The character set the output was restricted to (``ReadOptions.charset``).
     cer_low, cer_high : float
@@ -435,7 +436,8 @@ def evaluate_page_set(
         dists.append(dist)
         lens.append(len(ref))
         row = {"file": name, "truth": text, "output": out, "distance": dist, "length": len(ref)}
-        rows.append({**row, "confidence": conf})
+        words = _words(result.document)
+        rows.append({**row, "confidence": conf, "words": words})
     seconds = time.perf_counter() - t0
     n = len(truth)
     low, high = cer_interval(dists, lens)
@@ -462,6 +464,13 @@ def evaluate_page_set(
         calibration_error(confs, right),
         recognizer.options.decode.lexicon,
     )
+
+
+def _words(document: Document | None) -> list[list[Any]]:
+    """Each word of a document as ``[text, confidence]``, in reading order."""
+    if document is None:
+        return []
+    return [[w.text, w.confidence] for p in document.pages for ln in p.lines for w in ln.words]
 
 
 def evaluate_page_sets(

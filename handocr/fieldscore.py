@@ -13,7 +13,7 @@ Every function takes per-field arrays: ``confidence`` (float in ``[0, 1]``) and 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -33,6 +33,7 @@ __all__ = [
     "reliability_bins",
     "share_interval",
     "read_rate_interval",
+    "word_outcomes",
 ]
 
 FIELD_ERRORS = (0.01, 0.001)
@@ -215,3 +216,37 @@ def calibration_error(
         return 0.0
     used = count > 0
     return float(np.sum(count[used] * np.abs(share[used] - mean_conf[used])) / count.sum())
+
+
+def word_outcomes(
+    rows: Sequence[dict[str, Any]], normalise: Callable[[str], str]
+) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
+    """Return each word's confidence and whether it reads right, from eval-pages' rows.
+
+    A word is judged where its image's output has as many words as its truth (split at
+    whitespace): each word against the truth word at its place, both ``normalise``-d (the CER
+    rule's folding, :func:`handocr.evaluate.normalise_for_cer`). Images whose segmentation
+    gives another number of words are left out (their words cannot be paired with the truth's).
+
+    Parameters
+    ----------
+    rows : sequence of dict
+        :attr:`handocr.evaluate.PageSetScore.rows` (each with ``truth`` and ``words``).
+    normalise : callable
+        ``str -> str`` applied to both sides before they are compared.
+
+    Returns
+    -------
+    (ndarray of float64, ndarray of bool), shape (N,)
+    """
+    conf: list[float] = []
+    right: list[bool] = []
+    for r in rows:
+        truth = r["truth"].split()
+        words = r.get("words") or []
+        if len(words) != len(truth):
+            continue
+        for (text, c), want in zip(words, truth, strict=True):
+            conf.append(float(c))
+            right.append(normalise(text) == normalise(want))
+    return np.asarray(conf, np.float64), np.asarray(right, bool)

@@ -44,6 +44,7 @@ from handocr.train.report_figures import (
     activation_maps,
     class_distribution,
     confusion_figure,
+    field_figures,
     history_figures,
     pair_examples,
     pixel_histograms,
@@ -387,7 +388,9 @@ def _pages_section(
         return sets, gallery, crops[0], np.zeros(0, np.int64)
     rec = Recognizer(models=tuple(models) if models else None)
     (out / "gallery").mkdir(exist_ok=True)
+    fields: list[dict[str, Any]] = []
     for name, s in evaluate_page_sets(rec, root).items():
+        rates = {e: r[0] for e, r in s.read_rates.items()}
         sets.append(
             {
                 "name": name,
@@ -396,8 +399,12 @@ def _pages_section(
                 "low": s.cer_low,
                 "high": s.cer_high,
                 "exact": s.exact,
+                "read_1": rates.get("0.01", 0.0),
+                "read_01": rates.get("0.001", 0.0),
+                "ece": s.calibration_error,
             }
         )
+        fields.append(_field_outcomes(name, s))
         for r in s.rows[:20]:
             (image,) = load_pages(root / name / r["file"])
             (record,) = rec.read_images([image])
@@ -424,4 +431,21 @@ def _pages_section(
                     "image": f"gallery/{target.name}",
                 }
             )
+    if fields:
+        sets[0]["figures"] = field_figures(out, fields)
     return sets, gallery, np.concatenate(crops), np.asarray(read_as, np.int64)
+
+
+def _field_outcomes(name: str, s: Any) -> dict[str, Any]:
+    """Return a set's fields (one per image) and words as ``(confidence, right)`` arrays."""
+    from functools import partial
+
+    from handocr.evaluate import normalise_for_cer
+    from handocr.fieldscore import word_outcomes
+
+    line = (
+        np.asarray([r["confidence"] for r in s.rows], np.float64),
+        np.asarray([r["distance"] == 0 for r in s.rows], bool),
+    )
+    word = word_outcomes(s.rows, partial(normalise_for_cer, digits_only=s.digits_only))
+    return {"name": name, "line": line, "word": word}

@@ -25,6 +25,7 @@ __all__ = [
     "pair_examples",
     "pixel_histograms",
     "read_history",
+    "field_figures",
     "reliability_figure",
     "samples_grid",
     "score_curves",
@@ -511,3 +512,55 @@ def activation_maps(
         fig.suptitle(m.info.key, fontsize=8)
         names.append(_save(fig, out / f"activations_{m.info.key}.png"))
     return names
+
+
+def field_figures(out: Path, sets: Sequence[dict[str, Any]]) -> dict[str, str]:
+    """Draw the fields' reliability diagrams (lines and words) and read rate against error.
+
+    Parameters
+    ----------
+    out : Path
+    sets : sequence of dict
+        Per page set: ``name``, ``line`` and ``word`` as ``(confidence, right)`` arrays of the
+        set's fields (one line per image) and of its words
+        (:func:`handocr.fieldscore.word_outcomes`).
+
+    Returns
+    -------
+    dict of str to str
+        ``"reliability"``: ``fields_reliability.png`` (share right against mean confidence of
+        each non-empty bin of :func:`handocr.fieldscore.reliability_bins`, lines and words side
+        by side); ``"read_rate"``: ``read_rate.png`` (the largest share of fields accepted,
+        most confident first, at each allowed field error from 0.1 % to 20 %,
+        :func:`handocr.fieldscore.read_rate`).
+    """
+    from handocr.fieldscore import read_rate, reliability_bins
+
+    plt = _plt()
+    fig, axes = plt.subplots(1, 2, figsize=(10, 5))
+    for ax, level in zip(axes, ("line", "word"), strict=True):
+        ax.plot([0, 1], [0, 1], "k:", lw=1)
+        for s in sets:
+            conf, right = s[level]
+            if len(conf) == 0:
+                continue
+            mean, share, count = reliability_bins(conf, right)
+            keep = count > 0
+            ax.plot(mean[keep], share[keep], "o-", label=f"{s['name']} ({len(conf)})")
+        ax.set_title(f"{level}s")
+        ax.set_xlabel("confidence")
+        ax.set_ylabel("share read exactly right")
+        ax.legend(fontsize=7)
+    paths = {"reliability": _save(fig, out / "fields_reliability.png")}
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    errors = np.geomspace(0.001, 0.2, 40)
+    for s in sets:
+        conf, right = s["line"]
+        if len(conf):
+            ax.plot(errors, [read_rate(conf, right, e) for e in errors], label=s["name"])
+    ax.set_xscale("log")
+    ax.set_xlabel("field error allowed among the accepted")
+    ax.set_ylabel("read rate (share accepted)")
+    ax.legend(fontsize=7)
+    paths["read_rate"] = _save(fig, out / "read_rate.png")
+    return paths

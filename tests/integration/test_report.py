@@ -47,6 +47,7 @@ def test_every_figure_of_the_page_exists(report) -> None:  # type: ignore[no-unt
     for section in ("Data", "Accuracy", "Scores", "Most confused pairs", "Per class", "Real pages"):
         assert section in html
     assert "samples_real.png" in images  # crops of the page set, by the class read
+    assert {"fields_reliability.png", "read_rate.png"} <= set(images)  # fields judged whole
     metrics = json.loads((out / "metrics.json").read_text())
     assert [s["name"] for s in metrics["page_sets"]] == ["set"]
 

@@ -67,3 +67,17 @@ def test_a_documents_confidence_is_the_product_of_its_lines() -> None:
     page = Page(0, 10, 10, (line(0.9), line(0.5)))
     assert field_confidence(Document((page,))) == pytest.approx(0.45)
     assert field_confidence(Document((Page(0, 10, 10, ()),))) == 0.0
+
+
+def test_words_are_judged_where_the_reading_has_the_truth_s_words() -> None:
+    from handocr.fieldscore import word_outcomes
+
+    rows = [
+        {"truth": "Jean Dupont", "words": [["JEAN", 0.9], ["DUPONT", 0.8]]},
+        {"truth": "Marie Curie", "words": [["MARIE", 0.7], ["CURLE", 0.6]]},
+        {"truth": "Paul", "words": [["P", 0.5], ["AUL", 0.5]]},  # split: left out
+        {"truth": "12", "words": []},
+    ]
+    conf, right = word_outcomes(rows, lambda t: t.upper())
+    assert conf.tolist() == [0.9, 0.8, 0.7, 0.6]
+    assert right.tolist() == [True, True, True, False]
