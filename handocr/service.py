@@ -4,6 +4,8 @@ Endpoints:
 
 - ``POST /v1/read``: multipart ``file`` (an image or a PDF), optional form fields ``charset``
   (as ``--charset``), ``kind`` (as ``--kind``: ``all``, ``handwritten`` or ``printed``),
+  ``lexicon`` (a shipped lexicon, as ``--lexicon``: ``names``, ``words-en``, ``words-de``; a
+  file path is refused, 422: a client must not name the server's files),
   ``format`` (``json``, ``text``, ``hocr``, ``tsv``, ``alto``, ``page``, ``pdf``) and ``dpi``
   (PDF rendering); returns the reading in that format.
 - ``GET /v1/models``: the loaded members (name, tag, sha256) and the reading options.
@@ -336,6 +338,7 @@ def _add_read_route(app: Any, rec: Any, cfg: ServiceConfig, guarded: list[Any]) 
     from fastapi.responses import Response
 
     from handocr.formats import FORMATS
+    from handocr.lexicon import SHIPPED
 
     limit_bytes = int(cfg.max_upload_mb * 1_000_000)
     # readings running at once: held by the reading thread itself until it ends, so a request
@@ -349,12 +352,15 @@ def _add_read_route(app: Any, rec: Any, cfg: ServiceConfig, guarded: list[Any]) 
             None, description="digits, upper, letters, alnum, or characters"
         ),
         kind: str | None = Form(None, description="which words: all, handwritten or printed"),
+        lexicon: str | None = Form(None, description="a shipped lexicon: " + ", ".join(SHIPPED)),
         format: str = Form("json", description=", ".join(FORMATS)),
         dpi: int | None = Form(None, description="PDF rendering resolution"),
     ) -> Any:
         """Read one uploaded image or PDF; the result in ``format``."""
         if format not in FORMATS:
             return _error(422, "USAGE", f"format must be one of {', '.join(FORMATS)}")
+        if lexicon and lexicon not in SHIPPED:
+            return _error(422, "USAGE", f"lexicon must be one of {', '.join(SHIPPED)}")
         data = bytearray()
         while chunk := await file.read(1 << 20):
             data += chunk
@@ -367,6 +373,8 @@ def _add_read_route(app: Any, rec: Any, cfg: ServiceConfig, guarded: list[Any]) 
             changes["charset"] = charset
         if kind:
             changes["kind"] = kind
+        if lexicon:
+            changes["lexicon"] = lexicon
         if dpi is not None:
             changes["dpi"] = dpi
         reader = rec.with_options(**changes) if changes else rec

@@ -72,6 +72,7 @@ def test_models_health_docs_and_page(client) -> None:  # type: ignore[no-untyped
         (None, {"format": "docx"}, 422, "USAGE"),
         (None, {"charset": "\u20ac"}, 422, "USAGE"),
         (None, {"kind": "typed"}, 422, "USAGE"),
+        (None, {"lexicon": "/etc/hostname"}, 422, "USAGE"),  # a server file: refused
     ],
 )
 def test_bad_requests_are_json_errors_with_their_status(
