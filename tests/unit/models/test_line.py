@@ -18,8 +18,12 @@ HEIGHT = 8
 ALPHABET = "Ab-€"  # A and b fold onto A and B, "-" is punctuation, "€" is not read
 
 
-def _graph(path: Path) -> None:
-    """A tiny CTC line member: 4-column average pools -> a linear map -> log-softmax."""
+def _graph(path: Path, global_context: bool = False) -> None:
+    """A tiny CTC line member: 4-column average pools -> a linear map -> log-softmax.
+
+    With ``global_context`` each frame also adds the mean of all frames (as a network that
+    mixes context across the whole width does, so padding would change every frame).
+    """
     from onnx import TensorProto, helper, save
 
     v = 1 + len(ALPHABET)
@@ -29,7 +33,10 @@ def _graph(path: Path) -> None:
         helper.make_node(
             "AveragePool", ["x"], ["p"], kernel_shape=[HEIGHT, 4], strides=[HEIGHT, 4]
         ),
-        helper.make_node("Squeeze", ["p", "axes"], ["q"]),  # (N, T)
+        helper.make_node("Squeeze", ["p", "axes"], ["q0"]),  # (N, T)
+        helper.make_node("ReduceMean", ["q0"], ["g"], axes=[1], keepdims=1),
+        helper.make_node("Mul", ["g", "k"], ["gk"]),
+        helper.make_node("Add", ["q0", "gk"], ["q"]),
         helper.make_node("Unsqueeze", ["q", "last"], ["r"]),  # (N, T, 1)
         helper.make_node("MatMul", ["r", "w"], ["m"]),
         helper.make_node("Add", ["m", "b"], ["z"]),
@@ -45,6 +52,7 @@ def _graph(path: Path) -> None:
             helper.make_tensor("last", TensorProto.INT64, [1], [2]),
             helper.make_tensor("w", TensorProto.FLOAT, w.shape, w.ravel()),
             helper.make_tensor("b", TensorProto.FLOAT, b.shape, b),
+            helper.make_tensor("k", TensorProto.FLOAT, [1], [3.0 if global_context else 0.0]),
         ],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
@@ -111,13 +119,32 @@ def test_readings_fold_onto_the_reading_alphabet(
     out = member.read(crops)
     assert len(out) == len(crops)
     for crop, r in zip(crops, out, strict=True):
-        resized = round(crop.shape[1] * HEIGHT / crop.shape[0])
-        assert r.log_probs.shape == (int(np.ceil(resized / 4)), 1 + len(FOLDED))
+        resized = member.prepare(crop).shape[1]  # on the width grid, within 2 %
+        assert abs(resized / (crop.shape[1] * HEIGHT / crop.shape[0]) - 1) <= 0.02
+        assert r.log_probs.shape == (resized // 4, 1 + len(FOLDED))  # whole 4-column pools
         assert np.allclose(np.exp(r.log_probs).sum(1), 1.0, atol=1e-5)
-        assert r.width == pytest.approx(4 * crop.shape[1] / resized)
+        assert r.width == pytest.approx(crop.shape[1] / len(r.log_probs))  # columns per frame
         # only A, B and "-" can be read; "€" went to the blank
         read = np.exp(r.log_probs[:, 1:]).sum(0) > 1e-6
         assert {FOLDED[k] for k in np.flatnonzero(read)} == {"A", "B", "-"}
         # "A" is upper case, "b" lower case
         assert r.upper[:, 0].min() == pytest.approx(1.0) and r.upper[:, 1].max() == 0.0
     assert not np.allclose(out[1].log_probs[5], out[0].log_probs[0])  # ink changes the output
+
+
+def test_a_crop_reads_the_same_alone_and_batched(folder: Path) -> None:
+    # a member with global context: padding a crop to a wider neighbour would change it
+    _graph(folder / "line.tiny.onnx", global_context=True)
+    manifest = json.loads((folder / "MANIFEST.json").read_text())
+    sha = hashlib.sha256((folder / "line.tiny.onnx").read_bytes()).hexdigest()
+    manifest["line_members"]["line.tiny"]["sha256"] = sha
+    (folder / "MANIFEST.json").write_text(json.dumps(manifest))
+    (member,) = load_line_members(None, load_manifest(folder))
+    rng = np.random.default_rng(0)
+    crops = [rng.integers(0, 256, (16, w), dtype=np.uint8) for w in (100, 104, 108, 100)]
+    together = member.read(crops)
+    for crop, r in zip(crops, together, strict=True):
+        (alone,) = member.read([crop])
+        np.testing.assert_allclose(alone.log_probs, r.log_probs, atol=1e-6)
+    widths = {member.prepare(c).shape[1] for c in crops}
+    assert len(widths) >= 2  # crops of several widths were read in one call
