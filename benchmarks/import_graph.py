@@ -53,6 +53,7 @@ LAYERS = [
     },
     {
         "decode_context",
+        "wordlist",
         "lexicon",
         "decode",
         "readings",

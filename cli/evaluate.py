@@ -125,6 +125,14 @@ def eval_(
     typer.echo(f"confusion matrix: {confusion}")
 
 
+def _set_and_lexicon(spec: str) -> tuple[str, str]:
+    """Split ``SET=LEXICON`` at its first ``=`` (a file path may hold one); no set: ``""``."""
+    name, sep, value = spec.partition("=")
+    if sep and name and "/" not in name and not Path(spec).exists():
+        return name, value
+    return "", spec
+
+
 def eval_pages(
     root: Annotated[
         Path, typer.Argument(metavar="ROOT", help="folder of sets (sub-folders with truth.tsv)")
@@ -166,7 +174,7 @@ def eval_pages(
 
     per_set = dict(spec.rpartition("=")[::2] for spec in charset or [])
     default_charset = per_set.pop("", None)
-    lexicons = dict(spec.rpartition("=")[::2] for spec in lexicon or [])
+    lexicons = dict(_set_and_lexicon(spec) for spec in lexicon or [])
     default_lexicon = lexicons.pop("", None)
     options = read_options(
         models=tuple(models) if models else None, device=device, backend=backend,

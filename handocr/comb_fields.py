@@ -190,7 +190,8 @@ def place_word(page: Page, region: Box, word: Word | None) -> Page:
                     words.append(w)
                 else:  # what is left of a word is not what its exact probability was of
                     box = Box.enclosing([c.box for c in chars])
-                    words.append(dataclasses.replace(w, chars=chars, box=box, exact=None))
+                    words.append(dataclasses.replace(w, chars=chars, box=box, exact=None,
+                                                     free=None, in_lexicon=None))  # fmt: skip
         if n_lost > host_lost:
             host_at, host_lost = len(lines), n_lost
             if not words:

@@ -524,6 +524,8 @@ def evaluate_page_sets(
     # checked (a bad charset) before any loading; the readers share the recognizer's models
     readers = {name: recognizer.with_options(**opts) for name, opts in per_set.items()}
     recognizer.ensemble  # noqa: B018 - load the models before any clock starts
+    for reader in (recognizer, *readers.values()):
+        reader.lexicon  # noqa: B018 - and the lexicons
     return {
         folder.name: evaluate_page_set(
             readers.get(folder.name, recognizer), folder, progress=progress

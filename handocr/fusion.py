@@ -261,8 +261,8 @@ def line_features(
         The line members' prefix beam search (:func:`handocr.ctc.prefix_beam_search`).
     lexicon : Lexicon, optional
         The words of the best readings (by ``weights``) are looked up in it: lexicon words
-        near them make further readings (:func:`_lexicon_readings`), and every reading gets
-        its lexicon parts (:attr:`LineFeatures.hits`, :attr:`LineFeatures.gains`).
+        near them make further readings (:func:`handocr.lexicon.lexicon_readings`), and every
+        reading gets its lexicon parts (:attr:`LineFeatures.hits`, :attr:`LineFeatures.gains`).
     lexicon_weights : LexiconWeights, optional
         How many readings and neighbours are looked up (default :class:`LexiconWeights`).
 
@@ -413,8 +413,8 @@ def fuse_line(
     probe : callable, optional
         Called with the line's :class:`LineFeatures` (fitting, :mod:`handocr.train.fusion`).
     lexicon : Lexicon, optional
-        Readings are also scored by their words (:func:`line_features`): ``hit`` per word
-        found in the lexicon plus ``gain`` times the words' n-gram gains.
+        Readings are also scored by their words (:func:`line_features`): ``hit`` times the
+        share of their symbols in lexicon words plus ``gain`` times their n-gram gains.
     lexicon_weights : LexiconWeights, optional
         Default: :class:`LexiconWeights`.
     notes : list, optional

@@ -34,8 +34,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import re
-import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -47,6 +45,12 @@ from numpy.typing import NDArray
 
 from handocr.errors import OptionError
 from handocr.models.line import FOLDED
+from handocr.wordlist import (
+    MAX_ENTRIES,
+    fold_word,
+    folded_text,
+    read_word_list,
+)
 
 __all__ = [
     "LEXICON_WEIGHTS_FILE",
@@ -88,49 +92,17 @@ SHIPPED = {
 }
 """Shipped lexicons by name -> file under :func:`lexicon_dir`."""
 
-MAX_ENTRIES = 2_000_000
-"""A word list longer than this is refused (memory stays bounded)."""
-
-MAX_BYTES = 256 * 2**20
-"""A word list file larger than this is refused."""
-
 ORDER = 4
 """Order of the character n-gram model (three characters of history)."""
 
-_SPECIAL = {"ß": "SS", "Æ": "AE", "æ": "AE", "Œ": "OE", "œ": "OE", "Ø": "O", "ø": "O"}
+_MEMO = 200_000
+"""Memoised gains and neighbour look-ups per lexicon, at most (then the memo starts over)."""
+
 _SYMBOLS = FOLDED  # the model's alphabet; EOS is len(FOLDED), BOS len(FOLDED) + 1
 _EOS = len(_SYMBOLS)
 _BOS = _EOS + 1
 _BASE = _BOS + 1
 _INDEX = {ch: i for i, ch in enumerate(_SYMBOLS)}
-_PLAIN = re.compile("[" + re.escape(_SYMBOLS) + "]+")
-
-
-def folded_text(reading: Sequence[int]) -> str:
-    """Return the text of folded symbol indices (:data:`handocr.models.line.FOLDED`)."""
-    return "".join(map(_SYMBOLS.__getitem__, reading))
-
-
-def fold_word(text: str) -> str | None:
-    """Fold a word to the reading alphabet: accents stripped, capitals, no case.
-
-    Returns
-    -------
-    str or None
-        The folded word (:data:`handocr.models.line.FOLDED` symbols only), or None when it is
-        empty or holds another character (a digit-letter mix is kept; a space is not).
-    """
-    text = text.strip()
-    if text.isascii():  # the common case, without Unicode decomposition
-        up = text.upper()
-        return up if _PLAIN.fullmatch(up) else None
-    text = "".join(_SPECIAL.get(ch, ch) for ch in text)
-    plain = "".join(
-        ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch)
-    ).upper()
-    if not plain or any(ch not in _INDEX for ch in plain):
-        return None
-    return plain
 
 
 class CharNgram:
@@ -141,12 +113,22 @@ class CharNgram:
     words : iterable of str
         Folded words (:func:`fold_word`), each counted once.
     order : int
-        n of the n-grams (>= 1).
+        n of the n-grams, 1-8.
+
+    Raises
+    ------
+    ValueError
+        A word is not folded, or ``order`` is out of range.
     """
 
     def __init__(self, words: Iterable[str], order: int = ORDER) -> None:
+        if not 1 <= order <= 8:  # history codes stay within int64
+            raise ValueError(f"order must be 1-8, not {order}")
         self.order = order
-        arr, targets = _encode(list(words), order - 1)
+        words = list(words)
+        if not set("".join(words)) <= set(_SYMBOLS):
+            raise ValueError("words must be folded (handocr.lexicon.fold_word) first")
+        arr, targets = _encode(words, order - 1)
         self._counts: list[dict[int, int]] = []
         self._totals: list[dict[int, tuple[int, int]]] = []
         for k in range(order):  # k symbols of history
@@ -327,9 +309,10 @@ class Lexicon:
         self.words = dict(words) if isinstance(words, dict) else dict.fromkeys(words, 1.0)
         self.ngram = CharNgram(self.words, order)
         self._by_length: dict[int, list[str]] = {}
-        for w in self.words:
+        for w in sorted(self.words, key=lambda w: -self.words[w]):  # ties: the more frequent
             self._by_length.setdefault(len(w), []).append(w)
         self._gains: dict[str, float] = {}
+        self._near: dict[tuple[str, int, int], list[str]] = {}
 
     def __len__(self) -> int:
         return len(self.words)
@@ -341,6 +324,8 @@ class Lexicon:
         """Return the n-gram gain of a folded word (memoised)."""
         g = self._gains.get(word)
         if g is None:
+            if len(self._gains) >= _MEMO:
+                self._gains.clear()
             g = self._gains[word] = self.ngram.gain(word)
         return g
 
@@ -348,11 +333,14 @@ class Lexicon:
         """Lexicon words within ``distance`` edits (Levenshtein) of a folded word, nearest first.
 
         Ties are broken by frequency (then alphabetically); the word itself is included when
-        listed.
+        listed. Memoised.
         """
         from rapidfuzz import process
         from rapidfuzz.distance import Levenshtein
 
+        key = (word, distance, limit)
+        if key in self._near:
+            return self._near[key]
         found: list[tuple[int, float, str]] = []
         for n in range(max(len(word) - distance, 1), len(word) + distance + 1):
             pool = self._by_length.get(n)
@@ -362,7 +350,10 @@ class Lexicon:
                 word, pool, scorer=Levenshtein.distance, score_cutoff=distance, limit=limit
             ):
                 found.append((int(d), -self.words[w], w))
-        return [w for _, _, w in sorted(found)[:limit]]
+        if len(self._near) >= _MEMO:
+            self._near.clear()
+        self._near[key] = [w for _, _, w in sorted(found)[:limit]]
+        return self._near[key]
 
 
 def scored_word(word: str) -> bool:
@@ -374,7 +365,8 @@ def reading_words(reading: Sequence[Any], word_of: Sequence[int]) -> list[tuple[
     """Split a reading into its words: ``(start, end)`` symbol spans, left to right.
 
     ``word_of`` gives each symbol's word number (the lattice word it was aligned to,
-    :attr:`handocr.fusion.LineFeatures.words`); an inserted symbol belongs to the word before it.
+    :attr:`handocr.fusion.LineFeatures.words`; an inserted symbol carries the number of the
+    word before it, or -1 at the start of the line, where it makes a word of its own).
     """
     spans: list[tuple[int, int]] = []
     for n, w in enumerate(word_of[: len(reading)]):
@@ -454,6 +446,7 @@ def lexicon_readings(
         r = readings[int(h)]
         spans = reading_words(r, words[int(h)])
         tokens = {(a, b) for a, b, _ in group_words(r, spans, lexicon)} | {(0, len(r))}
+        tokens |= set(spans)  # each word alone too: two misread words stay one token
         for a, b in sorted(tokens):
             if not scored_word(r[a:b]):
                 continue
@@ -506,60 +499,6 @@ def lexicon_parts(
                 gains[h] += lexicon.gain(r[a:b])
         hits[h] /= max(len(r), 1)
     return hits, gains
-
-
-def read_word_list(path: Path, *, limit: int = MAX_ENTRIES) -> dict[str, float]:
-    """Read a word list: one entry per line, an optional frequency after a tab or space.
-
-    A ``.gz`` file is read compressed. Blank lines and lines starting with ``#`` are skipped;
-    an entry of several words (``Le Roux``) adds each of them; entries that do not fold
-    (:func:`fold_word`) are left out. A frequency, where given, must be a number >= 0 (the
-    largest of an entry's lines is kept); otherwise 1.
-
-    Raises
-    ------
-    OptionError
-        The file is missing, unreadable, larger than :data:`MAX_BYTES`, not UTF-8, holds more
-        than ``limit`` entries, or no usable entry.
-    """
-    if not path.is_file():
-        raise OptionError(f"lexicon file not found: {path}")
-    if path.stat().st_size > MAX_BYTES:
-        raise OptionError(f"lexicon file {path} is larger than {MAX_BYTES // 2**20} MiB")
-    try:
-        raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
-        text = raw[: MAX_BYTES + 1].decode("utf-8")
-    except (OSError, UnicodeDecodeError, EOFError) as exc:
-        raise OptionError(f"cannot read lexicon {path}: {exc}") from exc
-    words: dict[str, float] = {}
-    for n, line in enumerate(text.splitlines(), 1):
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        entry, freq = _entry(line, path, n)
-        for part in entry.split():
-            w = fold_word(part)
-            if w is not None:
-                words[w] = max(words.get(w, 0.0), freq)
-        if len(words) > limit:
-            raise OptionError(f"lexicon {path} holds more than {limit} entries")
-    if not words:
-        raise OptionError(f"lexicon {path} holds no usable word (one word per line, UTF-8)")
-    return words
-
-
-def _entry(line: str, path: Path, n: int) -> tuple[str, float]:
-    """Split a list line into its entry and frequency (1 when none is given)."""
-    head, sep, tail = line.rpartition("\t") if "\t" in line else line.rpartition(" ")
-    if not sep:
-        return line, 1.0
-    try:
-        freq = float(tail)
-    except ValueError:
-        return line, 1.0
-    if not np.isfinite(freq) or freq < 0:
-        raise OptionError(f"{path}:{n}: frequency must be a number >= 0, not {tail!r}")
-    return head, freq
 
 
 def load_lexicon(spec: str) -> Lexicon:

@@ -189,8 +189,9 @@ def word_support(
     """Posterior mass of the readings that read each word of ``best`` exactly as it does.
 
     A reading agrees with the word ``best[a:b]`` when its edit alignment to ``best`` keeps
-    every symbol of the word and inserts nothing inside it (the word's probability of being
-    exactly right under the readings' posterior).
+    every symbol of the word and inserts nothing after any of them (an inserted symbol belongs
+    to the word before it, as in :func:`handocr.lexicon.reading_words`): the word's
+    probability of being exactly right under the readings' posterior.
 
     Parameters
     ----------
@@ -215,7 +216,11 @@ def word_support(
             kept = sum(
                 max(0, min(b, o.src_end) - max(a, o.src_start)) for o in ops if o.tag == "equal"
             )
-            inside = any(o.tag == "insert" and a < o.src_start < b for o in ops)
+            # an inserted symbol belongs to the word before it (reading_words' rule); at the
+            # very start of the line, to the first word
+            inside = any(
+                o.tag == "insert" and (a < o.src_start <= b or o.src_start == a == 0) for o in ops
+            )
             out[k] += p if kept == b - a and not inside else 0.0
     return [float(min(max(v, 0.0), 1.0)) for v in out]
 
@@ -227,10 +232,11 @@ class FusedNotes(NamedTuple):
     ----------
     exact : float
         Posterior of the reading chosen (``softmax(score / T)``, the temperature fitted so that
-        it is the probability that the line reads exactly right).
+        it is the probability that the line reads exactly right), Platt-scaled
+        (:meth:`handocr.fusion.FusionWeights.exact`).
     words : list of float
         Per word of the reading chosen, its posterior of being exactly right
-        (:func:`word_support`).
+        (:func:`word_support`), Platt-scaled alike.
     free : list of str or None
         With a lexicon: the folded words of the free reading (the best without the lexicon).
     found : list of bool or None

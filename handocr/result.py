@@ -167,7 +167,9 @@ class Word(_CharGroup):
         lexicon, folded (capitals, no accents); None when read without one, or when the free
         reading splits the line into other words. ``text`` is the reading chosen with it.
     in_lexicon : bool or None
-        Read with a lexicon: whether the chosen text (folded) is one of its words.
+        Read with a lexicon: whether the word's lexicon token is one of its words (a token
+        joins letter-spaced words of one name, :func:`handocr.lexicon.group_words`, so each
+        letter of ``J E A N`` answers for ``JEAN``).
 
     Raises
     ------

@@ -60,7 +60,7 @@ cases, punctuation and the space between words. A member's classes outside it go
 as for :data:`FOLDED`."""
 
 LINE_PIXELS = 48 * 24_000
-"""Pixels of one batch of resized line crops (padding included): bounds the memory of a run."""
+"""Pixels of one batch of resized line crops: bounds the memory of a run."""
 
 WIDTH_GRID = 1.02
 """Resized crop widths are rounded to the nearest power of this (a stretch of at most 2 %):

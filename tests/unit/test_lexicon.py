@@ -175,5 +175,38 @@ def test_word_support_is_the_mass_of_readings_that_read_the_word_alike() -> None
     post = np.array([0.5, 0.2, 0.2, 0.1])
     spans = [(0, 2), (2, 4), (4, 5)]
     got = word_support(readings, post, best, spans)
-    # AB: all but none disagree; CD: X replaces C, Q is inserted inside; E: all keep it
-    assert got == pytest.approx([1.0, 0.7, 1.0])
+    # AB: no reading disagrees; CD: X replaces C, Q is inserted inside; E: ABCDEF adds an F
+    # after it (an inserted symbol belongs to the word before it)
+    assert got == pytest.approx([1.0, 0.7, 0.8])
+    assert word_support([best, enc("XABCDE")], np.array([0.5, 0.5]), best, spans)[0] == 0.5
+
+
+def test_two_misread_words_side_by_side_each_get_lexicon_words() -> None:
+    lex = Lexicon("t", ["JEAN", "DUPONT", "MARIE"])
+    made = lexicon_readings(["JEAMDUPOMT"], [[0] * 4 + [1] * 6], np.array([0.0]), lex,
+                            LexiconWeights())  # fmt: skip
+    assert "JEANDUPOMT" in made and "JEAMDUPONT" in made
+
+
+def test_damaged_and_oversized_lists_are_refused_clearly(tmp_path: Path, monkeypatch) -> None:
+    import handocr.wordlist as wl
+
+    bad = tmp_path / "bad.txt.gz"
+    packed = bytearray(gzip.compress(bytes(range(256)) * 40))
+    packed[len(packed) // 2 : len(packed) // 2 + 16] = b"\xff" * 16  # damaged in the middle
+    bad.write_bytes(bytes(packed))
+    with pytest.raises(OptionError, match="cannot read"):
+        read_word_list(bad)
+    monkeypatch.setattr(wl, "MAX_BYTES", 1000)
+    big = tmp_path / "big.txt.gz"
+    big.write_bytes(gzip.compress(b"MARIE\n" * 1000))  # small file, 6 kB of text
+    with pytest.raises(OptionError, match="more than 0 MiB"):
+        read_word_list(big)
+
+
+def test_long_words_and_number_like_names_are_handled(tmp_path: Path) -> None:
+    path = tmp_path / "list.txt"
+    path.write_text("Mary Nan\n" + "A" * 100 + "\nJean 1e3\n", encoding="utf-8")
+    assert read_word_list(path) == {"MARY": 1.0, "NAN": 1.0, "JEAN": 1000.0}
+    with pytest.raises(ValueError, match="folded"):
+        CharNgram(["marie"])
