@@ -19,6 +19,7 @@ free-text weights without ``--charset``) with the report. Nothing is fitted on
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -40,7 +41,7 @@ def rows(folder: Path, charset: str | None, holdout: float) -> tuple[np.ndarray,
     rec = Recognizer(charset=charset)
     # the fitted scaling is undone while reading: the fit starts from the posterior itself
     w = rec.fusion_weights
-    rec._models.fusion[charset] = type(w)(**{**w.to_dict(), "exact_slope": 1.0, "exact_bias": 0.0})
+    rec._models.fusion[charset] = dataclasses.replace(w, exact_slope=1.0, exact_bias=0.0)
     results = rec.read_inputs([base / n for n, _ in truth], errors="report")
 
     def fold(t: str) -> str:

@@ -174,18 +174,9 @@ class DecodeConfig:
                 raise OptionError(f"reject_below must be in [0, 1], not {self.reject_below!r}")
             set_(self, "reject_below", level)
         if self.lexicon is not None:
-            _check_lexicon(self.lexicon)
+            from handocr.lexicon import check_lexicon_spec
 
-
-def _check_lexicon(spec: object) -> None:
-    """Refuse a lexicon that is neither shipped nor an existing file (loaded when reading)."""
-    from pathlib import Path
-
-    from handocr.lexicon import SHIPPED
-
-    if not isinstance(spec, str) or not (spec in SHIPPED or Path(spec).is_file()):
-        names = ", ".join(SHIPPED)
-        raise OptionError(f"lexicon must be one of {names} or a word list file, not {spec!r}")
+            check_lexicon_spec(self.lexicon)
 
 
 _LETTER_WEIGHT = np.array(

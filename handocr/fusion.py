@@ -294,12 +294,11 @@ def line_features(
     lw = lexicon_weights or LexiconWeights()
     texts = [folded_text(r) for r in f.readings]
     made = lexicon_readings(texts, f.words, weights.score(f, keys), lexicon, lw)
-    more = [tuple(FOLDED.index(ch) for ch in t) for t in made]
-    more = [r for r in more if all(ok[s] for s in r)]
-    if more:
-        g = _scored_parts(search, char_lp, more, lps, bests, weights)
-        f = _join(f, g)
-    return _with_lexicon(f, lexicon)
+    made = [t for t in made if all(ok[FOLDED.index(ch)] for ch in t)]
+    if made:
+        more = [tuple(FOLDED.index(ch) for ch in t) for t in made]
+        f = _join(f, _scored_parts(search, char_lp, more, lps, bests, weights))
+    return _with_lexicon(f, texts + made, lexicon)
 
 
 def _join(f: LineFeatures, g: LineFeatures) -> LineFeatures:
@@ -366,9 +365,9 @@ def _scored_parts(
     )
 
 
-def _with_lexicon(f: LineFeatures, lexicon: Lexicon) -> LineFeatures:
-    """Add each reading's lexicon parts: words found in the lexicon, n-gram gains."""
-    hits, gains = lexicon_parts([folded_text(r) for r in f.readings], f.words, lexicon)
+def _with_lexicon(f: LineFeatures, texts: list[str], lexicon: Lexicon) -> LineFeatures:
+    """Add each reading's lexicon parts (``texts``: the readings' folded texts)."""
+    hits, gains = lexicon_parts(texts, f.words, lexicon)
     lexical = f.lexical if f.lexical is not None else np.zeros(len(f.readings), bool)
     return dataclasses.replace(f, hits=hits, gains=gains, lexical=lexical)
 

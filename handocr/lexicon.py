@@ -60,6 +60,7 @@ __all__ = [
     "CharNgram",
     "Lexicon",
     "LexiconWeights",
+    "check_lexicon_spec",
     "fold_word",
     "folded_text",
     "free_words",
@@ -514,13 +515,23 @@ def load_lexicon(spec: str) -> Lexicon:
     OptionError
         Neither a shipped name nor a readable list (the message names the shipped ones).
     """
+    check_lexicon_spec(spec)
     if spec in SHIPPED:
         return _shipped(spec)
-    path = Path(spec)
-    if not path.exists():
+    return Lexicon(spec, read_word_list(Path(spec)))
+
+
+def check_lexicon_spec(spec: object) -> None:
+    """Refuse what is neither a shipped lexicon's name nor an existing file (nothing is read).
+
+    Raises
+    ------
+    OptionError
+        The message names the shipped lexicons.
+    """
+    if not isinstance(spec, str) or not (spec in SHIPPED or Path(spec).is_file()):
         names = ", ".join(SHIPPED)
-        raise OptionError(f"unknown lexicon {spec!r}: give one of {names}, or a word list file")
-    return Lexicon(str(path), read_word_list(path))
+        raise OptionError(f"lexicon must be one of {names} or a word list file, not {spec!r}")
 
 
 @lru_cache(maxsize=4)
