@@ -2,18 +2,23 @@
 
     python benchmarks/fit_exact.py [--set orand_car_a] [--charset digits] [--holdout 0.2]
         [--save]
+    python benchmarks/fit_exact.py --samples runs/lexicon/samples.pkl --charset "" [--save]
 
 Reads ``../shared/data/train/SET`` as a user would (``--charset``), takes each image whose
 handwritten words lie on one line (the field), its probability of an exact reading as read
 (the line's fused posterior, or the product of its handwritten words' when the line also holds
 printed words) and whether its text equals the truth (case folded, whitespace removed; digits
 only for a digit set). A hash of the file name holds out ``--holdout`` of the images
-(``handocr.train.realdata.held_out``); a logistic regression on the logit of the probability
-(Platt scaling, ``FusionWeights.exact_slope`` / ``exact_bias``) is fitted on the others and the
-held-out images judge it (expected calibration error, read rate at 1 % error). ``--save``
-writes the two numbers into ``weights/MANIFEST.json`` (``fusion.by_charset.CHARSET``, or the
-free-text weights without ``--charset``) with the report. Nothing is fitted on
-``../shared/data/pages``.
+(``handocr.train.realdata.held_out``). With ``--samples`` (the cache of
+``benchmarks/fit_lexicon.py``: the Kaggle names train lines, whose printed captions the truth
+leaves out) each line's posterior of its chosen free reading is taken instead and its errors
+are counted past the caption; every ``1/holdout``-th line is held out
+(``handocr.train.fusion.held_out``). A logistic regression on the logit of the probability
+(Platt scaling, ``FusionWeights.exact_slope`` / ``exact_bias``:
+``handocr.train.confidence.fit_platt``) is fitted on the others and the held-out ones judge
+it (expected calibration error, read rates at 1 % and 0.1 % error). ``--save`` writes the two
+numbers into ``weights/MANIFEST.json`` (``fusion.by_charset.CHARSET``, or the free-text
+weights with ``--charset ""``) with the report. Nothing is fitted on ``../shared/data/pages``.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import pickle
 import sys
 from pathlib import Path
 
@@ -72,38 +78,25 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--set", default="orand_car_a")
     ap.add_argument("--charset", default="digits")
     ap.add_argument("--holdout", type=float, default=0.2)
+    ap.add_argument("--samples", type=Path, default=None)
     ap.add_argument("--save", action="store_true")
     args = ap.parse_args(argv)
-    from sklearn.linear_model import LogisticRegression
-
-    from handocr.fieldscore import calibration_error, read_rate
+    from handocr.train.confidence import fit_platt, posterior_rows
 
     charset = args.charset or None
-    p, y, h = rows(TRAIN / args.set, charset, args.holdout)
-    q = np.clip(p, 1e-6, 1 - 1e-6)
-    z = np.log(q / (1 - q))[:, None]
-    model = LogisticRegression(C=100.0).fit(z[~h], y[~h])
-    a, b = float(model.coef_[0][0]), float(model.intercept_[0])
-    scaled = 1 / (1 + np.exp(-(a * z[:, 0] + b)))
+    if args.samples is not None:
+        from handocr.api import Recognizer
+        from handocr.train.fusion import held_out
 
-    def judge(v: np.ndarray, m: np.ndarray) -> dict:
-        return {
-            "ece": round(calibration_error(v[m], y[m]), 4),
-            "read_at_1pct": round(read_rate(v[m], y[m], 0.01), 4),
-        }
-
-    report = {
-        "set": args.set,
-        "charset": charset,
-        "fields": len(y),
-        "held_out": int(h.sum()),
-        "exact_slope": round(a, 4),
-        "exact_bias": round(b, 4),
-        "held_out_posterior": judge(p, h),
-        "held_out_scaled": judge(scaled, h),
-        "fitted_posterior": judge(p, ~h),
-        "fitted_scaled": judge(scaled, ~h),
-    }
+        samples, keys = pickle.loads(args.samples.read_bytes())  # our own cache (fit_lexicon)
+        p, y = posterior_rows(samples, Recognizer(charset=charset).fusion_weights, keys)
+        h = np.array([held_out(k, args.holdout) for k in range(len(p))], bool)
+        source = {"samples": args.samples.name}
+    else:
+        p, y, h = rows(TRAIN / args.set, charset, args.holdout)
+        source = {"set": args.set}
+    a, b, fitted = fit_platt(p, y, h)
+    report = {**source, "charset": charset, "fields": len(y), "held_out": int(h.sum()), **fitted}
     print(json.dumps(report, indent=2))
     if args.save:
         path = ROOT / "weights" / "MANIFEST.json"

@@ -10,15 +10,22 @@ must not hold the split's labels: build it with ``python -m handocr.train.lexico
 ``1/holdout``-th image is held out and only scored. The samples are cached (a pickle of our
 own, local; rebuilt when missing). ``--save`` writes ``weights/lexicon.json``. Nothing is
 fitted on ``../shared/data/pages``.
+
+The Platt scaling of the posterior read with the lexicon (``LexiconWeights.exact_slope`` /
+``exact_bias``, ``handocr.train.confidence.fit_platt``) is fitted on the same lines after the
+two weights, the held-out lines judging it (report ``exact``).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import pickle
 import sys
 from pathlib import Path
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAIN = ROOT.parent / "shared/data/train/kaggle_names"
@@ -34,6 +41,7 @@ def main(argv: list[str]) -> int:
     args = ap.parse_args(argv)
     from handocr.api import Recognizer
     from handocr.lexicon import LEXICON_WEIGHTS_FILE, load_lexicon_weights
+    from handocr.train.confidence import fit_platt, posterior_rows
     from handocr.train.fusion import FitSet, collect, held_out
     from handocr.train.lexicon import fit_lexicon_weights
 
@@ -50,6 +58,11 @@ def main(argv: list[str]) -> int:
     lw, report = fit_lexicon_weights(
         fit, weights, keys, held_out=test, base_weights=load_lexicon_weights()
     )
+    # the posterior read with the lexicon, Platt-scaled into P(exact) (held-out lines judge it)
+    p, y = posterior_rows(samples, weights, keys, lw)
+    h = np.array([held_out(k, args.holdout) for k in range(len(p))], bool)
+    slope, bias, report["exact"] = fit_platt(p, y, h)
+    lw = dataclasses.replace(lw, exact_slope=slope, exact_bias=bias)
     report["lexicon"] = Path(args.lexicon).name
     report["holdout"] = args.holdout
     grid = report.pop("grid")

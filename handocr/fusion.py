@@ -69,6 +69,7 @@ from handocr.readings import (
     agreement,
     align_readings,
     backtrace,
+    platt_scale,
     recombine,
     word_support,
 )
@@ -132,9 +133,7 @@ class FusionWeights:
 
     def exact(self, p: float) -> float:
         """Return the Platt-scaled probability of an exact reading for a posterior ``p``."""
-        q = min(max(p, 1e-6), 1 - 1e-6)
-        z = self.exact_slope * np.log(q / (1 - q)) + self.exact_bias
-        return float(1 / (1 + np.exp(-z)))
+        return platt_scale(p, self.exact_slope, self.exact_bias)
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> FusionWeights:
@@ -491,8 +490,10 @@ def _choose(
     if notes is not None:
         r = f.readings[best]
         per_word = word_support(f.readings, post, r, reading_words(r, f.words[best]))
-        exact = weights.exact(float(post[best]))
-        notes.append(FusedNotes(exact, [weights.exact(v) for v in per_word], *said))
+        scale = lw if lexicon is not None and lw.exact_slope is not None else weights
+        notes.append(
+            FusedNotes(scale.exact(float(post[best])), [scale.exact(v) for v in per_word], *said)
+        )
     return best, post
 
 

@@ -45,6 +45,7 @@ from numpy.typing import NDArray
 
 from handocr.errors import OptionError
 from handocr.models.line import FOLDED
+from handocr.readings import platt_scale
 from handocr.wordlist import (
     MAX_ENTRIES,
     fold_word,
@@ -238,6 +239,11 @@ class LexiconWeights:
         At most this many lexicon words per word.
     readings : int
         Lexicon words are looked up for the words of this many best readings.
+    exact_slope, exact_bias : float or None
+        Platt scaling (:func:`handocr.readings.platt_scale`) of a posterior read with the
+        lexicon into P(exact), in place of the fusion's (a lexicon moves the posterior: its
+        words are added as readings); fitted by ``benchmarks/fit_lexicon.py``. None: the
+        fusion's scaling.
     """
 
     hit: float = 2.0
@@ -246,6 +252,12 @@ class LexiconWeights:
     neighbours: int = 8
     readings: int = 3
     report: dict[str, Any] = field(default_factory=dict, compare=False)
+    exact_slope: float | None = None
+    exact_bias: float | None = None
+
+    def exact(self, p: float) -> float:
+        """Return the scaled probability of an exact reading for a posterior ``p`` in [0, 1]."""
+        return platt_scale(p, self.exact_slope or 1.0, self.exact_bias or 0.0)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> LexiconWeights:
@@ -258,6 +270,7 @@ class LexiconWeights:
             int(d.get("neighbours", base.neighbours)),
             int(d.get("readings", base.readings)),
             dict(d.get("report", {})),
+            *(None if d.get(k) is None else float(d[k]) for k in ("exact_slope", "exact_bias")),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -269,6 +282,8 @@ class LexiconWeights:
             "neighbours": self.neighbours,
             "readings": self.readings,
             "report": self.report,
+            "exact_slope": self.exact_slope,
+            "exact_bias": self.exact_bias,
         }
 
 

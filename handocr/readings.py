@@ -29,6 +29,7 @@ __all__ = [
     "agreement",
     "align_readings",
     "backtrace",
+    "platt_scale",
     "recombine",
     "word_support",
 ]
@@ -36,6 +37,20 @@ __all__ = [
 MAX_REGIONS = 6
 """Two readings differing in more stretches than this are recombined only one stretch at a
 time (2**6 = 64 recombinations at most)."""
+
+
+def platt_scale(p: float, slope: float, bias: float) -> float:
+    """Return ``sigmoid(slope * logit(p) + bias)``: Platt scaling of a probability.
+
+    Platt 1999, "Probabilistic outputs for support vector machines and comparisons to
+    regularized likelihood methods" (here on the logit of a posterior, as in Guo et al. 2017,
+    "On calibration of modern neural networks"). ``p`` is clipped to ``[1e-6, 1 - 1e-6]``;
+    the result is in ``(0, 1)``. ``slope = 1, bias = 0`` leaves ``p`` as it is (clipped).
+    """
+    q = min(max(float(p), 1e-6), 1 - 1e-6)
+    z = slope * np.log(q / (1 - q)) + bias
+    return float(1 / (1 + np.exp(-z)))
+
 
 PUNCT_COLS = np.array([FOLDED.index(c) for c in PUNCT])
 """Columns of the punctuation among the folded symbols (:data:`handocr.models.line.FOLDED`)."""

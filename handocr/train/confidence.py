@@ -9,6 +9,12 @@ and whether their text equals the truth (case folded, whitespace removed; digits
 digit set). When the field has as many words as the truth, each word gives a row too. Images
 are split by a hash of their name (:func:`handocr.train.realdata.held_out`): the held-out part
 never fits and is what the fit is judged on.
+
+The shipped confidence is simpler: the fusion's posterior of a reading, Platt-scaled
+(:func:`fit_platt`) per charset and for reading with a lexicon; :func:`posterior_rows` gives
+the posteriors and outcomes of lines gathered for the fusion's fit
+(:func:`handocr.train.fusion.collect`), as ``benchmarks/fit_exact.py --samples`` and
+``benchmarks/fit_lexicon.py`` use them.
 """
 
 from __future__ import annotations
@@ -24,8 +30,11 @@ from numpy.typing import NDArray
 if TYPE_CHECKING:
     from handocr.api import Recognizer
     from handocr.confidence import ExactModel
+    from handocr.fusion import FusionWeights
+    from handocr.lexicon import LexiconWeights
+    from handocr.train.fusion import Sample
 
-__all__ = ["FieldRows", "field_rows", "fit_exact_model", "judge"]
+__all__ = ["FieldRows", "field_rows", "fit_exact_model", "fit_platt", "judge", "posterior_rows"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,3 +179,100 @@ def judge(model: ExactModel, rows: Sequence[FieldRows]) -> dict[str, Any]:
             **{f"read@{e}": round(read_rate(p, y, e), 4) for e in FIELD_ERRORS},
         }
     return out
+
+
+def posterior_rows(
+    samples: Sequence[Sample],
+    weights: FusionWeights,
+    keys: Sequence[str],
+    lexicon_weights: LexiconWeights | None = None,
+) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
+    """Return each sample's posterior of its chosen reading and whether that reading is exact.
+
+    The readings are scored as :func:`handocr.fusion.fuse_line` scores them: by ``weights``
+    (and, with ``lexicon_weights``, the lexicon's parts; without, the readings the lexicon
+    made are left out, as when reading without one); the posterior is their softmax at the
+    fusion's temperature. A reading is exact where its errors are 0 (counted as the samples
+    were gathered, :func:`handocr.train.fusion.collect`: past a free caption where the set has
+    one).
+
+    Returns
+    -------
+    (ndarray of float64, ndarray of bool), shape (N,) each
+        The posterior in ``[0, 1]`` and the outcome.
+    """
+    p, y = [], []
+    for s in samples:
+        f = s.features
+        score = weights.score(f, keys)
+        if f.lexical is not None and f.hits is not None and f.gains is not None:
+            if lexicon_weights is None:
+                score = np.where(f.lexical, -np.inf, score)
+            else:
+                score = score + lexicon_weights.hit * f.hits + lexicon_weights.gain * f.gains
+        k = int(np.argmax(score))
+        z = (score - score[k]) / max(weights.temperature, 1e-6)
+        p.append(1.0 / float(np.exp(z).sum()))
+        y.append(bool(s.errors[k] == 0))
+    return np.asarray(p, np.float64), np.asarray(y, bool)
+
+
+def fit_platt(
+    p: NDArray[np.float64], y: NDArray[np.bool_], held: NDArray[np.bool_]
+) -> tuple[float, float, dict[str, Any]]:
+    """Fit Platt scaling (:func:`handocr.readings.platt_scale`) of posteriors into P(exact).
+
+    A logistic regression (scikit-learn, weak ridge) on the logit of ``p`` over the rows not
+    ``held``; the held-out rows judge it.
+
+    Parameters
+    ----------
+    p : ndarray of float64, shape (N,)
+        Posteriors in ``[0, 1]``.
+    y : ndarray of bool, shape (N,)
+        Whether each reading is exactly right.
+    held : ndarray of bool, shape (N,)
+        Rows kept out of the fit.
+
+    Returns
+    -------
+    (float, float, dict)
+        Slope, bias, and a report: rows, and expected calibration error and read rates (at
+        :data:`handocr.fieldscore.FIELD_ERRORS`) of the held-out and fitted rows, before and
+        after scaling.
+
+    Raises
+    ------
+    ValueError
+        The fitted rows hold one outcome only.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    from handocr.fieldscore import FIELD_ERRORS, calibration_error, read_rate
+    from handocr.readings import platt_scale
+
+    fit = ~held
+    if len(set(y[fit].tolist())) < 2:
+        raise ValueError("every fitted reading is right (or every one wrong): nothing to scale")
+    q = np.clip(p, 1e-6, 1 - 1e-6)
+    z = np.log(q / (1 - q))[:, None]
+    model = LogisticRegression(C=100.0).fit(z[fit], y[fit])
+    a, b = float(model.coef_[0][0]), float(model.intercept_[0])
+    scaled = np.array([platt_scale(v, a, b) for v in p])
+
+    def judge(v: NDArray[np.float64], m: NDArray[np.bool_]) -> dict[str, Any]:
+        if not m.any():
+            return {}
+        out = {"n": int(m.sum()), "exact": round(float(y[m].mean()), 4)}
+        out["ece"] = round(calibration_error(v[m], y[m]), 4)
+        return out | {f"read@{e}": round(read_rate(v[m], y[m], e), 4) for e in FIELD_ERRORS}
+
+    report = {
+        "exact_slope": round(a, 4),
+        "exact_bias": round(b, 4),
+        "held_out_posterior": judge(p, held),
+        "held_out_scaled": judge(scaled, held),
+        "fitted_posterior": judge(p, fit),
+        "fitted_scaled": judge(scaled, fit),
+    }
+    return a, b, report

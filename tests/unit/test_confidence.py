@@ -141,3 +141,44 @@ def test_words_below_the_level_are_marked_and_shown_as_a_placeholder() -> None:
     for bad in (1.5, -0.1, "x", True):
         with pytest.raises(OptionError, match="reject_below"):
             ReadOptions(reject_below=bad)
+
+
+def test_platt_scaling_is_fitted_to_make_the_posterior_honest() -> None:
+    from handocr.readings import platt_scale
+    from handocr.train.confidence import fit_platt
+
+    rng = np.random.default_rng(0)
+    p = rng.uniform(0.3, 0.999, 4000)
+    # the reader is under-confident: a field is right with probability sqrt(p)
+    y = rng.uniform(size=p.size) < np.sqrt(p)
+    held = np.arange(p.size) % 4 == 0
+    a, b, report = fit_platt(p, y, held)
+    assert report["held_out_scaled"]["ece"] < report["held_out_posterior"]["ece"]
+    assert report["held_out_scaled"]["ece"] < 0.03
+    assert platt_scale(0.5, a, b) > 0.6  # sqrt(0.5) = 0.71
+    assert platt_scale(0.5, 1.0, 0.0) == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="nothing to scale"):
+        fit_platt(p, np.ones(p.size, bool), held)
+
+
+def test_posterior_rows_score_readings_as_the_fusion_does() -> None:
+    from handocr.fusion import FusionWeights, LineFeatures
+    from handocr.lexicon import LexiconWeights
+    from handocr.train.confidence import posterior_rows
+    from handocr.train.fusion import Sample
+
+    def features(char: list[float], hits: list[float]) -> LineFeatures:
+        n = len(char)
+        z = np.zeros(n)
+        return LineFeatures(
+            [(k,) for k in range(n)], z, np.array(char), z, z, z, z, np.zeros((n, 1)),
+            np.zeros((n, 2)), hits=np.array(hits), gains=z, lexical=np.array(hits) > 0,
+        )  # fmt: skip
+
+    # reading 0 (free, wrong) beats reading 1 (a lexicon word, right) by 1 log-unit alone
+    s = Sample(features([0.0, -1.0], [0.0, 1.0]), np.array([1.0, 0.0]), 4)
+    w = FusionWeights(temperature=1.0)
+    p, y = posterior_rows([s], w, ["m"])
+    assert p[0] == pytest.approx(1.0) and not y[0]  # the lexicon's readings are left out
+    p, y = posterior_rows([s], w, ["m"], LexiconWeights(hit=2.0, gain=0.0))
+    assert p[0] == pytest.approx(1 / (1 + np.exp(-1.0))) and y[0]

@@ -132,26 +132,30 @@ def test_lexicon_readings_and_parts() -> None:
     assert free == ["JENN"] and found == [True]
 
 
-def test_the_fusion_takes_a_lexicon_word_where_the_glyph_evidence_is_close() -> None:
-    # the glyphs say MARIF (F weakly), the line member agrees: without a lexicon MARIF wins
+def _read_marif(
+    lexicon: Lexicon | None, lw: LexiconWeights, weights: FusionWeights | None = None
+) -> tuple[str, list]:
+    """Fuse a line whose glyphs say MARIF (F weakly), the line member agreeing."""
     texts = list("MARIF")
     frames = ["", "", "M", "", "", "", "A", "", "", "", "R", "", "", "", "I", "", "", "", "F"]
     frames += ["", ""]
-    lex = Lexicon("t", NAMES)
-    out = {}
-    for name, lexicon in (("free", None), ("lexicon", lex)):
-        search = _search(texts, p=0.6)
-        said: list = []
-        chars, _ = fuse_line(
-            search, _decoded(search, texts), [_reading(frames, peak=0.6)], [KEY],
-            weights=FusionWeights(), members=MEMBERS, crop_x0=[0], lexicon=lexicon,
-            lexicon_weights=LexiconWeights(hit=8.0, gain=0.2), notes=said,
-        )  # fmt: skip
-        out[name] = ("".join(c.text for c in chars), said)
-    text, (note,) = out["free"]
+    search = _search(texts, p=0.6)
+    said: list = []
+    chars, _ = fuse_line(
+        search, _decoded(search, texts), [_reading(frames, peak=0.6)], [KEY],
+        weights=weights or FusionWeights(), members=MEMBERS, crop_x0=[0], lexicon=lexicon,
+        lexicon_weights=lw, notes=said,
+    )  # fmt: skip
+    return "".join(c.text for c in chars), said
+
+
+def test_the_fusion_takes_a_lexicon_word_where_the_glyph_evidence_is_close() -> None:
+    # without a lexicon MARIF wins
+    lw = LexiconWeights(hit=8.0, gain=0.2)
+    text, (note,) = _read_marif(None, lw)
     assert text == "MARIF" and note.free is None and note.found is None
     assert 0 < note.exact <= 1 and len(note.words) == 1
-    text, (note,) = out["lexicon"]
+    text, (note,) = _read_marif(Lexicon("t", NAMES), lw)
     assert text == "MARIE"
     assert note.free == ["MARIF"] and note.found == [True]
 
@@ -210,3 +214,27 @@ def test_long_words_and_number_like_names_are_handled(tmp_path: Path) -> None:
     assert read_word_list(path) == {"MARY": 1.0, "NAN": 1.0, "JEAN": 1000.0}
     with pytest.raises(ValueError, match="folded"):
         CharNgram(["marie"])
+
+
+def test_a_fitted_lexicon_scaling_replaces_the_fusions_when_reading_with_a_lexicon() -> None:
+    lex = Lexicon("t", NAMES)
+    exact = {}
+    for slope, bias in ((None, None), (1.0, 3.0), (1.0, -3.0)):
+        lw = LexiconWeights(hit=8.0, gain=0.2, exact_slope=slope, exact_bias=bias)
+        _, (note,) = _read_marif(lex, lw, FusionWeights(exact_bias=0.5))
+        exact[bias] = note.exact
+
+    # without a fitted lexicon scaling, the fusion's (bias 0.5) is kept; a bias moves the logit
+    def logit(p: float) -> float:
+        return math.log(p / (1 - p))
+
+    assert logit(exact[3.0]) - logit(exact[None]) == pytest.approx(2.5, abs=1e-3)
+    assert logit(exact[-3.0]) - logit(exact[None]) == pytest.approx(-3.5, abs=1e-3)
+
+
+def test_lexicon_weights_keep_their_scaling_through_json() -> None:
+    lw = LexiconWeights(hit=3.0, gain=0.3, exact_slope=0.76, exact_bias=1.15)
+    assert LexiconWeights.from_dict(lw.to_dict()) == lw
+    old = {"hit": 3.0, "gain": 0.3}  # a lexicon.json written before the scaling was fitted
+    assert LexiconWeights.from_dict(old).exact_slope is None
+    assert LexiconWeights().exact(0.8) == pytest.approx(0.8)
