@@ -13,7 +13,8 @@ fitted on ``../shared/data/pages``.
 
 The Platt scaling of the posterior read with the lexicon (``LexiconWeights.exact_slope`` /
 ``exact_bias``, ``handocr.train.confidence.fit_platt``) is fitted on the same lines after the
-two weights, the held-out lines judging it (report ``exact``).
+two weights, the held-out lines judging it (report ``exact``); slope 1 and bias 0 where it does
+not pay (``handocr.train.confidence.fit_platt``).
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ def main(argv: list[str]) -> int:
     p, y = posterior_rows(samples, weights, keys, lw)
     h = np.array([held_out(k, args.holdout) for k in range(len(p))], bool)
     slope, bias, report["exact"] = fit_platt(p, y, h)
+    report["exact"] |= {"exact_slope": round(slope, 4), "exact_bias": round(bias, 4)}
     lw = dataclasses.replace(lw, exact_slope=slope, exact_bias=bias)
     report["lexicon"] = Path(args.lexicon).name
     report["holdout"] = args.holdout

@@ -32,9 +32,18 @@ if TYPE_CHECKING:
     from handocr.confidence import ExactModel
     from handocr.fusion import FusionWeights
     from handocr.lexicon import LexiconWeights
+    from handocr.result import Line, Word
     from handocr.train.fusion import Sample
 
-__all__ = ["FieldRows", "field_rows", "fit_exact_model", "fit_platt", "judge", "posterior_rows"]
+__all__ = [
+    "FieldRows",
+    "field_rows",
+    "fit_exact_model",
+    "fit_platt",
+    "handwritten_line",
+    "judge",
+    "posterior_rows",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +78,22 @@ def _fold(text: str, digits: bool) -> str:
     from handocr.evaluate import normalise_for_cer
 
     return normalise_for_cer(text, digits_only=digits)
+
+
+def handwritten_line(result: Any) -> tuple[Line, list[Word]] | None:
+    """Return the field of one image as read: its one line holding handwriting, and those words.
+
+    ``result`` is a :class:`handocr.batch.InputResult` (``document`` None for a failed
+    input). None where the page holds no handwritten word or holds them on several lines (a
+    form's printed captions are never the field).
+    """
+    page = result.document.pages[0] if result.document and result.document.pages else None
+    lines = [
+        (ln, [w for w in ln.words if w.kind == "handwritten"])
+        for ln in (page.lines if page else ())
+    ]
+    lines = [(ln, ws) for ln, ws in lines if ws]
+    return lines[0] if len(lines) == 1 else None
 
 
 def field_rows(
@@ -108,15 +133,11 @@ def field_rows(
     y, line, held, image = [], [], [], []
     skipped = 0
     for k, ((name, text), result) in enumerate(zip(truth, results, strict=True)):
-        page = result.document.pages[0] if result.document and result.document.pages else None
-        lines = [
-            [w for w in ln.words if w.kind == "handwritten"] for ln in (page.lines if page else ())
-        ]
-        lines = [ws for ws in lines if ws]
-        if len(lines) != 1:
+        field = handwritten_line(result)
+        if field is None:
             skipped += 1
             continue
-        (words,) = lines
+        _, words = field
         chars = [c for w in words for c in w.chars]
         rows = [(chars, " ".join(w.text for w in words), text, True)]
         parts = text.split()
@@ -218,12 +239,16 @@ def posterior_rows(
 
 
 def fit_platt(
-    p: NDArray[np.float64], y: NDArray[np.bool_], held: NDArray[np.bool_]
+    p: NDArray[np.float64], y: NDArray[np.bool_], held: NDArray[np.bool_], folds: int = 5
 ) -> tuple[float, float, dict[str, Any]]:
     """Fit Platt scaling (:func:`handocr.readings.platt_scale`) of posteriors into P(exact).
 
     A logistic regression (scikit-learn, weak ridge) on the logit of ``p`` over the rows not
-    ``held``; the held-out rows judge it.
+    ``held``; the held-out rows judge it. It is *kept* only where it pays: where the
+    expected calibration error of its ``folds``-fold cross-validated probabilities (each row
+    scaled by a fit on the folds without it; row ``i`` in fold ``i % folds``) is below that
+    of the posterior itself over all rows (a few hundred held-out rows alone cannot resolve
+    it); otherwise the identity (slope 1, bias 0) is returned.
 
     Parameters
     ----------
@@ -233,32 +258,46 @@ def fit_platt(
         Whether each reading is exactly right.
     held : ndarray of bool, shape (N,)
         Rows kept out of the fit.
+    folds : int
+        Folds of the cross-validation (>= 2).
 
     Returns
     -------
     (float, float, dict)
-        Slope, bias, and a report: rows, and expected calibration error and read rates (at
-        :data:`handocr.fieldscore.FIELD_ERRORS`) of the held-out and fitted rows, before and
-        after scaling.
+        Slope, bias (the identity where the scaling is not kept), and a report: the fitted
+        slope and bias, whether they are kept, the cross-validated ECE, and expected
+        calibration error and read rates (at :data:`handocr.fieldscore.FIELD_ERRORS`) of the
+        held-out and fitted rows, before and after scaling.
 
     Raises
     ------
     ValueError
-        The fitted rows hold one outcome only.
+        The fitted rows, or those of a fold's fit, hold one outcome only.
     """
     from sklearn.linear_model import LogisticRegression
 
     from handocr.fieldscore import FIELD_ERRORS, calibration_error, read_rate
     from handocr.readings import platt_scale
 
-    fit = ~held
-    if len(set(y[fit].tolist())) < 2:
-        raise ValueError("every fitted reading is right (or every one wrong): nothing to scale")
     q = np.clip(p, 1e-6, 1 - 1e-6)
     z = np.log(q / (1 - q))[:, None]
-    model = LogisticRegression(C=100.0).fit(z[fit], y[fit])
-    a, b = float(model.coef_[0][0]), float(model.intercept_[0])
+
+    def fit(m: NDArray[np.bool_]) -> tuple[float, float]:
+        if len(set(y[m].tolist())) < 2:
+            raise ValueError("every fitted reading is right (or every one wrong): nothing to scale")
+        model = LogisticRegression(C=100.0).fit(z[m], y[m])
+        return float(model.coef_[0][0]), float(model.intercept_[0])
+
+    a, b = fit(~held)
     scaled = np.array([platt_scale(v, a, b) for v in p])
+    fold = np.arange(len(p)) % folds
+    crossed = np.zeros(len(p))
+    for k in range(folds):
+        ak, bk = fit(fold != k)
+        crossed[fold == k] = [platt_scale(v, ak, bk) for v in p[fold == k]]
+    cv = {"folds": folds, "n": len(p), "ece_posterior": calibration_error(p, y)}
+    cv["ece_scaled"] = calibration_error(crossed, y)
+    kept = cv["ece_scaled"] < cv["ece_posterior"]
 
     def judge(v: NDArray[np.float64], m: NDArray[np.bool_]) -> dict[str, Any]:
         if not m.any():
@@ -268,11 +307,13 @@ def fit_platt(
         return out | {f"read@{e}": round(read_rate(v[m], y[m], e), 4) for e in FIELD_ERRORS}
 
     report = {
-        "exact_slope": round(a, 4),
-        "exact_bias": round(b, 4),
+        "fitted_slope": round(a, 4),
+        "fitted_bias": round(b, 4),
+        "kept": bool(kept),
+        "cross_validated": {k: round(v, 4) if isinstance(v, float) else v for k, v in cv.items()},
         "held_out_posterior": judge(p, held),
         "held_out_scaled": judge(scaled, held),
-        "fitted_posterior": judge(p, fit),
-        "fitted_scaled": judge(scaled, fit),
+        "fitted_posterior": judge(p, ~held),
+        "fitted_scaled": judge(scaled, ~held),
     }
-    return a, b, report
+    return (a, b, report) if kept else (1.0, 0.0, report)

@@ -157,6 +157,13 @@ def test_platt_scaling_is_fitted_to_make_the_posterior_honest() -> None:
     assert report["held_out_scaled"]["ece"] < 0.03
     assert platt_scale(0.5, a, b) > 0.6  # sqrt(0.5) = 0.71
     assert platt_scale(0.5, 1.0, 0.0) == pytest.approx(0.5)
+    assert report["kept"] and report["fitted_slope"] == pytest.approx(a, abs=1e-4)
+    cv = report["cross_validated"]
+    assert cv["ece_scaled"] < cv["ece_posterior"]
+    # an honest posterior is left as it is: a fitted scaling would only add noise
+    honest = rng.uniform(size=p.size) < p
+    a, b, report = fit_platt(p, honest, held)
+    assert (a, b) == (1.0, 0.0) and not report["kept"]
     with pytest.raises(ValueError, match="nothing to scale"):
         fit_platt(p, np.ones(p.size, bool), held)
 
