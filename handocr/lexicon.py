@@ -325,10 +325,11 @@ class Lexicon:
         self.words = dict(words) if isinstance(words, dict) else dict.fromkeys(words, 1.0)
         self.ngram = CharNgram(self.words, order)
         self._by_length: dict[int, list[str]] = {}
-        for w in sorted(self.words, key=lambda w: -self.words[w]):  # ties: the more frequent
+        for w in sorted(self.words, key=lambda w: (-self.words[w], w)):  # frequent, then A-Z
             self._by_length.setdefault(len(w), []).append(w)
         self._gains: dict[str, float] = {}
         self._near: dict[tuple[str, int, int], list[str]] = {}
+        self._hist: dict[int, NDArray[np.int8]] = {}
 
     def __len__(self) -> int:
         return len(self.words)
@@ -358,10 +359,16 @@ class Lexicon:
         if key in self._near:
             return self._near[key]
         found: list[tuple[int, float, str]] = []
+        want = _histogram([word])[0]
         for n in range(max(len(word) - distance, 1), len(word) + distance + 1):
             pool = self._by_length.get(n)
             if not pool:
                 continue
+            if n not in self._hist:
+                self._hist[n] = _histogram(pool)
+            # an edit changes the symbol counts by at most 2 (L1): a bound checked for all at once
+            near = np.abs(self._hist[n] - want).sum(1, dtype=np.int16) <= 2 * distance
+            pool = [pool[i] for i in np.flatnonzero(near)]
             for w, d, _ in process.extract(
                 word, pool, scorer=Levenshtein.distance, score_cutoff=distance, limit=limit
             ):
@@ -370,6 +377,26 @@ class Lexicon:
             self._near.clear()
         self._near[key] = [w for _, _, w in sorted(found)[:limit]]
         return self._near[key]
+
+
+_SYMBOL = np.full(129, len(FOLDED), np.int64)
+_SYMBOL[[ord(ch) for ch in FOLDED]] = np.arange(len(FOLDED))
+"""Column of each code point below 128 in :func:`_histogram`; any other symbol: the last."""
+
+
+def _histogram(words: Sequence[str]) -> NDArray[np.int8]:
+    """Return each word's count of every symbol: shape ``(len(words), len(FOLDED) + 1)``.
+
+    Symbols outside :data:`FOLDED` share the last column (which only loosens the bound
+    :meth:`Lexicon.neighbours` takes from it). Words hold at most 64 symbols (the lists skip
+    longer ones), so counts fit int8.
+    """
+    k = len(FOLDED) + 1
+    points = [np.frombuffer(w.encode("utf-32-le"), np.uint32) for w in words]
+    rows = np.repeat(np.arange(len(words)), [len(c) for c in points])
+    cols = _SYMBOL[np.minimum(np.concatenate(points), 128)] if points else np.zeros(0, np.int64)
+    counts = np.bincount(rows * k + cols, minlength=len(words) * k)
+    return np.minimum(counts, 127).reshape(len(words), k).astype(np.int8)
 
 
 def scored_word(word: str) -> bool:

@@ -107,6 +107,26 @@ def test_neighbours_are_nearest_first_then_most_frequent() -> None:
     assert lex.neighbours("ZZZZZZ", 2, 8) == []
 
 
+def test_the_symbol_count_bound_never_drops_a_neighbour() -> None:
+    from rapidfuzz.distance import Levenshtein
+
+    rng = np.random.default_rng(3)
+    alphabet = list("ABCDEHILMNORST-'")
+    words = {
+        "".join(rng.choice(alphabet, rng.integers(1, 9))): float(rng.integers(1, 50))
+        for _ in range(3000)
+    }
+    lex = Lexicon("t", words)
+    for query in ["".join(rng.choice(alphabet, rng.integers(1, 9))) for _ in range(200)]:
+        for distance in (1, 2):
+            every = sorted(
+                (Levenshtein.distance(query, w), -f, w)
+                for w, f in words.items()
+                if Levenshtein.distance(query, w) <= distance
+            )
+            assert lex.neighbours(query, distance, 8) == [w for *_, w in every[:8]]
+
+
 def test_letter_spaced_words_are_grouped_into_one_token() -> None:
     lex = Lexicon("t", NAMES)
     text = "JEAN-MICHEL"
