@@ -2,7 +2,7 @@
 
     python benchmarks/fit_exact.py [--set orand_car_a] [--charset digits] [--holdout 0.2]
         [--save]
-    python benchmarks/fit_exact.py --samples runs/lexicon/samples.pkl --charset "" [--save]
+    python benchmarks/fit_exact.py --samples runs/lexicon/samples.pkl [--holdout 0.3] [--save]
 
 Reads ``../shared/data/train/SET`` as a user would (``--charset``), takes each image whose
 handwritten words lie on one line (the field), its probability of an exact reading as read
@@ -13,8 +13,9 @@ only for a digit set). A hash of the file name holds out ``--holdout`` of the im
 ``benchmarks/fit_lexicon.py``: the Kaggle names train lines, whose printed captions the truth
 leaves out) each line's posterior of its chosen free reading is taken instead and its errors
 are counted past the caption; every ``1/holdout``-th line is held out
-(``handocr.train.fusion.held_out``). A logistic regression on the logit of the probability
-(Platt scaling, ``FusionWeights.exact_slope`` / ``exact_bias``:
+(``handocr.train.fusion.held_out``, 0.3 by default, as in the lexicon fit); the scaling is
+then the free-text one (a ``--charset`` is refused). A logistic regression on the logit of
+the probability (Platt scaling, ``FusionWeights.exact_slope`` / ``exact_bias``:
 ``handocr.train.confidence.fit_platt``) is fitted on the others and the held-out ones judge
 it (expected calibration error, read rates at 1 % and 0.1 % error); the scaling is kept only
 where its 5-fold cross-validated ECE over all the fields beats the posterior's (else slope 1,
@@ -73,14 +74,19 @@ def rows(folder: Path, charset: str | None, holdout: float) -> tuple[np.ndarray,
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--set", default="orand_car_a")
-    ap.add_argument("--charset", default="digits")
-    ap.add_argument("--holdout", type=float, default=0.2)
+    ap.add_argument("--charset", default=None, help='default: digits; "" for free text')
+    ap.add_argument("--holdout", type=float, default=None, help="default: 0.2, 0.3 with --samples")
     ap.add_argument("--samples", type=Path, default=None)
     ap.add_argument("--save", action="store_true")
     args = ap.parse_args(argv)
     from handocr.train.confidence import fit_platt, posterior_rows
 
-    charset = args.charset or None
+    if args.samples is not None and args.charset:
+        ap.error("--samples fits the free-text scaling (Kaggle names lines): no --charset")
+    free = args.samples is not None or args.charset == ""
+    charset = None if free else args.charset or "digits"
+    if args.holdout is None:
+        args.holdout = 0.3 if args.samples is not None else 0.2
     if args.samples is not None:
         from handocr.api import Recognizer
         from handocr.train.fusion import held_out
@@ -93,7 +99,8 @@ def main(argv: list[str]) -> int:
         p, y, h = rows(TRAIN / args.set, charset, args.holdout)
         source = {"set": args.set}
     a, b, fitted = fit_platt(p, y, h)
-    report = {**source, "charset": charset, "fields": len(y), "held_out": int(h.sum())}
+    report = {**source, "charset": charset, "holdout": args.holdout, "fields": len(y)}
+    report["held_out"] = int(h.sum())
     report |= {"exact_slope": round(a, 4), "exact_bias": round(b, 4), **fitted}
     print(json.dumps(report, indent=2))
     if args.save:

@@ -240,9 +240,10 @@ class LexiconWeights:
     readings : int
         Lexicon words are looked up for the words of this many best readings.
     exact_slope, exact_bias : float or None
-        Platt scaling (:func:`handocr.readings.platt_scale`) of a posterior read with the
+        Platt scaling (:func:`handocr.readings.platt_scale`) of a posterior read with a
         lexicon into P(exact), in place of the fusion's (a lexicon moves the posterior: its
-        words are added as readings); fitted by ``benchmarks/fit_lexicon.py``. None: the
+        words are added as readings); fitted by ``benchmarks/fit_lexicon.py`` on names read
+        with a names list, and applied with every lexicon (users' lists too). None: the
         fusion's scaling.
     """
 
@@ -257,7 +258,8 @@ class LexiconWeights:
 
     def exact(self, p: float) -> float:
         """Return the scaled probability of an exact reading for a posterior ``p`` in [0, 1]."""
-        return platt_scale(p, self.exact_slope or 1.0, self.exact_bias or 0.0)
+        slope = 1.0 if self.exact_slope is None else self.exact_slope
+        return platt_scale(p, slope, 0.0 if self.exact_bias is None else self.exact_bias)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> LexiconWeights:
@@ -379,17 +381,16 @@ class Lexicon:
         return self._near[key]
 
 
-_SYMBOL = np.full(129, len(FOLDED), np.int64)
-_SYMBOL[[ord(ch) for ch in FOLDED]] = np.arange(len(FOLDED))
+_SYMBOL = np.array([FOLDED.find(chr(c)) % (len(FOLDED) + 1) for c in range(129)], np.int64)
 """Column of each code point below 128 in :func:`_histogram`; any other symbol: the last."""
 
 
 def _histogram(words: Sequence[str]) -> NDArray[np.int8]:
     """Return each word's count of every symbol: shape ``(len(words), len(FOLDED) + 1)``.
 
-    Symbols outside :data:`FOLDED` share the last column (which only loosens the bound
-    :meth:`Lexicon.neighbours` takes from it). Words hold at most 64 symbols (the lists skip
-    longer ones), so counts fit int8.
+    Symbols outside :data:`FOLDED` share the last column, and counts are capped at 127 to fit
+    int8: both can only shrink the L1 distance between two rows, so the bound
+    :meth:`Lexicon.neighbours` takes from it never drops a word within the distance.
     """
     k = len(FOLDED) + 1
     points = [np.frombuffer(w.encode("utf-32-le"), np.uint32) for w in words]

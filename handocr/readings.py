@@ -248,7 +248,8 @@ class FusedNotes(NamedTuple):
     exact : float
         Posterior of the reading chosen (``softmax(score / T)``, the temperature fitted so that
         it is the probability that the line reads exactly right), Platt-scaled
-        (:meth:`handocr.fusion.FusionWeights.exact`).
+        (:meth:`handocr.fusion.FusionWeights.exact`, or :meth:`handocr.lexicon.LexiconWeights.exact`
+        when reading with a lexicon whose weights hold a scaling).
     words : list of float
         Per word of the reading chosen, its posterior of being exactly right
         (:func:`word_support`), Platt-scaled alike.

@@ -248,7 +248,10 @@ def fit_platt(
     expected calibration error of its ``folds``-fold cross-validated probabilities (each row
     scaled by a fit on the folds without it; row ``i`` in fold ``i % folds``) is below that
     of the posterior itself over all rows (a few hundred held-out rows alone cannot resolve
-    it); otherwise the identity (slope 1, bias 0) is returned.
+    it); otherwise the identity (slope 1, bias 0) is returned. The cross-validation spans the
+    held-out rows too, so the held-out figures of the report are not wholly independent of
+    that choice; and where the posterior's temperature was fitted on the same split (the
+    fusion's fit), its ECE is partly in-sample, which leans the choice towards no scaling.
 
     Parameters
     ----------
@@ -272,13 +275,15 @@ def fit_platt(
     Raises
     ------
     ValueError
-        The fitted rows, or those of a fold's fit, hold one outcome only.
+        ``folds`` < 2, no row is fitted, or the fitted rows (or a fold's) hold one outcome only.
     """
     from sklearn.linear_model import LogisticRegression
 
     from handocr.fieldscore import FIELD_ERRORS, calibration_error, read_rate
     from handocr.readings import platt_scale
 
+    if folds < 2 or held.all() or len(p) < folds:
+        raise ValueError(f"cannot fit on {int((~held).sum())} rows in {folds} folds")
     q = np.clip(p, 1e-6, 1 - 1e-6)
     z = np.log(q / (1 - q))[:, None]
 

@@ -166,6 +166,10 @@ def test_platt_scaling_is_fitted_to_make_the_posterior_honest() -> None:
     assert (a, b) == (1.0, 0.0) and not report["kept"]
     with pytest.raises(ValueError, match="nothing to scale"):
         fit_platt(p, np.ones(p.size, bool), held)
+    with pytest.raises(ValueError, match="cannot fit"):
+        fit_platt(p, y, held, folds=1)
+    with pytest.raises(ValueError, match="cannot fit"):
+        fit_platt(p, y, np.ones(p.size, bool))
 
 
 def test_posterior_rows_score_readings_as_the_fusion_does() -> None:

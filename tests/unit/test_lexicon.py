@@ -258,3 +258,6 @@ def test_lexicon_weights_keep_their_scaling_through_json() -> None:
     old = {"hit": 3.0, "gain": 0.3}  # a lexicon.json written before the scaling was fitted
     assert LexiconWeights.from_dict(old).exact_slope is None
     assert LexiconWeights().exact(0.8) == pytest.approx(0.8)
+    # a slope of 0 is a slope, not a missing one: only the bias is left
+    flat = LexiconWeights(exact_slope=0.0, exact_bias=2.0)
+    assert flat.exact(0.9) == pytest.approx(1 / (1 + math.exp(-2.0)))
