@@ -125,12 +125,20 @@ def eval_(
     typer.echo(f"confusion matrix: {confusion}")
 
 
-def _set_and_lexicon(spec: str) -> tuple[str, str]:
-    """Split ``SET=LEXICON`` at its first ``=`` (a file path may hold one); no set: ``""``."""
-    name, sep, value = spec.partition("=")
-    if sep and name and "/" not in name and not Path(spec).exists():
-        return name, value
-    return "", spec
+def _per_set(specs: list[str] | None) -> tuple[str | None, dict[str, str]]:
+    """Split ``[SET=]VALUE`` options: the value for every set (None) and those per set.
+
+    A spec is split at its first ``=`` unless what precedes it cannot be a set's name (it
+    holds a ``/``) or the whole spec is an existing file (a word list's path may hold ``=``).
+    """
+    per_set: dict[str, str] = {}
+    for spec in specs or []:
+        name, sep, value = spec.partition("=")
+        if sep and name and "/" not in name and not Path(spec).exists():
+            per_set[name] = value
+        else:
+            per_set[""] = spec
+    return per_set.pop("", None), per_set
 
 
 def eval_pages(
@@ -172,10 +180,8 @@ def eval_pages(
     from handocr.api import Recognizer
     from handocr.evaluate import evaluate_page_sets
 
-    per_set = dict(spec.rpartition("=")[::2] for spec in charset or [])
-    default_charset = per_set.pop("", None)
-    lexicons = dict(_set_and_lexicon(spec) for spec in lexicon or [])
-    default_lexicon = lexicons.pop("", None)
+    default_charset, per_set = _per_set(charset)
+    default_lexicon, lexicons = _per_set(lexicon)
     options = read_options(
         models=tuple(models) if models else None, device=device, backend=backend,
         voting=voting, cascade=cascade, binarize=binarize, deskew=deskew,

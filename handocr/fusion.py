@@ -69,7 +69,9 @@ from handocr.readings import (
     agreement,
     align_readings,
     backtrace,
+    lexicon_scores,
     platt_scale,
+    posterior,
     recombine,
     word_support,
 )
@@ -476,17 +478,15 @@ def _choose(
     notes: list[FusedNotes] | None,
 ) -> tuple[int, NDArray[np.float64]]:
     """Return the best reading (lexicon parts added) and the posterior; append the notes."""
-    score = weights.score(f, keys)
-    said: tuple[Any, Any] = (None, None)
-    if lexicon is not None and f.hits is not None and f.gains is not None and f.lexical is not None:
-        own = int(np.argmax(np.where(f.lexical, -np.inf, score)))
-        score = score + lw.hit * f.hits + lw.gain * f.gains
-        top = int(np.argmax(score))
-        said = free_words(folded_text(f.readings[own]), f.words[own], folded_text(f.readings[top]),
-                          f.words[top], lexicon)  # fmt: skip
+    base = weights.score(f, keys)
+    score = lexicon_scores(base, f, lw)
     best = int(np.argmax(score))
-    post = np.exp((score - score.max()) / max(weights.temperature, 1e-6))
-    post /= post.sum()
+    said: tuple[Any, Any] = (None, None)
+    if lexicon is not None and f.lexical is not None:
+        own = int(np.argmax(lexicon_scores(base, f, None)))
+        said = free_words(folded_text(f.readings[own]), f.words[own], folded_text(f.readings[best]),
+                          f.words[best], lexicon)  # fmt: skip
+    post = posterior(score, weights.temperature)
     if notes is not None:
         r = f.readings[best]
         per_word = word_support(f.readings, post, r, reading_words(r, f.words[best]))

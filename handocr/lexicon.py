@@ -381,23 +381,18 @@ class Lexicon:
         return self._near[key]
 
 
-_SYMBOL = np.array([FOLDED.find(chr(c)) % (len(FOLDED) + 1) for c in range(129)], np.int64)
-"""Column of each code point below 128 in :func:`_histogram`; any other symbol: the last."""
-
-
 def _histogram(words: Sequence[str]) -> NDArray[np.int8]:
-    """Return each word's count of every symbol: shape ``(len(words), len(FOLDED) + 1)``.
+    """Return each word's count of every symbol: shape ``(len(words), _BASE)``, by ``_LUT``.
 
-    Symbols outside :data:`FOLDED` share the last column, and counts are capped at 127 to fit
-    int8: both can only shrink the L1 distance between two rows, so the bound
+    Symbols outside :data:`FOLDED` share a column with another symbol, and counts are capped
+    at 127 to fit int8: both can only shrink the L1 distance between two rows, so the bound
     :meth:`Lexicon.neighbours` takes from it never drops a word within the distance.
     """
-    k = len(FOLDED) + 1
     points = [np.frombuffer(w.encode("utf-32-le"), np.uint32) for w in words]
     rows = np.repeat(np.arange(len(words)), [len(c) for c in points])
-    cols = _SYMBOL[np.minimum(np.concatenate(points), 128)] if points else np.zeros(0, np.int64)
-    counts = np.bincount(rows * k + cols, minlength=len(words) * k)
-    return np.minimum(counts, 127).reshape(len(words), k).astype(np.int8)
+    cols = _LUT[np.minimum(np.concatenate(points), 255)] if points else np.zeros(0, np.int64)
+    counts = np.bincount(rows * _BASE + cols, minlength=len(words) * _BASE)
+    return np.minimum(counts, 127).reshape(len(words), _BASE).astype(np.int8)
 
 
 def scored_word(word: str) -> bool:

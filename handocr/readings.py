@@ -19,7 +19,8 @@ from numpy.typing import NDArray
 from handocr.models.line import FOLDED, PUNCT
 
 if TYPE_CHECKING:
-    from handocr.fusion import FusionWeights
+    from handocr.fusion import FusionWeights, LineFeatures
+    from handocr.lexicon import LexiconWeights
     from handocr.segment.search import LineSearch
 
 __all__ = [
@@ -29,7 +30,9 @@ __all__ = [
     "agreement",
     "align_readings",
     "backtrace",
+    "lexicon_scores",
     "platt_scale",
+    "posterior",
     "recombine",
     "word_support",
 ]
@@ -50,6 +53,29 @@ def platt_scale(p: float, slope: float, bias: float) -> float:
     q = min(max(float(p), 1e-6), 1 - 1e-6)
     z = slope * np.log(q / (1 - q)) + bias
     return float(1 / (1 + np.exp(-z)))
+
+
+def lexicon_scores(
+    score: NDArray[np.float64], f: LineFeatures, lw: LexiconWeights | None
+) -> NDArray[np.float64]:
+    """Return the scores the line fusion chooses a reading by, the lexicon's parts added.
+
+    ``score`` is :meth:`handocr.fusion.FusionWeights.score` of the readings ``f``. Readings
+    gathered without a lexicon keep it as it is; with one, ``lw``'s ``hit`` and ``gain`` times
+    their lexicon parts are added, and without ``lw`` the readings the lexicon made are left
+    out (``-inf``: what is read without the lexicon).
+    """
+    if f.hits is None or f.gains is None or f.lexical is None:
+        return score
+    if lw is None:
+        return np.where(f.lexical, -np.inf, score)
+    return score + lw.hit * f.hits + lw.gain * f.gains
+
+
+def posterior(score: NDArray[np.float64], temperature: float) -> NDArray[np.float64]:
+    """Return ``softmax(score / temperature)`` (``-inf`` scores get 0; temperature > 0)."""
+    z = np.exp((score - score.max()) / max(temperature, 1e-6))
+    return np.asarray(z / z.sum(), np.float64)
 
 
 PUNCT_COLS = np.array([FOLDED.index(c) for c in PUNCT])

@@ -30,7 +30,7 @@ MAX_WORD = 64
 n-gram model's memory grows with the symbols it counts."""
 
 _SPECIAL = {"ß": "SS", "Æ": "AE", "æ": "AE", "Œ": "OE", "œ": "OE", "Ø": "O", "ø": "O"}
-_INDEX = {ch: i for i, ch in enumerate(FOLDED)}
+_FOLDED = frozenset(FOLDED)
 _PLAIN = re.compile("[" + re.escape(FOLDED) + "]+")
 _NUMBER = re.compile(r"\d+(\.\d*)?([eE][-+]?\d+)?|\.\d+([eE][-+]?\d+)?")
 
@@ -57,7 +57,7 @@ def fold_word(text: str) -> str | None:
     plain = "".join(
         ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch)
     ).upper()
-    if not plain or any(ch not in _INDEX for ch in plain):
+    if not plain or any(ch not in _FOLDED for ch in plain):
         return None
     return plain
 

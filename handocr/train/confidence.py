@@ -222,18 +222,13 @@ def posterior_rows(
     (ndarray of float64, ndarray of bool), shape (N,) each
         The posterior in ``[0, 1]`` and the outcome.
     """
+    from handocr.readings import lexicon_scores, posterior
+
     p, y = [], []
     for s in samples:
-        f = s.features
-        score = weights.score(f, keys)
-        if f.lexical is not None and f.hits is not None and f.gains is not None:
-            if lexicon_weights is None:
-                score = np.where(f.lexical, -np.inf, score)
-            else:
-                score = score + lexicon_weights.hit * f.hits + lexicon_weights.gain * f.gains
+        score = lexicon_scores(weights.score(s.features, keys), s.features, lexicon_weights)
         k = int(np.argmax(score))
-        z = (score - score[k]) / max(weights.temperature, 1e-6)
-        p.append(1.0 / float(np.exp(z).sum()))
+        p.append(float(posterior(score, weights.temperature)[k]))
         y.append(bool(s.errors[k] == 0))
     return np.asarray(p, np.float64), np.asarray(y, bool)
 

@@ -43,7 +43,6 @@ from handocr.train.metrics import kind_report
 from handocr.train.promptfields import find_fonts, pick_font, prompted_row
 
 _PROMPTED = "prompted"  # a block kind of generate_kind_pages: prompted_row
-_GLUED = "+glued"
 
 __all__ = [
     "KindPage",
@@ -327,7 +326,7 @@ def generate_kind_pages(
     rng = np.random.default_rng(seed)
     pages: list[KindPage] = []
     for _ in range(n_pages):
-        blocks: list[tuple[NDArray[np.uint8], str]] = []
+        blocks: list[tuple[NDArray[np.uint8], str, bool]] = []  # image, kind, glued on
         n_blocks = int(rng.integers(2, 6))
         kinds = [PRINTED, HANDWRITTEN] + [
             str(rng.choice([PRINTED, HANDWRITTEN, _PROMPTED])) for _ in range(n_blocks - 2)
@@ -336,7 +335,8 @@ def generate_kind_pages(
         for kind in kinds:
             if kind == _PROMPTED:  # a printed prompt band right above a band of boxes
                 top, boxes = prompted_row(fonts, glyphs, labels, real, rng, width)
-                blocks += [(top, PRINTED), (boxes, HANDWRITTEN + _GLUED)]
+                # no gap between them: the boxes sit right under their prompts
+                blocks += [(top, PRINTED, False), (boxes, HANDWRITTEN, True)]
                 continue
             if kind == PRINTED:
                 block = _printed_block(fonts, rng, width)
@@ -344,13 +344,11 @@ def generate_kind_pages(
                 block = _real_block(real, rng, width)
             else:
                 block = _hand_block(glyphs, labels, rng, width)
-            blocks.append((block, kind))
+            blocks.append((block, kind, False))
         regions: list[tuple[int, int, str]] = []
         y = 0
         parts = []
-        for block, kind in blocks:
-            glued = kind.endswith(_GLUED)  # no gap: the boxes sit right under their prompts
-            kind = kind.removesuffix(_GLUED)
+        for block, kind, glued in blocks:
             gap = np.full((0 if glued else int(rng.integers(10, 40)), width), 255, np.uint8)
             parts += [gap, block]
             y += len(gap)

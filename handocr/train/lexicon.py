@@ -23,6 +23,7 @@ from numpy.typing import NDArray
 
 from handocr.fusion import FusionWeights
 from handocr.lexicon import LexiconWeights
+from handocr.readings import lexicon_scores
 from handocr.train.fusion import Sample
 
 __all__ = ["GRID_GAIN", "GRID_HIT", "exact_share", "fit_lexicon_weights"]
@@ -49,16 +50,11 @@ def exact_share(
     Samples gathered without a lexicon (no ``hits``) are scored on ``base`` alone; with
     ``hit = gain = 0`` the readings the lexicon made are left out (the free reading).
     """
+    # no lexicon weight: as read without one, its readings not made
+    lw = None if hit == 0 and gain == 0 else LexiconWeights(hit, gain)
     right = 0
     for s, b in zip(samples, base, strict=True):
-        f = s.features
-        if f.hits is None or f.gains is None or f.lexical is None:
-            score = b
-        elif hit == 0 and gain == 0:  # no lexicon: its readings are not made
-            score = np.where(f.lexical, -np.inf, b)
-        else:
-            score = b + hit * f.hits + gain * f.gains
-        right += s.errors[int(np.argmax(score))] == 0
+        right += s.errors[int(np.argmax(lexicon_scores(b, s.features, lw)))] == 0
     return right / max(len(samples), 1)
 
 
