@@ -70,6 +70,7 @@ from handocr.evaluate import (
     normalise_for_cer,
     read_truth,
 )
+from handocr.fieldscore import paired_bootstrap, share_interval
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from compare_tesseract import tesseract_text, tesseract_version
@@ -365,6 +366,7 @@ class Run:
             "cer": sum(d) / max(sum(n), 1),
             "cer_ci95": [low, high],
             "exact": sum(x == 0 for x in d) / max(len(d), 1),
+            "exact_ci95": list(share_interval([x == 0 for x in d])),
             "seconds_per_image": sum(r["seconds"] for r in self.rows) / max(len(self.rows), 1),
             "errors": [f"{r['file']}: {r['error']}" for r in self.rows if r.get("error")],
         }
@@ -394,6 +396,16 @@ def run_system(
     return run
 
 
+def _exact_difference(fused: list[int], other: list[int]) -> tuple[float, float, float]:
+    """Exact share of handocr-fused minus another system's, with its paired interval."""
+    a = np.array([d == 0 for d in fused], np.float64)
+    b = np.array([d == 0 for d in other], np.float64)
+    if len(a) < 2 or np.array_equal(a, b):
+        return float(np.mean(a - b)) if len(a) else 0.0, 0.0, 0.0
+    lo, hi = paired_bootstrap((a, b), lambda x, y: float(np.mean(x - y)))
+    return float(np.mean(a - b)), lo, hi
+
+
 def _fmt_diff(diff: tuple[float, float, float]) -> str:
     d, lo, hi = diff
     return f"{d:+.3f} [{lo:+.3f}, {hi:+.3f}]"
@@ -407,8 +419,9 @@ def markdown(report: dict[str, Any]) -> str:
         "CER: micro-averaged after upper-casing and removing whitespace (digits only on "
         "orand_car_a), 95 % bootstrap interval over images; exact: share of images read "
         "exactly; s/image: wall time per image with models loaded (Tesseract: one process "
-        "per image, start-up included). Last column: CER of handocr-fused minus this system's, "
-        "paired 95 % interval (negative: handocr-fused reads better).",
+        "per image, start-up included). Last columns: CER of handocr-fused minus this system's "
+        "(negative: handocr-fused reads better) and its exact share minus this system's "
+        "(positive: handocr-fused reads better), paired 95 % intervals.",
         "",
     ]
     for set_name, s in report["sets"].items():
@@ -417,16 +430,19 @@ def markdown(report: dict[str, Any]) -> str:
         out += [
             f"### {set_name} ({size}){hint}",
             "",
-            "| system | CER [95 % CI] | exact | s/image | fused - system [95 % CI] |",
-            "|---|---|---|---|---|",
+            "| system | CER [95 % CI] | exact [95 % CI] | s/image | fused - system: CER | exact |",
+            "|---|---|---|---|---|---|",
         ]
         for name, r in s["systems"].items():
             ci = f"{r['cer']:.3f} [{r['cer_ci95'][0]:.3f}, {r['cer_ci95'][1]:.3f}]"
             diff = s["fused_minus"].get(name)
+            diff_exact = s.get("fused_minus_exact", {}).get(name)
             label = f"{name} ({SYSTEMS[name].digits_hint})" if s["digits"] else name
+            lo, hi = r.get("exact_ci95", (r["exact"], r["exact"]))
             out.append(
-                f"| {label} | {ci} | {r['exact']:.3f} | {r['seconds_per_image']:.3f} | "
-                f"{_fmt_diff(diff) if diff else '-'} |"
+                f"| {label} | {ci} | {r['exact']:.3f} [{lo:.3f}, {hi:.3f}] | "
+                f"{r['seconds_per_image']:.3f} | {_fmt_diff(diff) if diff else '-'} | "
+                f"{_fmt_diff(diff_exact) if diff_exact else '-'} |"
             )
         out.append("")
     out += ["Systems:", ""]
@@ -490,13 +506,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         set_runs = runs[folder.name]
         digits = is_digit_truth(t for _, t in truths[folder.name])
         lengths = [r["length"] for r in next(iter(set_runs.values())).rows]
-        fused_minus = {}
+        fused_minus, fused_minus_exact = {}, {}
         if FUSED in set_runs:
             fused_d = [r["distance"] for r in set_runs[FUSED].rows]
             for name, run in set_runs.items():
                 if name != FUSED:
                     other = [r["distance"] for r in run.rows]
                     fused_minus[name] = cer_difference_interval(other, fused_d, lengths)
+                    fused_minus_exact[name] = _exact_difference(fused_d, other)
         report["sets"][folder.name] = {
             "images": len(truths[folder.name]),
             "digits": digits,
@@ -505,6 +522,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 for name, run in set_runs.items()
             },
             "fused_minus": fused_minus,
+            "fused_minus_exact": fused_minus_exact,
             "rows": {name: run.rows for name, run in set_runs.items()},
         }
     print(markdown(report), end="")

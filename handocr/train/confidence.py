@@ -264,8 +264,9 @@ def fit_platt(
     (float, float, dict)
         Slope, bias (the identity where the scaling is not kept), and a report: the fitted
         slope and bias, whether they are kept, the cross-validated ECE, and expected
-        calibration error and read rates (at :data:`handocr.fieldscore.FIELD_ERRORS`) of the
-        held-out and fitted rows, before and after scaling.
+        calibration error (with its bootstrap 95 % interval) and read rates (at
+        :data:`handocr.fieldscore.FIELD_ERRORS`) of the held-out and fitted rows, before and
+        after scaling.
 
     Raises
     ------
@@ -274,7 +275,7 @@ def fit_platt(
     """
     from sklearn.linear_model import LogisticRegression
 
-    from handocr.fieldscore import FIELD_ERRORS, calibration_error, read_rate
+    from handocr.fieldscore import FIELD_ERRORS, calibration_error, paired_bootstrap, read_rate
     from handocr.readings import platt_scale
 
     if folds < 2 or held.all() or len(p) < folds:
@@ -302,8 +303,10 @@ def fit_platt(
     def judge(v: NDArray[np.float64], m: NDArray[np.bool_]) -> dict[str, Any]:
         if not m.any():
             return {}
-        out = {"n": int(m.sum()), "exact": round(float(y[m].mean()), 4)}
+        out: dict[str, Any] = {"n": int(m.sum()), "exact": round(float(y[m].mean()), 4)}
         out["ece"] = round(calibration_error(v[m], y[m]), 4)
+        low, high = paired_bootstrap((v[m], y[m]), calibration_error)  # percentile, seeded
+        out["ece_ci95"] = [round(low, 4), round(high, 4)]
         return out | {f"read@{e}": round(read_rate(v[m], y[m], e), 4) for e in FIELD_ERRORS}
 
     report = {
